@@ -1,0 +1,136 @@
+# moat: plain GNU make.
+#   make            build libraries, tools and tests into build/
+#   make deps       install the Debian packages moat needs (idempotent)
+#   make test       deps + build + the whole suite (plain, ASan+UBSan, fuzz)
+#   make check      the suite under ASan+UBSan only
+#   make demo       deps + build + the demo on its embedded default
+#   make fuzz-long  run every fuzz harness for FUZZ_SECONDS each (600)
+#   V=1             show the commands
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+BUILD ?= build
+CC ?= cc
+CLANG ?= clang
+PKG_CONFIG ?= pkg-config
+PKGS := libcrypto
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+CFLAGS ?= -O2 -g
+MOAT_CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I. \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ifneq ($(SAN),)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+endif
+ALL_CFLAGS = $(MOAT_CPPFLAGS) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+# Subsystems that make up libmoat. bpf/ will add .bpf.c -> .bpf.o -> .skel.h
+# rules here, with loaders depending on their skeletons.
+LIB_SRCS := $(wildcard common/*.c crypto/*.c capture/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/libmoat.a
+
+# Each tools/moat-X.c is a program; tools/X/*.c are its other parts.
+TOOL_SRCS := $(wildcard tools/moat-*.c)
+TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%)
+tool_parts = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.c))
+
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(wildcard tests/test_*.c)
+TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 600
+
+MEDIA := $(BUILD)/media/clip.h264
+
+.PHONY: all deps test check demo fuzz fuzz-long media clean run-tests
+all: $(LIB) $(TOOLS) $(TESTS)
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(BUILD)/bin/moat-%: $(BUILD)/obj/tools/moat-%.o $$(call tool_parts,$$*) $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJS) $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Fuzzers build with clang straight from the sources (libFuzzer + ASan).
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTLIB_SRCS) $(wildcard */*.h tests/lib/*.h)
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(TESTLIB_SRCS) $(LDLIBS)
+
+fuzz: $(FUZZERS)
+
+# The demo and test clip: real H.264 made with ffmpeg/libx264, never
+# committed.
+$(MEDIA): tools/make-clip.sh
+	$(call msg,CLIP,$@)
+	$(Q)sh tools/make-clip.sh $@
+
+media: $(MEDIA)
+
+deps:
+	$(Q)sh tools/install-deps.sh
+
+run-tests:
+	$(Q)tests/run-tests.sh $(RUN)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz media
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all
+	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh \
+		$(BUILD)/tests $(BUILD)/san/tests fuzz:$(BUILD)/fuzz
+
+check:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all
+	$(Q)$(MAKE) --no-print-directory media
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh $(BUILD)/san/tests \
+		valgrind:$(BUILD)/tests
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all media
+	$(Q)$(BUILD)/bin/moat-demo $(MEDIA)
+
+fuzz-long: fuzz
+	$(Q)tests/fuzz-run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

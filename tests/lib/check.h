@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Minimal test harness: CHECK() records a failure with file:line and goes
+ * on; test_done() returns the exit status (0 pass, 1 fail). test_skip()
+ * exits 77 with a reason ("kernel lacks X" is the only reason CI accepts).
+ */
+#ifndef MOAT_TESTS_CHECK_H
+#define MOAT_TESTS_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern int check_failures;
+extern int check_count;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		check_count++;                                             \
+		if (!(cond)) {                                             \
+			check_failures++;                                  \
+			fprintf(stderr, "%s:%d: check failed: %s: ",       \
+				__FILE__, __LINE__, #cond);                \
+			fprintf(stderr, __VA_ARGS__);                      \
+			fputc('\n', stderr);                               \
+		}                                                          \
+	} while (0)
+
+#define CHECK_MEM(a, b, n, ...)                                            \
+	CHECK(memcmp((a), (b), (n)) == 0, __VA_ARGS__)
+
+/* Path of a file in the source tree ($MOAT_SRC or "."), static buffer. */
+const char *test_src_path(const char *rel);
+int test_done(const char *name);
+void test_skip(const char *why) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,86 @@
+#!/bin/bash
+# moat test runner.
+#   tests/run-tests.sh DIR... [valgrind:DIR] [fuzz:DIR]
+# Runs every test_* executable in each DIR (exit 0 pass, 1 fail, 77 skip);
+# with valgrind:DIR each one under valgrind (any error or leak fails it);
+# with fuzz:DIR a short run of every fuzz harness there. Prints one line
+# per test and ends with `N passed, N failed, N skipped`; exits non-zero on
+# any failure. Under CI=true a skip counts as a failure unless the test said
+# "skip: kernel lacks <feature>".
+set -u
+cd "$(dirname "$0")/.." || exit 1
+export MOAT_SRC="$PWD"
+pass=0 fail=0 skip=0
+failed=()
+logdir=$(mktemp -d /tmp/moat-tests.XXXXXX)
+FUZZ_SMOKE_SECONDS=${FUZZ_SMOKE_SECONDS:-20}
+
+run_one() {
+	local name=$1; shift
+	local log="$logdir/${name//\//_}.log" rc start end
+	start=$(date +%s.%N)
+	"$@" >"$log" 2>&1
+	rc=$?
+	end=$(date +%s.%N)
+	local t
+	t=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1fs", b - a }')
+	if [ $rc -eq 0 ]; then
+		pass=$((pass + 1))
+		printf 'PASS  %-40s %s\n' "$name" "$t"
+	elif [ $rc -eq 77 ]; then
+		local why
+		why=$(grep -m1 -i '^skip:' "$log" || echo "skip: (no reason given)")
+		if [ "${CI:-}" = true ] && ! grep -qi '^skip: kernel lacks ' "$log"; then
+			fail=$((fail + 1))
+			failed+=("$name")
+			printf 'FAIL  %-40s skipped under CI=true without a missing kernel feature: %s\n' "$name" "$why"
+		else
+			skip=$((skip + 1))
+			printf 'SKIP  %-40s %s\n' "$name" "$why"
+		fi
+	else
+		fail=$((fail + 1))
+		failed+=("$name")
+		printf 'FAIL  %-40s exit %d, %s; last lines:\n' "$name" $rc "$t"
+		tail -n 25 "$log" | sed 's/^/      | /'
+	fi
+}
+
+for arg in "$@"; do
+	case "$arg" in
+	fuzz:*)
+		dir=${arg#fuzz:}
+		for f in "$dir"/fuzz_*; do
+			[ -x "$f" ] || continue
+			run_one "fuzz/$(basename "$f")" \
+				tests/fuzz-run.sh "$dir" "$FUZZ_SMOKE_SECONDS" "$(basename "$f")"
+		done
+		;;
+	valgrind:*)
+		dir=${arg#valgrind:}
+		for t in "$dir"/test_*; do
+			[ -x "$t" ] || continue
+			run_one "valgrind/$(basename "$t")" valgrind -q \
+				--error-exitcode=1 --leak-check=full \
+				--errors-for-leak-kinds=definite "$t"
+		done
+		;;
+	*)
+		label=$(basename "$(dirname "$arg")")
+		for t in "$arg"/test_*; do
+			[ -x "$t" ] || continue
+			case "$t" in *.d|*.o) continue ;; esac
+			run_one "$label/$(basename "$t")" "$t"
+		done
+		;;
+	esac
+done
+
+echo "logs: $logdir"
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+if [ $skip -gt 0 ]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
+[ $fail -eq 0 ] && [ $((pass + skip)) -gt 0 ]

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Shared parts of moat-bench: CPU-time clocks, medians, machine facts, and
+ * the subcommands' entry points.
+ */
+#ifndef MOAT_TOOLS_BENCH_H
+#define MOAT_TOOLS_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct bench_machine {
+	char cpu[128];
+	char kernel[200];
+	char openssl[64];
+	int cpus;
+	int aes;		/* CPU has AES instructions */
+};
+
+/* Seconds of CPU time used by this thread (immune to being preempted). */
+double bench_cpu_now(void);
+/* Median of n values (sorts a copy). */
+double bench_median(const double *v, size_t n);
+void bench_machine(struct bench_machine *m);
+void bench_machine_print(FILE *f, const struct bench_machine *m);
+void bench_machine_json(FILE *f, const struct bench_machine *m);
+/* Parses "1k", "64K", "1m", "4096": bytes, or 0 if invalid. */
+size_t bench_parse_size(const char *s);
+/* "16 KiB", "1 MiB", "512 B" into buf. */
+const char *bench_size_str(size_t n, char *buf, size_t cap);
+
+int bench_seal(int argc, char **argv);
+
+#endif

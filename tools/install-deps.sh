@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the Debian packages listed in tools/debian-packages.txt that are
+# not installed yet. Idempotent: with everything present it changes nothing
+# and needs no root.
+set -eu
+list="$(dirname "$0")/debian-packages.txt"
+missing=""
+for pkg in $(sed -e 's/#.*//' "$list"); do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	case "$status" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $pkg" ;;
+	esac
+done
+if [ -z "$missing" ]; then
+	echo "deps: all $(sed -e 's/#.*//' "$list" | grep -c .) packages present"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run 'sudo make deps' (or apt-get install$missing)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

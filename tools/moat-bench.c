@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * moat-bench: measures what moat costs on this machine. Each subcommand is
+ * one benchmark; every figure is a median over interleaved runs and every
+ * comparison a ratio taken within the same run, because shared machines
+ * are noisy.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/bench/bench.h"
+
+static const struct bench_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *what;
+} cmds[] = {
+	{ "seal", bench_seal, "record sealing against OpenSSL's own EVP speed" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: moat-bench COMMAND [OPTIONS]\n\n"
+		   "Measures encrypted video throughput on this machine.\n\n"
+		   "Commands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].what);
+	fprintf(f, "\n'moat-bench COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "moat-bench: unknown command `%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
