@@ -55,7 +55,8 @@ int sf_open_buf(const uint8_t *buf, size_t len,
 		struct sf_result *res)
 {
 	struct open_stream *os = open_stream_new(id);
-	uint8_t *out = malloc(REC_BODY_MAX);
+	/* No record's plaintext is longer than the bytes holding it. */
+	uint8_t *out = malloc(len + 1);
 	const uint8_t *rec;
 	size_t rlen, n;
 	struct rd r;
@@ -69,7 +70,7 @@ int sf_open_buf(const uint8_t *buf, size_t len,
 	}
 	rd_init(&r, buf, len);
 	while ((ret = sf_next(&r, &rec, &rlen)) == 1) {
-		ret = open_record(os, rec, rlen, out, REC_BODY_MAX, &n, &final);
+		ret = open_record(os, rec, rlen, out, len, &n, &final);
 		if (ret) {
 			snprintf(res->why, sizeof(res->why), "%s",
 				 open_stream_why(os));

@@ -66,7 +66,10 @@ for arg in "$@"; do
 		done
 		;;
 	*)
-		label=$(basename "$(dirname "$arg")")
+		case "$arg" in
+		*san/tests) label=asan+ubsan ;;
+		*) label=plain ;;
+		esac
 		for t in "$arg"/test_*; do
 			[ -x "$t" ] || continue
 			case "$t" in *.d|*.o) continue ;; esac
