@@ -37,6 +37,7 @@ struct demo_run {
 	int tamper_err;
 	char tamper_why[256];
 	size_t plain_hits;
+	size_t control_hits;	/* the same scan on the clip itself */
 	enum seal_suite suite;
 	const char *suite_why;
 };
@@ -132,7 +133,8 @@ static bool demo_ok(const struct demo_run *d)
 			return false;
 	return d->stranger.streams_ok == 0 &&
 	       d->stranger.first_err == -MOAT_E_NOT_RECIPIENT &&
-	       d->tamper_err == -MOAT_E_AUTH && d->plain_hits == 0;
+	       d->tamper_err == -MOAT_E_AUTH && d->plain_hits == 0 &&
+	       d->control_hits > 0;
 }
 
 static void print_story(const struct demo_opts *o, const struct demo_run *d)
@@ -153,9 +155,12 @@ static void print_story(const struct demo_opts *o, const struct demo_run *d)
 	       "            pairing secret; the hub holds only their public keys\n",
 	       DEMO_VIEWER_NAMES[0], DEMO_VIEWER_NAMES[1]);
 	printf("  sealed    %zu streams (one per GOP), %zu records, %zu bytes in\n"
-	       "            %s/spool; %zu plaintext samples found there\n",
+	       "            %s/spool\n",
 	       d->spool.n_streams, d->spool.records, d->spool.bytes,
-	       d->keys.dir, d->plain_hits);
+	       d->keys.dir);
+	printf("  on disk   %zu of the camera's byte samples found in the spool\n"
+	       "            (the same scan finds %zu in the camera's own file)\n",
+	       d->plain_hits, d->control_hits);
 	for (v = 0; v < DEMO_VIEWERS; v++)
 		printf("  %-9s opened %zu of %zu streams: %zu of %zu access units match the camera's bytes%s%s\n",
 		       DEMO_VIEWER_NAMES[v], d->chk[v].streams_ok,
@@ -179,11 +184,11 @@ static void print_json(const struct demo_opts *o, const struct demo_run *d)
 	printf("{\"ok\": %s, \"clip\": \"%s\", \"bytes\": %zu, "
 	       "\"access_units\": %zu, \"keyframes\": %zu, \"cipher\": \"%s\", "
 	       "\"streams\": %zu, \"records\": %zu, \"sealed_bytes\": %zu, "
-	       "\"plaintext_hits\": %zu, \"viewers\": [",
+	       "\"plaintext_hits\": %zu, \"control_hits\": %zu, \"viewers\": [",
 	       demo_ok(d) ? "true" : "false", o->clip, d->clip.len,
 	       d->clip.n_au, d->clip.n_key, seal_suite_name(d->suite),
 	       d->spool.n_streams, d->spool.records, d->spool.bytes,
-	       d->plain_hits);
+	       d->plain_hits, d->control_hits);
 	for (v = 0; v < DEMO_VIEWERS; v++)
 		printf("%s{\"name\": \"%s\", \"streams_opened\": %zu, "
 		       "\"access_units_matched\": %zu}",
@@ -230,6 +235,7 @@ static int demo_run(const struct demo_opts *o, struct demo_run *d)
 	demo_open_all(&d->clip, &d->spool, &d->keys.stranger, &d->stranger);
 	demo_tamper(d);
 	d->plain_hits = demo_plaintext_hits(&d->clip, &d->spool);
+	d->control_hits = demo_scan_file(&d->clip, o->clip);
 	return 0;
 }
 
@@ -251,10 +257,14 @@ int main(int argc, char **argv)
 	} else {
 		ret = 1;
 	}
-	if (d.keys.dir[0] && !o.keep && !o.dir)
+	if (d.keys.dir[0] && !o.keep && !o.dir) {
 		demo_keys_remove(&d.keys);
-	else if (d.keys.dir[0] && !o.json)
+		if (!o.json)
+			printf("(work folder %s removed; --keep keeps it)\n",
+			       d.keys.dir);
+	} else if (d.keys.dir[0] && !o.json) {
 		printf("work folder kept: %s\n", d.keys.dir);
+	}
 	demo_keys_wipe(&d.keys);
 	demo_clip_free(&d.clip);
 	return ret;

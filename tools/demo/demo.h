@@ -80,7 +80,11 @@ int demo_open_all(const struct demo_clip *c, const struct demo_spool *sp,
 const char *demo_stream_path(const struct demo_spool *sp, size_t i,
 			     char *buf, size_t cap);
 
-/* How many 32-byte windows of the clip's access units appear in the spool. */
+/*
+ * How many sampled 32-byte windows of the clip's access units (one per 256
+ * bytes) appear in a file, or in all the spool's stream files.
+ */
+size_t demo_scan_file(const struct demo_clip *c, const char *path);
 size_t demo_plaintext_hits(const struct demo_clip *c,
 			   const struct demo_spool *sp);
 

@@ -99,28 +99,41 @@ int demo_open_all(const struct demo_clip *c, const struct demo_spool *sp,
 	return chk->first_err;
 }
 
-/* Windows are sampled (one per 256 bytes) to keep the scan short. */
+/* Sampled 32-byte windows (one per 256 bytes) of the units found in buf. */
+static size_t scan_buf(const struct demo_clip *c, const uint8_t *buf,
+		       size_t len)
+{
+	size_t j, off, hits = 0;
+
+	for (j = 0; j < c->n_au; j++) {
+		const struct annexb_au *au = &c->au[j];
+
+		for (off = 4; off + 32 <= au->len; off += 256)
+			hits += memmem(buf, len, au->p + off, 32) != NULL;
+	}
+	return hits;
+}
+
+size_t demo_scan_file(const struct demo_clip *c, const char *path)
+{
+	uint8_t *buf;
+	size_t len, hits;
+
+	if (file_read_bounded(path, SPOOL_FILE_MAX, &buf, &len))
+		return 0;
+	hits = scan_buf(c, buf, len);
+	free(buf);
+	return hits;
+}
+
 size_t demo_plaintext_hits(const struct demo_clip *c,
 			   const struct demo_spool *sp)
 {
-	size_t i, j, hits = 0, len;
 	char path[512];
-	uint8_t *buf;
+	size_t i, hits = 0;
 
-	for (i = 0; i < sp->n_streams; i++) {
-		if (file_read_bounded(demo_stream_path(sp, i, path,
-						       sizeof(path)),
-				      SPOOL_FILE_MAX, &buf, &len))
-			continue;
-		for (j = 0; j < c->n_au; j++) {
-			const struct annexb_au *au = &c->au[j];
-			size_t off;
-
-			/* A 32-byte window every 256 bytes of the unit. */
-			for (off = 4; off + 32 <= au->len; off += 256)
-				hits += memmem(buf, len, au->p + off, 32) != NULL;
-		}
-		free(buf);
-	}
+	for (i = 0; i < sp->n_streams; i++)
+		hits += demo_scan_file(c, demo_stream_path(sp, i, path,
+							   sizeof(path)));
 	return hits;
 }
