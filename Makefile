@@ -68,7 +68,14 @@ MEDIA := $(BUILD)/media/clip.h264
 .PHONY: all deps test check demo fuzz fuzz-long media clean run-tests
 all: $(LIB) $(TOOLS) $(TESTS)
 
-$(BUILD)/obj/%.o: %.c
+# A clear word instead of a missing header when the -dev packages are absent.
+$(BUILD)/.pkgs-ok:
+	@$(PKG_CONFIG) --exists $(PKGS) 2>/dev/null || { \
+		echo "moat: pkg-config cannot find $(PKGS); run 'sudo make deps' first" >&2; \
+		exit 1; }
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/obj/%.o: %.c | $(BUILD)/.pkgs-ok
 	$(call msg,CC,$<)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
