@@ -118,20 +118,20 @@ run-tests:
 	$(Q)tests/run-tests.sh $(RUN)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all fuzz media
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all
+	$(Q)$(MAKE) -s --no-print-directory all fuzz media
+	$(Q)$(MAKE) -s --no-print-directory BUILD=$(BUILD)/san SAN=1 all
 	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh \
 		$(BUILD)/tests $(BUILD)/san/tests fuzz:$(BUILD)/fuzz
 
 check:
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/san SAN=1 all
-	$(Q)$(MAKE) --no-print-directory media
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) -s --no-print-directory BUILD=$(BUILD)/san SAN=1 all
+	$(Q)$(MAKE) -s --no-print-directory media
+	$(Q)$(MAKE) -s --no-print-directory all
 	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh $(BUILD)/san/tests \
 		valgrind:$(BUILD)/tests
 
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all media
+	$(Q)$(MAKE) -s --no-print-directory all media
 	$(Q)$(BUILD)/bin/moat-demo $(MEDIA)
 
 fuzz-long: fuzz
