@@ -43,7 +43,9 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # Subsystems that make up libmoat. bpf/ will add .bpf.c -> .bpf.o -> .skel.h
 # rules here, with loaders depending on their skeletons.
-LIB_SRCS := $(wildcard common/*.c crypto/*.c capture/*.c)
+# daemon/moatd.c (to come) is the daemon's main; the rest of daemon/ is library.
+LIB_SRCS := $(wildcard common/*.c crypto/*.c capture/*.c) \
+	$(filter-out daemon/moatd.c,$(wildcard daemon/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libmoat.a
 

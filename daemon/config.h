@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * moat.conf: the hub's configuration (docs/CONFIG.md, and the commented
+ * example daemon/moat.conf.example).
+ *
+ * INI: `[hub]`, `[relay]` and one `[camera NAME]` section per camera, with
+ * `key = value` lines; `#` or `;` starts a comment line. Every key is in
+ * one table (config.c) that drives the parser, the defaults and the
+ * documentation check. The file is untrusted text: bounded (64 KiB, lines
+ * of 1 KiB, 16 cameras), and any problem is refused with the line, the key
+ * and what is allowed. Nothing starts on a bad file.
+ */
+#ifndef MOAT_DAEMON_CONFIG_H
+#define MOAT_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	CFG_FILE_MAX = 64 << 10,
+	CFG_LINE_MAX = 1024,
+	CFG_MAX_CAMERAS = 16,
+	CFG_NAME_MAX = 32,
+	CFG_STR_MAX = 256,
+	CFG_ERR_MAX = 512,
+};
+
+enum cfg_source { CAM_FILE = 1, CAM_RTSP, CAM_V4L2 };
+enum cfg_pace { PACE_REALTIME = 1, PACE_FAST };
+enum cfg_cipher { CIPHER_AUTO = 0, CIPHER_AES256GCM, CIPHER_CHACHA20 };
+enum cfg_record { REC_OFF = 1, REC_CONTINUOUS, REC_EVENTS };
+
+struct cfg_camera {
+	char name[CFG_NAME_MAX + 1];
+	enum cfg_source kind;
+	char source[CFG_STR_MAX];	/* path, URL or device after the scheme */
+	enum cfg_pace pace;
+	bool loop;
+	enum cfg_record record;
+	bool live;
+	unsigned int line;		/* where the section starts */
+};
+
+struct cfg {
+	char keys[CFG_STR_MAX];
+	char spool[CFG_STR_MAX];
+	uint64_t spool_quota;
+	char control[CFG_STR_MAX];
+	enum cfg_cipher cipher;
+	char worker_user[CFG_NAME_MAX + 1];
+	char sealer_user[CFG_NAME_MAX + 1];
+	char uplink_user[CFG_NAME_MAX + 1];
+	char relay_host[CFG_STR_MAX];
+	uint16_t relay_port;
+	struct cfg_camera cams[CFG_MAX_CAMERAS];
+	size_t n_cams;
+};
+
+/* Fills c with the defaults of every key (no cameras). */
+void cfg_defaults(struct cfg *c);
+
+/*
+ * Parses a whole file held in memory (name is for messages). 0, or
+ * -EINVAL with one line in err: "NAME: line N: [section] key `value' ...".
+ */
+int cfg_parse(const char *name, const char *text, size_t len, struct cfg *c,
+	      char err[static CFG_ERR_MAX]);
+
+/* Reads and parses path; the message (if any) goes to stderr. */
+int cfg_load(const char *path, struct cfg *c);
+
+/* Walks every documented key: "section", "key", "default", "help". */
+typedef void (*cfg_key_fn)(void *arg, const char *section, const char *key,
+			   const char *def, const char *help);
+void cfg_each_key(cfg_key_fn fn, void *arg);
+
+#endif
