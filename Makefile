@@ -5,6 +5,7 @@
 #   make check      the suite under ASan+UBSan only
 #   make demo       deps + build + the demo on its embedded default
 #   make fuzz-long  run every fuzz harness for FUZZ_SECONDS each (600)
+#   make format     clang-format every C source with .clang-format
 #   V=1             show the commands
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -67,7 +68,7 @@ FUZZ_SECONDS ?= 600
 
 MEDIA := $(BUILD)/media/clip.h264
 
-.PHONY: all deps test check demo fuzz fuzz-long media clean run-tests
+.PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format
 all: $(LIB) $(TOOLS) $(TESTS)
 
 # A clear word instead of a missing header when the -dev packages are absent.
@@ -138,6 +139,9 @@ demo: deps
 
 fuzz-long: fuzz
 	$(Q)tests/fuzz-run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD)

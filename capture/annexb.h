@@ -25,15 +25,15 @@ enum {
 struct annexb {
 	const uint8_t *buf;
 	size_t len;
-	size_t off;		/* start of the next unread NAL's start code */
+	size_t off; /* start of the next unread NAL's start code */
 };
 
 /* One access unit: bytes [p, p + len) including its start codes. */
 struct annexb_au {
 	const uint8_t *p;
 	size_t len;
-	bool key;		/* holds an IDR slice */
-	bool config;		/* holds SPS or PPS */
+	bool key;    /* holds an IDR slice */
+	bool config; /* holds SPS or PPS */
 	unsigned int nals;
 };
 

@@ -66,8 +66,11 @@ static int filecam_next(struct cap_source *s, uint64_t now_us,
 	ret = filecam_au(fc, &au);
 	if (ret)
 		return ret;
-	*f = (struct cap_frame){ .p = au.p, .len = au.len, .ts_us = due,
-				 .index = fc->index, .key = au.key,
+	*f = (struct cap_frame){ .p = au.p,
+				 .len = au.len,
+				 .ts_us = due,
+				 .index = fc->index,
+				 .key = au.key,
 				 .config = au.config };
 	fc->index++;
 	return 1;

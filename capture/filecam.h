@@ -16,9 +16,9 @@
 enum { FILECAM_MAX_BYTES = 1 << 30 };
 
 struct filecam_opts {
-	bool realtime;		/* else fast */
+	bool realtime; /* else fast */
 	bool loop;
-	unsigned int fps;	/* 1-240; the file has no timing of its own */
+	unsigned int fps; /* 1-240; the file has no timing of its own */
 };
 
 /*

@@ -19,10 +19,10 @@
 struct cap_frame {
 	const uint8_t *p;
 	size_t len;
-	uint64_t ts_us;		/* capture time, microseconds (Unix epoch) */
-	uint64_t index;		/* frames delivered before this one */
+	uint64_t ts_us; /* capture time, microseconds (Unix epoch) */
+	uint64_t index; /* frames delivered before this one */
 	bool key;
-	bool config;		/* carries SPS/PPS */
+	bool config; /* carries SPS/PPS */
 };
 
 struct cap_source;

@@ -86,8 +86,7 @@ out_unlink:
 	return ret;
 }
 
-int file_read_bounded(const char *path, size_t max, uint8_t **data,
-		      size_t *len)
+int file_read_bounded(const char *path, size_t max, uint8_t **data, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf;

@@ -15,8 +15,7 @@ void log_init(const char *prog, enum log_level level)
 }
 
 __attribute__((format(printf, 3, 0))) static void
-log_vmsg(enum log_level lvl, const char *func, const char *fmt,
-		     va_list ap)
+log_vmsg(enum log_level lvl, const char *func, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "error", "warning", "info",
 					     "debug" };

@@ -15,10 +15,10 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 void fatal_msg(const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
-#define log_err(...) log_msg(LOG_LVL_ERR, __func__, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LVL_WARN, __func__, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LVL_INFO, __func__, __VA_ARGS__)
+#define log_err(...)   log_msg(LOG_LVL_ERR, __func__, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __func__, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __func__, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __func__, __VA_ARGS__)
-#define fatal(...) fatal_msg(__func__, __VA_ARGS__)
+#define fatal(...)     fatal_msg(__func__, __VA_ARGS__)
 
 #endif

@@ -67,7 +67,8 @@ static inline bool rd_u32(struct rd *r, uint32_t *v)
 	const uint8_t *q = rd_take(r, 4);
 
 	*v = q ? (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 |
-			 (uint32_t)q[2] << 8 | q[3] : 0;
+			     (uint32_t)q[2] << 8 | q[3] :
+		 0;
 	return q != NULL;
 }
 

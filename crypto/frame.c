@@ -6,8 +6,7 @@
 #include "common/rd.h"
 #include "crypto/frame.h"
 
-void frame_hdr_put(uint8_t out[static FRAME_HDR_LEN],
-		   const struct frame_hdr *f)
+void frame_hdr_put(uint8_t out[static FRAME_HDR_LEN], const struct frame_hdr *f)
 {
 	out[0] = f->kind;
 	out[1] = f->flags;

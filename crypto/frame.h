@@ -24,10 +24,10 @@ enum {
 	FRAME_F_KEY = 1U << 0,
 	FRAME_F_CONFIG = 1U << 1,
 
-	META_CAMERA = 1,	/* UTF-8 name, 1..64 bytes */
-	META_CODEC = 2,		/* "h264" or "h265" */
-	META_START_US = 3,	/* u64 start time */
-	META_KIND = 4,		/* u8: 1 GOP, 2 clip, 3 live */
+	META_CAMERA = 1,   /* UTF-8 name, 1..64 bytes */
+	META_CODEC = 2,	   /* "h264" or "h265" */
+	META_START_US = 3, /* u64 start time */
+	META_KIND = 4,	   /* u8: 1 GOP, 2 clip, 3 live */
 	META_NAME_MAX = 64,
 };
 

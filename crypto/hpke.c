@@ -18,9 +18,9 @@
 #include "crypto/hpke.h"
 
 enum {
-	SUITE_KEM_LEN = 5,		/* "KEM" || kem_id */
-	SUITE_HPKE_LEN = 10,		/* "HPKE" || kem || kdf || aead */
-	LABELED_MAX = 512,		/* labeled inputs we build */
+	SUITE_KEM_LEN = 5,   /* "KEM" || kem_id */
+	SUITE_HPKE_LEN = 10, /* "HPKE" || kem || kdf || aead */
+	LABELED_MAX = 512,   /* labeled inputs we build */
 };
 
 static const char hpke_v1[] = "HPKE-v1";
@@ -235,8 +235,8 @@ static int extract_and_expand(const uint8_t *dh, size_t dh_len,
 }
 
 /* Encap / AuthEncap (skS non-NULL), with a given ephemeral key. */
-static int encap(const uint8_t pkR[static HPKE_X25519_LEN],
-		 const uint8_t *skS, const uint8_t skE[static HPKE_X25519_LEN],
+static int encap(const uint8_t pkR[static HPKE_X25519_LEN], const uint8_t *skS,
+		 const uint8_t skE[static HPKE_X25519_LEN],
 		 uint8_t enc[static HPKE_X25519_LEN],
 		 uint8_t shared[static HPKE_HASH_LEN])
 {
@@ -318,10 +318,10 @@ static const EVP_CIPHER *aead_cipher(uint16_t aead)
 /* VerifyPSKInputs, plus the auth key presence and a known AEAD. */
 static int check_params(const struct hpke_params *p, bool has_auth)
 {
-	bool psk_mode = p->mode == HPKE_MODE_PSK ||
-			p->mode == HPKE_MODE_AUTH_PSK;
-	bool auth_mode = p->mode == HPKE_MODE_AUTH ||
-			 p->mode == HPKE_MODE_AUTH_PSK;
+	bool psk_mode =
+		p->mode == HPKE_MODE_PSK || p->mode == HPKE_MODE_AUTH_PSK;
+	bool auth_mode =
+		p->mode == HPKE_MODE_AUTH || p->mode == HPKE_MODE_AUTH_PSK;
 	bool got_psk = p->psk_len > 0, got_id = p->psk_id_len > 0;
 
 	if (p->mode < HPKE_MODE_BASE || p->mode > HPKE_MODE_AUTH_PSK)
@@ -471,11 +471,11 @@ static int aead_op(const struct hpke_ctx *c, bool enc, const uint8_t *aad,
 	     (!aad_len ||
 	      EVP_CipherUpdate(e, NULL, &outl, aad, (int)aad_len)) &&
 	     (!in_len || EVP_CipherUpdate(e, out, &outl, in, (int)in_len)) &&
-	     (enc || EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_SET_TAG,
-					 HPKE_TAG_LEN, tag)) &&
+	     (enc || EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_SET_TAG, HPKE_TAG_LEN,
+					 tag)) &&
 	     EVP_CipherFinal_ex(e, scratch, &outl) > 0 &&
-	     (!enc || EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_GET_TAG,
-					  HPKE_TAG_LEN, tag));
+	     (!enc ||
+	      EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_GET_TAG, HPKE_TAG_LEN, tag));
 	EVP_CIPHER_CTX_free(e);
 	OPENSSL_cleanse(nonce, sizeof(nonce));
 	return ok ? 0 : -1;

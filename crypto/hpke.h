@@ -36,12 +36,12 @@ enum {
 };
 
 enum {
-	HPKE_X25519_LEN = 32,	/* Npk = Nsk = Nenc = Nsecret */
+	HPKE_X25519_LEN = 32, /* Npk = Nsk = Nenc = Nsecret */
 	HPKE_TAG_LEN = 16,
 	HPKE_NONCE_LEN = 12,
 	HPKE_MAX_KEY_LEN = 32,
 	HPKE_HASH_LEN = 32,
-	HPKE_MAX_CTX_LEN = 65,	/* key_schedule_context: mode + 2 hashes */
+	HPKE_MAX_CTX_LEN = 65, /* key_schedule_context: mode + 2 hashes */
 };
 
 enum hpke_role { HPKE_ROLE_SENDER, HPKE_ROLE_RECIPIENT };
@@ -49,7 +49,7 @@ enum hpke_role { HPKE_ROLE_SENDER, HPKE_ROLE_RECIPIENT };
 struct hpke_ctx {
 	uint16_t aead;
 	enum hpke_role role;
-	size_t key_len;			/* Nk; 0 for export-only */
+	size_t key_len; /* Nk; 0 for export-only */
 	uint8_t key[HPKE_MAX_KEY_LEN];
 	uint8_t base_nonce[HPKE_NONCE_LEN];
 	uint64_t seq;
@@ -69,11 +69,11 @@ struct hpke_trace {
 
 /* Optional inputs of a setup; absent fields are NULL / 0. */
 struct hpke_params {
-	int mode;			/* HPKE_MODE_* */
-	uint16_t aead;			/* HPKE_AEAD_* */
+	int mode;      /* HPKE_MODE_* */
+	uint16_t aead; /* HPKE_AEAD_* */
 	const uint8_t *info;
 	size_t info_len;
-	const uint8_t *psk;		/* psk and auth_psk modes */
+	const uint8_t *psk; /* psk and auth_psk modes */
 	size_t psk_len;
 	const uint8_t *psk_id;
 	size_t psk_id_len;

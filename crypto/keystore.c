@@ -32,11 +32,11 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 enum {
-	KS_SUM_LEN = 32,		/* SHA-256 */
+	KS_SUM_LEN = 32, /* SHA-256 */
 	KS_MAX_FIELDS = 8,
-	KS_TEXT_MAX = 4096,		/* a written file is under 2 KiB */
+	KS_TEXT_MAX = 4096, /* a written file is under 2 KiB */
 	KS_ID_HEX = 2 * SEAL_VIEWER_ID_LEN,
-	KS_STORE_EXCL = 1U << 0,	/* create only: never replace */
+	KS_STORE_EXCL = 1U << 0, /* create only: never replace */
 };
 
 static const char ks_magic[] = "moat-keyfile ";
@@ -46,38 +46,38 @@ static const char ks_damaged[] =
 	"the file is damaged: restore it from backup (moat never replaces a damaged key file)";
 
 enum ks_type {
-	KS_T_HEX,			/* lowercase hex, exactly len bytes */
-	KS_T_NAME,			/* char[KS_NAME_MAX + 1] */
-	KS_T_STATE,			/* enum ks_viewer_state */
-	KS_T_TIME,			/* int64_t unix seconds */
-	KS_T_KEY,			/* struct ks_identity keys, repeated */
+	KS_T_HEX,   /* lowercase hex, exactly len bytes */
+	KS_T_NAME,  /* char[KS_NAME_MAX + 1] */
+	KS_T_STATE, /* enum ks_viewer_state */
+	KS_T_TIME,  /* int64_t unix seconds */
+	KS_T_KEY,   /* struct ks_identity keys, repeated */
 };
 
 struct ks_field {
 	const char *name;
 	enum ks_type type;
-	size_t off;			/* in the struct of the kind */
-	size_t len;			/* KS_T_HEX: bytes */
+	size_t off; /* in the struct of the kind */
+	size_t len; /* KS_T_HEX: bytes */
 };
 
 struct ks_parse;
 
 struct ks_kind {
-	const char *kind;		/* on the `kind' line */
-	const char *what;		/* in messages */
-	size_t size;			/* of the struct parsed into */
+	const char *kind; /* on the `kind' line */
+	const char *what; /* in messages */
+	size_t size;	  /* of the struct parsed into */
 	const struct ks_field *fields;
 	size_t n_fields;
 	int (*check)(struct ks_parse *p, const void *out);
 };
 
 struct ks_parse {
-	const char *name;		/* for messages */
-	unsigned int flags;		/* KS_QUIET */
+	const char *name;   /* for messages */
+	unsigned int flags; /* KS_QUIET */
 	const struct ks_kind *kind;
 	struct rd rd;			/* the lines before the checksum */
 	unsigned int line;		/* number of the line being parsed */
-	unsigned int at[KS_MAX_FIELDS];	/* line of each field seen, or 0 */
+	unsigned int at[KS_MAX_FIELDS]; /* line of each field seen, or 0 */
 };
 
 /* The bytes of a file being written. */
@@ -106,8 +106,7 @@ static const struct ks_field ks_viewer_fields[] = {
 	{ "added", KS_T_TIME, offsetof(struct ks_viewer, added), 0 },
 	{ "public-key", KS_T_HEX, offsetof(struct ks_viewer, rcpt.pk),
 	  SEAL_KEY_LEN },
-	{ "psk", KS_T_HEX, offsetof(struct ks_viewer, rcpt.psk),
-	  SEAL_PSK_LEN },
+	{ "psk", KS_T_HEX, offsetof(struct ks_viewer, rcpt.psk), SEAL_PSK_LEN },
 };
 
 static const struct ks_field ks_identity_fields[] = {
@@ -121,22 +120,36 @@ static const struct ks_field ks_identity_fields[] = {
 };
 
 static const struct ks_kind ks_hub_kind = {
-	"hub", "hub key", sizeof(struct seal_hub_key), ks_hub_fields,
-	ARRAY_SIZE(ks_hub_fields), ks_hub_check,
+	"hub",
+	"hub key",
+	sizeof(struct seal_hub_key),
+	ks_hub_fields,
+	ARRAY_SIZE(ks_hub_fields),
+	ks_hub_check,
 };
 
 static const struct ks_kind ks_viewer_kind = {
-	"viewer", "viewer", sizeof(struct ks_viewer), ks_viewer_fields,
-	ARRAY_SIZE(ks_viewer_fields), NULL,
+	"viewer",
+	"viewer",
+	sizeof(struct ks_viewer),
+	ks_viewer_fields,
+	ARRAY_SIZE(ks_viewer_fields),
+	NULL,
 };
 
 static const struct ks_kind ks_identity_kind = {
-	"identity", "viewer identity", sizeof(struct ks_identity),
-	ks_identity_fields, ARRAY_SIZE(ks_identity_fields), NULL,
+	"identity",
+	"viewer identity",
+	sizeof(struct ks_identity),
+	ks_identity_fields,
+	ARRAY_SIZE(ks_identity_fields),
+	NULL,
 };
 
 static const struct ks_kind *const ks_kinds[] = {
-	&ks_hub_kind, &ks_viewer_kind, &ks_identity_kind,
+	&ks_hub_kind,
+	&ks_viewer_kind,
+	&ks_identity_kind,
 };
 
 /* ---- small helpers ---- */
@@ -274,8 +287,8 @@ static const char *ks_advice(int err)
 }
 
 /* Prints one line about p's input (unless quiet) and returns err. */
-__attribute__((format(printf, 3, 4)))
-static int ks_fail(const struct ks_parse *p, int err, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int
+ks_fail(const struct ks_parse *p, int err, const char *fmt, ...)
 {
 	char what[256], where[32] = "";
 	va_list ap;
@@ -287,8 +300,7 @@ static int ks_fail(const struct ks_parse *p, int err, const char *fmt, ...)
 	va_end(ap);
 	if (p->line)
 		snprintf(where, sizeof(where), "line %u: ", p->line);
-	log_err("keystore: %s: %s%s; %s", p->name, where, what,
-		ks_advice(err));
+	log_err("keystore: %s: %s%s; %s", p->name, where, what, ks_advice(err));
 	return err;
 }
 
@@ -308,8 +320,7 @@ static bool ks_line(struct ks_parse *p, const uint8_t **s, size_t *n)
 	return true;
 }
 
-static int ks_parse_version(struct ks_parse *p, const uint8_t *buf,
-			    size_t len)
+static int ks_parse_version(struct ks_parse *p, const uint8_t *buf, size_t len)
 {
 	const size_t m = sizeof(ks_magic) - 1;
 	const uint8_t *s;
@@ -321,20 +332,23 @@ static int ks_parse_version(struct ks_parse *p, const uint8_t *buf,
 		return ks_fail(p, -MOAT_E_CORRUPT, "the file is empty");
 	p->line = 1;
 	if (memcmp(buf, ks_magic, len < m ? len : m))
-		return ks_fail(p, -MOAT_E_CORRUPT,
-			       "not a moat key file (it does not start with `moat-keyfile')");
+		return ks_fail(
+			p, -MOAT_E_CORRUPT,
+			"not a moat key file (it does not start with `moat-keyfile')");
 	p->line = 0;
 	if (!ks_line(p, &s, &n)) {
 		p->line = 1;
-		return ks_fail(p, -MOAT_E_CORRUPT,
-			       "the first line is incomplete: the file is truncated");
+		return ks_fail(
+			p, -MOAT_E_CORRUPT,
+			"the first line is incomplete: the file is truncated");
 	}
 	if (!ks_dec(s + m, n - m, &v))
 		return ks_fail(p, -MOAT_E_CORRUPT,
 			       "the version is not a number");
 	if (v != KS_VERSION)
 		return ks_fail(p, -MOAT_E_VERSION,
-			       "key file version %" PRId64 " is not supported (this moat reads version %d)",
+			       "key file version %" PRId64
+			       " is not supported (this moat reads version %d)",
 			       v, KS_VERSION);
 	return 0;
 }
@@ -352,14 +366,16 @@ static int ks_check_sum(struct ks_parse *p, const uint8_t *buf, size_t len,
 		p->line += buf[i] == '\n';
 	if (buf[len - 1] != '\n') {
 		p->line++;
-		return ks_fail(p, -MOAT_E_CORRUPT,
-			       "the last line is incomplete: the file is truncated");
+		return ks_fail(
+			p, -MOAT_E_CORRUPT,
+			"the last line is incomplete: the file is truncated");
 	}
 	nl = memrchr(buf, '\n', len - 1);
 	start = nl ? (size_t)(nl - buf) + 1 : 0;
 	if (!start || len - 1 - start < m || memcmp(buf + start, ks_sum_tag, m))
-		return ks_fail(p, -MOAT_E_CORRUPT,
-			       "the file does not end with its checksum line: it is truncated");
+		return ks_fail(
+			p, -MOAT_E_CORRUPT,
+			"the file does not end with its checksum line: it is truncated");
 	if (!ks_hex(want, sizeof(want), buf + start + m, len - 1 - start - m))
 		return ks_fail(p, -MOAT_E_CORRUPT,
 			       "the checksum is not %d lowercase hex digits",
@@ -409,9 +425,10 @@ static int ks_check_pair(struct ks_parse *p, const uint8_t *sk,
 		ret = ks_fail(p, ret, "cannot compute the public key of `%s'",
 			      field);
 	else if (CRYPTO_memcmp(want, pk, SEAL_KEY_LEN))
-		ret = ks_fail(p, -MOAT_E_CORRUPT,
-			      "field `%s': the public key does not match the secret key",
-			      field);
+		ret = ks_fail(
+			p, -MOAT_E_CORRUPT,
+			"field `%s': the public key does not match the secret key",
+			field);
 	OPENSSL_cleanse(want, sizeof(want));
 	return ret;
 }
@@ -432,8 +449,8 @@ static int ks_parse_hex(struct ks_parse *p, const struct ks_field *f,
 			       "field `%s' is not lowercase hex", f->name);
 	if (n / 2 != f->len)
 		return ks_fail(p, -MOAT_E_CORRUPT,
-			       "field `%s' is %zu bytes, expected %zu",
-			       f->name, n / 2, f->len);
+			       "field `%s' is %zu bytes, expected %zu", f->name,
+			       n / 2, f->len);
 	hex_decode(dst, f->len, (const char *)v, n);
 	return 0;
 }
@@ -453,13 +470,15 @@ static int ks_parse_key(struct ks_parse *p, const uint8_t *v, size_t n,
 			       KS_MAX_KEYS);
 	k = &id->keys[id->n_keys];
 	if (!sp || !ks_dec(v, t, &created))
-		return ks_fail(p, -MOAT_E_CORRUPT,
-			       "field `key' does not start with its creation time");
+		return ks_fail(
+			p, -MOAT_E_CORRUPT,
+			"field `key' does not start with its creation time");
 	if (n - t != 2 + 2 * h || v[t + 1 + h] != ' ' ||
 	    !ks_hex(k->sk, SEAL_KEY_LEN, v + t + 1, h) ||
 	    !ks_hex(k->pk, SEAL_KEY_LEN, v + t + 2 + h, h))
-		return ks_fail(p, -MOAT_E_CORRUPT,
-			       "field `key' is not `<created> <secret key> <public key>' in lowercase hex");
+		return ks_fail(
+			p, -MOAT_E_CORRUPT,
+			"field `key' is not `<created> <secret key> <public key>' in lowercase hex");
 	id->key_created[id->n_keys++] = created;
 	return ks_check_pair(p, k->sk, k->pk, "key");
 }
@@ -492,9 +511,10 @@ static int ks_parse_value(struct ks_parse *p, const struct ks_field *f,
 			       f->name);
 	case KS_T_TIME:
 		if (!ks_dec(v, n, &t))
-			return ks_fail(p, -MOAT_E_CORRUPT,
-				       "field `%s' is not a time in unix seconds",
-				       f->name);
+			return ks_fail(
+				p, -MOAT_E_CORRUPT,
+				"field `%s' is not a time in unix seconds",
+				f->name);
 		*(int64_t *)(out + f->off) = t;
 		return 0;
 	case KS_T_KEY:
@@ -544,9 +564,10 @@ static int ks_parse_fields(struct ks_parse *p, uint8_t *out)
 			return ks_unknown_field(p, s, k);
 		i = (size_t)(f - p->kind->fields);
 		if (p->at[i] && f->type != KS_T_KEY)
-			return ks_fail(p, -MOAT_E_CORRUPT,
-				       "field `%s' appears twice (also on line %u)",
-				       f->name, p->at[i]);
+			return ks_fail(
+				p, -MOAT_E_CORRUPT,
+				"field `%s' appears twice (also on line %u)",
+				f->name, p->at[i]);
 		p->at[i] = p->line;
 		ret = ks_parse_value(p, f, sp + 1, (size_t)(s + n - sp - 1),
 				     out);
@@ -572,7 +593,7 @@ static int ks_parse_body(struct ks_parse *p, const uint8_t *buf, size_t end,
 
 	rd_init(&p->rd, buf, end);
 	p->line = 0;
-	ks_line(p, &s, &n);		/* the version, checked already */
+	ks_line(p, &s, &n); /* the version, checked already */
 	ret = ks_parse_kind(p);
 	if (!ret)
 		ret = ks_parse_fields(p, out);
@@ -584,7 +605,8 @@ static int ks_parse(const struct ks_kind *k, const char *name,
 		    void *out)
 {
 	struct ks_parse p = { .name = name ? name : "(key file)",
-			      .flags = flags, .kind = k };
+			      .flags = flags,
+			      .kind = k };
 	size_t end = 0;
 	int ret;
 
@@ -626,8 +648,8 @@ int ks_parse_identity(const char *name, const uint8_t *buf, size_t len,
 
 /* ---- writer ---- */
 
-__attribute__((format(printf, 2, 3)))
-static void ks_put(struct ks_text *t, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void ks_put(struct ks_text *t,
+							 const char *fmt, ...)
 {
 	size_t room = sizeof(t->buf) - t->len;
 	va_list ap;
@@ -698,8 +720,7 @@ static void ks_put_field(struct ks_text *t, const struct ks_field *f,
 	ks_put(t, "\n");
 }
 
-static int ks_format(const struct ks_kind *k, const void *in,
-		     struct ks_text *t)
+static int ks_format(const struct ks_kind *k, const void *in, struct ks_text *t)
 {
 	uint8_t sum[KS_SUM_LEN];
 	size_t i;
@@ -718,8 +739,7 @@ static int ks_format(const struct ks_kind *k, const void *in,
 }
 
 /* What is wrong with field f of in, to be written, or NULL. */
-static const char *ks_field_problem(const struct ks_field *f,
-				    const uint8_t *in)
+static const char *ks_field_problem(const struct ks_field *f, const uint8_t *in)
 {
 	const uint8_t *v = in + f->off;
 
@@ -731,7 +751,8 @@ static const char *ks_field_problem(const struct ks_field *f,
 						  KS_NAME_MAX + 1));
 	case KS_T_STATE:
 		return ks_state_name(*(const enum ks_viewer_state *)v) ?
-			       NULL : "is neither pending nor approved";
+			       NULL :
+			       "is neither pending nor approved";
 	case KS_T_TIME:
 		return *(const int64_t *)v < 0 ? "is before 1970" : NULL;
 	case KS_T_KEY:
@@ -799,8 +820,8 @@ static int ks_create_excl(const char *path, const void *data, size_t len)
 	return ret ? ret : synced;
 }
 
-static int ks_store(const struct ks_kind *k, const char *path,
-		    const void *in, unsigned int how)
+static int ks_store(const struct ks_kind *k, const char *path, const void *in,
+		    unsigned int how)
 {
 	struct ks_text t = { .len = 0 };
 	int ret;
@@ -825,8 +846,8 @@ static int ks_store(const struct ks_kind *k, const char *path,
 
 /* ---- files ---- */
 
-__attribute__((format(printf, 2, 3)))
-static int ks_path(char path[static PATH_MAX], const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int
+ks_path(char path[static PATH_MAX], const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -855,8 +876,9 @@ static void ks_warn_mode(const char *path)
 	struct stat st;
 
 	if (stat(path, &st) == 0 && (st.st_mode & 077))
-		log_warn("keystore: %s can be accessed by group or others (mode %04o): run `chmod 600 %s'",
-			 path, (unsigned int)(st.st_mode & 0777), path);
+		log_warn(
+			"keystore: %s can be accessed by group or others (mode %04o): run `chmod 600 %s'",
+			path, (unsigned int)(st.st_mode & 0777), path);
 }
 
 static int ks_load(const struct ks_kind *k, const char *path, void *out)
@@ -1258,8 +1280,7 @@ out_wipe:
 	return ret;
 }
 
-void ks_identity_open(const struct ks_identity *id,
-		      struct open_identity *oid)
+void ks_identity_open(const struct ks_identity *id, struct open_identity *oid)
 {
 	memcpy(oid->hub_pk, id->hub_pk, SEAL_KEY_LEN);
 	memcpy(oid->viewer_id, id->viewer_id, SEAL_VIEWER_ID_LEN);

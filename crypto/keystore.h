@@ -52,28 +52,28 @@
 
 enum {
 	KS_VERSION = 1,
-	KS_FILE_MAX = 16384,		/* bytes of a key file */
-	KS_NAME_MAX = 63,		/* bytes of a display name */
-	KS_MAX_VIEWERS = SEAL_MAX_RECIPIENTS,	/* viewers a stream can wrap to */
-	KS_MAX_KEYS = 8,		/* private keys held by a viewer */
+	KS_FILE_MAX = 16384,		      /* bytes of a key file */
+	KS_NAME_MAX = 63,		      /* bytes of a display name */
+	KS_MAX_VIEWERS = SEAL_MAX_RECIPIENTS, /* viewers a stream can wrap to */
+	KS_MAX_KEYS = 8, /* private keys held by a viewer */
 };
 
 /* Flags of the ks_parse_*() functions. */
 enum {
-	KS_QUIET = 1U << 0,		/* print nothing (fuzzing) */
+	KS_QUIET = 1U << 0, /* print nothing (fuzzing) */
 };
 
 enum ks_viewer_state {
-	KS_VIEWER_PENDING = 1,		/* paired, waiting for the owner */
+	KS_VIEWER_PENDING = 1, /* paired, waiting for the owner */
 	KS_VIEWER_APPROVED = 2,
 };
 
 /* One paired viewer, as the hub stores it. */
 struct ks_viewer {
-	struct seal_recipient rcpt;	/* viewer id, current key, psk */
-	char name[KS_NAME_MAX + 1];	/* NUL-terminated display name */
+	struct seal_recipient rcpt; /* viewer id, current key, psk */
+	char name[KS_NAME_MAX + 1]; /* NUL-terminated display name */
 	enum ks_viewer_state state;
-	int64_t added;			/* unix seconds */
+	int64_t added; /* unix seconds */
 };
 
 /*
@@ -85,9 +85,9 @@ struct ks_identity {
 	uint8_t hub_pk[SEAL_KEY_LEN];
 	uint8_t viewer_id[SEAL_VIEWER_ID_LEN];
 	uint8_t psk[SEAL_PSK_LEN];
-	char name[KS_NAME_MAX + 1];	/* display name of this pairing */
+	char name[KS_NAME_MAX + 1]; /* display name of this pairing */
 	struct open_key keys[KS_MAX_KEYS];
-	int64_t key_created[KS_MAX_KEYS];	/* unix seconds */
+	int64_t key_created[KS_MAX_KEYS]; /* unix seconds */
 	size_t n_keys;
 };
 
@@ -157,8 +157,7 @@ int ks_identity_erase_key(const char *path,
  * Fills oid for open_stream_new(): copies hub key, viewer id and psk, and
  * points oid->keys at id->keys (id must outlive oid). Wipe oid after use.
  */
-void ks_identity_open(const struct ks_identity *id,
-		      struct open_identity *oid);
+void ks_identity_open(const struct ks_identity *id, struct open_identity *oid);
 /* Wipes. Accepts NULL. */
 void ks_identity_wipe(struct ks_identity *id);
 

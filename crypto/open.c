@@ -112,8 +112,8 @@ static int open_find_wrap(const struct open_stream *os, const uint8_t *body,
 	for (k = 0; k < os->n_keys; k++) {
 		seal_key_id(os->keys[k].pk, kid);
 		for (i = 0; i < n; i++) {
-			const uint8_t *e = body + SEAL_HDR_FIXED +
-					   i * SEAL_WRAP_LEN;
+			const uint8_t *e =
+				body + SEAL_HDR_FIXED + i * SEAL_WRAP_LEN;
 
 			if (!memcmp(e, kid, SEAL_KEY_ID_LEN)) {
 				*key_idx = k;
@@ -147,9 +147,8 @@ static int open_unwrap(struct open_stream *os, const uint8_t *rec,
 }
 
 /* Validates the fixed part of a stream header body; sets os->suite. */
-static int open_header_fixed(struct open_stream *os,
-			     const struct rec_hdr *h, const uint8_t *body,
-			     size_t *n)
+static int open_header_fixed(struct open_stream *os, const struct rec_hdr *h,
+			     const uint8_t *body, size_t *n)
 {
 	uint8_t hub_id[SEAL_KEY_ID_LEN];
 
@@ -166,14 +165,15 @@ static int open_header_fixed(struct open_stream *os,
 		return open_fail(os, -MOAT_E_SUITE, "suite %u", body[0]);
 	*n = body[1];
 	if (*n < 1 || *n > SEAL_MAX_RECIPIENTS || body[2] || body[3])
-		return open_fail(os, -MOAT_E_MALFORMED,
-				 "stream header: %zu recipients or reserved bits set",
-				 *n);
+		return open_fail(
+			os, -MOAT_E_MALFORMED,
+			"stream header: %zu recipients or reserved bits set",
+			*n);
 	if (h->body_len != seal_header_len(*n) - REC_HDR_LEN)
-		return open_fail(os, -MOAT_E_LENGTH,
-				 "stream header for %zu recipients must be %zu bytes, not %u",
-				 *n, seal_header_len(*n) - REC_HDR_LEN,
-				 h->body_len);
+		return open_fail(
+			os, -MOAT_E_LENGTH,
+			"stream header for %zu recipients must be %zu bytes, not %u",
+			*n, seal_header_len(*n) - REC_HDR_LEN, h->body_len);
 	seal_key_id(os->hub_pk, hub_id);
 	if (memcmp(hub_id, body + 4, SEAL_KEY_ID_LEN))
 		return open_fail(os, -MOAT_E_NOT_RECIPIENT,
@@ -196,9 +196,10 @@ static int open_header(struct open_stream *os, const struct rec_hdr *h,
 		return ret;
 	i = open_find_wrap(os, body, n, &key_idx);
 	if (i < 0)
-		return open_fail(os, -MOAT_E_NOT_RECIPIENT,
-				 "none of its %zu wraps is for this viewer's %zu key(s)",
-				 n, os->n_keys);
+		return open_fail(
+			os, -MOAT_E_NOT_RECIPIENT,
+			"none of its %zu wraps is for this viewer's %zu key(s)",
+			n, os->n_keys);
 	ret = open_unwrap(os, rec, body + SEAL_HDR_FIXED + i * SEAL_WRAP_LEN,
 			  key_idx, k);
 	if (ret) {
@@ -323,7 +324,8 @@ int open_stream_finish(struct open_stream *os)
 		return 0;
 	if (os->state == OPEN_DEAD)
 		return os->err;
-	return open_fail(os, -MOAT_E_TRUNCATED,
-			 "stream ended after record %llu without its final record",
-			 (unsigned long long)(os->next ? os->next - 1 : 0));
+	return open_fail(
+		os, -MOAT_E_TRUNCATED,
+		"stream ended after record %llu without its final record",
+		(unsigned long long)(os->next ? os->next - 1 : 0));
 }

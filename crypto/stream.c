@@ -123,9 +123,9 @@ int seal_header_tag(const uint8_t k[static SEAL_KEY_LEN], const uint8_t *hdr,
 	int ret;
 
 	ret = seal_subkey(k, "header key", hk);
-	if (!ret && !EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, hk,
-			       sizeof(hk), hdr, len, mac, sizeof(mac),
-			       &out_len))
+	if (!ret &&
+	    !EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, hk, sizeof(hk), hdr,
+		       len, mac, sizeof(mac), &out_len))
 		ret = -MOAT_E_CRYPTO;
 	if (!ret)
 		memcpy(tag, mac, REC_TAG_LEN);
@@ -306,9 +306,9 @@ int seal_record_inplace(struct seal_stream *s, uint8_t *rec, size_t pt_len,
 	ret = seal_begin(s, pt_len, final, rec);
 	if (ret)
 		return ret;
-	if (pt_len && (!EVP_EncryptUpdate(s->ctx, body, &outl, body,
-					  (int)pt_len) ||
-		       (size_t)outl != pt_len))
+	if (pt_len &&
+	    (!EVP_EncryptUpdate(s->ctx, body, &outl, body, (int)pt_len) ||
+	     (size_t)outl != pt_len))
 		return -MOAT_E_CRYPTO;
 	return seal_end(s, final, body + pt_len);
 }

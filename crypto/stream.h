@@ -31,18 +31,18 @@ enum {
 	REC_HDR_LEN = 32,
 	REC_TAG_LEN = 16,
 	REC_STREAM_ID_LEN = 16,
-	REC_BODY_MAX = 16 << 20,	/* ciphertext + tag of one record */
+	REC_BODY_MAX = 16 << 20, /* ciphertext + tag of one record */
 	REC_TYPE_HEADER = 1,
 	REC_TYPE_DATA = 2,
 	REC_TYPE_FINAL = 3,
 
-	SEAL_KEY_LEN = 32,		/* content key and X25519 keys */
+	SEAL_KEY_LEN = 32, /* content key and X25519 keys */
 	SEAL_KEY_ID_LEN = 16,
 	SEAL_VIEWER_ID_LEN = 16,
 	SEAL_PSK_LEN = 32,
 	SEAL_MAX_RECIPIENTS = 16,
 	SEAL_WRAP_LEN = SEAL_KEY_ID_LEN + 32 + SEAL_KEY_LEN + 16,
-	SEAL_HDR_FIXED = 20,		/* suite, count, reserved, hub id */
+	SEAL_HDR_FIXED = 20, /* suite, count, reserved, hub id */
 };
 
 enum seal_suite {
@@ -54,7 +54,7 @@ enum seal_suite {
 struct rec_hdr {
 	uint8_t version;
 	uint8_t type;
-	uint32_t body_len;		/* bytes after the header, tag included */
+	uint32_t body_len; /* bytes after the header, tag included */
 	uint8_t stream_id[REC_STREAM_ID_LEN];
 	uint64_t counter;
 };
@@ -67,9 +67,9 @@ struct seal_hub_key {
 
 /* One paired viewer, as the hub knows it. */
 struct seal_recipient {
-	uint8_t viewer_id[SEAL_VIEWER_ID_LEN];	/* HPKE psk_id */
-	uint8_t pk[SEAL_KEY_LEN];		/* viewer's current key */
-	uint8_t psk[SEAL_PSK_LEN];		/* pairing secret */
+	uint8_t viewer_id[SEAL_VIEWER_ID_LEN]; /* HPKE psk_id */
+	uint8_t pk[SEAL_KEY_LEN];	       /* viewer's current key */
+	uint8_t psk[SEAL_PSK_LEN];	       /* pairing secret */
 };
 
 /* One viewer private key (current or not yet erased old one). */

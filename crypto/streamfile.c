@@ -39,7 +39,7 @@ static int sf_frame(struct sf_result *res, const uint8_t *pt, size_t n,
 	size_t plen;
 	int ret;
 
-	if (!n && final)	/* an empty final record closes the stream */
+	if (!n && final) /* an empty final record closes the stream */
 		return 0;
 	ret = frame_parse(pt, n, &f, &payload, &plen);
 	if (ret)
@@ -50,9 +50,8 @@ static int sf_frame(struct sf_result *res, const uint8_t *pt, size_t n,
 	return fn ? fn(arg, &f, payload, plen) : 0;
 }
 
-int sf_open_buf(const uint8_t *buf, size_t len,
-		const struct open_identity *id, sf_frame_fn fn, void *arg,
-		struct sf_result *res)
+int sf_open_buf(const uint8_t *buf, size_t len, const struct open_identity *id,
+		sf_frame_fn fn, void *arg, struct sf_result *res)
 {
 	struct open_stream *os = open_stream_new(id);
 	/* No record's plaintext is longer than the bytes holding it. */
@@ -76,7 +75,7 @@ int sf_open_buf(const uint8_t *buf, size_t len,
 				 open_stream_why(os));
 			goto out_free;
 		}
-		if (res->records++ == 0)	/* the stream header */
+		if (res->records++ == 0) /* the stream header */
 			continue;
 		ret = sf_frame(res, out, n, final, fn, arg);
 		OPENSSL_cleanse(out, n);

@@ -27,7 +27,7 @@ typedef int (*sf_frame_fn)(void *arg, const struct frame_hdr *f,
 			   const uint8_t *payload, size_t len);
 
 struct sf_result {
-	struct frame_meta meta;	/* from the stream's metadata frame */
+	struct frame_meta meta; /* from the stream's metadata frame */
 	size_t records;		/* records opened, header included */
 	size_t frames;		/* access unit frames delivered */
 	char why[224];		/* reason for a failure */
@@ -37,8 +37,7 @@ struct sf_result {
  * Opens the whole stream in buf as the viewer id; calls fn for each access
  * unit. Returns 0 when every record verified and the final one was seen.
  */
-int sf_open_buf(const uint8_t *buf, size_t len,
-		const struct open_identity *id, sf_frame_fn fn, void *arg,
-		struct sf_result *res);
+int sf_open_buf(const uint8_t *buf, size_t len, const struct open_identity *id,
+		sf_frame_fn fn, void *arg, struct sf_result *res);
 
 #endif

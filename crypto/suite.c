@@ -25,8 +25,7 @@ static const struct {
 
 enum seal_suite seal_suite_for_cpu(bool cpu_has_aes)
 {
-	return cpu_has_aes ? SEAL_SUITE_AES256GCM :
-			     SEAL_SUITE_CHACHA20POLY1305;
+	return cpu_has_aes ? SEAL_SUITE_AES256GCM : SEAL_SUITE_CHACHA20POLY1305;
 }
 
 bool seal_cpu_has_aes(void)

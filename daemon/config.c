@@ -16,8 +16,16 @@
 #include "daemon/config.h"
 
 enum cfg_section { S_NONE, S_HUB, S_RELAY, S_CAMERA };
-enum cfg_type { T_PATH, T_SIZE, T_PORT, T_ENUM, T_BOOL, T_USER, T_HOST,
-		T_SOURCE };
+enum cfg_type {
+	T_PATH,
+	T_SIZE,
+	T_PORT,
+	T_ENUM,
+	T_BOOL,
+	T_USER,
+	T_HOST,
+	T_SOURCE
+};
 
 struct cfg_enum {
 	const char *name;
@@ -28,11 +36,11 @@ struct cfg_key {
 	enum cfg_section sect;
 	const char *key;
 	enum cfg_type type;
-	size_t off;			/* in struct cfg or struct cfg_camera */
-	size_t size;			/* of string fields */
-	const char *def;		/* NULL: required */
+	size_t off;	 /* in struct cfg or struct cfg_camera */
+	size_t size;	 /* of string fields */
+	const char *def; /* NULL: required */
 	const struct cfg_enum *enums;
-	uint64_t min, max;		/* T_SIZE */
+	uint64_t min, max; /* T_SIZE */
 	const char *help;
 };
 
@@ -59,16 +67,16 @@ static const struct cfg_enum record_enum[] = {
 };
 
 #define HUB(f) offsetof(struct cfg, f), sizeof(((struct cfg *)0)->f)
-#define CAM(f) offsetof(struct cfg_camera, f), \
-	sizeof(((struct cfg_camera *)0)->f)
+#define CAM(f) \
+	offsetof(struct cfg_camera, f), sizeof(((struct cfg_camera *)0)->f)
 
 static const struct cfg_key keys[] = {
 	{ S_HUB, "keys", T_PATH, HUB(keys), "/var/lib/moat/keys", NULL, 0, 0,
 	  "folder of the hub key store (hub key, paired viewers); 0700" },
-	{ S_HUB, "spool", T_PATH, HUB(spool), "/var/lib/moat/spool", NULL, 0,
-	  0, "folder of sealed records waiting for the relay's acknowledgement" },
-	{ S_HUB, "spool_quota", T_SIZE, HUB(spool_quota), "1G", NULL,
-	  1 << 20, 1ULL << 40,
+	{ S_HUB, "spool", T_PATH, HUB(spool), "/var/lib/moat/spool", NULL, 0, 0,
+	  "folder of sealed records waiting for the relay's acknowledgement" },
+	{ S_HUB, "spool_quota", T_SIZE, HUB(spool_quota), "1G", NULL, 1 << 20,
+	  1ULL << 40,
 	  "most the spool may hold (K, M, G, T); the oldest is evicted first, with an alert" },
 	{ S_HUB, "control", T_PATH, HUB(control), "/run/moat/control.sock",
 	  NULL, 0, 0, "control socket that moatctl talks to" },
@@ -78,8 +86,8 @@ static const struct cfg_key keys[] = {
 	  0, "user of the capture workers (no keys, camera network only)" },
 	{ S_HUB, "sealer_user", T_USER, HUB(sealer_user), "moat-seal", NULL, 0,
 	  0, "user of the sealer (keys, no sockets)" },
-	{ S_HUB, "uplink_user", T_USER, HUB(uplink_user), "moat-up", NULL, 0,
-	  0, "user of the uplink (ciphertext only, relay only)" },
+	{ S_HUB, "uplink_user", T_USER, HUB(uplink_user), "moat-up", NULL, 0, 0,
+	  "user of the uplink (ciphertext only, relay only)" },
 	{ S_RELAY, "address", T_HOST, HUB(relay_host), NULL, NULL, 0, 0,
 	  "host name or IP address of the relay" },
 	{ S_RELAY, "port", T_PORT, HUB(relay_port), "7443", NULL, 1, 65535,
@@ -90,8 +98,8 @@ static const struct cfg_key keys[] = {
 	  "file cameras: realtime (30 fps as recorded) or fast (benchmarks)" },
 	{ S_CAMERA, "loop", T_BOOL, CAM(loop), "yes", NULL, 0, 0,
 	  "file cameras: start over at the end of the file" },
-	{ S_CAMERA, "record", T_ENUM, CAM(record), "continuous", record_enum,
-	  0, 0, "continuous (every GOP), events (motion clips) or off" },
+	{ S_CAMERA, "record", T_ENUM, CAM(record), "continuous", record_enum, 0,
+	  0, "continuous (every GOP), events (motion clips) or off" },
 	{ S_CAMERA, "live", T_BOOL, CAM(live), "yes", NULL, 0, 0,
 	  "whether viewers may watch this camera live" },
 };
@@ -105,12 +113,12 @@ struct cfg_parser {
 	enum cfg_section sect;
 	struct cfg *c;
 	struct cfg_camera *cam;
-	uint32_t seen;			/* keys set in this section, by index */
+	uint32_t seen; /* keys set in this section, by index */
 	char *err;
 };
 
-__attribute__((format(printf, 2, 3))) static int
-cfg_err(struct cfg_parser *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int cfg_err(struct cfg_parser *p,
+							 const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(p->err, CFG_ERR_MAX, "%s: line %u: ", p->name,
@@ -234,8 +242,9 @@ static int set_user(struct cfg_parser *p, const struct cfg_key *k,
 	for (i = 0; i < n; i++)
 		if (!(islower((unsigned char)v[i]) || v[i] == '_' ||
 		      (i && (isdigit((unsigned char)v[i]) || v[i] == '-'))))
-			return bad(p, k, v,
-				   "is not a user name (a-z, 0-9, _ and -, starting with a letter or _)");
+			return bad(
+				p, k, v,
+				"is not a user name (a-z, 0-9, _ and -, starting with a letter or _)");
 	if (!n || n >= k->size)
 		return bad(p, k, v, "is not 1-32 characters");
 	strcpy(dst, v);
@@ -249,8 +258,7 @@ static int set_host(struct cfg_parser *p, const struct cfg_key *k,
 
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)v[i]) && !strchr(".-:", v[i]))
-			return bad(p, k, v,
-				   "is not a host name or IP address");
+			return bad(p, k, v, "is not a host name or IP address");
 	if (!n || n > 253 || v[0] == '-' || v[0] == '.')
 		return bad(p, k, v, "is not a host name or IP address");
 	strcpy(dst, v);
@@ -264,7 +272,8 @@ static int set_source(struct cfg_parser *p, const struct cfg_key *k,
 	const char *rest;
 
 	if (strlen(v) >= k->size || !printable(v) || strchr(v, ' '))
-		return bad(p, k, v, "is too long or has spaces or control characters");
+		return bad(p, k, v,
+			   "is too long or has spaces or control characters");
 	if (!strncmp(v, "file:", 5) && v[5] == '/') {
 		cam->kind = CAM_FILE;
 		rest = v + 5;
@@ -276,8 +285,9 @@ static int set_source(struct cfg_parser *p, const struct cfg_key *k,
 		cam->kind = CAM_V4L2;
 		rest = v + 5;
 	} else {
-		return bad(p, k, v,
-			   "is not file:/path, rtsp://host/path or v4l2:/dev/videoN");
+		return bad(
+			p, k, v,
+			"is not file:/path, rtsp://host/path or v4l2:/dev/videoN");
 	}
 	strcpy(dst, rest);
 	return 0;
@@ -285,8 +295,8 @@ static int set_source(struct cfg_parser *p, const struct cfg_key *k,
 
 static int (*const setters[])(struct cfg_parser *, const struct cfg_key *,
 			      const char *, void *) = {
-	[T_PATH] = set_path, [T_SIZE] = set_size, [T_PORT] = set_port,
-	[T_ENUM] = set_enum, [T_BOOL] = set_bool, [T_USER] = set_user,
+	[T_PATH] = set_path, [T_SIZE] = set_size,     [T_PORT] = set_port,
+	[T_ENUM] = set_enum, [T_BOOL] = set_bool,     [T_USER] = set_user,
 	[T_HOST] = set_host, [T_SOURCE] = set_source,
 };
 
@@ -316,8 +326,7 @@ static int section_end(struct cfg_parser *p)
 		if (keys[i].sect == p->sect && !keys[i].def &&
 		    !(p->seen & 1U << i))
 			return cfg_err(p, "[%s%s%s] has no `%s' (%s)",
-				       sect_names[p->sect],
-				       p->cam ? " " : "",
+				       sect_names[p->sect], p->cam ? " " : "",
 				       p->cam ? p->cam->name : "", keys[i].key,
 				       keys[i].help);
 	return 0;
@@ -338,13 +347,17 @@ static int camera_section(struct cfg_parser *p, const char *name, size_t n)
 	size_t i;
 
 	if (!valid_name(name, n))
-		return cfg_err(p, "camera name `%.*s' is not 1-%d letters, digits, - or _",
-			       (int)(n > 64 ? 64 : n), name, CFG_NAME_MAX);
+		return cfg_err(
+			p,
+			"camera name `%.*s' is not 1-%d letters, digits, - or _",
+			(int)(n > 64 ? 64 : n), name, CFG_NAME_MAX);
 	for (i = 0; i < p->c->n_cams; i++)
 		if (strlen(p->c->cams[i].name) == n &&
 		    !memcmp(p->c->cams[i].name, name, n))
-			return cfg_err(p, "camera `%.*s' is already defined at line %u",
-				       (int)n, name, p->c->cams[i].line);
+			return cfg_err(
+				p,
+				"camera `%.*s' is already defined at line %u",
+				(int)n, name, p->c->cams[i].line);
 	if (p->c->n_cams == CFG_MAX_CAMERAS)
 		return cfg_err(p, "more than %d cameras", CFG_MAX_CAMERAS);
 	p->cam = &p->c->cams[p->c->n_cams++];
@@ -375,8 +388,10 @@ static int section_line(struct cfg_parser *p, const char *l, size_t n)
 	} else if (n > 7 && !memcmp(l, "camera ", 7)) {
 		ret = camera_section(p, l + 7, n - 7);
 	} else {
-		return cfg_err(p, "unknown section [%.*s]; allowed: [hub], [relay], [camera NAME]",
-			       (int)(n > 64 ? 64 : n), l);
+		return cfg_err(
+			p,
+			"unknown section [%.*s]; allowed: [hub], [relay], [camera NAME]",
+			(int)(n > 64 ? 64 : n), l);
 	}
 	if (!ret)
 		section_defaults(p);
@@ -424,8 +439,10 @@ static int key_line(struct cfg_parser *p, char *l, size_t n)
 	for (kn = (size_t)(eq - l); kn && isspace((unsigned char)l[kn - 1]);)
 		kn--;
 	if (!p->sect)
-		return cfg_err(p, "`%.*s' is outside any section; start with [hub], [relay] or [camera NAME]",
-			       (int)(kn > 64 ? 64 : kn), l);
+		return cfg_err(
+			p,
+			"`%.*s' is outside any section; start with [hub], [relay] or [camera NAME]",
+			(int)(kn > 64 ? 64 : kn), l);
 	k = find_key(p->sect, l, kn, &idx);
 	if (!k)
 		return unknown_key(p, l, kn);
@@ -478,9 +495,13 @@ static int cfg_finish(struct cfg_parser *p, bool had_relay)
 	if (ret)
 		return ret;
 	if (!had_relay)
-		return cfg_err(p, "no [relay] section: give the relay's address so sealed records have somewhere to go");
+		return cfg_err(
+			p,
+			"no [relay] section: give the relay's address so sealed records have somewhere to go");
 	if (!p->c->n_cams)
-		return cfg_err(p, "no [camera NAME] section: a hub needs at least one camera");
+		return cfg_err(
+			p,
+			"no [camera NAME] section: a hub needs at least one camera");
 	return 0;
 }
 
@@ -524,7 +545,8 @@ int cfg_load(const char *path, struct cfg *c)
 
 	ret = file_read_bounded(path, CFG_FILE_MAX, &buf, &len);
 	if (ret == -EFBIG)
-		fprintf(stderr, "%s: larger than %d KiB; is this the right file?\n",
+		fprintf(stderr,
+			"%s: larger than %d KiB; is this the right file?\n",
 			path, CFG_FILE_MAX >> 10);
 	else if (ret)
 		fprintf(stderr, "%s: %s\n", path, strerror(-ret));

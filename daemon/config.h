@@ -34,12 +34,12 @@ enum cfg_record { REC_OFF = 1, REC_CONTINUOUS, REC_EVENTS };
 struct cfg_camera {
 	char name[CFG_NAME_MAX + 1];
 	enum cfg_source kind;
-	char source[CFG_STR_MAX];	/* path, URL or device after the scheme */
+	char source[CFG_STR_MAX]; /* path, URL or device after the scheme */
 	enum cfg_pace pace;
 	bool loop;
 	enum cfg_record record;
 	bool live;
-	unsigned int line;		/* where the section starts */
+	unsigned int line; /* where the section starts */
 };
 
 struct cfg {

@@ -30,7 +30,8 @@ static int probe_packets(const char *path, struct probe *p)
 
 	snprintf(cmd, sizeof(cmd),
 		 "ffprobe -v error -show_entries packet=size,flags "
-		 "-of csv=p=0 '%s'", path);
+		 "-of csv=p=0 '%s'",
+		 path);
 	f = popen(cmd, "r");
 	if (!f)
 		return -1;
@@ -60,8 +61,8 @@ static void test_real_clip(const char *path)
 	annexb_init(&a, buf, len);
 	while (annexb_next_au(&a, &au) == 1) {
 		CHECK(au.p == buf + covered, "units are contiguous");
-		if (n < probe.n && (au.len != probe.size[n] ||
-				    au.key != probe.key[n]))
+		if (n < probe.n &&
+		    (au.len != probe.size[n] || au.key != probe.key[n]))
 			mismatched++;
 		keys += au.key;
 		covered += au.len;
@@ -71,8 +72,8 @@ static void test_real_clip(const char *path)
 	CHECK(mismatched == 0, "%zu units differ from ffprobe in size or key",
 	      mismatched);
 	CHECK(covered == len, "units cover %zu of %zu bytes", covered, len);
-	printf("%s: %zu access units (%zu keyframes) match ffprobe\n", path,
-	       n, keys);
+	printf("%s: %zu access units (%zu keyframes) match ffprobe\n", path, n,
+	       keys);
 	free(buf);
 }
 
@@ -94,9 +95,9 @@ static void test_crafted(void)
 {
 	/* AUD, SPS, PPS, IDR slice | slice (first_mb 0) | slice (first_mb 1) */
 	static const uint8_t s[] = {
-		0, 0, 0, 1, 0x09, 0xf0,	      0, 0, 0, 1, 0x67, 0x42,
-		0, 0, 1, 0x68, 0xce,	      0, 0, 1, 0x65, 0x88, 0x80,
-		0, 0, 1, 0x41, 0x9a, 0x11,    0, 0, 1, 0x41, 0x40, 0x22,
+		0, 0, 0,    1,	  0x09, 0xf0, 0, 0, 0,	  1,	0x67, 0x42,
+		0, 0, 1,    0x68, 0xce, 0,    0, 1, 0x65, 0x88, 0x80, 0,
+		0, 1, 0x41, 0x9a, 0x11, 0,    0, 1, 0x41, 0x40, 0x22,
 	};
 	static const uint8_t junk[] = { 0x12, 0, 0, 1, 0x41, 0x80 };
 	uint8_t *big;
@@ -107,12 +108,14 @@ static void test_crafted(void)
 	      "slice stays with it");
 	CHECK(count_aus(s, 0, &err) == 0 && err == 0, "empty input");
 	CHECK(count_aus(junk, sizeof(junk), &err) == 0 &&
-		      err == -MOAT_E_MALFORMED, "bytes before a start code");
+		      err == -MOAT_E_MALFORMED,
+	      "bytes before a start code");
 	big = calloc(1, ANNEXB_AU_MAX + 64);
 	memcpy(big, (uint8_t[]){ 0, 0, 1, 0x65, 0x80 }, 5);
 	memset(big + 5, 0xff, ANNEXB_AU_MAX + 50);
 	CHECK(count_aus(big, ANNEXB_AU_MAX + 64, &err) == 0 &&
-		      err == -MOAT_E_LIMIT, "oversize access unit refused");
+		      err == -MOAT_E_LIMIT,
+	      "oversize access unit refused");
 	free(big);
 }
 

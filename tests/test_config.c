@@ -88,9 +88,11 @@ static void test_docs_match(void)
 	size_t n;
 
 	CHECK(file_read_bounded(test_src_path("docs/CONFIG.md"), 1 << 20, &doc,
-				&n) == 0, "read docs/CONFIG.md");
+				&n) == 0,
+	      "read docs/CONFIG.md");
 	CHECK(file_read_bounded(test_src_path("daemon/moat.conf.example"),
-				1 << 20, &ex, &n) == 0, "read example");
+				1 << 20, &ex, &n) == 0,
+	      "read example");
 	if (doc && ex) {
 		d.doc = (char *)doc;
 		d.example = (char *)ex;
@@ -118,18 +120,22 @@ static void test_values(void)
 	CHECK(c.n_cams == 3 && c.cams[1].kind == CAM_V4L2 &&
 		      !strcmp(c.cams[1].source, "/dev/video11") &&
 		      !c.cams[1].loop && c.cams[1].record == REC_EVENTS &&
-		      c.cams[2].loop, "camera values and per-camera defaults");
+		      c.cams[2].loop,
+	      "camera values and per-camera defaults");
 }
 
 static void test_mistakes(void)
 {
-	expect_err("[hub]\n[relay]\naddress = h\nport = 99999\n[camera a]\n"
-		   "source = file:/x\n",
-		   "t.conf: line 4: [relay] port `99999' is out of range 1-65535");
-	expect_err("[hub]\nspol = /x\n",
-		   "line 2: unknown key `spol' in [hub]; allowed: keys, spool,");
-	expect_err("[hub]\ncipher = rot13\n",
-		   "[hub] cipher `rot13' is not one of: auto, aes-256-gcm, chacha20-poly1305");
+	expect_err(
+		"[hub]\n[relay]\naddress = h\nport = 99999\n[camera a]\n"
+		"source = file:/x\n",
+		"t.conf: line 4: [relay] port `99999' is out of range 1-65535");
+	expect_err(
+		"[hub]\nspol = /x\n",
+		"line 2: unknown key `spol' in [hub]; allowed: keys, spool,");
+	expect_err(
+		"[hub]\ncipher = rot13\n",
+		"[hub] cipher `rot13' is not one of: auto, aes-256-gcm, chacha20-poly1305");
 	expect_err("[hub]\nkeys = relative/path\n",
 		   "[hub] keys `relative/path' is not an absolute path");
 	expect_err("[hub]\nspool_quota = 12Q\n", "is not a size like 512M");
@@ -152,7 +158,8 @@ static void test_mistakes(void)
 	expect_err("[relay]\naddress = h\n[camera x]\nsource = http://a\n",
 		   "is not file:/path, rtsp://host/path or v4l2:/dev/videoN");
 	expect_err("[relay]\naddress = h\n[camera x]\nsource = file:/a\n"
-		   "[camera x]\n", "line 5: camera `x' is already defined at line 3");
+		   "[camera x]\n",
+		   "line 5: camera `x' is already defined at line 3");
 	expect_err("[hub]\n", "no [relay] section");
 	expect_err("[relay]\naddress = h\n", "no [camera NAME] section");
 	expect_err("[relay]\naddress = bad host\n",

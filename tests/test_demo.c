@@ -66,8 +66,9 @@ static void check_suite(const char *clip, const char *cipher)
 	CHECK(strstr(out, "not sealed to any key this viewer holds") != NULL,
 	      "stranger refused as not a recipient");
 	CHECK(strstr(out, "\"tamper_error\": \"record failed authentication") !=
-		      NULL || strstr(out, "\"tamper_error\": \"stream header") !=
-		      NULL, "tampered stream refused");
+			      NULL ||
+		      strstr(out, "\"tamper_error\": \"stream header") != NULL,
+	      "tampered stream refused");
 	CHECK(strstr(out, cipher) != NULL, "cipher %s used", cipher);
 }
 
@@ -87,7 +88,8 @@ int main(void)
 	check_suite(media, "aes-256-gcm");
 	check_suite(media, "chacha20-poly1305");
 	CHECK(run("", "/nonexistent/clip.h264", out, sizeof(out)) == 1 &&
-		      strstr(out, "/nonexistent/clip.h264: No such file") != NULL,
+		      strstr(out, "/nonexistent/clip.h264: No such file") !=
+			      NULL,
 	      "missing clip named: %s", out);
 	CHECK(run("MOAT_CIPHER=rot13", "", out, sizeof(out)) == 1 &&
 		      strstr(out, "rot13") != NULL,

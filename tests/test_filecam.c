@@ -41,8 +41,8 @@ static void test_fast_once(const uint8_t *file, size_t len)
 	}
 	CHECK(ret == -ENODATA, "end of a finite file: %d", ret);
 	CHECK(off == len, "all %zu bytes delivered (%zu)", len, off);
-	CHECK(n >= 100 && keys >= 2 && keys < n, "%zu frames, %zu keyframes",
-	      n, keys);
+	CHECK(n >= 100 && keys >= 2 && keys < n, "%zu frames, %zu keyframes", n,
+	      keys);
 	CHECK(bad_ts == 0, "%zu frames with a wrong timestamp or index",
 	      bad_ts);
 	printf("fast: %zu frames, %zu keyframes, %zu bytes\n", n, keys, off);
@@ -75,8 +75,8 @@ static void test_realtime(void)
 	}
 	CHECK(early == 0, "%d frames offered before their time", early);
 	/* A worker that fell behind gets the missed frames back to back. */
-	CHECK(cap_next(s, t0 + 10000000, &f, &due) == 1 &&
-		      f.index == 50 && f.ts_us == t0 + 50 * 40000,
+	CHECK(cap_next(s, t0 + 10000000, &f, &due) == 1 && f.index == 50 &&
+		      f.ts_us == t0 + 50 * 40000,
 	      "late reader: next frame, not a skip");
 	cap_close(s);
 }
@@ -113,10 +113,10 @@ static void test_bad_files(void)
 
 	CHECK(filecam_open("/nonexistent.h264", &o, &s) == -ENOENT && !s,
 	      "missing file");
-	CHECK(filecam_open(empty, &o, &s) == -MOAT_E_MALFORMED,
-	      "empty file");
+	CHECK(filecam_open(empty, &o, &s) == -MOAT_E_MALFORMED, "empty file");
 	CHECK(filecam_open(test_src_path("README.md"), &o, &s) ==
-		      -MOAT_E_MALFORMED, "a text file is not H.264");
+		      -MOAT_E_MALFORMED,
+	      "a text file is not H.264");
 	o.fps = 0;
 	CHECK(filecam_open(clip, &o, &s) == -EINVAL, "0 fps refused");
 	close(fd);

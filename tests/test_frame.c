@@ -16,7 +16,8 @@ static void test_frame_hdr(void)
 	struct frame_hdr f = { .kind = FRAME_KIND_AU,
 			       .flags = FRAME_F_KEY | FRAME_F_CONFIG,
 			       .pad = 8,
-			       .ts_us = 1700000000123456ULL }, g;
+			       .ts_us = 1700000000123456ULL },
+			 g;
 	const uint8_t *payload;
 	size_t n;
 
@@ -29,25 +30,32 @@ static void test_frame_hdr(void)
 	      "fields survive");
 	CHECK(payload == buf + FRAME_HDR_LEN && n == 20, "padding removed");
 	CHECK(frame_parse(buf, FRAME_HDR_LEN - 1, &g, &payload, &n) ==
-		      -MOAT_E_LENGTH, "short frame");
+		      -MOAT_E_LENGTH,
+	      "short frame");
 	buf[0] = 9;
 	CHECK(frame_parse(buf, FRAME_HDR_LEN + 28, &g, &payload, &n) ==
-		      -MOAT_E_MALFORMED, "unknown kind");
+		      -MOAT_E_MALFORMED,
+	      "unknown kind");
 	buf[0] = FRAME_KIND_AU;
 	buf[1] = 0x80;
 	CHECK(frame_parse(buf, FRAME_HDR_LEN + 28, &g, &payload, &n) ==
-		      -MOAT_E_MALFORMED, "unknown flag");
+		      -MOAT_E_MALFORMED,
+	      "unknown flag");
 	buf[1] = 0;
 	f.pad = 29;
 	frame_hdr_put(buf, &f);
 	CHECK(frame_parse(buf, FRAME_HDR_LEN + 28, &g, &payload, &n) ==
-		      -MOAT_E_MALFORMED, "padding longer than the payload");
+		      -MOAT_E_MALFORMED,
+	      "padding longer than the payload");
 }
 
 static void test_meta(void)
 {
-	struct frame_meta m = { .camera = "front door", .codec = "h264",
-				.start_us = 42, .kind = 2 }, g;
+	struct frame_meta m = { .camera = "front door",
+				.codec = "h264",
+				.start_us = 42,
+				.kind = 2 },
+			  g;
 	uint8_t buf[256];
 	long n = frame_meta_put(buf, sizeof(buf), &m);
 
@@ -55,11 +63,12 @@ static void test_meta(void)
 	CHECK(frame_meta_parse(buf, (size_t)n, &g) == 0 &&
 		      !strcmp(g.camera, "front door") &&
 		      !strcmp(g.codec, "h264") && g.start_us == 42 &&
-		      g.kind == 2, "metadata round trip");
+		      g.kind == 2,
+	      "metadata round trip");
 	CHECK(frame_meta_parse(buf, (size_t)n - 1, &g) == -MOAT_E_LENGTH,
 	      "cut TLV refused");
 	CHECK(frame_meta_put(buf, 10, &m) == -ENOBUFS, "small buffer");
-	buf[2] = 65;	/* camera name length 65 */
+	buf[2] = 65; /* camera name length 65 */
 	CHECK(frame_meta_parse(buf, sizeof(buf), &g) != 0,
 	      "overlong camera name refused");
 	memcpy(buf, (uint8_t[]){ 99, 0, 1, 7, META_CAMERA, 0, 1, 'x' }, 8);

@@ -62,8 +62,7 @@ static void check_keys(const struct vec_setup *s)
 	}
 }
 
-static void check_schedule(const struct vec_setup *s,
-			   const struct hpke_ctx *c,
+static void check_schedule(const struct vec_setup *s, const struct hpke_ctx *c,
 			   const struct hpke_trace *t, const uint8_t *enc)
 {
 	same("enc", s, &s->enc, enc, 32);
@@ -71,8 +70,7 @@ static void check_schedule(const struct vec_setup *s,
 	same("key_schedule_context", s, &s->key_schedule_context,
 	     t->key_schedule_context, t->key_schedule_context_len);
 	same("secret", s, &s->secret, t->secret, 32);
-	same("exporter_secret", s, &s->exporter_secret, c->exporter_secret,
-	     32);
+	same("exporter_secret", s, &s->exporter_secret, c->exporter_secret, 32);
 	if (s->aead_id != HPKE_AEAD_EXPORT_ONLY) {
 		same("key", s, &s->key, c->key, c->key_len);
 		same("base_nonce", s, &s->base_nonce, c->base_nonce, 12);
@@ -93,25 +91,27 @@ static void check_encryptions(const struct vec_setup *s, struct hpke_ctx *sc,
 		      "vector sizes");
 		if (e->pt.len > 4096 || e->ct.len != e->pt.len + 16)
 			continue;
-		sc->seq = e->seq;	/* the vectors skip numbers */
+		sc->seq = e->seq; /* the vectors skip numbers */
 		rc->seq = e->seq;
 		CHECK(hpke_seal(sc, e->aad.p, e->aad.len, e->pt.p, e->pt.len,
-				ct) == 0, "seal %llu",
-		      (unsigned long long)e->seq);
+				ct) == 0,
+		      "seal %llu", (unsigned long long)e->seq);
 		same("ct", s, &e->ct, ct, e->ct.len);
 		ct[0] ^= 1;
 		CHECK(hpke_open(rc, e->aad.p, e->aad.len, ct, e->ct.len, pt) ==
-				      -MOAT_E_AUTH && rc->seq == e->seq,
+				      -MOAT_E_AUTH &&
+			      rc->seq == e->seq,
 		      "flipped ct refused, seq unchanged");
 		CHECK(hpke_open(rc, e->aad.p, e->aad.len, e->ct.p, e->ct.len,
-				pt) == 0 && rc->seq == e->seq + 1,
+				pt) == 0 &&
+			      rc->seq == e->seq + 1,
 		      "open %llu", (unsigned long long)e->seq);
 		same("pt", s, &e->pt, pt, e->pt.len);
 	}
 }
 
-static void check_exports(const struct vec_setup *s,
-			  const struct hpke_ctx *sc, const struct hpke_ctx *rc)
+static void check_exports(const struct vec_setup *s, const struct hpke_ctx *sc,
+			  const struct hpke_ctx *rc)
 {
 	uint8_t out[256];
 	size_t i;
@@ -171,8 +171,10 @@ static void check_refusals(void)
 	uint8_t skR[32], pkR[32], skS[32], pkS[32], enc[32], ct[21], pt[5];
 	struct hpke_params p = { .mode = HPKE_MODE_AUTH_PSK,
 				 .aead = HPKE_AEAD_CHACHA20POLY1305,
-				 .psk = psk, .psk_len = 32,
-				 .psk_id = id, .psk_id_len = 4 };
+				 .psk = psk,
+				 .psk_len = 32,
+				 .psk_id = id,
+				 .psk_id_len = 4 };
 	struct hpke_params q;
 	struct hpke_ctx c;
 	int m;
@@ -182,13 +184,16 @@ static void check_refusals(void)
 	CHECK(hpke_seal_single(&p, pkR, skS, enc, NULL, 0, msg, 5, ct) == 0,
 	      "auth_psk seal");
 	CHECK(hpke_open_single(&p, enc, skR, pkS, NULL, 0, ct, 21, pt) == 0 &&
-		      !memcmp(pt, msg, 5), "auth_psk round trip");
+		      !memcmp(pt, msg, 5),
+	      "auth_psk round trip");
 	q = p;
 	q.psk = (const uint8_t[32]){ 2 };
 	CHECK(hpke_open_single(&q, enc, skR, pkS, NULL, 0, ct, 21, pt) ==
-		      -MOAT_E_AUTH, "wrong psk refused");
+		      -MOAT_E_AUTH,
+	      "wrong psk refused");
 	CHECK(hpke_open_single(&p, enc, skR, pkR, NULL, 0, ct, 21, pt) ==
-		      -MOAT_E_AUTH, "wrong sender key refused");
+		      -MOAT_E_AUTH,
+	      "wrong sender key refused");
 	q = p;
 	q.mode = HPKE_MODE_PSK;
 	q.psk_len = 0;
@@ -215,9 +220,10 @@ static void check_refusals(void)
 			      !memcmp(pt, msg, 5),
 		      "single-shot round trip, mode %s", mode_names[m]);
 	}
-	memset(pkR, 0, 32);	/* a small-order point: DH output all zero */
+	memset(pkR, 0, 32); /* a small-order point: DH output all zero */
 	CHECK(hpke_seal_single(&p, pkR, skS, enc, NULL, 0, msg, 5, ct) ==
-		      -MOAT_E_CRYPTO, "all-zero shared secret refused");
+		      -MOAT_E_CRYPTO,
+	      "all-zero shared secret refused");
 }
 
 int main(void)

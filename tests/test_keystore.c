@@ -33,7 +33,7 @@
 #include "tests/lib/check.h"
 
 static char root[] = "/tmp/moat-keystore.XXXXXX";
-static char dir[PATH_MAX];		/* hub key store: root/keys */
+static char dir[PATH_MAX]; /* hub key store: root/keys */
 
 /* ---- helpers ---- */
 
@@ -330,10 +330,10 @@ static void test_hub_crafted(void)
 	snprintf(b[2], 512, "%ssecret-key %s\ncolour blue\n", head, sk);
 	snprintf(b[3], 512, "%ssecret-key %s\nsecret-key %s\n", head, sk, sk);
 	snprintf(b[4], 512, "%ssecret-key %s\n", head, sk);
-	snprintf(b[5], 512, "%ssecret-key %s\npublic-key %s\n", head, sk,
-		 "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789");
-	snprintf(b[6], 512, "moat-keyfile 1\nkind viewer\nsecret-key %s\n",
-		 sk);
+	snprintf(
+		b[5], 512, "%ssecret-key %s\npublic-key %s\n", head, sk,
+		"ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789");
+	snprintf(b[6], 512, "moat-keyfile 1\nkind viewer\nsecret-key %s\n", sk);
 	snprintf(b[7], 512, "%ssecret-key %s\npublic-key %s\n", head, sk,
 		 other);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -354,8 +354,8 @@ static void test_hub_mismatch_file(void)
 	hex_encode(sk, hub.sk, 32);
 	hex_encode(pk, other.pk, 32);
 	snprintf(body, sizeof(body),
-		 "moat-keyfile 1\nkind hub\nsecret-key %s\npublic-key %s\n",
-		 sk, pk);
+		 "moat-keyfile 1\nkind hub\nsecret-key %s\npublic-key %s\n", sk,
+		 pk);
 	len = with_sum(file, sizeof(file), body);
 	mkdir_p(d2, 0700);
 	write_raw(path, file, len);
@@ -466,7 +466,7 @@ static void test_viewers(void)
 
 	/* update: other state, new key and name */
 	vw[1].state = vw[1].state == KS_VIEWER_PENDING ? KS_VIEWER_APPROVED :
-							  KS_VIEWER_PENDING;
+							 KS_VIEWER_PENDING;
 	RAND_bytes(vw[1].rcpt.pk, 32);
 	snprintf(vw[1].name, sizeof(vw[1].name), "renamed");
 	CHECK(ks_viewer_save(dir, &vw[1]) == 0, "update");
@@ -608,8 +608,14 @@ static void test_viewer_limit(void)
 static void test_names(void)
 {
 	static const char *const bad[] = {
-		"two\nlines", "tab\there", "bell\a", "del\x7f", "c1 \xc2\x85",
-		"", "bad utf-8 \xff", "overlong \xc0\xaf",
+		"two\nlines",
+		"tab\there",
+		"bell\a",
+		"del\x7f",
+		"c1 \xc2\x85",
+		"",
+		"bad utf-8 \xff",
+		"overlong \xc0\xaf",
 		"0123456789012345678901234567890123456789012345678901234567890123",
 	};
 	const char *id_path = join(root, "names/viewer.key");
@@ -636,7 +642,9 @@ static void test_names(void)
 	      "a viewer with a bad name was written");
 	CHECK(access(id_path, F_OK) < 0, "identity with a bad name written");
 
-	snprintf(v.name, sizeof(v.name), "K\xc3\xbc" "che \xf0\x9f\x93\xb7");
+	snprintf(v.name, sizeof(v.name),
+		 "K\xc3\xbc"
+		 "che \xf0\x9f\x93\xb7");
 	ret = ks_viewer_save(dir, &v);
 	CHECK(ret == 0, "UTF-8 name: %s", moat_strerror(ret));
 	ret = ks_viewer_load(dir, v.rcpt.viewer_id, &got);
@@ -785,8 +793,8 @@ static void test_identity_last_key(struct ks_identity *id)
 	ret = ks_identity_erase_key(id_path, kid, id);
 	err = cap_end();
 	CHECK(ret == -EINVAL, "erasing the only key: %d", ret);
-	CHECK(strstr(err, "only key") && strstr(err, id_path),
-	      "message: %s", err);
+	CHECK(strstr(err, "only key") && strstr(err, id_path), "message: %s",
+	      err);
 	free(err);
 	ret = ks_identity_load(id_path, id);
 	CHECK(ret == 0 && id->n_keys == 1, "only key kept");
@@ -835,8 +843,8 @@ static void test_quiet_parse(void)
 	cap_begin();
 	ret = ks_parse_identity("junk", junk, sizeof(junk) - 1, KS_QUIET, &id);
 	err = cap_end();
-	CHECK(ret == -MOAT_E_CORRUPT && err[0] == '\0',
-	      "quiet parse: %d `%s'", ret, err);
+	CHECK(ret == -MOAT_E_CORRUPT && err[0] == '\0', "quiet parse: %d `%s'",
+	      ret, err);
 	free(err);
 }
 

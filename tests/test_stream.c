@@ -29,8 +29,8 @@ struct rec {
 
 struct sealed {
 	struct rec r[MAX_RECS];
-	size_t n;		/* records including the header */
-	uint8_t *pt[MAX_RECS];	/* plaintext of data record i (index 1..) */
+	size_t n;	       /* records including the header */
+	uint8_t *pt[MAX_RECS]; /* plaintext of data record i (index 1..) */
 	size_t pt_len[MAX_RECS];
 };
 
@@ -41,7 +41,7 @@ struct viewer {
 };
 
 static struct seal_hub_key hub;
-static struct viewer viewers[3];	/* 0 and 1 paired, 2 not a recipient */
+static struct viewer viewers[3]; /* 0 and 1 paired, 2 not a recipient */
 
 static void make_viewer(struct viewer *v)
 {
@@ -118,8 +118,8 @@ static int seal_stream(struct sealed *s, enum seal_suite suite,
  * Opens records [0, n) of s as viewer v; returns 0 or the first error and
  * the index of the record that failed. Checks plaintext on success.
  */
-static int open_all(const struct sealed *s, const struct rec *recs,
-		    size_t n, const struct open_identity *id, size_t *at)
+static int open_all(const struct sealed *s, const struct rec *recs, size_t n,
+		    const struct open_identity *id, size_t *at)
 {
 	struct open_stream *os = open_stream_new(id);
 	uint8_t *out = malloc(REC_BODY_MAX);
@@ -129,14 +129,14 @@ static int open_all(const struct sealed *s, const struct rec *recs,
 
 	*at = n;
 	for (i = 0; i < n && !ret; i++) {
-		ret = open_record(os, recs[i].p, recs[i].len, out,
-				  REC_BODY_MAX, &out_len, &final);
+		ret = open_record(os, recs[i].p, recs[i].len, out, REC_BODY_MAX,
+				  &out_len, &final);
 		if (ret) {
 			*at = i;
 			break;
 		}
-		if (i > 0 && s && (out_len != s->pt_len[i] ||
-				   memcmp(out, s->pt[i], out_len)))
+		if (i > 0 && s &&
+		    (out_len != s->pt_len[i] || memcmp(out, s->pt[i], out_len)))
 			ret = -1000;
 	}
 	if (!ret)
@@ -156,15 +156,16 @@ static void test_round_trips(void)
 	int v;
 
 	for (i = 0; i < 2; i++) {
-		CHECK(seal_stream(&s, suites[i], sizes, 8, 2) == 0,
-		      "seal %s", seal_suite_name(suites[i]));
+		CHECK(seal_stream(&s, suites[i], sizes, 8, 2) == 0, "seal %s",
+		      seal_suite_name(suites[i]));
 		CHECK(s.r[0].len == seal_header_len(2), "header length");
 		for (v = 0; v < 2; v++)
 			CHECK(open_all(&s, s.r, s.n, &viewers[v].id, &at) == 0,
 			      "viewer %d opens %s stream (failed at %zu)", v,
 			      seal_suite_name(suites[i]), at);
 		CHECK(open_all(&s, s.r, s.n, &viewers[2].id, &at) ==
-			      -MOAT_E_NOT_RECIPIENT && at == 0,
+				      -MOAT_E_NOT_RECIPIENT &&
+			      at == 0,
 		      "unpaired viewer refused");
 		sealed_free(&s);
 	}
@@ -229,29 +230,30 @@ static int expect_header_flip(const struct rec *r, size_t off, uint8_t bit)
 		return -MOAT_E_VERSION;
 	if (off == 1)
 		return v == REC_TYPE_FINAL || v == REC_TYPE_DATA ?
-			       -MOAT_E_NO_HEADER : -MOAT_E_MALFORMED;
+			       -MOAT_E_NO_HEADER :
+			       -MOAT_E_MALFORMED;
 	if (off < 4)
 		return -MOAT_E_MALFORMED;
 	if (off < 8)
 		return -MOAT_E_LENGTH;
 	if (off < 24)
-		return -MOAT_E_UNWRAP;	/* stream id is in the wrap's info */
+		return -MOAT_E_UNWRAP; /* stream id is in the wrap's info */
 	if (off < 32)
-		return -MOAT_E_MALFORMED;	/* header counter must be 0 */
+		return -MOAT_E_MALFORMED; /* header counter must be 0 */
 	if (off == 32)
 		return -MOAT_E_SUITE;
 	if (off == 33)
 		return v < 1 || v > SEAL_MAX_RECIPIENTS ? -MOAT_E_MALFORMED :
-							   -MOAT_E_LENGTH;
+							  -MOAT_E_LENGTH;
 	if (off < 36)
 		return -MOAT_E_MALFORMED;
 	if (off < fixed)
-		return -MOAT_E_NOT_RECIPIENT;	/* hub id */
-	if (off < fixed + SEAL_KEY_ID_LEN)	/* our wrap's key id */
+		return -MOAT_E_NOT_RECIPIENT; /* hub id */
+	if (off < fixed + SEAL_KEY_ID_LEN)    /* our wrap's key id */
 		return -MOAT_E_NOT_RECIPIENT;
-	if (off < fixed + SEAL_WRAP_LEN)	/* our enc and wrapped key */
+	if (off < fixed + SEAL_WRAP_LEN) /* our enc and wrapped key */
 		return -MOAT_E_UNWRAP;
-	return -MOAT_E_HEADER_AUTH;		/* others' wraps, the tag */
+	return -MOAT_E_HEADER_AUTH; /* others' wraps, the tag */
 }
 
 static void test_every_bit(enum seal_suite suite)
@@ -267,8 +269,8 @@ static void test_every_bit(enum seal_suite suite)
 			for (b = 0; b < 8; b++) {
 				uint8_t bit = (uint8_t)(1U << b);
 
-				want = i == 0 ? expect_header_flip(&s.r[i],
-								   off, bit) :
+				want = i == 0 ? expect_header_flip(&s.r[i], off,
+								   bit) :
 						expect_data_flip(&s.r[i], off,
 								 bit, i);
 				s.r[i].p[off] ^= bit;
@@ -287,8 +289,10 @@ static void test_every_bit(enum seal_suite suite)
 			}
 		}
 	}
-	CHECK(wrong == 0, "%s: %zu of %zu single-bit flips not rejected as "
-			  "expected", seal_suite_name(suite), wrong, tried);
+	CHECK(wrong == 0,
+	      "%s: %zu of %zu single-bit flips not rejected as "
+	      "expected",
+	      seal_suite_name(suite), wrong, tried);
 	CHECK(open_all(&s, s.r, s.n, &viewers[0].id, &at) == 0,
 	      "untouched stream still opens after the flips");
 	printf("%s: %zu single-bit flips over %zu records, each rejected with its own code\n",
@@ -318,39 +322,54 @@ static void test_order(void)
 	CHECK(seal_stream(&other, SEAL_SUITE_AES256GCM, sizes, 4, 2) == 0,
 	      "seal");
 	CHECK(open_seq(&s, (size_t[]){ 0, 1, 2, 3 }, 4, &at) ==
-		      -MOAT_E_TRUNCATED, "missing final record -> truncated");
+		      -MOAT_E_TRUNCATED,
+	      "missing final record -> truncated");
 	CHECK(open_seq(&s, (size_t[]){ 0 }, 1, &at) == -MOAT_E_TRUNCATED,
 	      "header only -> truncated");
 	CHECK(open_seq(&s, (size_t[]){ 0, 2, 1, 3, 4 }, 5, &at) ==
-			      -MOAT_E_REORDER && at == 1, "swap -> reorder");
+			      -MOAT_E_REORDER &&
+		      at == 1,
+	      "swap -> reorder");
 	CHECK(open_seq(&s, (size_t[]){ 0, 1, 1, 2 }, 4, &at) ==
-			      -MOAT_E_REPLAY && at == 2, "duplicate -> replay");
+			      -MOAT_E_REPLAY &&
+		      at == 2,
+	      "duplicate -> replay");
 	CHECK(open_seq(&s, (size_t[]){ 0, 1, 2, 3, 2 }, 5, &at) ==
-			      -MOAT_E_REPLAY && at == 4, "old record replayed");
+			      -MOAT_E_REPLAY &&
+		      at == 4,
+	      "old record replayed");
 	CHECK(open_seq(&s, (size_t[]){ 0, 1, 0 }, 3, &at) == -MOAT_E_REPLAY &&
-		      at == 2, "header replayed");
+		      at == 2,
+	      "header replayed");
 	CHECK(open_seq(&s, (size_t[]){ 0, 1, 2, 3, 4, 4 }, 6, &at) ==
-			      -MOAT_E_AFTER_FINAL && at == 5, "after final");
+			      -MOAT_E_AFTER_FINAL &&
+		      at == 5,
+	      "after final");
 	CHECK(open_seq(&s, (size_t[]){ 1, 2 }, 2, &at) == -MOAT_E_NO_HEADER,
 	      "data before header");
 	/* Splice: record 2 of another stream, as is and with our id. */
 	memcpy(recs, s.r, sizeof(recs));
 	recs[2] = other.r[2];
 	CHECK(open_all(NULL, recs, 5, &viewers[1].id, &at) ==
-			      -MOAT_E_STREAM_ID && at == 2, "spliced record");
+			      -MOAT_E_STREAM_ID &&
+		      at == 2,
+	      "spliced record");
 	memcpy(other.r[2].p + 8, s.r[0].p + 8, REC_STREAM_ID_LEN);
 	CHECK(open_all(NULL, recs, 5, &viewers[1].id, &at) == -MOAT_E_AUTH &&
-		      at == 2, "spliced record with rewritten id");
+		      at == 2,
+	      "spliced record with rewritten id");
 	recs[0] = other.r[0];
 	recs[2] = s.r[2];
 	CHECK(open_all(NULL, recs, 5, &viewers[1].id, &at) ==
-			      -MOAT_E_STREAM_ID && at == 1,
+			      -MOAT_E_STREAM_ID &&
+		      at == 1,
 	      "another stream's header");
 	/* A record cut short, or with bytes appended. */
 	recs[0] = s.r[0];
 	recs[3].len--;
 	CHECK(open_all(NULL, recs, 5, &viewers[1].id, &at) == -MOAT_E_LENGTH &&
-		      at == 3, "short record");
+		      at == 3,
+	      "short record");
 	sealed_free(&s);
 	sealed_free(&other);
 }
@@ -377,7 +396,8 @@ static void test_wrong_keys(void)
 	      "another hub's key -> refused");
 	s.r[1].p[0] = 2;
 	CHECK(open_all(&s, s.r, s.n, &viewers[0].id, &at) == -MOAT_E_VERSION &&
-		      at == 1, "version 2 record -> unknown version");
+		      at == 1,
+	      "version 2 record -> unknown version");
 	sealed_free(&s);
 }
 
@@ -393,14 +413,16 @@ static void test_no_release(void)
 
 	CHECK(seal_stream(&s, SEAL_SUITE_AES256GCM, sizes, 1, 1) == 0, "seal");
 	os = open_stream_new(&viewers[0].id);
-	CHECK(open_record(os, s.r[0].p, s.r[0].len, out, 8192, &n, &final) ==
-		      0, "header");
-	s.r[1].p[s.r[1].len - 1] ^= 1;	/* tag */
+	CHECK(open_record(os, s.r[0].p, s.r[0].len, out, 8192, &n, &final) == 0,
+	      "header");
+	s.r[1].p[s.r[1].len - 1] ^= 1; /* tag */
 	CHECK(open_record(os, s.r[1].p, s.r[1].len, out, 8192, &n, &final) ==
-		      -MOAT_E_AUTH, "tag flip");
+		      -MOAT_E_AUTH,
+	      "tag flip");
 	for (i = 0; i < 4096; i++)
 		zero += out[i] == 0;
-	CHECK(zero == 4096 && n == 0, "no plaintext byte left after a failed tag");
+	CHECK(zero == 4096 && n == 0,
+	      "no plaintext byte left after a failed tag");
 	CHECK(strstr(open_stream_why(os), "record 1") != NULL,
 	      "reason names the record: %s", open_stream_why(os));
 	CHECK(open_stream_finish(os) == -MOAT_E_AUTH, "stream stays dead");
@@ -439,10 +461,13 @@ static void test_random_large(void)
 		s.r[r].p[off] ^= bit;
 		bad += got != want || at != r;
 	}
-	CHECK(bad == 0, "%zu of 300 random flips on a 64-record stream not "
-			"rejected as expected", bad);
+	CHECK(bad == 0,
+	      "%zu of 300 random flips on a 64-record stream not "
+	      "rejected as expected",
+	      bad);
 	CHECK(open_all(&s, s.r, s.n - 1, &viewers[1].id, &at) ==
-		      -MOAT_E_TRUNCATED, "large stream without its final");
+		      -MOAT_E_TRUNCATED,
+	      "large stream without its final");
 	sealed_free(&s);
 }
 
@@ -461,13 +486,15 @@ static void test_api_edges(void)
 	for (i = 0; i <= SEAL_MAX_RECIPIENTS; i++)
 		r[i] = viewers[i % 2].rcpt;
 	CHECK(seal_stream_header(ss, &hub, r, 0, big, sizeof(big), &len) ==
-		      -EINVAL, "zero recipients refused");
+		      -EINVAL,
+	      "zero recipients refused");
 	CHECK(seal_stream_header(ss, &hub, r, SEAL_MAX_RECIPIENTS + 1, big,
 				 sizeof(big), &len) == -EINVAL,
 	      "17 recipients refused");
 	CHECK(seal_stream_header(ss, &hub, r, SEAL_MAX_RECIPIENTS, big,
 				 sizeof(big), &len) == 0 &&
-		      len == seal_header_len(16), "16 recipients fit");
+		      len == seal_header_len(16),
+	      "16 recipients fit");
 	CHECK(seal_stream_header(ss, &hub, r, 2, big, 100, &len) == -ENOBUFS,
 	      "small buffer refused");
 	seal_stream_free(ss);

@@ -15,7 +15,8 @@ static const struct bench_cmd {
 	int (*run)(int argc, char **argv);
 	const char *what;
 } cmds[] = {
-	{ "seal", bench_seal, "record sealing against OpenSSL's own EVP speed" },
+	{ "seal", bench_seal,
+	  "record sealing against OpenSSL's own EVP speed" },
 };
 
 static void usage(FILE *f)

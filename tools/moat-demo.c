@@ -37,7 +37,7 @@ struct demo_run {
 	int tamper_err;
 	char tamper_why[256];
 	size_t plain_hits;
-	size_t control_hits;	/* the same scan on the clip itself */
+	size_t control_hits; /* the same scan on the clip itself */
 	enum seal_suite suite;
 	const char *suite_why;
 };
@@ -117,8 +117,8 @@ static void demo_tamper(struct demo_run *d)
 	if (d->tamper_err)
 		return;
 	buf[len / 2] ^= 0x10;
-	d->tamper_err = sf_open_buf(buf, len, &d->keys.ident[0], NULL, NULL,
-				    &res);
+	d->tamper_err =
+		sf_open_buf(buf, len, &d->keys.ident[0], NULL, NULL, &res);
 	snprintf(d->tamper_why, sizeof(d->tamper_why), "%s", res.why);
 	free(buf);
 }
@@ -149,8 +149,8 @@ static void print_story(const struct demo_opts *o, const struct demo_run *d)
 	       o->clip, d->clip.len, d->clip.n_au, d->clip.n_key);
 	printf("  hub       new hub key in %s/hub (hub id %.16s...)\n",
 	       d->keys.dir, hub_id);
-	printf("            cipher %s, because %s\n",
-	       seal_suite_name(d->suite), d->suite_why);
+	printf("            cipher %s, because %s\n", seal_suite_name(d->suite),
+	       d->suite_why);
 	printf("  viewers   %s and %s paired: each has its own key file and\n"
 	       "            pairing secret; the hub holds only their public keys\n",
 	       DEMO_VIEWER_NAMES[0], DEMO_VIEWER_NAMES[1]);
@@ -172,9 +172,10 @@ static void print_story(const struct demo_opts *o, const struct demo_run *d)
 	printf("  tamper    one bit flipped in a stream file: %s refuses it:\n"
 	       "            %s\n",
 	       DEMO_VIEWER_NAMES[0], d->tamper_why);
-	printf("\n%s\n", demo_ok(d) ?
-		"OK: both viewers got every frame back exactly; nobody else could." :
-		"FAILED: see above.");
+	printf("\n%s\n",
+	       demo_ok(d) ?
+		       "OK: both viewers got every frame back exactly; nobody else could." :
+		       "FAILED: see above.");
 }
 
 static void print_json(const struct demo_opts *o, const struct demo_run *d)
@@ -206,13 +207,15 @@ static int demo_run(const struct demo_opts *o, struct demo_run *d)
 
 	ret = seal_suite_default(&d->suite, &d->suite_why);
 	if (ret) {
-		fprintf(stderr, "moat-demo: MOAT_CIPHER `%s' is not aes-256-gcm or chacha20-poly1305\n",
+		fprintf(stderr,
+			"moat-demo: MOAT_CIPHER `%s' is not aes-256-gcm or chacha20-poly1305\n",
 			getenv("MOAT_CIPHER"));
 		return ret;
 	}
 	ret = demo_clip_load(o->clip, &d->clip);
 	if (ret) {
-		fprintf(stderr, "moat-demo: %s: %s (make it with `make media')\n",
+		fprintf(stderr,
+			"moat-demo: %s: %s (make it with `make media')\n",
 			o->clip, moat_strerror(ret));
 		return ret;
 	}
@@ -222,8 +225,8 @@ static int demo_run(const struct demo_opts *o, struct demo_run *d)
 	snprintf(d->spool.dir, sizeof(d->spool.dir), "%s/spool", d->keys.dir);
 	ret = mkdir_p(d->spool.dir, 0700);
 	if (!ret)
-		ret = demo_seal(&d->clip, d->suite, &d->keys.hub,
-				d->keys.rcpt, DEMO_VIEWERS, &d->spool);
+		ret = demo_seal(&d->clip, d->suite, &d->keys.hub, d->keys.rcpt,
+				DEMO_VIEWERS, &d->spool);
 	if (ret) {
 		fprintf(stderr, "moat-demo: sealing into %s: %s\n",
 			d->spool.dir, moat_strerror(ret));

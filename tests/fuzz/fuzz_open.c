@@ -2,8 +2,9 @@
 /*
  * libFuzzer harness for the record splitter, the stream opener and the
  * frame parsers: the input is a stream file, opened by sf_open_buf() as a
- * viewer whose keys are fixed. With MOAT_FUZZ_SEED_DIR set, start-up writes valid sealed
- * streams for those keys there, so the fuzzer starts past the crypto.
+ * viewer whose keys are fixed. With MOAT_FUZZ_SEED_DIR set, start-up writes
+ * valid sealed streams for those keys there, so the fuzzer starts past the
+ * crypto.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +80,9 @@ static void write_seeds(const char *dir)
 	FILE *f;
 
 	for (n = 1; n <= 4; n++) {
-		len = make_seed(buf, n, n % 2 ? SEAL_SUITE_AES256GCM :
-						SEAL_SUITE_CHACHA20POLY1305);
+		len = make_seed(buf, n,
+				n % 2 ? SEAL_SUITE_AES256GCM :
+					SEAL_SUITE_CHACHA20POLY1305);
 		snprintf(path, sizeof(path), "%s/seed-%zu", dir, n);
 		f = fopen(path, "wb");
 		if (f) {

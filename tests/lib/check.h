@@ -14,20 +14,19 @@
 extern int check_failures;
 extern int check_count;
 
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		check_count++;                                             \
-		if (!(cond)) {                                             \
-			check_failures++;                                  \
-			fprintf(stderr, "%s:%d: check failed: %s: ",       \
-				__FILE__, __LINE__, #cond);                \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		check_count++;                                                 \
+		if (!(cond)) {                                                 \
+			check_failures++;                                      \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, \
+				__LINE__, #cond);                              \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+		}                                                              \
 	} while (0)
 
-#define CHECK_MEM(a, b, n, ...)                                            \
-	CHECK(memcmp((a), (b), (n)) == 0, __VA_ARGS__)
+#define CHECK_MEM(a, b, n, ...) CHECK(memcmp((a), (b), (n)) == 0, __VA_ARGS__)
 
 /* Path of a file in the source tree ($MOAT_SRC or "."), static buffer. */
 const char *test_src_path(const char *rel);

@@ -15,10 +15,10 @@ enum vec_section { SEC_NONE, SEC_SETUP, SEC_ENC, SEC_EXP };
 struct vec_parser {
 	struct vec_file *f;
 	enum vec_section sec;
-	bool group_open;	/* a group of the current section is being filled */
+	bool group_open; /* a group of the current section is being filled */
 	size_t line;
 	bool quiet;
-	char name[32];		/* pending field, "" if none */
+	char name[32]; /* pending field, "" if none */
 	char text[2 * VEC_VALUE_MAX + 1];
 	size_t text_len;
 };
@@ -27,33 +27,55 @@ struct vec_parser {
 struct vec_field {
 	const char *name;
 	size_t off;
-	size_t set_off;		/* decimal fields: offset of their bool */
+	size_t set_off; /* decimal fields: offset of their bool */
 	bool decimal;
 };
 
-#define HEX(s, f) { #f, offsetof(struct s, f), 0, false }
-#define HEXN(n, s, f) { n, offsetof(struct s, f), 0, false }
-#define DEC(n, s, f, b) { n, offsetof(struct s, f), offsetof(struct s, b), true }
+#define HEX(s, f)                                   \
+	{                                           \
+#f, offsetof(struct s, f), 0, false \
+	}
+#define HEXN(n, s, f)                              \
+	{                                          \
+		n, offsetof(struct s, f), 0, false \
+	}
+#define DEC(n, s, f, b)                                               \
+	{                                                             \
+		n, offsetof(struct s, f), offsetof(struct s, b), true \
+	}
 
 static const struct vec_field setup_fields[] = {
 	DEC("mode", vec_setup, mode, mode_set),
 	DEC("kem_id", vec_setup, kem_id, kem_set),
 	DEC("kdf_id", vec_setup, kdf_id, kdf_set),
 	DEC("aead_id", vec_setup, aead_id, aead_set),
-	HEX(vec_setup, info), HEX(vec_setup, ikmE), HEX(vec_setup, pkEm),
-	HEX(vec_setup, skEm), HEX(vec_setup, ikmR), HEX(vec_setup, pkRm),
-	HEX(vec_setup, skRm), HEX(vec_setup, ikmS), HEX(vec_setup, pkSm),
-	HEX(vec_setup, skSm), HEX(vec_setup, psk), HEX(vec_setup, psk_id),
-	HEX(vec_setup, enc), HEX(vec_setup, shared_secret),
-	HEX(vec_setup, key_schedule_context), HEX(vec_setup, secret),
-	HEX(vec_setup, key), HEX(vec_setup, base_nonce),
+	HEX(vec_setup, info),
+	HEX(vec_setup, ikmE),
+	HEX(vec_setup, pkEm),
+	HEX(vec_setup, skEm),
+	HEX(vec_setup, ikmR),
+	HEX(vec_setup, pkRm),
+	HEX(vec_setup, skRm),
+	HEX(vec_setup, ikmS),
+	HEX(vec_setup, pkSm),
+	HEX(vec_setup, skSm),
+	HEX(vec_setup, psk),
+	HEX(vec_setup, psk_id),
+	HEX(vec_setup, enc),
+	HEX(vec_setup, shared_secret),
+	HEX(vec_setup, key_schedule_context),
+	HEX(vec_setup, secret),
+	HEX(vec_setup, key),
+	HEX(vec_setup, base_nonce),
 	HEX(vec_setup, exporter_secret),
 	{ NULL, 0, 0, false },
 };
 
 static const struct vec_field enc_fields[] = {
 	DEC("sequence number", vec_enc, seq, seq_set),
-	HEX(vec_enc, pt), HEX(vec_enc, aad), HEX(vec_enc, nonce),
+	HEX(vec_enc, pt),
+	HEX(vec_enc, aad),
+	HEX(vec_enc, nonce),
 	HEX(vec_enc, ct),
 	{ NULL, 0, 0, false },
 };
@@ -86,8 +108,7 @@ static struct vec_setup *cur_setup(struct vec_parser *p)
 }
 
 /* The struct the pending field goes into, and its field table. */
-static void *field_target(struct vec_parser *p,
-			  const struct vec_field **table)
+static void *field_target(struct vec_parser *p, const struct vec_field **table)
 {
 	struct vec_setup *s = cur_setup(p);
 
@@ -201,7 +222,8 @@ static int heading(struct vec_parser *p, const char *l, size_t n)
 	    memmem(l, n, "Setup Information", 17)) {
 		if (!grow((void **)&p->f->setups, &p->f->n,
 			  sizeof(*p->f->setups), VEC_SETUPS_MAX))
-			return vec_err(p, "more than %d setups", VEC_SETUPS_MAX);
+			return vec_err(p, "more than %d setups",
+				       VEC_SETUPS_MAX);
 		p->sec = SEC_SETUP;
 		return 0;
 	}
@@ -230,11 +252,12 @@ static int field_line(struct vec_parser *p, const char *l, size_t n,
 	if (p->sec != SEC_SETUP && !p->group_open) {
 		bool enc = p->sec == SEC_ENC;
 
-		if (!(enc ? grow((void **)&s->encs, &s->n_enc,
-				 sizeof(*s->encs), VEC_GROUPS_MAX) :
-			    grow((void **)&s->exps, &s->n_exp,
-				 sizeof(*s->exps), VEC_GROUPS_MAX)))
-			return vec_err(p, "more than %d groups", VEC_GROUPS_MAX);
+		if (!(enc ? grow((void **)&s->encs, &s->n_enc, sizeof(*s->encs),
+				 VEC_GROUPS_MAX) :
+			    grow((void **)&s->exps, &s->n_exp, sizeof(*s->exps),
+				 VEC_GROUPS_MAX)))
+			return vec_err(p, "more than %d groups",
+				       VEC_GROUPS_MAX);
 		p->group_open = true;
 	}
 	memcpy(p->name, l, nl);

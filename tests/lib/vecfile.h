@@ -17,9 +17,9 @@
 
 enum {
 	VEC_FILE_MAX = 1 << 20,
-	VEC_VALUE_MAX = 4096,	/* decoded bytes of one value */
+	VEC_VALUE_MAX = 4096, /* decoded bytes of one value */
 	VEC_SETUPS_MAX = 64,
-	VEC_GROUPS_MAX = 512,	/* encryptions or exports of one setup */
+	VEC_GROUPS_MAX = 512, /* encryptions or exports of one setup */
 };
 
 struct vec_buf {

@@ -15,7 +15,7 @@ struct bench_machine {
 	char kernel[200];
 	char openssl[64];
 	int cpus;
-	int aes;		/* CPU has AES instructions */
+	int aes; /* CPU has AES instructions */
 };
 
 /* Seconds of CPU time used by this thread (immune to being preempted). */

@@ -85,8 +85,9 @@ void bench_machine_print(FILE *f, const struct bench_machine *m)
 
 void bench_machine_json(FILE *f, const struct bench_machine *m)
 {
-	fprintf(f, "{\"cpu\": \"%s\", \"cpus\": %d, \"aes\": %s, "
-		   "\"kernel\": \"%s\", \"openssl\": \"%s\"}",
+	fprintf(f,
+		"{\"cpu\": \"%s\", \"cpus\": %d, \"aes\": %s, "
+		"\"kernel\": \"%s\", \"openssl\": \"%s\"}",
 		m->cpu, m->cpus, m->aes ? "true" : "false", m->kernel,
 		m->openssl);
 }

@@ -39,13 +39,13 @@ struct seal_opts {
 struct seal_cell {
 	enum seal_suite suite;
 	size_t size;
-	double mbps[V_MAX];	/* medians */
-	double ratio[V_MAX];	/* median of per-round ratios to EVP */
+	double mbps[V_MAX];  /* medians */
+	double ratio[V_MAX]; /* median of per-round ratios to EVP */
 };
 
 struct seal_bufs {
-	uint8_t *src;		/* plaintext source */
-	uint8_t *rec;		/* header + body + tag */
+	uint8_t *src; /* plaintext source */
+	uint8_t *rec; /* header + body + tag */
 	EVP_CIPHER_CTX *evp;
 	struct seal_stream *s[V_MAX];
 	uint64_t iv_ctr;
@@ -113,9 +113,10 @@ static int bufs_init(struct seal_bufs *b, enum seal_suite suite, size_t max)
 	RAND_bytes(b->src, (int)max);
 	memcpy(b->rec + REC_HDR_LEN, b->src, max);
 	RAND_bytes(key, sizeof(key));
-	if (!EVP_EncryptInit_ex(b->evp, suite == SEAL_SUITE_AES256GCM ?
-						EVP_aes_256_gcm() :
-						EVP_chacha20_poly1305(),
+	if (!EVP_EncryptInit_ex(b->evp,
+				suite == SEAL_SUITE_AES256GCM ?
+					EVP_aes_256_gcm() :
+					EVP_chacha20_poly1305(),
 				NULL, key, NULL))
 		return -EINVAL;
 	for (v = V_INPLACE; v < V_MAX; v++) {
@@ -255,7 +256,8 @@ static int parse_sizes(struct seal_opts *o, char *list)
 		size_t v = bench_parse_size(tok);
 
 		if (!v || o->n_sizes == MAX_SIZES) {
-			fprintf(stderr, "moat-bench seal: size `%s' is not a size from 1 to 16m (or more than %d sizes)\n",
+			fprintf(stderr,
+				"moat-bench seal: size `%s' is not a size from 1 to 16m (or more than %d sizes)\n",
 				tok, MAX_SIZES);
 			return -EINVAL;
 		}
@@ -275,7 +277,8 @@ static int parse_suite(struct seal_opts *o, const char *name)
 	o->n_suites = 1;
 	if (seal_suite_parse(name, &o->suites[0]) == 0)
 		return 0;
-	fprintf(stderr, "moat-bench seal: suite `%s' is not aes-256-gcm, chacha20-poly1305 or all\n",
+	fprintf(stderr,
+		"moat-bench seal: suite `%s' is not aes-256-gcm, chacha20-poly1305 or all\n",
 		name);
 	return -EINVAL;
 }
@@ -313,7 +316,8 @@ static int parse_opts(struct seal_opts *o, int argc, char **argv)
 		case 'r':
 			o->runs = atoi(optarg);
 			if (o->runs < 1 || o->runs > MAX_RUNS) {
-				fprintf(stderr, "moat-bench seal: --runs `%s' is not 1-%d\n",
+				fprintf(stderr,
+					"moat-bench seal: --runs `%s' is not 1-%d\n",
 					optarg, MAX_RUNS);
 				return -EINVAL;
 			}
@@ -321,7 +325,8 @@ static int parse_opts(struct seal_opts *o, int argc, char **argv)
 		case 't':
 			o->secs = atof(optarg);
 			if (o->secs <= 0 || o->secs > 60) {
-				fprintf(stderr, "moat-bench seal: --seconds `%s' is not between 0 and 60\n",
+				fprintf(stderr,
+					"moat-bench seal: --seconds `%s' is not between 0 and 60\n",
 					optarg);
 				return -EINVAL;
 			}

@@ -28,7 +28,7 @@ struct demo_keys {
 	struct seal_hub_key hub;
 	uint8_t hub_id[SEAL_KEY_ID_LEN];
 	struct seal_recipient rcpt[DEMO_VIEWERS];
-	struct ks_identity ids[DEMO_VIEWERS + 1];	/* last: stranger */
+	struct ks_identity ids[DEMO_VIEWERS + 1]; /* last: stranger */
 	struct open_identity ident[DEMO_VIEWERS];
 	struct open_identity stranger;
 };
@@ -77,8 +77,8 @@ int demo_open_all(const struct demo_clip *c, const struct demo_spool *sp,
 		  const struct open_identity *id, struct demo_check *chk);
 
 /* Path of stream i's file (buf of 512). */
-const char *demo_stream_path(const struct demo_spool *sp, size_t i,
-			     char *buf, size_t cap);
+const char *demo_stream_path(const struct demo_spool *sp, size_t i, char *buf,
+			     size_t cap);
 
 /*
  * How many sampled 32-byte windows of the clip's access units (one per 256

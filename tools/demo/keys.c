@@ -36,7 +36,8 @@ static int demo_dir(struct demo_keys *k, const char *dir)
 	snprintf(k->dir, sizeof(k->dir), "%s", dir);
 	snprintf(hub, sizeof(hub), "%s/hub/hub.key", dir);
 	if (access(hub, F_OK) == 0) {
-		fprintf(stderr, "moat-demo: %s already holds a hub key; give --dir a new or empty folder\n",
+		fprintf(stderr,
+			"moat-demo: %s already holds a hub key; give --dir a new or empty folder\n",
 			dir);
 		return -EEXIST;
 	}

@@ -47,7 +47,7 @@ void demo_clip_free(struct demo_clip *c)
 struct cmp {
 	const struct demo_clip *c;
 	struct demo_check *chk;
-	size_t next;		/* index of the access unit expected next */
+	size_t next; /* index of the access unit expected next */
 };
 
 static int cmp_frame(void *arg, const struct frame_hdr *f,
@@ -91,8 +91,8 @@ int demo_open_all(const struct demo_clip *c, const struct demo_spool *sp,
 		if (ret && !chk->first_err) {
 			chk->first_err = ret;
 			snprintf(chk->why, sizeof(chk->why), "stream %zu: %s",
-				 i + 1, res.why[0] ? res.why :
-						     moat_strerror(ret));
+				 i + 1,
+				 res.why[0] ? res.why : moat_strerror(ret));
 		}
 		chk->streams_ok += !ret;
 	}

@@ -20,12 +20,12 @@
 
 struct gop {
 	struct seal_stream *s;
-	uint8_t *buf;		/* stream file: header room, then records */
+	uint8_t *buf; /* stream file: header room, then records */
 	size_t len, cap, hdr_len;
 };
 
-const char *demo_stream_path(const struct demo_spool *sp, size_t i,
-			     char *buf, size_t cap)
+const char *demo_stream_path(const struct demo_spool *sp, size_t i, char *buf,
+			     size_t cap)
 {
 	char hex[2 * REC_STREAM_ID_LEN + 1];
 
@@ -87,7 +87,7 @@ static int gop_open(struct gop *g, enum seal_suite suite, size_t n_r,
 	if (!g->s || n < 0)
 		return -ENOMEM;
 	g->hdr_len = seal_header_len(n_r);
-	g->len = g->hdr_len;	/* the header goes first, made last */
+	g->len = g->hdr_len; /* the header goes first, made last */
 	return gop_record(g, &f, tlv, (size_t)n, false);
 }
 
@@ -108,8 +108,8 @@ static int gop_close(struct gop *g, const struct seal_hub_key *hub,
 					 &hlen);
 	memcpy(sp->ids[sp->n_streams], seal_stream_id(g->s), REC_STREAM_ID_LEN);
 	if (!ret)
-		ret = file_write_atomic(demo_stream_path(sp, sp->n_streams, path,
-							 sizeof(path)),
+		ret = file_write_atomic(demo_stream_path(sp, sp->n_streams,
+							 path, sizeof(path)),
 					g->buf, g->len, 0600);
 	if (!ret) {
 		sp->records += seal_stream_next(g->s);
