@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Single-producer single-consumer rings in shared memory (memfd), between
+ * processes that do not trust each other: worker -> sealer (plaintext
+ * access units) and sealer -> uplink (sealed records).
+ *
+ * Two memfds per ring, so the kernel enforces who may write what:
+ *   data: a page for the producer's state (head), then the data area;
+ *         the producer maps it read-write, the consumer read-only (it gets
+ *         a read-only descriptor, so a writable mapping fails with EACCES)
+ *   cons: a page for the consumer's state (tail); the consumer maps it
+ *         read-write, the producer read-only
+ * The data area is mapped twice back to back, so every record is
+ * contiguous in memory however it falls across the end of the ring: a
+ * record can be sealed or sent where it lies, never copied to unwrap it.
+ *
+ * A record is a 16-byte slot header (length, flags, sequence) and its
+ * payload, padded to 64 bytes. head and tail only grow; they are
+ * published with release stores and read with acquire loads. The
+ * consumer treats everything the producer wrote as untrusted: lengths and
+ * positions are checked before use (a compromised worker must not make
+ * the sealer read out of bounds).
+ */
+#ifndef MOAT_DAEMON_RING_H
+#define MOAT_DAEMON_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	RING_SLOT_HDR = 16,
+	RING_ALIGN = 64,
+	RING_MIN_CAP = 64 << 10,
+	RING_MAX_CAP = 1 << 30,
+};
+
+/* Descriptors that make a ring; passed to the other side over SCM_RIGHTS. */
+struct ring_fds {
+	int data;	/* producer: read-write; consumer: read-only */
+	int cons;	/* consumer: read-write; producer: read-only */
+};
+
+struct ring {
+	struct ring_prod *prod;		/* producer state (data memfd page) */
+	struct ring_cons *cons;		/* consumer state (cons memfd page) */
+	uint8_t *data;			/* cap bytes, mapped twice */
+	uint64_t cap;
+	bool producer;
+	uint64_t pending;		/* producer: bytes reserved, not committed */
+};
+
+struct ring_rec {
+	uint8_t *p;			/* payload (read-only for the consumer) */
+	uint32_t len;
+	uint32_t flags;
+	uint64_t seq;
+};
+
+/* New ring of cap bytes (a power of two, RING_MIN_CAP..RING_MAX_CAP). */
+int ring_create(uint64_t cap, struct ring_fds *fds);
+/* A read-only duplicate of the data descriptor, for the consumer. */
+int ring_fd_readonly(int data_fd);
+/* Maps the ring as its producer or consumer. Does not take the fds. */
+int ring_map(const struct ring_fds *fds, bool producer, struct ring *r);
+void ring_unmap(struct ring *r);
+void ring_fds_close(struct ring_fds *fds);
+
+/*
+ * Producer: room for a payload of len bytes, or NULL when the ring cannot
+ * hold it now (-ENOSPC in *err) or ever (-EMSGSIZE). Then commit it.
+ */
+uint8_t *ring_reserve(struct ring *r, uint32_t len, int *err);
+void ring_commit(struct ring *r, uint32_t len, uint32_t flags);
+
+/*
+ * Consumer: the oldest record: 1 and *rec, 0 when empty, -EPROTO when the
+ * producer wrote something impossible (the ring is then unusable).
+ */
+int ring_peek(struct ring *r, struct ring_rec *rec);
+void ring_release(struct ring *r, const struct ring_rec *rec);
+
+/* Bytes in use (committed, not released), as either side sees them. */
+uint64_t ring_used(const struct ring *r);
+
+#endif
