@@ -16,7 +16,7 @@ BUILD ?= build
 CC ?= cc
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
-PKGS := libcrypto
+PKGS := libcrypto liburing libseccomp libavformat libavcodec libavutil
 
 ifeq ($(V),1)
 Q :=
@@ -52,7 +52,8 @@ LIB := $(BUILD)/libmoat.a
 
 # Each tools/moat-X.c is a program; tools/X/*.c are its other parts.
 TOOL_SRCS := $(wildcard tools/moat-*.c)
-TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%)
+TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%) $(BUILD)/bin/moatd \
+	$(BUILD)/bin/moatctl
 tool_parts = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.c))
 
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
@@ -86,6 +87,19 @@ $(BUILD)/obj/%.o: %.c | $(BUILD)/.pkgs-ok
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/moatd: $(BUILD)/obj/daemon/moatd.o $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/moatctl: $(BUILD)/obj/tools/moatctl.o $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# test_mp4 checks the viewer's MP4 writer, which lives with the viewer.
+$(BUILD)/tests/test_mp4: $(BUILD)/obj/tools/view/mp4.o
 
 .SECONDEXPANSION:
 $(BUILD)/bin/moat-%: $(BUILD)/obj/tools/moat-%.o $$(call tool_parts,$$*) $(LIB)

@@ -135,7 +135,8 @@ static int ring_cap(int fd, uint64_t *cap)
 	return 0;
 }
 
-int ring_map(const struct ring_fds *fds, bool producer, struct ring *r)
+static int map_ring(const struct ring_fds *fds, bool producer, bool data_rw,
+		    struct ring *r)
 {
 	int rw = PROT_READ | PROT_WRITE, ro = PROT_READ, ret;
 	size_t pg = page_size();
@@ -158,10 +159,42 @@ int ring_map(const struct ring_fds *fds, bool producer, struct ring *r)
 	if (!ret && r->prod->magic != RING_MAGIC)
 		ret = -EINVAL;
 	if (!ret)
-		ret = map_twice(r, fds->data, producer ? rw : ro);
+		ret = map_twice(r, fds->data, producer || data_rw ? rw : ro);
 	if (ret)
 		ring_unmap(r);
+	else if (!producer)
+		r->cursor = __atomic_load_n(&r->cons->tail, __ATOMIC_ACQUIRE);
 	return ret;
+}
+
+int ring_observe(const struct ring_fds *fds, struct ring *r)
+{
+	size_t pg = page_size();
+
+	memset(r, 0, sizeof(*r));
+	r->prod = mmap(NULL, pg, PROT_READ, MAP_SHARED, fds->data, 0);
+	r->cons = mmap(NULL, pg, PROT_READ, MAP_SHARED, fds->cons, 0);
+	if (r->prod == MAP_FAILED || r->cons == MAP_FAILED) {
+		int ret = -errno;
+
+		if (r->prod == MAP_FAILED)
+			r->prod = NULL;
+		if (r->cons == MAP_FAILED)
+			r->cons = NULL;
+		ring_unmap(r);
+		return ret;
+	}
+	return ring_cap(fds->data, &r->cap);
+}
+
+int ring_map(const struct ring_fds *fds, bool producer, struct ring *r)
+{
+	return map_ring(fds, producer, false, r);
+}
+
+int ring_map_consumer_rw(const struct ring_fds *fds, struct ring *r)
+{
+	return map_ring(fds, false, true, r);
 }
 
 void ring_unmap(struct ring *r)
@@ -175,6 +208,18 @@ void ring_unmap(struct ring *r)
 	if (r->cons)
 		munmap(r->cons, pg);
 	memset(r, 0, sizeof(*r));
+}
+
+uint64_t ring_slot_size(uint32_t len)
+{
+	return slot_size(len);
+}
+
+uint64_t ring_free(const struct ring *r)
+{
+	uint64_t used = ring_used(r);
+
+	return used > r->cap ? 0 : r->cap - used;
 }
 
 uint64_t ring_used(const struct ring *r)
@@ -207,9 +252,14 @@ uint8_t *ring_reserve(struct ring *r, uint32_t len, int *err)
 
 void ring_commit(struct ring *r, uint32_t len, uint32_t flags)
 {
+	ring_commit_aux(r, len, flags, r->prod->seq++);
+}
+
+void ring_commit_aux(struct ring *r, uint32_t len, uint32_t flags,
+		     uint64_t seq)
+{
 	uint64_t head = r->prod->head;
 	uint8_t *h = r->data + (head & (r->cap - 1));
-	uint64_t seq = r->prod->seq++;
 
 	memcpy(h, &len, 4);
 	memcpy(h + 4, &flags, 4);
@@ -219,9 +269,10 @@ void ring_commit(struct ring *r, uint32_t len, uint32_t flags)
 	r->pending = 0;
 }
 
-int ring_peek(struct ring *r, struct ring_rec *rec)
+/* The record at pos (tail <= pos <= head), checked against the head. */
+static int read_at(struct ring *r, uint64_t tail, struct ring_rec *rec)
 {
-	uint64_t tail = r->cons->tail, avail;
+	uint64_t avail;
 	const uint8_t *h;
 	uint32_t len;
 
@@ -239,7 +290,40 @@ int ring_peek(struct ring *r, struct ring_rec *rec)
 	rec->len = len;
 	memcpy(&rec->flags, h + 4, 4);
 	memcpy(&rec->seq, h + 8, 8);
+	rec->pos = tail;
+	rec->end = tail + slot_size(len);
 	return 1;
+}
+
+int ring_peek(struct ring *r, struct ring_rec *rec)
+{
+	return read_at(r, r->cons->tail, rec);
+}
+
+int ring_next(struct ring *r, struct ring_rec *rec)
+{
+	uint64_t tail = __atomic_load_n(&r->cons->tail, __ATOMIC_RELAXED);
+	int ret;
+
+	if (r->cursor - tail > r->cap)
+		r->cursor = tail; /* never behind the tail */
+	ret = read_at(r, r->cursor, rec);
+	if (ret == 1)
+		r->cursor = rec->end;
+	return ret;
+}
+
+void ring_release_to(struct ring *r, uint64_t end)
+{
+	uint64_t tail = r->cons->tail;
+
+	if (end - tail <= r->cursor - tail)
+		__atomic_store_n(&r->cons->tail, end, __ATOMIC_RELEASE);
+}
+
+void ring_rewind(struct ring *r)
+{
+	r->cursor = r->cons->tail;
 }
 
 void ring_release(struct ring *r, const struct ring_rec *rec)

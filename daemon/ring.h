@@ -48,13 +48,16 @@ struct ring {
 	uint64_t cap;
 	bool producer;
 	uint64_t pending;		/* producer: bytes reserved, not committed */
+	uint64_t cursor;		/* consumer: next record ring_next() reads */
 };
 
 struct ring_rec {
 	uint8_t *p;			/* payload (read-only for the consumer) */
 	uint32_t len;
 	uint32_t flags;
-	uint64_t seq;
+	uint64_t seq;			/* sequence, or the producer's aux value */
+	uint64_t pos;			/* where the slot starts (ring_next) */
+	uint64_t end;			/* where the next slot starts */
 };
 
 /* New ring of cap bytes (a power of two, RING_MIN_CAP..RING_MAX_CAP). */
@@ -63,7 +66,16 @@ int ring_create(uint64_t cap, struct ring_fds *fds);
 int ring_fd_readonly(int data_fd);
 /* Maps the ring as its producer or consumer. Does not take the fds. */
 int ring_map(const struct ring_fds *fds, bool producer, struct ring *r);
+/*
+ * Maps the ring as its consumer with the data area writable, which io_uring
+ * needs to register it as fixed buffers (it pins pages for writing). Only
+ * for the ciphertext ring, whose consumer (the uplink) holds nothing secret.
+ * fds->data must be a read-write descriptor.
+ */
+int ring_map_consumer_rw(const struct ring_fds *fds, struct ring *r);
 void ring_unmap(struct ring *r);
+/* Maps only the two state pages, read-only: for moatd to watch the fill. */
+int ring_observe(const struct ring_fds *fds, struct ring *r);
 void ring_fds_close(struct ring_fds *fds);
 
 /*
@@ -72,6 +84,9 @@ void ring_fds_close(struct ring_fds *fds);
  */
 uint8_t *ring_reserve(struct ring *r, uint32_t len, int *err);
 void ring_commit(struct ring *r, uint32_t len, uint32_t flags);
+/* The same, with a producer-defined value in place of the sequence. */
+void ring_commit_aux(struct ring *r, uint32_t len, uint32_t flags,
+		     uint64_t aux);
 
 /*
  * Consumer: the oldest record: 1 and *rec, 0 when empty, -EPROTO when the
@@ -79,6 +94,23 @@ void ring_commit(struct ring *r, uint32_t len, uint32_t flags);
  */
 int ring_peek(struct ring *r, struct ring_rec *rec);
 void ring_release(struct ring *r, const struct ring_rec *rec);
+
+/*
+ * Consumer, pipelined: the record after the last one ring_next() returned
+ * (the first time, the oldest), without releasing anything; then release
+ * every record before end (a rec.end from ring_next()) at once. Lets a
+ * consumer keep several records in flight and free them in order as their
+ * work completes. Same returns as ring_peek().
+ */
+int ring_next(struct ring *r, struct ring_rec *rec);
+void ring_release_to(struct ring *r, uint64_t end);
+/* Forget what ring_next() handed out and not released (start over). */
+void ring_rewind(struct ring *r);
+
+/* Ring bytes a payload of len takes (slot header and padding included). */
+uint64_t ring_slot_size(uint32_t len);
+/* Bytes the producer could reserve now, in slots' terms. */
+uint64_t ring_free(const struct ring *r);
 
 /* Bytes in use (committed, not released), as either side sees them. */
 uint64_t ring_used(const struct ring *r);

@@ -12,8 +12,22 @@ for pkg in $(sed -e 's/#.*//' "$list"); do
 	*) missing="$missing $pkg" ;;
 	esac
 done
+# moatd runs each role as its own system user (daemon/moat.conf.example).
+users() {
+	for u in moat-cam moat-seal moat-up; do
+		id -u "$u" >/dev/null 2>&1 && continue
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "deps: user $u is missing; run 'sudo make deps'" >&2
+			return 1
+		fi
+		echo "deps: adding system user $u"
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$u"
+	done
+}
 if [ -z "$missing" ]; then
 	echo "deps: all $(sed -e 's/#.*//' "$list" | grep -c .) packages present"
+	users
 	exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -26,3 +40,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+users

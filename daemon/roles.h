@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The three kinds of process moatd spawns (docs/SANDBOX.md). Each runs in
+ * a child of moatd with only the descriptors listed here, acquires what it
+ * needs, enters its sandbox and loops until told to stop (SIGTERM) or its
+ * input ends. They return the process exit status.
+ *
+ *   worker: camera -> P ring      (plaintext; no keys, no other camera)
+ *   sealer: P rings -> C ring     (keys; no sockets, no files)
+ *   uplink: C ring -> relay+spool (ciphertext only; no keys)
+ */
+#ifndef MOAT_DAEMON_ROLES_H
+#define MOAT_DAEMON_ROLES_H
+
+#include <stdint.h>
+
+#include "daemon/config.h"
+#include "daemon/ring.h"
+#include "daemon/sandbox.h"
+#include "daemon/stats.h"
+
+/* Slot flags in the P ring (set by the worker: untrusted by the sealer). */
+enum {
+	PFL_KEY = 1U << 0,    /* keyframe */
+	PFL_CONFIG = 1U << 1, /* carries SPS/PPS */
+	PFL_END = 1U << 2,    /* the source ended: close the stream */
+	PFL_LIVE = 1U << 3,   /* live only: may be dropped oldest first */
+};
+
+/*
+ * A P ring slot holds the plaintext of a data record: the 16-byte frame
+ * header (crypto/frame.h) and the access unit; its aux value is the
+ * capture time on CLOCK_MONOTONIC in nanoseconds (for latency). A C ring
+ * slot holds one sealed record, with the same aux value, and CF_LIVE when
+ * it belongs to a live stream (sent when connected, never spooled).
+ */
+enum { CF_LIVE = 1U << 0 };
+
+
+/* Eventfd pair of a ring: data (producer -> consumer), space (back). */
+struct ring_wake {
+	int data, space;
+};
+
+struct worker_io {
+	const struct cfg_camera *cam;
+	struct ring_fds p; /* producer: read-write */
+	struct ring_wake wake;
+	struct stats_worker *st;
+	struct sandbox sb;
+};
+
+struct sealer_io {
+	const struct cfg *cfg;
+	struct ring_fds p[CFG_MAX_CAMERAS]; /* consumer: data read-only */
+	struct ring_wake pw[CFG_MAX_CAMERAS];
+	struct ring_fds c; /* producer */
+	struct ring_wake cw;
+	struct stats_sealer *st;
+	struct sandbox sb;
+	int extra_copy; /* benchmark baseline: copy each frame once more */
+};
+
+struct uplink_io {
+	const struct cfg *cfg;
+	struct ring_fds c; /* consumer, data read-write (io_uring) */
+	struct ring_wake cw;
+	int spool_fd;	   /* the spool folder */
+	uint8_t hub_id[16];
+	struct stats_uplink *st;
+	struct sandbox sb;
+};
+
+int worker_main(struct worker_io *io);
+int sealer_main(struct sealer_io *io);
+int uplink_main(struct uplink_io *io);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t mono_ns(void);
+/* Adds 1 to an eventfd (never blocks: the counter cannot overflow here). */
+void wake(int efd);
+/* Waits up to timeout_ms (-1: forever) for efd; drains it. 1, 0, -errno. */
+int wait_wake(int efd, int timeout_ms);
+/* 1 once SIGTERM or SIGINT arrived (roles install the handler). */
+int role_stopping(void);
+void role_signals(void);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Confining a role process (docs/SANDBOX.md): after it has opened what it
+ * needs (keys, camera file, spool folder, io_uring), a role drops to its own
+ * uid with no groups and no capabilities, forbids new privileges, limits
+ * the file system with Landlock (nothing, or only the spool folder), and
+ * installs a seccomp allowlist. A call outside the list kills the process
+ * (SIGSYS): a compromised role dies rather than probes.
+ */
+#ifndef MOAT_DAEMON_SANDBOX_H
+#define MOAT_DAEMON_SANDBOX_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum role {
+	ROLE_WORKER = 1,
+	ROLE_SEALER,
+	ROLE_UPLINK,
+};
+
+struct sandbox {
+	enum role role;
+	uid_t uid; /* 0: stay (tests that are not root) */
+	gid_t gid;
+	int spool_fd; /* uplink: the only folder it may touch */
+};
+
+const char *role_name(enum role role);
+
+/*
+ * Drops to the role's uid (no groups, no capabilities); sandbox_enter()
+ * does it too if it has not been done. A role calls it early when what it
+ * opens next must belong to its own uid (the uplink's spool files).
+ */
+int sandbox_drop_user(const struct sandbox *sb);
+/* Drops privileges and installs the filters. 0 or -errno (logged). */
+int sandbox_enter(const struct sandbox *sb);
+
+/* 1 if Landlock is available, else 0 (the kernel lacks it). */
+int sandbox_landlock_abi(void);
+
+#endif

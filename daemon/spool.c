@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "crypto/stream.h"
+#include "daemon/spool.h"
+
+static void seg_name(uint64_t start, char name[32])
+{
+	snprintf(name, 32, "%016" PRIx64 ".seg", start);
+}
+
+static int seg_parse(const char *name, uint64_t *start)
+{
+	char *end;
+
+	if (strlen(name) != 20 || strcmp(name + 16, ".seg"))
+		return -1;
+	*start = strtoull(name, &end, 16);
+	return end == name + 16 ? 0 : -1;
+}
+
+static int open_seg(struct spool *sp, uint64_t start, int flags)
+{
+	char name[32];
+	int fd;
+
+	seg_name(start, name);
+	fd = openat(sp->dirfd, name, flags | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+static int add_seg(struct spool *sp, uint64_t start)
+{
+	if (sp->n_segs == sp->cap_segs) {
+		size_t cap = sp->cap_segs ? sp->cap_segs * 2 : 64;
+		uint64_t *p = realloc(sp->segs, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		sp->segs = p;
+		sp->cap_segs = cap;
+	}
+	sp->segs[sp->n_segs++] = start;
+	return 0;
+}
+
+/* Drops the oldest segment file; returns its start. */
+static uint64_t drop_first(struct spool *sp)
+{
+	uint64_t start = sp->segs[0];
+	char name[32];
+
+	seg_name(start, name);
+	unlinkat(sp->dirfd, name, 0);
+	if (sp->rfd >= 0 && sp->rseg == start) {
+		close(sp->rfd);
+		sp->rfd = -1;
+	}
+	memmove(sp->segs, sp->segs + 1, --sp->n_segs * sizeof(*sp->segs));
+	return start;
+}
+
+/* The acked file: "moat-spool 1 <position>\n". */
+static int load_acked(struct spool *sp)
+{
+	char buf[64] = { 0 };
+	int fd = openat(sp->dirfd, "acked", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	sp->acked = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0 || sscanf(buf, "moat-spool 1 %" SCNu64, &sp->acked) != 1) {
+		log_warn("spool: the acked file does not parse; replaying the whole spool");
+		sp->acked = 0;
+	}
+	sp->acked_saved = sp->acked;
+	return 0;
+}
+
+int spool_save(struct spool *sp)
+{
+	char buf[64];
+	int fd, len, ret = 0;
+
+	if (sp->acked == sp->acked_saved)
+		return 0;
+	len = snprintf(buf, sizeof(buf), "moat-spool 1 %" PRIu64 "\n",
+		       sp->acked);
+	fd = openat(sp->dirfd, "acked.tmp",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, (size_t)len) != len || fdatasync(fd) < 0)
+		ret = -EIO;
+	close(fd);
+	if (!ret && renameat(sp->dirfd, "acked.tmp", sp->dirfd, "acked") < 0)
+		ret = -errno;
+	if (!ret)
+		sp->acked_saved = sp->acked;
+	return ret;
+}
+
+/* Opens the last segment for writing, cut after its last whole record. */
+static int repair_last(struct spool *sp)
+{
+	uint64_t start = sp->segs[sp->n_segs - 1], off = 0;
+	uint8_t h[REC_HDR_LEN];
+	struct rec_hdr rh;
+	struct stat st;
+	int fd = open_seg(sp, start, O_RDWR);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -errno;
+	}
+	while (off + REC_HDR_LEN <= (uint64_t)st.st_size) {
+		if (pread(fd, h, sizeof(h), (off_t)off) != sizeof(h) ||
+		    rec_parse_hdr(h, sizeof(h), &rh) ||
+		    off + REC_HDR_LEN + rh.body_len > (uint64_t)st.st_size)
+			break;
+		off += REC_HDR_LEN + rh.body_len;
+	}
+	if (off != (uint64_t)st.st_size) {
+		log_warn("spool: segment %016" PRIx64 " cut at %" PRIu64
+			 " of %lld bytes (a write the stop interrupted)",
+			 start, off, (long long)st.st_size);
+		if (ftruncate(fd, (off_t)off) < 0) {
+			close(fd);
+			return -errno;
+		}
+	}
+	sp->wfd = fd;
+	sp->end = start + off;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int scan(struct spool *sp)
+{
+	struct dirent *e;
+	int dfd = dup(sp->dirfd), ret = 0;
+	DIR *d;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	while (!ret && (e = readdir(d))) {
+		uint64_t start;
+
+		if (!seg_parse(e->d_name, &start))
+			ret = add_seg(sp, start);
+	}
+	closedir(d);
+	if (sp->n_segs)
+		qsort(sp->segs, sp->n_segs, sizeof(*sp->segs), cmp_u64);
+	return ret;
+}
+
+int spool_open(struct spool *sp, int dirfd, uint64_t quota)
+{
+	int ret;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->dirfd = dirfd;
+	sp->quota = quota;
+	sp->wfd = sp->rfd = -1;
+	ret = load_acked(sp);
+	if (!ret)
+		ret = scan(sp);
+	if (ret)
+		return ret;
+	/* Segments wholly acknowledged are done with. */
+	while (sp->n_segs > 1 && sp->segs[1] <= sp->acked)
+		drop_first(sp);
+	if (sp->n_segs)
+		ret = repair_last(sp);
+	if (!ret && sp->n_segs == 1 && sp->end <= sp->acked) {
+		drop_first(sp);
+		close(sp->wfd);
+		sp->wfd = -1;
+	}
+	if (ret || sp->n_segs)
+		return ret;
+	/* Empty: carry on from the acknowledged position. */
+	ret = open_seg(sp, sp->acked, O_RDWR | O_CREAT | O_TRUNC);
+	if (ret < 0)
+		return ret;
+	sp->wfd = ret;
+	sp->end = sp->acked;
+	return add_seg(sp, sp->acked);
+}
+
+void spool_close(struct spool *sp)
+{
+	spool_save(sp);
+	if (sp->wfd >= 0) {
+		fdatasync(sp->wfd);
+		close(sp->wfd);
+	}
+	if (sp->rfd >= 0)
+		close(sp->rfd);
+	if (sp->dirfd >= 0)
+		close(sp->dirfd);
+	free(sp->segs);
+	sp->segs = NULL;
+	sp->wfd = sp->rfd = sp->dirfd = -1;
+}
+
+uint64_t spool_unacked(const struct spool *sp)
+{
+	uint64_t from = sp->n_segs && sp->segs[0] > sp->acked ? sp->segs[0] :
+								sp->acked;
+
+	return sp->end > from ? sp->end - from : 0;
+}
+
+/* Oldest segment out, to keep the quota: an alert when it was unsent. */
+static void evict(struct spool *sp)
+{
+	uint64_t start = drop_first(sp), next = sp->segs[0];
+	uint64_t from = sp->acked > start ? sp->acked : start;
+
+	if (sp->acked < next) {
+		uint64_t lost = next - from;
+
+		sp->acked = next;
+		sp->evicted_bytes += lost;
+		sp->evictions++;
+		log_err("ALERT spool: quota of %" PRIu64 " bytes reached: %" PRIu64
+			" unacknowledged bytes evicted (the relay has been out of reach too long)",
+			sp->quota, lost);
+	}
+}
+
+int spool_alloc(struct spool *sp, uint32_t len, int *fd, uint64_t *off,
+		uint64_t *pos)
+{
+	uint64_t start = sp->segs[sp->n_segs - 1];
+
+	if (sp->end > start && sp->end - start + len > SPOOL_SEG_MAX) {
+		int nfd, ret;
+
+		fdatasync(sp->wfd);
+		nfd = open_seg(sp, sp->end, O_RDWR | O_CREAT | O_TRUNC);
+		if (nfd < 0)
+			return nfd;
+		ret = add_seg(sp, sp->end);
+		if (ret) {
+			close(nfd);
+			return ret;
+		}
+		close(sp->wfd);
+		sp->wfd = nfd;
+		start = sp->end;
+	}
+	*fd = sp->wfd;
+	*off = sp->end - start;
+	*pos = sp->end;
+	sp->end += len;
+	while (sp->quota && spool_bytes(sp) > sp->quota && sp->n_segs > 1)
+		evict(sp);
+	return 0;
+}
+
+long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap)
+{
+	struct rec_hdr rh;
+	uint64_t start;
+	size_t i;
+	ssize_t n;
+
+	if (!sp->n_segs || *pos >= sp->end)
+		return 0;
+	if (*pos < sp->segs[0])
+		*pos = sp->segs[0];
+	for (i = sp->n_segs - 1; i > 0 && sp->segs[i] > *pos; i--)
+		;
+	start = sp->segs[i];
+	if (sp->rfd < 0 || sp->rseg != start) {
+		if (sp->rfd >= 0)
+			close(sp->rfd);
+		sp->rfd = open_seg(sp, start, O_RDONLY);
+		sp->rseg = start;
+		if (sp->rfd < 0) {
+			int ret = sp->rfd;
+
+			sp->rfd = -1;
+			return ret;
+		}
+	}
+	n = pread(sp->rfd, buf, REC_HDR_LEN, (off_t)(*pos - start));
+	if (n < 0)
+		return -errno;
+	if (n != REC_HDR_LEN || rec_parse_hdr(buf, (size_t)n, &rh))
+		return -EIO;
+	if (REC_HDR_LEN + (size_t)rh.body_len > cap)
+		return -EMSGSIZE;
+	n = pread(sp->rfd, buf + REC_HDR_LEN, rh.body_len,
+		  (off_t)(*pos - start + REC_HDR_LEN));
+	if (n != (ssize_t)rh.body_len)
+		return n < 0 ? -errno : -EIO;
+	return REC_HDR_LEN + (long)rh.body_len;
+}
+
+int spool_ack(struct spool *sp, uint64_t pos, uint64_t now_ns)
+{
+	bool freed = false;
+
+	if (pos <= sp->acked)
+		return 0;
+	sp->acked = pos;
+	while (sp->n_segs > 1 && sp->segs[1] <= pos) {
+		drop_first(sp);
+		freed = true;
+	}
+	if (freed || now_ns - sp->saved_ns > 250000000ULL) {
+		sp->saved_ns = now_ns;
+		return spool_save(sp);
+	}
+	return 0;
+}

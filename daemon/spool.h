@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The spool: sealed records the relay has not acknowledged, on disk
+ * (docs/SPOOL.md). Only sealed records, back to back, in numbered segment
+ * files (NNNNNNNNNNNNNNNN.seg, at most SPOOL_SEG_MAX bytes each), and one
+ * small file `acked' with the position up to which the relay has stored
+ * everything. A position is a byte offset in the spool's whole history; a
+ * segment is named by the position it starts at, so positions run on
+ * across segments without gaps.
+ *
+ * Writes are submitted by the uplink's io_uring at positions spool_alloc()
+ * hands out; on start, the last segment is cut at its first record that
+ * does not parse (a write the crash interrupted; its record is still in
+ * the C ring and is written again). The quota is kept by evicting whole
+ * segments, oldest first, acknowledged or not: unacknowledged bytes lost
+ * that way are counted and logged as an alert.
+ */
+#ifndef MOAT_DAEMON_SPOOL_H
+#define MOAT_DAEMON_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { SPOOL_SEG_MAX = 8 << 20 };
+
+struct spool {
+	int dirfd;
+	uint64_t quota;
+	uint64_t *segs; /* start positions of the segments, oldest first */
+	size_t n_segs, cap_segs;
+	int wfd;	/* last segment, for writing */
+	uint64_t end;	/* position after everything handed out */
+	uint64_t acked;	/* position: all before it is acknowledged */
+	uint64_t acked_saved;
+	uint64_t saved_ns;
+	uint64_t evicted_bytes, evictions;
+	int rfd; /* segment open for replay reads */
+	uint64_t rseg;	/* its start */
+};
+
+/* Opens (and repairs) the spool in the folder dirfd (taken over). */
+int spool_open(struct spool *sp, int dirfd, uint64_t quota);
+void spool_close(struct spool *sp);
+
+/*
+ * Where a record of len bytes goes: the descriptor and offset to write it
+ * at, and its position. May start a new segment and evict old ones.
+ */
+int spool_alloc(struct spool *sp, uint32_t len, int *fd, uint64_t *off,
+		uint64_t *pos);
+
+/* The end of everything handed out so far. */
+static inline uint64_t spool_end(const struct spool *sp)
+{
+	return sp->end;
+}
+
+/* Bytes in the spool's segments. */
+static inline uint64_t spool_bytes(const struct spool *sp)
+{
+	return sp->n_segs ? sp->end - sp->segs[0] : 0;
+}
+
+/*
+ * Reads the record at *pos into buf: its length, 0 at the end of the
+ * spool, or -errno. A position older than the oldest segment (evicted)
+ * moves to the oldest record kept.
+ */
+long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap);
+
+/* Everything before pos is acknowledged: frees whole segments, saves. */
+int spool_ack(struct spool *sp, uint64_t pos, uint64_t now_ns);
+/* Saves the acknowledged position now. */
+int spool_save(struct spool *sp);
+
+/* Bytes not yet acknowledged. */
+uint64_t spool_unacked(const struct spool *sp);
+
+#endif

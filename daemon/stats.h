@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Counters each role publishes for `moatctl status`: one memfd page set per
+ * process, mapped read-write by that role and by moatd, by nobody else.
+ * Single writer; moatd reads with relaxed loads (a reading may mix two
+ * updates of different counters, never tear one).
+ */
+#ifndef MOAT_DAEMON_STATS_H
+#define MOAT_DAEMON_STATS_H
+
+#include <stdint.h>
+
+#include "daemon/config.h"
+
+enum {
+	LAT_BUCKET_US = 10,  /* latency histogram: 10 us buckets */
+	LAT_BUCKETS = 2000,  /* up to 20 ms; the last bucket is "more" */
+	STATS_ERR_MAX = 160,
+};
+
+struct stats_worker {
+	uint64_t frames, bytes;	      /* access units captured */
+	uint64_t drops_rec;	      /* recorded frames lost (ring full) */
+	uint64_t last_key_us;	      /* capture time of the last keyframe */
+	uint64_t ended;		      /* a finite source ended */
+	char err[STATS_ERR_MAX];
+};
+
+struct stats_cam {
+	uint64_t frames_sealed, bytes_sealed; /* access units and their bytes */
+	uint64_t records, streams;	      /* records made, streams opened */
+	uint64_t drops_live;		      /* live frames dropped, oldest first */
+	uint64_t skipped;		      /* waiting for a keyframe, unrecorded */
+	uint64_t last_key_us;
+};
+
+struct stats_sealer {
+	uint64_t viewers;	  /* recipients of every new stream */
+	uint64_t records, bytes;  /* into the ciphertext ring */
+	uint64_t copies;	  /* copies of frame bytes besides the AEAD */
+	uint64_t ring_waits;	  /* times the ciphertext ring was full */
+	struct stats_cam cam[CFG_MAX_CAMERAS];
+};
+
+enum uplink_state {
+	UPLINK_STARTING = 0,
+	UPLINK_CONNECTING,
+	UPLINK_CONNECTED,
+	UPLINK_BACKOFF,
+};
+
+struct stats_uplink {
+	uint64_t state;
+	uint64_t records_sent, bytes_sent;
+	uint64_t zc_sends, plain_sends; /* plain: replay, or ZC refused */
+	uint64_t zc_refused;		 /* SEND_ZC refused, fell back to SEND */
+	uint64_t zc_copied;		 /* the kernel copied a ZC send */
+	uint64_t replayed;		 /* records sent again from the spool */
+	uint64_t acked;			 /* records the relay stored */
+	uint64_t connects, disconnects;
+	uint64_t spool_bytes, spool_quota, spool_segments;
+	uint64_t spool_unacked_bytes;
+	uint64_t evicted_bytes, evictions; /* quota evictions (alert) */
+	uint64_t copies;		   /* frame-byte copies in the uplink */
+	uint64_t lat_n;
+	uint32_t lat_hist[LAT_BUCKETS];	   /* capture to send completion */
+	char err[STATS_ERR_MAX];
+};
+
+#endif

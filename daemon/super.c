@@ -1,0 +1,879 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/source.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "crypto/keystore.h"
+#include "daemon/ctl.h"
+#include "daemon/super.h"
+
+static int find_user(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam(name);
+
+	if (!pw) {
+		log_err("user `%s' does not exist; create it with `useradd --system --no-create-home --shell /usr/sbin/nologin %s' (make deps does)",
+			name, name);
+		return -ENOENT;
+	}
+	if (!pw->pw_uid) {
+		log_err("user `%s' is root; each role needs an unprivileged user of its own",
+			name);
+		return -EPERM;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+static int hub_id(struct super *s)
+{
+	struct seal_hub_key hub;
+	uint8_t id[SEAL_KEY_ID_LEN];
+	int ret = ks_hub_load(s->cfg.keys, &hub);
+
+	if (ret) {
+		log_err("no hub key in %s (%s); make one and pair a viewer with `moat-view pair --hub-keys %s --out FILE'",
+			s->cfg.keys, moat_strerror(ret), s->cfg.keys);
+		return ret;
+	}
+	seal_key_id(hub.pk, id);
+	memcpy(s->hub_id, id, sizeof(s->hub_id));
+	ks_hub_wipe(&hub);
+	return 0;
+}
+
+static int efd(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Ring memfds belong to root, mode 0600: no role can reopen one by path. */
+static int make_ring(uint64_t cap, struct ring_fds *fds)
+{
+	int ret = ring_create(cap, fds);
+
+	if (!ret && (fchmod(fds->data, 0600) < 0 || fchmod(fds->cons, 0600) < 0))
+		ret = -errno;
+	return ret;
+}
+
+static int stats_map(struct child *c, size_t len)
+{
+	c->stats_fd = memfd_create("moat-stats", MFD_CLOEXEC);
+	if (c->stats_fd < 0 || ftruncate(c->stats_fd, (off_t)len) < 0 ||
+	    fchmod(c->stats_fd, 0600) < 0)
+		return -errno;
+	c->stats = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			c->stats_fd, 0);
+	if (c->stats == MAP_FAILED) {
+		c->stats = NULL;
+		return -errno;
+	}
+	c->stats_len = len;
+	return 0;
+}
+
+static int add_child(struct super *s, enum role role, int cam, size_t len)
+{
+	struct child *c = &s->ch[s->n_ch++];
+
+	c->role = role;
+	c->cam = cam;
+	c->state = CH_WAITING;
+	c->backoff_ms = BACKOFF_FIRST_MS;
+	return stats_map(c, len);
+}
+
+static int listen_ctl(struct super *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[CFG_STR_MAX], *slash;
+	int ret;
+
+	if (strlen(s->cfg.control) >= sizeof(sa.sun_path)) {
+		log_err("control socket path %s is too long", s->cfg.control);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%s", s->cfg.control);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		ret = mkdir_p(dir, 0755);
+		if (ret)
+			return ret;
+	}
+	strcpy(sa.sun_path, s->cfg.control);
+	s->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			   0);
+	if (s->ctl_fd < 0)
+		return -errno;
+	unlink(s->cfg.control);
+	if (bind(s->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(s->cfg.control, 0600) < 0 || listen(s->ctl_fd, 8) < 0) {
+		ret = -errno;
+		log_err("control socket %s: %s", s->cfg.control, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int open_spool(struct super *s)
+{
+	int ret = mkdir_p(s->cfg.spool, 0700);
+
+	if (!ret && chown(s->cfg.spool, s->uid[ROLE_UPLINK],
+			  s->gid[ROLE_UPLINK]) < 0)
+		ret = -errno;
+	if (!ret && chmod(s->cfg.spool, 0700) < 0)
+		ret = -errno;
+	if (ret) {
+		log_err("spool %s: %s", s->cfg.spool, strerror(-ret));
+		return ret;
+	}
+	s->spool_fd = open(s->cfg.spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return s->spool_fd < 0 ? -errno : 0;
+}
+
+int super_setup(struct super *s, const char *path, bool check_only)
+{
+	const char *users[4] = { NULL, s->cfg.worker_user, s->cfg.sealer_user,
+				 s->cfg.uplink_user };
+	int ret;
+
+	s->ctl_fd = s->sig_fd = s->spool_fd = -1;
+	s->c.data = s->c.cons = s->c_cons_ro = -1;
+	snprintf(s->cfg_path, sizeof(s->cfg_path), "%s", path);
+	ret = cfg_load(path, &s->cfg);
+	if (ret)
+		return ret;
+	users[1] = s->cfg.worker_user;
+	users[2] = s->cfg.sealer_user;
+	users[3] = s->cfg.uplink_user;
+	for (size_t i = 0; i < s->cfg.n_cams; i++) {
+		const struct cfg_camera *cam = &s->cfg.cams[i];
+
+		if (cam->kind != CAM_FILE) {
+			log_err("%s: line %u: [camera %s] source: only file: cameras are built so far (rtsp:// and v4l2: come with their issues)",
+				path, cam->line, cam->name);
+			return -ENOTSUP;
+		}
+		if (cam->record == REC_EVENTS) {
+			log_err("%s: line %u: [camera %s] record = events needs motion detection, which is not built yet; use continuous or off",
+				path, cam->line, cam->name);
+			return -ENOTSUP;
+		}
+	}
+	if (geteuid()) {
+		log_err("moatd must start as root: it gives each role a user of its own");
+		return -EPERM;
+	}
+	for (int r = ROLE_WORKER; r <= ROLE_UPLINK; r++) {
+		ret = find_user(users[r], &s->uid[r], &s->gid[r]);
+		if (ret)
+			return ret;
+	}
+	ret = hub_id(s);
+	if (ret || check_only)
+		return ret;
+	for (size_t i = 0; !ret && i < s->cfg.n_cams; i++) {
+		s->p_ro[i].data = s->p_ro[i].cons = -1;
+		ret = make_ring(P_RING_CAP, &s->p[i]);
+		if (!ret) {
+			s->p_ro[i].data = ring_fd_readonly(s->p[i].data);
+			s->p_ro[i].cons = dup(s->p[i].cons);
+			s->p_cons_ro[i] = ring_fd_readonly(s->p[i].cons);
+			if (s->p_ro[i].data < 0 || s->p_ro[i].cons < 0 ||
+			    s->p_cons_ro[i] < 0)
+				ret = -EIO;
+		}
+		if (!ret) {
+			s->pw[i].data = efd();
+			s->pw[i].space = efd();
+			if (s->pw[i].data < 0 || s->pw[i].space < 0)
+				ret = -EIO;
+		}
+		if (!ret)
+			ret = add_child(s, ROLE_WORKER, (int)i,
+					sizeof(struct stats_worker));
+	}
+	if (!ret)
+		ret = make_ring(C_RING_CAP, &s->c);
+	if (!ret)
+		ret = ring_observe(&s->c, &s->c_watch);
+	if (!ret) {
+		s->c_cons_ro = ring_fd_readonly(s->c.cons);
+		if (s->c_cons_ro < 0)
+			ret = s->c_cons_ro;
+	}
+	if (!ret) {
+		s->cw.data = efd();
+		s->cw.space = efd();
+		if (s->cw.data < 0 || s->cw.space < 0)
+			ret = -EIO;
+	}
+	if (!ret)
+		ret = add_child(s, ROLE_SEALER, -1, sizeof(struct stats_sealer));
+	if (!ret)
+		ret = add_child(s, ROLE_UPLINK, -1, sizeof(struct stats_uplink));
+	if (!ret)
+		ret = open_spool(s);
+	if (!ret)
+		ret = listen_ctl(s);
+	if (ret)
+		log_err("cannot set up: %s", moat_strerror(ret));
+	return ret;
+}
+
+void super_free(struct super *s)
+{
+	for (size_t i = 0; i < s->cfg.n_cams && i < CFG_MAX_CAMERAS; i++) {
+		if (s->n_ch) {
+			ring_fds_close(&s->p[i]);
+			ring_fds_close(&s->p_ro[i]);
+		}
+	}
+	for (size_t i = 0; i < s->n_ch; i++) {
+		if (s->ch[i].stats)
+			munmap(s->ch[i].stats, s->ch[i].stats_len);
+		if (s->ch[i].stats_fd >= 0)
+			close(s->ch[i].stats_fd);
+	}
+	if (s->c_watch.prod || s->c_watch.cons)
+		ring_unmap(&s->c_watch);
+	if (s->ctl_fd >= 0) {
+		close(s->ctl_fd);
+		unlink(s->cfg.control);
+	}
+}
+
+/* ---- children ---- */
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Everything but keep[] (and 0-2) is closed: a role holds only its fds. */
+static void close_all_but(int *keep, int n)
+{
+	int prev = 2;
+
+	qsort(keep, (size_t)n, sizeof(*keep), cmp_int);
+	for (int i = 0; i < n; i++) {
+		if (keep[i] > prev + 1)
+			close_range((unsigned)prev + 1, (unsigned)keep[i] - 1, 0);
+		if (keep[i] > prev)
+			prev = keep[i];
+	}
+	close_range((unsigned)prev + 1, ~0U, 0);
+}
+
+static struct sandbox sandbox_for(const struct super *s, enum role role)
+{
+	return (struct sandbox){ .role = role,
+				 .uid = s->uid[role],
+				 .gid = s->gid[role],
+				 .spool_fd = -1 };
+}
+
+static int child_body(struct super *s, struct child *c)
+{
+	int keep[4 * CFG_MAX_CAMERAS + 8], n = 0;
+
+	/* Only its own counters stay mapped. */
+	for (size_t i = 0; i < s->n_ch; i++)
+		if (&s->ch[i] != c && s->ch[i].stats)
+			munmap(s->ch[i].stats, s->ch[i].stats_len);
+	keep[n++] = c->stats_fd;
+	if (c->role == ROLE_WORKER) {
+		struct worker_io io = { .cam = &s->cfg.cams[c->cam],
+					.p = { s->p[c->cam].data,
+					       s->p_cons_ro[c->cam] },
+					.wake = s->pw[c->cam],
+					.st = c->stats,
+					.sb = sandbox_for(s, ROLE_WORKER) };
+
+		keep[n++] = io.p.data;
+		keep[n++] = io.p.cons;
+		keep[n++] = io.wake.data;
+		keep[n++] = io.wake.space;
+		close_all_but(keep, n);
+		return worker_main(&io);
+	}
+	if (c->role == ROLE_SEALER) {
+		struct sealer_io *io = calloc(1, sizeof(*io));
+
+		if (!io)
+			return 1;
+		io->cfg = &s->cfg;
+		for (size_t i = 0; i < s->cfg.n_cams; i++) {
+			io->p[i] = s->p_ro[i];
+			io->pw[i] = s->pw[i];
+			keep[n++] = io->p[i].data;
+			keep[n++] = io->p[i].cons;
+			keep[n++] = io->pw[i].data;
+			keep[n++] = io->pw[i].space;
+		}
+		io->c.data = s->c.data;
+		io->c.cons = s->c_cons_ro;
+		io->cw = s->cw;
+		keep[n++] = io->c.data;
+		keep[n++] = io->c.cons;
+		keep[n++] = io->cw.data;
+		keep[n++] = io->cw.space;
+		io->st = c->stats;
+		io->sb = sandbox_for(s, ROLE_SEALER);
+		io->extra_copy = getenv("MOAT_BENCH_EXTRA_COPY") != NULL;
+		close_all_but(keep, n);
+		return sealer_main(io);
+	}
+	{
+		struct uplink_io io = { .cfg = &s->cfg,
+					.c = s->c,
+					.cw = s->cw,
+					.spool_fd = s->spool_fd,
+					.st = c->stats,
+					.sb = sandbox_for(s, ROLE_UPLINK) };
+
+		memcpy(io.hub_id, s->hub_id, sizeof(io.hub_id));
+		io.sb.spool_fd = s->spool_fd;
+		keep[n++] = io.c.data;
+		keep[n++] = io.c.cons;
+		keep[n++] = io.cw.data;
+		keep[n++] = io.cw.space;
+		keep[n++] = io.spool_fd;
+		close_all_but(keep, n);
+		return uplink_main(&io);
+	}
+}
+
+static const char *child_name(const struct super *s, const struct child *c,
+			      char *buf, size_t len)
+{
+	if (c->role == ROLE_WORKER)
+		snprintf(buf, len, "worker %s", s->cfg.cams[c->cam].name);
+	else
+		snprintf(buf, len, "%s", role_name(c->role));
+	return buf;
+}
+
+static void spawn(struct super *s, struct child *c)
+{
+	pid_t parent = getpid(), pid;
+	char name[64];
+
+	pid = fork();
+	if (pid < 0) {
+		log_err("fork: %s", strerror(errno));
+		c->state = CH_WAITING;
+		c->restart_ns = mono_ns() + 1000000000ULL;
+		return;
+	}
+	if (!pid) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		prctl(PR_SET_NAME, c->role == ROLE_WORKER ? "moat-worker" :
+				   c->role == ROLE_SEALER ? "moat-sealer" :
+							    "moat-uplink");
+		_exit(child_body(s, c));
+	}
+	c->pid = pid;
+	c->state = CH_RUNNING;
+	c->started_ns = mono_ns();
+	log_debug("%s started (pid %d)", child_name(s, c, name, sizeof(name)),
+		  pid);
+}
+
+static void reaped(struct super *s, pid_t pid, int status)
+{
+	char name[64], how[64];
+
+	for (size_t i = 0; i < s->n_ch; i++) {
+		struct child *c = &s->ch[i];
+		uint64_t ran;
+
+		if (c->pid != pid)
+			continue;
+		c->pid = 0;
+		c->last_status = status;
+		child_name(s, c, name, sizeof(name));
+		if (WIFSIGNALED(status))
+			snprintf(how, sizeof(how), "was killed by signal %d (%s)",
+				 WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else
+			snprintf(how, sizeof(how), "exited with status %d",
+				 WEXITSTATUS(status));
+		if (s->stopping) {
+			c->state = CH_STOPPED;
+			log_debug("%s %s", name, how);
+			return;
+		}
+		if (c->role == ROLE_WORKER && WIFEXITED(status) &&
+		    !WEXITSTATUS(status) &&
+		    ((struct stats_worker *)c->stats)->ended) {
+			c->state = CH_ENDED;
+			log_info("%s: its source ended", name);
+			return;
+		}
+		ran = mono_ns() - c->started_ns;
+		if (ran > 30000000000ULL)
+			c->backoff_ms = BACKOFF_FIRST_MS;
+		c->state = CH_WAITING;
+		c->restart_ns = mono_ns() + (uint64_t)c->backoff_ms * 1000000;
+		c->restarts++;
+		log_warn("%s %s; restarting in %d ms", name, how, c->backoff_ms);
+		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_LAST_MS ?
+					BACKOFF_LAST_MS :
+					c->backoff_ms * 2;
+		return;
+	}
+}
+
+static void reap(struct super *s)
+{
+	struct signalfd_siginfo si;
+	int status;
+	pid_t pid;
+
+	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			if (!s->stopping)
+				log_info("stopping (signal %u)", si.ssi_signo);
+			s->stopping = true;
+		}
+	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		reaped(s, pid, status);
+}
+
+/* ---- rates ---- */
+
+static void sample(struct super *s)
+{
+	struct sample *sm;
+
+	if (s->n_samples == RATE_WINDOW + 1) {
+		memmove(s->samples, s->samples + 1,
+			RATE_WINDOW * sizeof(*s->samples));
+		s->n_samples--;
+	}
+	sm = &s->samples[s->n_samples++];
+	memset(sm, 0, sizeof(*sm));
+	sm->t_ns = mono_ns();
+	for (size_t i = 0; i < s->n_ch; i++) {
+		const struct child *c = &s->ch[i];
+
+		if (c->role == ROLE_WORKER) {
+			const struct stats_worker *w = c->stats;
+
+			sm->frames[c->cam] = w->frames;
+			sm->bytes[c->cam] = w->bytes;
+		} else if (c->role == ROLE_UPLINK) {
+			sm->sent_bytes =
+				((const struct stats_uplink *)c->stats)->bytes_sent;
+		}
+	}
+}
+
+/* ---- status ---- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt,
+			      ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->cap + (size_t)n + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			return;
+	}
+}
+
+static const struct child *child_of(const struct super *s, enum role role,
+				    int cam)
+{
+	for (size_t i = 0; i < s->n_ch; i++)
+		if (s->ch[i].role == role && s->ch[i].cam == cam)
+			return &s->ch[i];
+	return NULL;
+}
+
+static const char *state_name(const struct child *c)
+{
+	switch (c->state) {
+	case CH_RUNNING:
+		return "running";
+	case CH_WAITING:
+		return c->restarts ? "restarting" : "starting";
+	case CH_ENDED:
+		return "ended";
+	case CH_STOPPED:
+		return "stopped";
+	}
+	return "?";
+}
+
+static const char *uplink_state(uint64_t st)
+{
+	switch (st) {
+	case UPLINK_CONNECTING:
+		return "connecting";
+	case UPLINK_CONNECTED:
+		return "connected";
+	case UPLINK_BACKOFF:
+		return "waiting to reconnect";
+	}
+	return "starting";
+}
+
+static uint64_t pct(const struct stats_uplink *u, unsigned int p)
+{
+	uint64_t want, acc = 0;
+
+	if (!u->lat_n)
+		return 0;
+	want = (u->lat_n * p + 99) / 100;
+	for (size_t i = 0; i < LAT_BUCKETS; i++) {
+		acc += u->lat_hist[i];
+		if (acc >= want)
+			return (i + 1) * LAT_BUCKET_US;
+	}
+	return LAT_BUCKETS * LAT_BUCKET_US;
+}
+
+static void rates(const struct super *s, int cam, double *fps, double *bps)
+{
+	const struct sample *a = &s->samples[0],
+			    *b = &s->samples[s->n_samples ? s->n_samples - 1 : 0];
+	double dt = (double)(b->t_ns - a->t_ns) / 1e9;
+
+	*fps = *bps = 0;
+	if (s->n_samples < 2 || dt <= 0)
+		return;
+	*fps = (double)(b->frames[cam] - a->frames[cam]) / dt;
+	*bps = (double)(b->bytes[cam] - a->bytes[cam]) * 8 / dt;
+}
+
+static void status_json(const struct super *s, struct sbuf *b)
+{
+	const struct child *sl = child_of(s, ROLE_SEALER, -1),
+			   *up = child_of(s, ROLE_UPLINK, -1);
+	const struct stats_sealer *ss = sl->stats;
+	const struct stats_uplink *us = up->stats;
+	uint64_t now_us = cap_now_us();
+
+	sb_printf(b, "{\n  \"uptime_s\": %.1f,\n  \"cameras\": [",
+		  (double)(mono_ns() - s->started_ns) / 1e9);
+	for (size_t i = 0; i < s->cfg.n_cams; i++) {
+		const struct child *w = child_of(s, ROLE_WORKER, (int)i);
+		const struct stats_worker *ws = w->stats;
+		const struct stats_cam *sc = &ss->cam[i];
+		double fps, bps;
+
+		rates(s, (int)i, &fps, &bps);
+		sb_printf(b,
+			  "%s\n    {\"name\": \"%s\", \"state\": \"%s\", \"pid\": %d, \"restarts\": %u, "
+			  "\"fps\": %.1f, \"bitrate_bps\": %.0f, \"frames_captured\": %" PRIu64
+			  ", \"frames_sealed\": %" PRIu64 ", \"bytes_sealed\": %" PRIu64
+			  ", \"streams\": %" PRIu64 ", \"drops_recorded\": %" PRIu64
+			  ", \"drops_live\": %" PRIu64 ", \"skipped\": %" PRIu64
+			  ", \"last_keyframe_age_s\": %.1f}",
+			  i ? "," : "", s->cfg.cams[i].name, state_name(w),
+			  (int)w->pid, w->restarts, fps, bps, ws->frames,
+			  sc->frames_sealed, sc->bytes_sealed, sc->streams,
+			  ws->drops_rec, sc->drops_live, sc->skipped,
+			  sc->last_key_us && now_us > sc->last_key_us ?
+				  (double)(now_us - sc->last_key_us) / 1e6 :
+				  -1.0);
+	}
+	sb_printf(b,
+		  "\n  ],\n  \"sealer\": {\"state\": \"%s\", \"pid\": %d, \"restarts\": %u, "
+		  "\"viewers\": %" PRIu64 ", \"records\": %" PRIu64 ", \"bytes\": %" PRIu64
+		  ", \"copies\": %" PRIu64 ", \"ring_full\": %" PRIu64 "},\n",
+		  state_name(sl), (int)sl->pid, sl->restarts, ss->viewers,
+		  ss->records, ss->bytes, ss->copies, ss->ring_waits);
+	sb_printf(b,
+		  "  \"uplink\": {\"state\": \"%s\", \"process\": \"%s\", \"pid\": %d, \"restarts\": %u, "
+		  "\"relay\": \"%s:%u\", \"records_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
+		  ", \"acked\": %" PRIu64 ", \"zc_sends\": %" PRIu64 ", \"plain_sends\": %" PRIu64
+		  ", \"zc_refused\": %" PRIu64 ", \"zc_copied\": %" PRIu64 ", \"replayed\": %" PRIu64
+		  ", \"connects\": %" PRIu64 ", \"disconnects\": %" PRIu64 ", \"copies\": %" PRIu64
+		  ", \"latency_p50_us\": %" PRIu64 ", \"latency_p99_us\": %" PRIu64
+		  ", \"ring_bytes\": %" PRIu64 "},\n",
+		  uplink_state(us->state), state_name(up), (int)up->pid,
+		  up->restarts, s->cfg.relay_host, s->cfg.relay_port,
+		  us->records_sent, us->bytes_sent, us->acked, us->zc_sends,
+		  us->plain_sends, us->zc_refused, us->zc_copied, us->replayed,
+		  us->connects, us->disconnects, us->copies, pct(us, 50),
+		  pct(us, 99), ring_used(&s->c_watch));
+	sb_printf(b,
+		  "  \"spool\": {\"path\": \"%s\", \"bytes\": %" PRIu64 ", \"quota\": %" PRIu64
+		  ", \"unacked_bytes\": %" PRIu64 ", \"segments\": %" PRIu64
+		  ", \"evicted_bytes\": %" PRIu64 ", \"alert\": %s}\n}\n",
+		  s->cfg.spool, us->spool_bytes, s->cfg.spool_quota,
+		  us->spool_unacked_bytes, us->spool_segments, us->evicted_bytes,
+		  us->evictions ? "true" : "false");
+}
+
+static void human_bytes(char *out, size_t len, double v)
+{
+	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static void status_text(const struct super *s, struct sbuf *b)
+{
+	const struct child *sl = child_of(s, ROLE_SEALER, -1),
+			   *up = child_of(s, ROLE_UPLINK, -1);
+	const struct stats_sealer *ss = sl->stats;
+	const struct stats_uplink *us = up->stats;
+	uint64_t now_us = cap_now_us();
+	char x[32], y[32];
+
+	sb_printf(b, "moatd: up %.0f s, %zu camera(s), relay %s:%u\n\n",
+		  (double)(mono_ns() - s->started_ns) / 1e9, s->cfg.n_cams,
+		  s->cfg.relay_host, s->cfg.relay_port);
+	sb_printf(b, "%-16s %-10s %6s %10s %9s %9s %6s %s\n", "CAMERA", "STATE",
+		  "FPS", "BITRATE", "CAPTURED", "SEALED", "DROPS",
+		  "LAST KEYFRAME");
+	for (size_t i = 0; i < s->cfg.n_cams; i++) {
+		const struct child *w = child_of(s, ROLE_WORKER, (int)i);
+		const struct stats_worker *ws = w->stats;
+		const struct stats_cam *sc = &ss->cam[i];
+		double fps, bps;
+
+		rates(s, (int)i, &fps, &bps);
+		snprintf(x, sizeof(x), "%.2f Mb/s", bps / 1e6);
+		if (sc->last_key_us && now_us > sc->last_key_us)
+			snprintf(y, sizeof(y), "%.1f s ago",
+				 (double)(now_us - sc->last_key_us) / 1e6);
+		else
+			snprintf(y, sizeof(y), "none yet");
+		sb_printf(b, "%-16s %-10s %6.1f %10s %9" PRIu64 " %9" PRIu64
+			     " %6" PRIu64 " %s\n",
+			  s->cfg.cams[i].name, state_name(w), fps, x, ws->frames,
+			  sc->frames_sealed, ws->drops_rec + sc->drops_live, y);
+	}
+	sb_printf(b, "\nsealer  %s, %" PRIu64 " viewer(s), %" PRIu64
+		     " records sealed, %u restart(s)\n",
+		  state_name(sl), ss->viewers, ss->records, sl->restarts);
+	human_bytes(x, sizeof(x), (double)us->bytes_sent);
+	sb_printf(b, "uplink  %s, %" PRIu64 " records sent (%s), %" PRIu64
+		     " acknowledged, %" PRIu64 " zero-copy, %" PRIu64
+		     " resent, latency p50 %" PRIu64 " us p99 %" PRIu64 " us\n",
+		  uplink_state(us->state), us->records_sent, x, us->acked,
+		  us->zc_sends, us->replayed, pct(us, 50), pct(us, 99));
+	human_bytes(x, sizeof(x), (double)us->spool_bytes);
+	human_bytes(y, sizeof(y), (double)s->cfg.spool_quota);
+	sb_printf(b, "spool   %s of %s in %s", x, y, s->cfg.spool);
+	human_bytes(x, sizeof(x), (double)us->spool_unacked_bytes);
+	sb_printf(b, ", %s awaiting acknowledgement\n", x);
+	if (us->evictions) {
+		human_bytes(x, sizeof(x), (double)us->evicted_bytes);
+		sb_printf(b, "ALERT   the spool quota evicted %s never acknowledged by the relay\n",
+			  x);
+	}
+}
+
+char *super_status(const struct super *s, bool json)
+{
+	struct sbuf b = { 0 };
+
+	if (json)
+		status_json(s, &b);
+	else
+		status_text(s, &b);
+	return b.p;
+}
+
+static void serve_ctl(struct super *s)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char req[CTL_REQ_MAX + 1] = { 0 }, *reply = NULL;
+	const char *err = NULL;
+	ssize_t n;
+	int fd = accept4(s->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = read(fd, req, CTL_REQ_MAX);
+	if (n > 0) {
+		req[strcspn(req, "\r\n")] = 0;
+		if (!strcmp(req, "status"))
+			reply = super_status(s, false);
+		else if (!strcmp(req, "status json"))
+			reply = super_status(s, true);
+		else
+			err = "error: unknown request (known: status, status json)\n";
+	}
+	if (reply)
+		wire_write_all(fd, reply, strlen(reply));
+	else if (err)
+		wire_write_all(fd, err, strlen(err));
+	free(reply);
+	close(fd);
+}
+
+/* ---- the loop ---- */
+
+static bool all_stopped(const struct super *s, enum role role)
+{
+	for (size_t i = 0; i < s->n_ch; i++)
+		if (s->ch[i].role == role && s->ch[i].pid)
+			return false;
+	return true;
+}
+
+static void signal_role(struct super *s, enum role role, int sig)
+{
+	for (size_t i = 0; i < s->n_ch; i++)
+		if (s->ch[i].role == role && s->ch[i].pid)
+			kill(s->ch[i].pid, sig);
+}
+
+static void wait_role(struct super *s, enum role role, int ms)
+{
+	uint64_t until = mono_ns() + (uint64_t)ms * 1000000;
+
+	signal_role(s, role, SIGTERM);
+	while (!all_stopped(s, role) && mono_ns() < until) {
+		struct pollfd p = { .fd = s->sig_fd, .events = POLLIN };
+
+		poll(&p, 1, 50);
+		reap(s);
+	}
+	signal_role(s, role, SIGKILL);
+	while (!all_stopped(s, role)) {
+		struct pollfd p = { .fd = s->sig_fd, .events = POLLIN };
+
+		poll(&p, 1, 50);
+		reap(s);
+	}
+}
+
+/* Workers first, then the sealer (it closes its streams), then the uplink
+ * once the C ring is empty (what is unacknowledged waits in the spool). */
+static void shutdown_all(struct super *s)
+{
+	uint64_t until;
+
+	wait_role(s, ROLE_WORKER, 2000);
+	wait_role(s, ROLE_SEALER, 3000);
+	until = mono_ns() + 5000000000ULL;
+	while (ring_used(&s->c_watch) && mono_ns() < until &&
+	       !all_stopped(s, ROLE_UPLINK))
+		usleep(20000);
+	wait_role(s, ROLE_UPLINK, 3000);
+}
+
+int super_run(struct super *s)
+{
+	uint64_t next_sample;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->sig_fd < 0)
+		return -errno;
+	s->started_ns = mono_ns();
+	next_sample = s->started_ns;
+	log_info("%zu camera(s), relay %s:%u, spool %s, control %s",
+		 s->cfg.n_cams, s->cfg.relay_host, s->cfg.relay_port,
+		 s->cfg.spool, s->cfg.control);
+	/* The uplink and the sealer before the cameras: nothing waits. */
+	for (size_t i = s->n_ch; i-- > 0;)
+		spawn(s, &s->ch[i]);
+	while (!s->stopping) {
+		struct pollfd pf[2] = { { .fd = s->sig_fd, .events = POLLIN },
+					{ .fd = s->ctl_fd, .events = POLLIN } };
+		uint64_t now = mono_ns(), wake_at = next_sample;
+		int ms;
+
+		for (size_t i = 0; i < s->n_ch; i++) {
+			struct child *c = &s->ch[i];
+
+			if (c->state == CH_WAITING && c->restart_ns <= now)
+				spawn(s, c);
+			if (c->state == CH_WAITING && c->restart_ns < wake_at)
+				wake_at = c->restart_ns;
+		}
+		if (now >= next_sample) {
+			sample(s);
+			next_sample = now + 1000000000ULL;
+			wake_at = next_sample;
+		}
+		ms = wake_at > now ? (int)((wake_at - now) / 1000000) + 1 : 0;
+		if (poll(pf, 2, ms) < 0 && errno != EINTR)
+			return -errno;
+		if (pf[0].revents)
+			reap(s);
+		if (pf[1].revents)
+			serve_ctl(s);
+	}
+	shutdown_all(s);
+	log_info("stopped");
+	return 0;
+}

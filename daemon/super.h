@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* moatd's supervisor: processes, rings, restarts, the control socket. */
+#ifndef MOAT_DAEMON_SUPER_H
+#define MOAT_DAEMON_SUPER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "daemon/config.h"
+#include "daemon/ring.h"
+#include "daemon/roles.h"
+#include "daemon/stats.h"
+
+enum {
+	P_RING_CAP = 8 << 20,
+	C_RING_CAP = 32 << 20,
+	MAX_CHILDREN = CFG_MAX_CAMERAS + 2,
+	BACKOFF_FIRST_MS = 250,
+	BACKOFF_LAST_MS = 30000,
+	RATE_WINDOW = 5, /* seconds over which fps and bitrate are reckoned */
+};
+
+enum child_state { CH_RUNNING = 1, CH_WAITING, CH_ENDED, CH_STOPPED };
+
+struct child {
+	enum role role;
+	int cam; /* workers */
+	pid_t pid;
+	enum child_state state;
+	uint64_t started_ns, restart_ns;
+	int backoff_ms;
+	unsigned int restarts;
+	int last_status;
+	int stats_fd;
+	void *stats;
+	size_t stats_len;
+};
+
+/* Counters sampled once a second, for rates. */
+struct sample {
+	uint64_t t_ns;
+	uint64_t frames[CFG_MAX_CAMERAS], bytes[CFG_MAX_CAMERAS];
+	uint64_t sent_bytes;
+};
+
+struct super {
+	struct cfg cfg;
+	char cfg_path[256];
+	uid_t uid[4];
+	gid_t gid[4];
+	uint8_t hub_id[16];
+	struct ring_fds p[CFG_MAX_CAMERAS], p_ro[CFG_MAX_CAMERAS];
+	struct ring_wake pw[CFG_MAX_CAMERAS];
+	int p_cons_ro[CFG_MAX_CAMERAS]; /* the worker's view of the tail */
+	struct ring_fds c;
+	int c_cons_ro;			 /* the sealer's view of the tail */
+	struct ring_wake cw;
+	struct ring c_watch;
+	int spool_fd;
+	int ctl_fd, sig_fd;
+	struct child ch[MAX_CHILDREN];
+	size_t n_ch;
+	struct sample samples[RATE_WINDOW + 1];
+	unsigned int n_samples;
+	uint64_t started_ns;
+	bool stopping;
+};
+
+int super_setup(struct super *s, const char *cfg_path, bool check_only);
+int super_run(struct super *s);
+void super_free(struct super *s);
+
+/* Status as text for people or as JSON; malloc'd, NUL-terminated. */
+char *super_status(const struct super *s, bool json);
+
+#endif

@@ -1,0 +1,747 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Uplink: sealed records from the C ring to the relay and the spool, in
+ * one io_uring loop (docs/SPOOL.md, docs/PROTOCOL.md section 12).
+ *
+ * The C ring's data area (both of its mappings) is registered as fixed
+ * buffers. Every recorded record is written to the spool with WRITE_FIXED
+ * and sent with SEND_ZC from where the sealer put it; its slot goes back to
+ * the sealer only when the write completed and the send's notification
+ * arrived (slots are released in order as their work completes). One send
+ * is in flight at a time, so the TCP stream carries whole records in order.
+ *
+ * The relay acknowledges a count of records stored; the uplink maps that
+ * count to spool positions and moves the spool's acknowledged mark. After
+ * a reconnect (or a restart) everything unacknowledged is sent again from
+ * the spool with plain SEND (the relay ignores records it already has);
+ * once caught up, sending returns to zero-copy from the ring.
+ *
+ * The io_uring instance is restricted to the operations listed in
+ * allowed_ops before it is enabled: the seccomp filter cannot see io_uring
+ * operations, so the ring itself must refuse anything else (opening files).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <liburing.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "crypto/stream.h"
+#include "daemon/roles.h"
+#include "daemon/spool.h"
+
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31) /* Linux 6.2 */
+#endif
+
+enum {
+	QMAX = 4096,	 /* records in flight from the C ring */
+	RECV_BUF = 4096,
+	BACKOFF_MIN_MS = 100,
+	BACKOFF_MAX_MS = 5000,
+};
+
+/* user_data: kind in the top byte, an index below. */
+enum ud_kind {
+	UD_EVENT = 1,
+	UD_WRITE,
+	UD_SEND,
+	UD_RECV,
+	UD_CONNECT,
+	UD_TIMER,
+	UD_CANCEL,
+};
+#define UD(kind, idx) (((uint64_t)(kind) << 56) | (uint64_t)(idx))
+#define UD_KIND(ud) ((enum ud_kind)((ud) >> 56))
+#define UD_IDX(ud) ((ud) & ((1ULL << 56) - 1))
+
+struct entry {
+	const uint8_t *p; /* the record in the C ring */
+	uint32_t len;
+	uint64_t end;	  /* ring position after its slot */
+	uint64_t cap_ns;  /* capture time (latency) */
+	uint64_t pos;	  /* spool position (recorded records) */
+	bool live;
+	bool written;	  /* spool write done (live: nothing to write) */
+	int notifs;	  /* ZC notifications outstanding */
+	bool sent;	  /* sent (or given up, for live) */
+};
+
+struct tx {
+	bool busy;
+	bool zc;	   /* from the ring (entry), else from buf */
+	uint64_t qi;	   /* entry (zc) */
+	const uint8_t *p;
+	size_t len, done;
+	uint64_t pos_end;  /* spool position after it (0: live) */
+	uint64_t cap_ns;
+	bool hello;
+};
+
+struct uplink {
+	struct uplink_io *io;
+	struct stats_uplink *st;
+	struct io_uring ring;
+	struct ring c;
+	struct spool sp;
+	struct entry q[QMAX];
+	uint64_t qhead, qtail; /* entries [qhead, qtail) */
+	uint64_t evbuf;
+	bool ev_armed;
+
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int sock;
+	bool connected, connecting, recv_armed, timer_armed, closing;
+	int backoff_ms;
+	struct __kernel_timespec ts;
+	uint8_t rbuf[RECV_BUF];
+	struct wire_rx rx;
+	uint8_t hello[WIRE_HDR_LEN];
+
+	struct tx tx;
+	bool zc_ok;
+	uint64_t send_pos;  /* next spool position to send */
+	uint64_t *sent;	    /* spool position after each unacked send */
+	size_t sent_n, sent_cap, sent_off;
+	uint64_t acked_count;
+	uint8_t *buf;	    /* replay buffer */
+};
+
+static struct io_uring_sqe *sqe_get(struct uplink *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
+}
+
+static struct entry *qent(struct uplink *u, uint64_t i)
+{
+	return &u->q[i % QMAX];
+}
+
+static int resolve(struct uplink *u)
+{
+	const struct cfg *cfg = u->io->cfg;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	char port[8];
+	int ret;
+
+	snprintf(port, sizeof(port), "%u", cfg->relay_port);
+	ret = getaddrinfo(cfg->relay_host, port, &hints, &res);
+	if (ret) {
+		log_err("uplink: relay address %s: %s", cfg->relay_host,
+			gai_strerror(ret));
+		return -EINVAL;
+	}
+	memcpy(&u->addr, res->ai_addr, res->ai_addrlen);
+	u->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* ---- connection ---- */
+
+static void arm_timer(struct uplink *u, int ms)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	u->ts.tv_sec = ms / 1000;
+	u->ts.tv_nsec = (long long)(ms % 1000) * 1000000;
+	io_uring_prep_timeout(sqe, &u->ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_TIMER, 0));
+	u->timer_armed = true;
+}
+
+static void start_connect(struct uplink *u)
+{
+	struct io_uring_sqe *sqe;
+
+	u->sock = socket(u->addr.ss_family,
+			 SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (u->sock < 0) {
+		log_err("uplink: socket: %s", strerror(errno));
+		arm_timer(u, u->backoff_ms);
+		return;
+	}
+	sqe = sqe_get(u);
+	io_uring_prep_connect(sqe, u->sock, (struct sockaddr *)&u->addr,
+			      u->addrlen);
+	io_uring_sqe_set_data64(sqe, UD(UD_CONNECT, 0));
+	u->connecting = true;
+	u->st->state = UPLINK_CONNECTING;
+}
+
+static void arm_recv(struct uplink *u)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	io_uring_prep_recv(sqe, u->sock, u->rbuf, sizeof(u->rbuf), 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_RECV, 0));
+	u->recv_armed = true;
+}
+
+/* Forget the connection once nothing refers to its socket any more. */
+static void disconnect(struct uplink *u, const char *why)
+{
+	if (!u->closing && u->connected) {
+		log_warn("uplink: connection to the relay lost: %s", why);
+		u->st->disconnects++;
+	}
+	u->closing = true;
+	u->connected = false;
+	if (u->sock >= 0)
+		shutdown(u->sock, SHUT_RDWR);
+	if (u->tx.busy || u->recv_armed || u->connecting)
+		return;
+	if (u->sock >= 0)
+		close(u->sock);
+	u->sock = -1;
+	u->closing = false;
+	/* Unacknowledged records go again, from the spool; live ones that
+	 * did not go out are gone. */
+	for (uint64_t i = u->qhead; i < u->qtail; i++)
+		if (qent(u, i)->live)
+			qent(u, i)->sent = true;
+	u->send_pos = u->sp.acked;
+	u->sent_n = u->sent_off = 0;
+	u->acked_count = 0;
+	u->rx.len = u->rx.off = 0;
+	u->st->state = UPLINK_BACKOFF;
+	if (!u->timer_armed)
+		arm_timer(u, u->backoff_ms);
+	u->backoff_ms = u->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+							      u->backoff_ms * 2;
+}
+
+/* ---- the C ring ---- */
+
+static void submit_write(struct uplink *u, uint64_t qi)
+{
+	struct entry *e = qent(u, qi);
+	struct io_uring_sqe *sqe;
+	uint64_t off;
+	int fd, ret = spool_alloc(&u->sp, e->len, &fd, &off, &e->pos);
+
+	if (ret) {
+		log_err("uplink: spool: %s", strerror(-ret));
+		snprintf(u->st->err, sizeof(u->st->err), "spool: %s",
+			 strerror(-ret));
+		exit(1); /* moatd restarts us; the records are still in the ring */
+	}
+	sqe = sqe_get(u);
+	io_uring_prep_write_fixed(sqe, fd, e->p, e->len, off, 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_WRITE, qi));
+}
+
+/* New records from the sealer: queued, and their spool writes started. */
+static void take_records(struct uplink *u)
+{
+	struct ring_rec rec;
+	int ret;
+
+	while (u->qtail - u->qhead < QMAX && (ret = ring_next(&u->c, &rec)) == 1) {
+		struct entry *e = qent(u, u->qtail);
+		struct rec_hdr rh;
+
+		if (rec_parse_hdr(rec.p, rec.len, &rh) ||
+		    REC_HDR_LEN + rh.body_len != rec.len) {
+			log_err("uplink: the sealer wrote something that is not a sealed record");
+			exit(1);
+		}
+		*e = (struct entry){ .p = rec.p,
+				     .len = rec.len,
+				     .end = rec.end,
+				     .cap_ns = rec.seq,
+				     .live = rec.flags & CF_LIVE };
+		if (e->live) {
+			e->written = true;
+			e->sent = !u->connected; /* nobody to send it to: gone */
+		} else {
+			submit_write(u, u->qtail);
+		}
+		u->qtail++;
+	}
+	if (ret < 0 && ret == -EPROTO) {
+		log_err("uplink: the ciphertext ring is corrupt");
+		exit(1);
+	}
+}
+
+/* Slots whose work is all done go back to the sealer, in order. */
+static void release_done(struct uplink *u)
+{
+	uint64_t end = 0;
+
+	while (u->qhead < u->qtail) {
+		struct entry *e = qent(u, u->qhead);
+
+		if (!e->written || e->notifs || (e->live && !e->sent) ||
+		    (u->tx.busy && u->tx.zc && u->tx.qi == u->qhead))
+			break;
+		end = e->end;
+		u->qhead++;
+	}
+	if (end) {
+		ring_release_to(&u->c, end);
+		wake(u->io->cw.space);
+	}
+}
+
+/* ---- sending ---- */
+
+static void submit_tx(struct uplink *u)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+	const uint8_t *p = u->tx.p + u->tx.done;
+	size_t n = u->tx.len - u->tx.done;
+
+	if (u->tx.zc && u->zc_ok) {
+		io_uring_prep_send_zc_fixed(sqe, u->sock, p, n, MSG_NOSIGNAL,
+					    0, 0);
+		qent(u, u->tx.qi)->notifs++;
+	} else {
+		io_uring_prep_send(sqe, u->sock, p, n, MSG_NOSIGNAL);
+	}
+	io_uring_sqe_set_data64(sqe, UD(UD_SEND, u->tx.qi));
+	u->tx.busy = true;
+}
+
+static bool tx_from_entry(struct uplink *u, uint64_t qi)
+{
+	struct entry *e = qent(u, qi);
+
+	u->tx = (struct tx){ .zc = true,
+			     .qi = qi,
+			     .p = e->p,
+			     .len = e->len,
+			     .pos_end = e->live ? 0 : e->pos + e->len,
+			     .cap_ns = e->cap_ns };
+	submit_tx(u);
+	return true;
+}
+
+/* Picks what goes next on the wire, if anything. */
+static void next_send(struct uplink *u)
+{
+	uint64_t oldest = u->sp.end;
+	long n;
+
+	if (!u->connected || u->tx.busy || u->closing)
+		return;
+	for (uint64_t i = u->qhead; i < u->qtail; i++) {
+		struct entry *e = qent(u, i);
+
+		if (e->live)
+			continue;
+		if (e->pos == u->send_pos)
+			return (void)tx_from_entry(u, i);
+		if (e->pos > u->send_pos) {
+			oldest = e->pos;
+			break;
+		}
+	}
+	if (u->send_pos < oldest) {
+		/* Behind: what the ring no longer holds comes from the spool,
+		 * all of it written (slots go back only after their write). */
+		uint64_t pos = u->send_pos;
+
+		n = spool_read(&u->sp, &pos, u->buf,
+			       REC_HDR_LEN + REC_BODY_MAX);
+		if (n < 0) {
+			log_err("uplink: spool read at %llu: %s",
+				(unsigned long long)pos, strerror((int)-n));
+			exit(1);
+		}
+		if (n > 0) {
+			u->send_pos = pos;
+			u->tx = (struct tx){ .zc = false,
+					     .qi = UINT64_MAX >> 8,
+					     .p = u->buf,
+					     .len = (size_t)n,
+					     .pos_end = pos + (uint64_t)n };
+			u->st->replayed++;
+			u->st->copies++; /* read back from disk into memory */
+			submit_tx(u);
+			return;
+		}
+	}
+	/* Caught up: live records waiting go now, the oldest first. */
+	for (uint64_t i = u->qhead; i < u->qtail; i++) {
+		struct entry *e = qent(u, i);
+
+		if (e->live && !e->sent)
+			return (void)tx_from_entry(u, i);
+	}
+}
+
+static void push_sent(struct uplink *u, uint64_t pos_end)
+{
+	if (u->sent_n == u->sent_cap) {
+		size_t live = u->sent_n - u->sent_off;
+
+		if (u->sent_off) {
+			memmove(u->sent, u->sent + u->sent_off,
+				live * sizeof(*u->sent));
+			u->sent_n = live;
+			u->sent_off = 0;
+		}
+		if (u->sent_n == u->sent_cap) {
+			size_t cap = u->sent_cap ? u->sent_cap * 2 : 1024;
+			uint64_t *p = realloc(u->sent, cap * sizeof(*p));
+
+			if (!p) {
+				log_err("uplink: out of memory");
+				exit(1);
+			}
+			u->sent = p;
+			u->sent_cap = cap;
+		}
+	}
+	u->sent[u->sent_n++] = pos_end;
+}
+
+static void latency(struct uplink *u, uint64_t cap_ns)
+{
+	uint64_t now = mono_ns(), us;
+	size_t b;
+
+	if (!cap_ns || now < cap_ns)
+		return;
+	us = (now - cap_ns) / 1000;
+	b = us / LAT_BUCKET_US;
+	u->st->lat_hist[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+	u->st->lat_n++;
+}
+
+static void on_send(struct uplink *u, int res, unsigned int flags)
+{
+	struct tx *t = &u->tx;
+
+	if (t->zc && u->zc_ok && !(flags & IORING_CQE_F_MORE))
+		qent(u, t->qi)->notifs--; /* no notification will come */
+	if (t->zc && u->zc_ok && (res == -EOPNOTSUPP || res == -EINVAL)) {
+		/* The kernel or this socket cannot send zero-copy. */
+		log_warn("uplink: zero-copy send refused (%s); using plain send",
+			 strerror(-res));
+		u->zc_ok = false;
+		u->st->zc_refused++;
+		submit_tx(u);
+		return;
+	}
+	if (res <= 0) {
+		t->busy = false;
+		disconnect(u, res ? strerror(-res) : "closed");
+		return;
+	}
+	t->done += (size_t)res;
+	if (t->done < t->len && u->closing) {
+		t->busy = false;
+		return;
+	}
+	if (t->done < t->len) {
+		submit_tx(u);
+		return;
+	}
+	t->busy = false;
+	if (t->hello)
+		return;
+	if (t->zc && u->zc_ok)
+		u->st->zc_sends++;
+	else
+		u->st->plain_sends++;
+	u->st->records_sent++;
+	u->st->bytes_sent += t->len;
+	latency(u, t->cap_ns);
+	if (t->zc)
+		qent(u, t->qi)->sent = true;
+	if (t->pos_end)
+		u->send_pos = t->pos_end;
+	push_sent(u, t->pos_end);
+}
+
+/* ---- what the relay says ---- */
+
+static void on_ack(struct uplink *u, uint64_t count)
+{
+	uint64_t pos = 0;
+
+	if (count < u->acked_count ||
+	    count - u->acked_count > u->sent_n - u->sent_off) {
+		disconnect(u, "the relay acknowledged records never sent");
+		return;
+	}
+	while (u->acked_count < count) {
+		uint64_t p = u->sent[u->sent_off++];
+
+		if (p)
+			pos = p;
+		u->acked_count++;
+		u->st->acked++;
+	}
+	if (pos)
+		spool_ack(&u->sp, pos, mono_ns());
+}
+
+static void on_recv(struct uplink *u, int res)
+{
+	struct wire_hdr h;
+	const uint8_t *f;
+	size_t room;
+	uint8_t *dst;
+	int ret;
+
+	u->recv_armed = false;
+	if (res <= 0 || !u->connected) {
+		disconnect(u, res ? strerror(-res) : "the relay closed it");
+		return;
+	}
+	dst = wire_rx_space(&u->rx, &room);
+	if ((size_t)res > room) {
+		disconnect(u, "receive buffer");
+		return;
+	}
+	memcpy(dst, u->rbuf, (size_t)res);
+	wire_rx_added(&u->rx, (size_t)res);
+	while ((ret = wire_rx_next(&u->rx, &h, &f)) == 1) {
+		if (h.type == WIRE_ACK) {
+			on_ack(u, h.value);
+		} else if (h.type == WIRE_ERROR) {
+			log_warn("uplink: the relay says: %.*s",
+				 (int)h.body_len, (const char *)f + WIRE_HDR_LEN);
+		} else {
+			ret = -MOAT_E_MALFORMED;
+			break;
+		}
+		if (!u->connected)
+			return;
+	}
+	if (ret < 0) {
+		disconnect(u, "the relay sent something that is not a frame of its protocol");
+		return;
+	}
+	arm_recv(u);
+}
+
+static void on_connect(struct uplink *u, int res)
+{
+	u->connecting = false;
+	if (res < 0) {
+		log_debug("uplink: connect: %s", strerror(-res));
+		close(u->sock);
+		u->sock = -1;
+		u->st->state = UPLINK_BACKOFF;
+		arm_timer(u, u->backoff_ms);
+		u->backoff_ms = u->backoff_ms * 2 > BACKOFF_MAX_MS ?
+					BACKOFF_MAX_MS :
+					u->backoff_ms * 2;
+		return;
+	}
+	log_info("uplink: connected to the relay; %llu bytes to send again",
+		 (unsigned long long)spool_unacked(&u->sp));
+	u->connected = true;
+	u->backoff_ms = BACKOFF_MIN_MS;
+	u->st->connects++;
+	u->st->state = UPLINK_CONNECTED;
+	u->send_pos = u->sp.acked;
+	wire_put(u->hello, WIRE_HELLO, 0, u->io->hub_id, WIRE_ROLE_HUB);
+	u->tx = (struct tx){ .zc = false,
+			     .qi = UINT64_MAX >> 8,
+			     .p = u->hello,
+			     .len = WIRE_HDR_LEN,
+			     .hello = true };
+	submit_tx(u);
+	arm_recv(u);
+}
+
+/* ---- the loop ---- */
+
+static void arm_event(struct uplink *u)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	io_uring_prep_read(sqe, u->io->cw.data, &u->evbuf, sizeof(u->evbuf),
+			   0);
+	io_uring_sqe_set_data64(sqe, UD(UD_EVENT, 0));
+	u->ev_armed = true;
+}
+
+static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe), i = UD_IDX(ud);
+
+	switch (UD_KIND(ud)) {
+	case UD_EVENT:
+		u->ev_armed = false;
+		break;
+	case UD_WRITE:
+		if (cqe->res != (int)qent(u, i)->len) {
+			log_err("uplink: spool write: %s",
+				cqe->res < 0 ? strerror(-cqe->res) : "short");
+			exit(1);
+		}
+		qent(u, i)->written = true;
+		break;
+	case UD_SEND:
+		if (cqe->flags & IORING_CQE_F_NOTIF) {
+			qent(u, i)->notifs--;
+			if (cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
+				u->st->zc_copied++;
+		} else {
+			on_send(u, cqe->res, cqe->flags);
+		}
+		break;
+	case UD_RECV:
+		on_recv(u, cqe->res);
+		break;
+	case UD_CONNECT:
+		on_connect(u, cqe->res);
+		break;
+	case UD_TIMER:
+		u->timer_armed = false;
+		if (!u->connected && !u->connecting && u->sock < 0)
+			start_connect(u);
+		break;
+	default:
+		break;
+	}
+	if (u->closing)
+		disconnect(u, "");
+}
+
+static void publish(struct uplink *u)
+{
+	u->st->spool_bytes = spool_bytes(&u->sp);
+	u->st->spool_quota = u->sp.quota;
+	u->st->spool_segments = u->sp.n_segs;
+	u->st->spool_unacked_bytes = spool_unacked(&u->sp);
+	u->st->evicted_bytes = u->sp.evicted_bytes;
+	u->st->evictions = u->sp.evictions;
+}
+
+static int loop(struct uplink *u)
+{
+	start_connect(u);
+	while (!role_stopping()) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, n = 0;
+		int ret;
+
+		take_records(u);
+		next_send(u);
+		if (!u->ev_armed)
+			arm_event(u);
+		ret = io_uring_submit_and_wait(&u->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -ETIME) {
+			log_err("uplink: io_uring: %s", strerror(-ret));
+			return 1;
+		}
+		io_uring_for_each_cqe(&u->ring, head, cqe) {
+			on_cqe(u, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&u->ring, n);
+		release_done(u);
+		publish(u);
+	}
+	return 0;
+}
+
+/* Only these operations, whatever a compromised uplink submits. */
+static const uint8_t allowed_ops[] = {
+	IORING_OP_NOP,	       IORING_OP_READ,	 IORING_OP_WRITE_FIXED,
+	IORING_OP_SEND,	       IORING_OP_SEND_ZC, IORING_OP_RECV,
+	IORING_OP_CONNECT,     IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL,
+	IORING_OP_FSYNC,
+};
+
+static int setup_ring(struct uplink *u)
+{
+	struct io_uring_restriction res[sizeof(allowed_ops) + 1];
+	struct iovec iov = { u->c.data, 2 * u->c.cap };
+	size_t i;
+	int ret;
+
+	ret = io_uring_queue_init(256, &u->ring, IORING_SETUP_R_DISABLED);
+	if (ret)
+		return ret;
+	/* Both mappings of the ring are one registered buffer (index 0). */
+	ret = io_uring_register_buffers(&u->ring, &iov, 1);
+	memset(res, 0, sizeof(res));
+	for (i = 0; i < sizeof(allowed_ops); i++) {
+		res[i].opcode = IORING_RESTRICTION_SQE_OP;
+		res[i].sqe_op = allowed_ops[i];
+	}
+	/* liburing 2.3 declares these two but does not export them. */
+	if (!ret && (syscall(__NR_io_uring_register, u->ring.ring_fd,
+			     IORING_REGISTER_RESTRICTIONS, res, (unsigned)i) < 0 ||
+		     syscall(__NR_io_uring_register, u->ring.ring_fd,
+			     IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0))
+		ret = -errno;
+	if (ret)
+		log_err("uplink: io_uring setup: %s", strerror(-ret));
+	return ret;
+}
+
+int uplink_main(struct uplink_io *io)
+{
+	struct uplink *u = calloc(1, sizeof(*u));
+	int ret;
+
+	if (!u)
+		return 1;
+	role_signals();
+	u->io = io;
+	u->st = io->st;
+	u->sock = -1;
+	u->sp.dirfd = u->sp.wfd = u->sp.rfd = -1;
+	u->zc_ok = true;
+	u->backoff_ms = BACKOFF_MIN_MS;
+	u->buf = malloc(REC_HDR_LEN + REC_BODY_MAX);
+	ret = u->buf ? 0 : -ENOMEM;
+	if (!ret)
+		ret = wire_rx_init(&u->rx, WIRE_CTL_BODY_MAX);
+	if (!ret)
+		ret = resolve(u);
+	/* Registered buffers are pinned memory: done while still root. */
+	if (!ret)
+		ret = ring_map_consumer_rw(&io->c, &u->c);
+	if (!ret)
+		ret = setup_ring(u);
+	/* Spool files belong to the uplink's own user. */
+	if (!ret)
+		ret = sandbox_drop_user(&io->sb);
+	if (!ret) {
+		ret = spool_open(&u->sp, io->spool_fd, io->cfg->spool_quota);
+		if (ret)
+			log_err("uplink: spool %s: %s", io->cfg->spool,
+				strerror(-ret));
+	}
+	if (!ret)
+		ret = sandbox_enter(&io->sb);
+	if (!ret) {
+		u->send_pos = u->sp.acked;
+		publish(u);
+		ret = loop(u);
+	}
+	spool_close(&u->sp);
+	free(u->buf);
+	free(u->sent);
+	wire_rx_free(&u->rx);
+	free(u);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * moat-relay: the untrusted store-and-forward relay, minimal for now
+ * (docs/PROTOCOL.md section 12). Hubs send sealed records; the relay
+ * stores them per stream on disk, makes them durable, then acknowledges.
+ * Viewers list a hub's streams and fetch them. It never holds a key.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "common/rd.h"
+#include "common/wire.h"
+#include "crypto/stream.h"
+#include "crypto/streamfile.h"
+#include "tools/relay/store.h"
+
+enum { MAX_CONNS = 64 };
+
+static const char usage[] =
+	"usage: moat-relay --dir DIR [--listen HOST:PORT] [--verbose]\n"
+	"\n"
+	"The relay between hubs and viewers. It stores the sealed records hubs\n"
+	"send, per hub and per stream, under DIR, acknowledges them once they\n"
+	"are on disk, and serves them to viewers. It holds no key and cannot\n"
+	"read what it stores.\n"
+	"\n"
+	"  -d, --dir DIR         where streams are stored (made if missing)\n"
+	"  -l, --listen H:P      address to listen on (default 127.0.0.1:7443)\n"
+	"  -v, --verbose         log every connection\n"
+	"  -h, --help            this text\n";
+
+struct conn {
+	int fd;
+	int role;
+	uint8_t hub[16];
+	struct wire_rx rx;
+	uint64_t count; /* records received from this hub connection */
+	bool ack_due;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int listen_on(const char *spec)
+{
+	char host[256], *colon;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE },
+			*res;
+	int fd, one = 1, ret;
+
+	snprintf(host, sizeof(host), "%s", spec);
+	colon = strrchr(host, ':');
+	if (!colon) {
+		fprintf(stderr, "moat-relay: --listen %s: give HOST:PORT\n", spec);
+		return -EINVAL;
+	}
+	*colon = 0;
+	ret = getaddrinfo(host, colon + 1, &hints, &res);
+	if (ret) {
+		fprintf(stderr, "moat-relay: --listen %s: %s\n", spec,
+			gai_strerror(ret));
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+		    listen(fd, 16) < 0) {
+			fprintf(stderr, "moat-relay: --listen %s: %s\n", spec,
+				strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	wire_rx_free(&c->rx);
+	c->fd = -1;
+}
+
+static int send_error(struct conn *c, const char *msg)
+{
+	wire_send_ctl(c->fd, WIRE_ERROR, NULL, 0, msg, (uint32_t)strlen(msg));
+	return -1;
+}
+
+/* LIST: every stream of the hub, as (id, size) entries, then END. */
+static int do_list(struct store *st, struct conn *c)
+{
+	enum { PER = WIRE_CTL_BODY_MAX / WIRE_STREAM_ENTRY };
+	static uint8_t body[PER * WIRE_STREAM_ENTRY];
+	char dir[300];
+	struct dirent *e;
+	uint64_t total = 0;
+	size_t n = 0;
+	int ret = 0;
+	DIR *d;
+
+	store_hub_dir(st, c->hub, dir, sizeof(dir));
+	d = opendir(dir);
+	while (d && !ret && (e = readdir(d))) {
+		uint8_t id[16];
+		struct stat sb;
+		char path[600];
+
+		if (strlen(e->d_name) != 37 || strcmp(e->d_name + 32, ".moat") ||
+		    hex_decode(id, 16, e->d_name, 32) != 16)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &sb) < 0)
+			continue;
+		memcpy(body + n * WIRE_STREAM_ENTRY, id, 16);
+		put_u64(body + n * WIRE_STREAM_ENTRY + 16, (uint64_t)sb.st_size);
+		total++;
+		if (++n == PER) {
+			ret = wire_send_ctl(c->fd, WIRE_STREAMS, c->hub, 0, body,
+					    (uint32_t)(n * WIRE_STREAM_ENTRY));
+			n = 0;
+		}
+	}
+	if (d)
+		closedir(d);
+	if (!ret && n)
+		ret = wire_send_ctl(c->fd, WIRE_STREAMS, c->hub, 0, body,
+				    (uint32_t)(n * WIRE_STREAM_ENTRY));
+	if (!ret)
+		ret = wire_send_ctl(c->fd, WIRE_END, c->hub, total, NULL, 0);
+	return ret;
+}
+
+/* GET: the stream's records as stored, then END with their count. */
+static int do_get(struct store *st, struct conn *c, const uint8_t id[16])
+{
+	char dir[300], hex[33], path[400];
+	uint8_t *buf = NULL;
+	size_t len = 0, n = 0;
+	const uint8_t *rec;
+	size_t rlen;
+	struct rd r;
+	int ret;
+
+	store_sync(st); /* what a viewer reads is what survives a crash */
+	store_hub_dir(st, c->hub, dir, sizeof(dir));
+	hex_encode(hex, id, 16);
+	snprintf(path, sizeof(path), "%s/%s.moat", dir, hex);
+	ret = file_read_bounded(path, STORE_STREAM_MAX, &buf, &len);
+	if (ret)
+		return send_error(c, "no such stream");
+	rd_init(&r, buf, len);
+	while (!ret && sf_next(&r, &rec, &rlen) == 1) {
+		ret = wire_write_all(c->fd, rec, rlen);
+		n++;
+	}
+	if (!ret)
+		ret = wire_send_ctl(c->fd, WIRE_END, id, n, NULL, 0);
+	free(buf);
+	return ret;
+}
+
+static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
+		    const uint8_t *f)
+{
+	enum store_result res;
+	int ret;
+
+	if (!c->role) {
+		if (h->type != WIRE_HELLO ||
+		    (h->value != WIRE_ROLE_HUB && h->value != WIRE_ROLE_VIEWER))
+			return send_error(c, "say HELLO first");
+		c->role = (int)h->value;
+		memcpy(c->hub, h->id, 16);
+		log_debug("%s connected", c->role == WIRE_ROLE_HUB ? "hub" :
+								     "viewer");
+		return 0;
+	}
+	if (c->role == WIRE_ROLE_HUB) {
+		if (!wire_is_record(h->type))
+			return send_error(c, "a hub sends sealed records only");
+		ret = store_put(st, c->hub, f, WIRE_HDR_LEN + h->body_len, &res);
+		if (ret) {
+			log_err("store: %s", strerror(-ret));
+			return send_error(c, "cannot store");
+		}
+		if (res == GAP)
+			log_warn("hub record out of order (counter %llu): dropped",
+				 (unsigned long long)h->value);
+		c->count++;
+		c->ack_due = true;
+		return 0;
+	}
+	if (h->type == WIRE_LIST)
+		return do_list(st, c);
+	if (h->type == WIRE_GET)
+		return do_get(st, c, h->id);
+	return send_error(c, "a viewer sends LIST or GET");
+}
+
+/* Reads what arrived; stores it; acknowledges once it is durable. */
+static int on_readable(struct store *st, struct conn *c)
+{
+	struct wire_hdr h;
+	const uint8_t *f;
+	size_t room;
+	uint8_t *dst = wire_rx_space(&c->rx, &room);
+	ssize_t n = room ? recv(c->fd, dst, room, 0) : -1;
+	int ret;
+
+	if (n <= 0)
+		return -1;
+	wire_rx_added(&c->rx, (size_t)n);
+	while ((ret = wire_rx_next(&c->rx, &h, &f)) == 1)
+		if (on_frame(st, c, &h, f))
+			return -1;
+	if (ret < 0) {
+		send_error(c, "not a frame of the moat protocol");
+		return -1;
+	}
+	if (c->ack_due) {
+		if (store_sync(st))
+			return -1;
+		c->ack_due = false;
+		return wire_send_ctl(c->fd, WIRE_ACK, c->hub, c->count, NULL,
+				     0) ?
+			       -1 :
+			       0;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *dir = NULL, *addr = "127.0.0.1:7443";
+	static struct conn conns[MAX_CONNS];
+	static struct store st;
+	struct sigaction sa = { .sa_handler = on_term };
+	enum log_level lvl = LOG_LVL_INFO;
+	int c, lfd, ret;
+
+	while ((c = getopt_long(argc, argv, "d:l:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'l':
+			addr = optarg;
+			break;
+		case 'v':
+			lvl = LOG_LVL_DEBUG;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		fprintf(stderr, "moat-relay: %s\n%s",
+			dir ? "unexpected argument" : "--dir is required", usage);
+		return 2;
+	}
+	log_init("moat-relay", lvl);
+	ret = store_init(&st, dir);
+	if (ret) {
+		fprintf(stderr, "moat-relay: --dir %s: %s\n", dir, strerror(-ret));
+		return 1;
+	}
+	lfd = listen_on(addr);
+	if (lfd < 0)
+		return 1;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < MAX_CONNS; i++)
+		conns[i].fd = -1;
+	log_info("listening on %s, storing in %s", addr, dir);
+	while (!stop) {
+		struct pollfd pf[MAX_CONNS + 1];
+		int map[MAX_CONNS + 1], n = 0;
+
+		pf[n] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		map[n++] = -1;
+		for (int i = 0; i < MAX_CONNS; i++) {
+			if (conns[i].fd < 0)
+				continue;
+			pf[n] = (struct pollfd){ .fd = conns[i].fd,
+						 .events = POLLIN };
+			map[n++] = i;
+		}
+		if (poll(pf, (nfds_t)n, 1000) < 0)
+			continue;
+		for (int k = 1; k < n; k++) {
+			struct conn *cn = &conns[map[k]];
+
+			if (pf[k].revents && on_readable(&st, cn)) {
+				log_debug("connection closed");
+				conn_close(cn);
+			}
+		}
+		if (pf[0].revents & POLLIN) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			int i;
+
+			for (i = 0; fd >= 0 && i < MAX_CONNS; i++)
+				if (conns[i].fd < 0)
+					break;
+			if (fd >= 0 && i == MAX_CONNS) {
+				close(fd);
+			} else if (fd >= 0) {
+				memset(&conns[i], 0, sizeof(conns[i]));
+				conns[i].fd = fd;
+				if (wire_rx_init(&conns[i].rx,
+						 REC_BODY_MAX + WIRE_HDR_LEN))
+					conn_close(&conns[i]);
+			}
+		}
+	}
+	store_close(&st);
+	log_info("stopped: %llu records stored, %llu duplicates, %llu out of order",
+		 (unsigned long long)st.stored,
+		 (unsigned long long)st.duplicates, (unsigned long long)st.gaps);
+	return 0;
+}

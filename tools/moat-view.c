@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * moat-view: the reference viewer (it stands in for the phone app).
+ *   pair   make a viewer identity and register it with a hub on this
+ *          machine (networked pairing comes with docs/PROTOCOL.md section 9)
+ *   fetch  download a hub's streams from the relay, open them, and write
+ *          the video as MP4 (libavformat) or raw H.264
+ * Only frames whose record verified are ever written.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "common/rd.h"
+#include "common/wire.h"
+#include "crypto/keystore.h"
+#include "crypto/streamfile.h"
+#include "tools/view/mp4.h"
+
+static const char usage[] =
+	"usage: moat-view pair --hub-keys DIR --out FILE [--name NAME]\n"
+	"       moat-view fetch --identity FILE [--relay HOST:PORT] --out FILE\n"
+	"                       [--format mp4|h264] [--json]\n"
+	"\n"
+	"pair   makes a new viewer identity in FILE (mode 0600) and registers\n"
+	"       it, approved, in the hub's key folder DIR (made with a new hub\n"
+	"       key if it has none). For a viewer on the hub machine itself.\n"
+	"fetch  lists the hub's streams on the relay (default 127.0.0.1:7443),\n"
+	"       downloads and opens every one with FILE's keys, and writes the\n"
+	"       video in capture order to --out: MP4 (default when the name ends\n"
+	"       in .mp4) or raw Annex-B H.264. Streams that fail to verify are\n"
+	"       named and left out; streams the hub stopped mid-way (a crash)\n"
+	"       give what they verified and are reported as ended early.\n"
+	"       Exit status 1 if any stream failed to verify.\n";
+
+/* ---- pair ---- */
+
+static int cmd_pair(const char *hub_dir, const char *out, const char *name)
+{
+	struct seal_hub_key hub;
+	struct ks_identity id = { 0 };
+	struct ks_viewer v = { 0 };
+	char hex[33];
+	int ret = ks_hub_load(hub_dir, &hub);
+
+	if (ret == -ENOENT) {
+		ret = ks_hub_create(hub_dir, &hub);
+		if (!ret)
+			printf("made a new hub key in %s\n", hub_dir);
+	}
+	if (ret) {
+		fprintf(stderr, "moat-view: hub key in %s: %s\n", hub_dir,
+			moat_strerror(ret));
+		return 1;
+	}
+	memcpy(id.hub_pk, hub.pk, SEAL_KEY_LEN);
+	ks_hub_wipe(&hub);
+	if (RAND_bytes(id.viewer_id, sizeof(id.viewer_id)) != 1 ||
+	    RAND_priv_bytes(id.psk, sizeof(id.psk)) != 1)
+		ret = -MOAT_E_CRYPTO;
+	snprintf(id.name, sizeof(id.name), "%s", name);
+	if (!ret)
+		ret = ks_identity_new_key(&id);
+	if (!ret) {
+		ret = ks_identity_create(out, &id);
+		if (ret == -EEXIST)
+			fprintf(stderr, "moat-view: %s exists; an identity is never replaced\n",
+				out);
+	}
+	memcpy(v.rcpt.viewer_id, id.viewer_id, SEAL_VIEWER_ID_LEN);
+	memcpy(v.rcpt.pk, id.keys[id.n_keys - 1].pk, SEAL_KEY_LEN);
+	memcpy(v.rcpt.psk, id.psk, SEAL_PSK_LEN);
+	snprintf(v.name, sizeof(v.name), "%s", name);
+	v.state = KS_VIEWER_APPROVED;
+	v.added = time(NULL);
+	if (!ret) {
+		ret = ks_viewer_save(hub_dir, &v);
+		if (ret)
+			unlink(out);
+	}
+	hex_encode(hex, id.viewer_id, 16);
+	ks_identity_wipe(&id);
+	ks_viewer_wipe(&v);
+	if (ret) {
+		fprintf(stderr, "moat-view: pairing failed: %s\n",
+			moat_strerror(ret));
+		return 1;
+	}
+	printf("paired viewer %s (%s): identity in %s; the hub seals new streams to it\n",
+	       name, hex, out);
+	return 0;
+}
+
+/* ---- fetch ---- */
+
+struct au {
+	size_t off, len;
+	uint64_t ts;
+	bool key;
+};
+
+struct got {
+	uint8_t id[16];
+	uint64_t start;
+	uint8_t *data;
+	size_t len, cap;
+	struct au *au;
+	size_t n_au, cap_au;
+	int err;
+	char why[224];
+	char camera[META_NAME_MAX + 1];
+};
+
+static int connect_relay(const char *spec)
+{
+	char host[256], *colon;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	int fd, ret;
+
+	snprintf(host, sizeof(host), "%s", spec);
+	colon = strrchr(host, ':');
+	if (!colon) {
+		fprintf(stderr, "moat-view: --relay %s: give HOST:PORT\n", spec);
+		return -1;
+	}
+	*colon = 0;
+	ret = getaddrinfo(host, colon + 1, &hints, &res);
+	if (ret) {
+		fprintf(stderr, "moat-view: --relay %s: %s\n", spec,
+			gai_strerror(ret));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
+		fprintf(stderr, "moat-view: cannot reach the relay at %s: %s\n",
+			spec, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* The next frame from the relay, blocking. */
+static int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,
+		      const uint8_t **f)
+{
+	for (;;) {
+		int ret = wire_rx_next(rx, h, f);
+		size_t room;
+		uint8_t *dst;
+		ssize_t n;
+
+		if (ret)
+			return ret < 0 ? -MOAT_E_MALFORMED : 0;
+		dst = wire_rx_space(rx, &room);
+		n = room ? recv(fd, dst, room, 0) : -1;
+		if (n <= 0)
+			return n ? -errno : -ECONNRESET;
+		wire_rx_added(rx, (size_t)n);
+	}
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 16;
+	void *q;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	q = realloc(*p, n * size);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static int on_au(void *arg, const struct frame_hdr *f, const uint8_t *p,
+		 size_t len)
+{
+	struct got *g = arg;
+
+	if (grow((void **)&g->au, &g->cap_au, g->n_au + 1, sizeof(*g->au)))
+		return -ENOMEM;
+	g->au[g->n_au++] = (struct au){ .off = g->len,
+					.len = len,
+					.ts = f->ts_us,
+					.key = f->flags & FRAME_F_KEY };
+	g->len += len;
+	(void)p;
+	return 0;
+}
+
+static int on_frame(void *arg, const struct frame_hdr *f,
+		    const uint8_t *payload, size_t len)
+{
+	struct got *g = arg;
+
+	if (grow((void **)&g->data, &g->cap, g->len + len, 1))
+		return -ENOMEM;
+	memcpy(g->data + g->len, payload, len);
+	return on_au(g, f, payload, len);
+}
+
+static int fetch_stream(int fd, struct wire_rx *rx, struct got *g,
+			const struct open_identity *oid)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+	struct sf_result res;
+	struct wire_hdr h;
+	const uint8_t *f;
+	int ret = wire_send_ctl(fd, WIRE_GET, g->id, 0, NULL, 0);
+
+	while (!ret && !(ret = recv_frame(fd, rx, &h, &f))) {
+		size_t n = WIRE_HDR_LEN + h.body_len;
+
+		if (h.type == WIRE_END)
+			break;
+		if (h.type == WIRE_ERROR) {
+			snprintf(g->why, sizeof(g->why), "the relay says: %.*s",
+				 (int)(h.body_len > 200 ? 200 : h.body_len),
+				 (const char *)f + WIRE_HDR_LEN);
+			ret = -MOAT_E_MALFORMED;
+			break;
+		}
+		if (!wire_is_record(h.type) ||
+		    grow((void **)&buf, &cap, len + n, 1)) {
+			ret = -MOAT_E_MALFORMED;
+			break;
+		}
+		memcpy(buf + len, f, n);
+		len += n;
+	}
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	memset(&res, 0, sizeof(res));
+	g->err = sf_open_buf(buf, len, oid, on_frame, g, &res);
+	snprintf(g->why, sizeof(g->why), "%s", res.why);
+	snprintf(g->camera, sizeof(g->camera), "%s", res.meta.camera);
+	g->start = res.meta.start_us;
+	free(buf);
+	return 0;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct got *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int write_out(const char *out, bool mp4, struct got *g, size_t n,
+		     uint64_t *frames)
+{
+	char err[256];
+	struct mp4w *w = NULL;
+	FILE *fp = NULL;
+	int ret = 0;
+
+	if (mp4)
+		w = mp4_open(out, err, sizeof(err));
+	else
+		fp = fopen(out, "wbe");
+	if (!w && !fp) {
+		fprintf(stderr, "moat-view: cannot write %s: %s\n", out,
+			mp4 ? err : strerror(errno));
+		return -EIO;
+	}
+	for (size_t i = 0; !ret && i < n; i++) {
+		for (size_t k = 0; !ret && k < g[i].n_au; k++) {
+			const struct au *a = &g[i].au[k];
+
+			if (mp4)
+				ret = mp4_add(w, g[i].data + a->off, a->len,
+					      a->ts, a->key, err, sizeof(err));
+			else if (fwrite(g[i].data + a->off, 1, a->len, fp) !=
+				 a->len)
+				ret = -EIO;
+			if (!ret)
+				(*frames)++;
+		}
+	}
+	if (mp4) {
+		int r = mp4_close(w, err, sizeof(err));
+
+		ret = ret ? ret : r;
+	} else if (fclose(fp)) {
+		ret = ret ? ret : -EIO;
+	}
+	if (ret)
+		fprintf(stderr, "moat-view: writing %s failed: %s\n", out,
+			mp4 ? err : strerror(-ret));
+	return ret;
+}
+
+static int cmd_fetch(const char *ident, const char *relay, const char *out,
+		     const char *format, bool json)
+{
+	struct ks_identity id;
+	struct open_identity oid;
+	struct wire_rx rx;
+	struct wire_hdr h;
+	const uint8_t *f;
+	struct got *g = NULL;
+	size_t n = 0, cap = 0, ok = 0, early = 0, bad = 0;
+	uint64_t frames = 0, bytes = 0;
+	uint8_t hub_id[SEAL_KEY_ID_LEN];
+	bool mp4;
+	int fd, ret;
+
+	mp4 = format ? !strcmp(format, "mp4") :
+		       strlen(out) > 4 && !strcmp(out + strlen(out) - 4, ".mp4");
+	if (format && strcmp(format, "mp4") && strcmp(format, "h264")) {
+		fprintf(stderr, "moat-view: --format %s: use mp4 or h264\n",
+			format);
+		return 2;
+	}
+	ret = ks_identity_load(ident, &id);
+	if (ret) {
+		fprintf(stderr, "moat-view: identity %s: %s\n", ident,
+			moat_strerror(ret));
+		return 1;
+	}
+	ks_identity_open(&id, &oid);
+	seal_key_id(id.hub_pk, hub_id);
+	fd = connect_relay(relay);
+	if (fd < 0 || wire_rx_init(&rx, REC_BODY_MAX + WIRE_HDR_LEN)) {
+		ks_identity_wipe(&id);
+		return 1;
+	}
+	ret = wire_send_ctl(fd, WIRE_HELLO, hub_id, WIRE_ROLE_VIEWER, NULL, 0);
+	if (!ret)
+		ret = wire_send_ctl(fd, WIRE_LIST, hub_id, 0, NULL, 0);
+	while (!ret && !(ret = recv_frame(fd, &rx, &h, &f)) &&
+	       h.type == WIRE_STREAMS) {
+		for (size_t k = 0; k < h.body_len / WIRE_STREAM_ENTRY; k++) {
+			if (grow((void **)&g, &cap, n + 1, sizeof(*g))) {
+				ret = -ENOMEM;
+				break;
+			}
+			memset(&g[n], 0, sizeof(g[n]));
+			memcpy(g[n++].id,
+			       f + WIRE_HDR_LEN + k * WIRE_STREAM_ENTRY, 16);
+		}
+	}
+	if (!ret && h.type != WIRE_END)
+		ret = -MOAT_E_MALFORMED;
+	for (size_t i = 0; !ret && i < n; i++) {
+		if (!json && isatty(2))
+			fprintf(stderr, "\rmoat-view: fetching stream %zu of %zu",
+				i + 1, n);
+		ret = fetch_stream(fd, &rx, &g[i], &oid);
+	}
+	if (!json && n && isatty(2))
+		fputc('\n', stderr);
+	close(fd);
+	wire_rx_free(&rx);
+	if (ret) {
+		fprintf(stderr, "moat-view: talking to the relay: %s\n",
+			moat_strerror(ret));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char hex[33];
+
+		hex_encode(hex, g[i].id, 16);
+		if (!g[i].err) {
+			ok++;
+		} else if (g[i].err == -MOAT_E_TRUNCATED) {
+			early++;
+		} else {
+			bad++;
+			fprintf(stderr, "moat-view: stream %s refused: %s\n",
+				hex, g[i].why);
+			g[i].n_au = 0; /* nothing unverified, nothing partial */
+			g[i].start = UINT64_MAX;
+		}
+		bytes += g[i].len;
+	}
+	qsort(g, n, sizeof(*g), cmp_start);
+	ret = write_out(out, mp4, g, n, &frames);
+	if (json)
+		printf("{\"streams\": %zu, \"opened\": %zu, \"ended_early\": %zu, \"refused\": %zu, "
+		       "\"frames\": %llu, \"bytes\": %llu, \"out\": \"%s\", \"format\": \"%s\"}\n",
+		       n, ok, early, bad, (unsigned long long)frames,
+		       (unsigned long long)bytes, out, mp4 ? "mp4" : "h264");
+	else
+		printf("%zu stream(s): %zu opened, %zu ended early, %zu refused; %llu frames written to %s (%s)\n",
+		       n, ok, early, bad, (unsigned long long)frames, out,
+		       mp4 ? "MP4" : "H.264");
+out:
+	for (size_t i = 0; i < n; i++) {
+		OPENSSL_cleanse(g[i].data, g[i].len);
+		free(g[i].data);
+		free(g[i].au);
+	}
+	free(g);
+	OPENSSL_cleanse(&oid, sizeof(oid));
+	ks_identity_wipe(&id);
+	return ret || bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "hub-keys", required_argument, NULL, 'k' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "relay", required_argument, NULL, 'r' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *hub = NULL, *out = NULL, *name = "viewer", *ident = NULL,
+		   *relay = "127.0.0.1:7443", *format = NULL, *cmd;
+	bool json = false;
+	int c;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "k:o:n:i:r:f:jh", opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'k':
+			hub = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'i':
+			ident = optarg;
+			break;
+		case 'r':
+			relay = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	log_init("moat-view", LOG_LVL_WARN);
+	if (!strcmp(cmd, "pair") && hub && out && optind == argc)
+		return cmd_pair(hub, out, name);
+	if (!strcmp(cmd, "fetch") && ident && out && optind == argc)
+		return cmd_fetch(ident, relay, out, format, json);
+	fprintf(stderr, "moat-view: %s\n%s",
+		strcmp(cmd, "pair") && strcmp(cmd, "fetch") ?
+			"unknown command (pair or fetch)" :
+			"missing or unexpected arguments",
+		usage);
+	return 2;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The relay's store: DIR/<hub id>/<stream id>.moat, each stream's records
+ * appended in counter order (header first). Records arrive again after a
+ * hub reconnects: one already stored is a duplicate and is ignored. The
+ * relay holds no key; it checks framing and order, nothing else.
+ */
+#ifndef MOAT_TOOLS_RELAY_STORE_H
+#define MOAT_TOOLS_RELAY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	STORE_OPEN_MAX = 128, /* stream files kept open */
+	STORE_STREAM_MAX = 256 << 20,
+};
+
+enum store_result { STORED = 0, DUPLICATE, GAP };
+
+struct store_stream {
+	uint8_t hub[16], id[16];
+	int fd;
+	uint64_t next; /* counter expected next */
+	uint64_t used; /* last use, for eviction */
+	bool dirty;
+};
+
+struct store {
+	char dir[256];
+	struct store_stream s[STORE_OPEN_MAX];
+	uint64_t clock;
+	bool dir_dirty;
+	char dirty_hub[33];
+	uint64_t stored, duplicates, gaps;
+};
+
+int store_init(struct store *st, const char *dir);
+void store_close(struct store *st);
+
+/* One sealed record (validated frame) for the hub's stream. */
+int store_put(struct store *st, const uint8_t hub[16], const uint8_t *rec,
+	      size_t len, enum store_result *res);
+/* Makes everything stored so far durable (before acknowledging it). */
+int store_sync(struct store *st);
+
+/* Paths for the viewer side. */
+void store_hub_dir(const struct store *st, const uint8_t hub[16], char *out,
+		   size_t len);
+
+#endif
