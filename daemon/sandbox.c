@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/landlock.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -82,6 +83,8 @@ static int landlock(const struct sandbox *sb)
 
 int sandbox_drop_user(const struct sandbox *sb)
 {
+	pid_t parent = getppid();
+
 	if (!sb->uid || getuid() == sb->uid)
 		return 0;
 	if (setgroups(0, NULL) < 0 || setresgid(sb->gid, sb->gid, sb->gid) < 0 ||
@@ -90,6 +93,13 @@ int sandbox_drop_user(const struct sandbox *sb)
 	/* No way back: a root uid must now be refused. */
 	if (setuid(0) == 0)
 		return -EPERM;
+	/* Changing uid cleared the parent-death signal: set it again, so a
+	 * role never outlives moatd (and never holds the spool or a ring of
+	 * a moatd that is gone). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -errno;
+	if (getppid() != parent)
+		_exit(1);
 	return 0;
 }
 

@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,6 +42,9 @@
 #include "daemon/roles.h"
 #include "daemon/spool.h"
 
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3) /* Linux 6.2 */
+#endif
 #ifndef IORING_NOTIF_USAGE_ZC_COPIED
 #define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31) /* Linux 6.2 */
 #endif
@@ -111,6 +116,7 @@ struct uplink {
 
 	struct tx tx;
 	bool zc_ok;
+	bool zc_report;	    /* ask the kernel whether it copied (6.2+) */
 	uint64_t send_pos;  /* next spool position to send */
 	uint64_t *sent;	    /* spool position after each unacked send */
 	size_t sent_n, sent_cap, sent_off;
@@ -312,7 +318,10 @@ static void submit_tx(struct uplink *u)
 
 	if (u->tx.zc && u->zc_ok) {
 		io_uring_prep_send_zc_fixed(sqe, u->sock, p, n, MSG_NOSIGNAL,
-					    0, 0);
+					    u->zc_report ?
+						    IORING_SEND_ZC_REPORT_USAGE :
+						    0,
+					    0);
 		qent(u, u->tx.qi)->notifs++;
 	} else {
 		io_uring_prep_send(sqe, u->sock, p, n, MSG_NOSIGNAL);
@@ -434,6 +443,11 @@ static void on_send(struct uplink *u, int res, unsigned int flags)
 
 	if (t->zc && u->zc_ok && !(flags & IORING_CQE_F_MORE))
 		qent(u, t->qi)->notifs--; /* no notification will come */
+	if (t->zc && u->zc_ok && u->zc_report && res == -EINVAL) {
+		u->zc_report = false; /* a kernel before 6.2: no usage report */
+		submit_tx(u);
+		return;
+	}
 	if (t->zc && u->zc_ok && (res == -EOPNOTSUPP || res == -EINVAL)) {
 		/* The kernel or this socket cannot send zero-copy. */
 		log_warn("uplink: zero-copy send refused (%s); using plain send",
@@ -710,6 +724,7 @@ int uplink_main(struct uplink_io *io)
 	u->sock = -1;
 	u->sp.dirfd = u->sp.wfd = u->sp.rfd = -1;
 	u->zc_ok = true;
+	u->zc_report = true;
 	u->backoff_ms = BACKOFF_MIN_MS;
 	u->buf = malloc(REC_HDR_LEN + REC_BODY_MAX);
 	ret = u->buf ? 0 : -ENOMEM;
@@ -725,6 +740,15 @@ int uplink_main(struct uplink_io *io)
 	/* Spool files belong to the uplink's own user. */
 	if (!ret)
 		ret = sandbox_drop_user(&io->sb);
+	/* One uplink per spool: a restarted one waits for its predecessor
+	 * (still dying after a moatd crash) to let go. */
+	if (!ret) {
+		int lock = openat(io->spool_fd, ".lock",
+				  O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+		if (lock < 0 || flock(lock, LOCK_EX) < 0)
+			ret = -errno;
+	}
 	if (!ret) {
 		ret = spool_open(&u->sp, io->spool_fd, io->cfg->spool_quota);
 		if (ret)

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/lib/hub.h"
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int run_cmd(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n = 0;
+	int st;
+
+	if (!f)
+		return -1;
+	if (out && len) {
+		n = fread(out, 1, len - 1, f);
+		out[n] = 0;
+	} else {
+		char sink[4096];
+
+		while (fread(sink, 1, sizeof(sink), f) > 0)
+			;
+	}
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+uint8_t *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *p = NULL;
+	long n;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0) {
+		rewind(f);
+		p = malloc((size_t)n + 1);
+		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+			free(p);
+			p = NULL;
+		}
+		*len = p ? (size_t)n : 0;
+	}
+	fclose(f);
+	return p;
+}
+
+/* A port nobody listens on now (the kernel's pick, then released). */
+static unsigned int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned int port = 0;
+
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(fd, (struct sockaddr *)&sa, &l))
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+int hub_init(struct hub *h, const char *name, const char *camera_lines)
+{
+	char cmd[1024], out[512];
+	FILE *f;
+	ssize_t n;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->dir, sizeof(h->dir), "/tmp/moat-%s-XXXXXX", name);
+	if (!mkdtemp(h->dir))
+		return -errno;
+	chmod(h->dir, 0755);
+	n = readlink("/proc/self/exe", h->bin, sizeof(h->bin) - 16);
+	if (n <= 0)
+		return -errno;
+	h->bin[n] = 0;
+	strcpy(strrchr(h->bin, '/'), "/../bin");
+	h->port = free_port();
+	snprintf(h->relay_addr, sizeof(h->relay_addr), "127.0.0.1:%u", h->port);
+	snprintf(h->conf, sizeof(h->conf), "%s/moat.conf", h->dir);
+	snprintf(h->ident, sizeof(h->ident), "%s/viewer.key", h->dir);
+	snprintf(h->relay_dir, sizeof(h->relay_dir), "%s/relay", h->dir);
+	snprintf(h->spool, sizeof(h->spool), "%s/spool", h->dir);
+	snprintf(h->sock, sizeof(h->sock), "%s/control.sock", h->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view pair --hub-keys %s/keys --out %s --name test 2>&1",
+		 h->bin, h->dir, h->ident);
+	if (run_cmd(cmd, out, sizeof(out))) {
+		fprintf(stderr, "pairing failed: %s\n", out);
+		return -EIO;
+	}
+	f = fopen(h->conf, "w");
+	if (!f)
+		return -errno;
+	fprintf(f,
+		"[hub]\nkeys = %s/keys\nspool = %s\ncontrol = %s\n"
+		"[relay]\naddress = 127.0.0.1\nport = %u\n%s",
+		h->dir, h->spool, h->sock, h->port, camera_lines);
+	return fclose(f) ? -errno : 0;
+}
+
+static pid_t spawn_logged(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setpgid(0, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+int hub_start_relay(struct hub *h)
+{
+	char bin[300], log[200];
+	char *argv[] = { bin, "--dir", h->relay_dir, "--listen", h->relay_addr,
+			 NULL };
+
+	snprintf(bin, sizeof(bin), "%s/moat-relay", h->bin);
+	snprintf(log, sizeof(log), "%s/relay.log", h->dir);
+	h->relay = spawn_logged(argv, log);
+	/* Ready when it accepts a connection. */
+	for (int i = 0; i < 100; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_port = htons((uint16_t)h->port),
+					  .sin_addr.s_addr =
+						  htonl(INADDR_LOOPBACK) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+		ok = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (ok)
+			return 0;
+		msleep(20);
+	}
+	return -ETIMEDOUT;
+}
+
+int hub_start_moatd(struct hub *h)
+{
+	char bin[300], log[200];
+	char *argv[] = { bin, "--config", h->conf, NULL };
+
+	snprintf(bin, sizeof(bin), "%s/moatd", h->bin);
+	snprintf(log, sizeof(log), "%s/moatd.log", h->dir);
+	h->moatd = spawn_logged(argv, log);
+	for (int i = 0; i < 200; i++) {
+		char *s = hub_status(h);
+
+		if (s) {
+			free(s);
+			return 0;
+		}
+		msleep(25);
+	}
+	return -ETIMEDOUT;
+}
+
+int hub_stop(pid_t *pid, int sig, int ms)
+{
+	int st;
+
+	if (*pid <= 0)
+		return 0;
+	kill(*pid, sig);
+	for (int i = 0; i <= ms / 10; i++) {
+		if (waitpid(*pid, &st, WNOHANG) == *pid) {
+			*pid = 0;
+			return 0;
+		}
+		msleep(10);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, &st, 0);
+	*pid = 0;
+	return -ETIMEDOUT;
+}
+
+char *hub_status(const struct hub *h)
+{
+	char cmd[512];
+	char *out = malloc(1 << 16);
+
+	if (!out)
+		return NULL;
+	snprintf(cmd, sizeof(cmd), "%s/moatctl --socket %s status --json 2>/dev/null",
+		 h->bin, h->sock);
+	if (run_cmd(cmd, out, 1 << 16) || !strchr(out, '{')) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static const char *find_key(const char *json, const char *section,
+			    const char *key)
+{
+	char pat[96];
+	const char *p = json;
+
+	if (section) {
+		snprintf(pat, sizeof(pat), "\"%s\"", section);
+		p = strstr(json, pat);
+		if (!p)
+			return NULL;
+	}
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(p, pat);
+	return p ? p + strlen(pat) : NULL;
+}
+
+int64_t json_num(const char *json, const char *section, const char *key)
+{
+	const char *p = json ? find_key(json, section, key) : NULL;
+
+	return p ? strtoll(p, NULL, 10) : -1;
+}
+
+int json_str(const char *json, const char *section, const char *key,
+	     char *out, size_t len)
+{
+	const char *p = json ? find_key(json, section, key) : NULL;
+	size_t n = 0;
+
+	if (!p || *p != '"')
+		return -1;
+	for (p++; *p && *p != '"' && n + 1 < len; p++)
+		out[n++] = *p;
+	out[n] = 0;
+	return 0;
+}
+
+int hub_wait_drained(struct hub *h, int timeout_ms, bool want_ended)
+{
+	for (int t = 0; t < timeout_ms; t += 100) {
+		char *s = hub_status(h), state[32] = "";
+		int64_t sealed, acked, unacked, ring;
+		bool ok;
+
+		if (s) {
+			sealed = json_num(s, "sealer", "records");
+			acked = json_num(s, "uplink", "acked");
+			unacked = json_num(s, "spool", "unacked_bytes");
+			ring = json_num(s, "uplink", "ring_bytes");
+			json_str(s, "cameras", "state", state, sizeof(state));
+			ok = sealed > 0 && unacked == 0 && ring == 0 &&
+			     acked >= sealed &&
+			     (!want_ended || !strcmp(state, "ended"));
+			free(s);
+			if (ok)
+				return 0;
+		}
+		msleep(100);
+	}
+	return -ETIMEDOUT;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void hub_cleanup(struct hub *h, bool keep)
+{
+	hub_stop(&h->moatd, SIGTERM, 8000);
+	hub_stop(&h->relay, SIGTERM, 3000);
+	if (keep)
+		fprintf(stderr, "kept %s\n", h->dir);
+	else if (h->dir[0])
+		nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- plaintext scanner ---- */
+
+struct pt_set {
+	uint64_t *slot;
+	size_t mask;
+};
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x | 1; /* 0 marks an empty slot */
+}
+
+static uint64_t window(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+struct pt_set *pt_set_new(const uint8_t *p, size_t len)
+{
+	struct pt_set *s = calloc(1, sizeof(*s));
+	size_t cap = 1024;
+
+	while (s && cap < len * 2)
+		cap *= 2;
+	if (s)
+		s->slot = calloc(cap, sizeof(uint64_t));
+	if (!s || !s->slot) {
+		free(s);
+		return NULL;
+	}
+	s->mask = cap - 1;
+	for (size_t i = 0; i + 8 <= len; i++) {
+		uint64_t v = window(p + i), k = mix(v);
+		size_t j = k & s->mask;
+
+		while (s->slot[j] && s->slot[j] != v)
+			j = (j + 1) & s->mask;
+		s->slot[j] = v ? v : 1;
+	}
+	return s;
+}
+
+void pt_set_free(struct pt_set *s)
+{
+	if (s)
+		free(s->slot);
+	free(s);
+}
+
+size_t pt_scan(const struct pt_set *s, const uint8_t *p, size_t len)
+{
+	size_t hits = 0;
+
+	for (size_t i = 0; i + 8 <= len; i++) {
+		uint64_t v = window(p + i);
+		size_t j = mix(v) & s->mask;
+
+		if (!v)
+			continue; /* eight zero bytes: never in an H.264 stream */
+		while (s->slot[j]) {
+			if (s->slot[j] == v) {
+				hits++;
+				break;
+			}
+			j = (j + 1) & s->mask;
+		}
+	}
+	return hits;
+}
+
+static const struct pt_set *scan_set;
+static size_t scan_hits, scan_files;
+
+static int scan_one(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	size_t len, hits;
+	uint8_t *p;
+
+	(void)ftw;
+	if (flag != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	p = read_all(path, &len);
+	if (!p)
+		return 0;
+	hits = pt_scan(scan_set, p, len);
+	if (hits)
+		fprintf(stderr, "plaintext: %zu 8-byte runs of the camera's video in %s\n",
+			hits, path);
+	scan_hits += hits;
+	scan_files++;
+	free(p);
+	return 0;
+}
+
+size_t pt_scan_tree(const struct pt_set *s, const char *dir, size_t *files)
+{
+	scan_set = s;
+	scan_hits = scan_files = 0;
+	nftw(dir, scan_one, 16, FTW_PHYS);
+	if (files)
+		*files = scan_files;
+	return scan_hits;
+}

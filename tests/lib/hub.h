@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A whole hub for tests: a key folder with a paired viewer, a relay and
+ * moatd, each a real process started from the built binaries (the ones
+ * next to the test: ../bin), in a fresh folder under /tmp.
+ */
+#ifndef MOAT_TESTS_HUB_H
+#define MOAT_TESTS_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hub {
+	char dir[128];
+	char bin[256];
+	char conf[200], ident[200], relay_dir[200], spool[200], sock[200];
+	char relay_addr[64];
+	unsigned int port;
+	pid_t relay, moatd;
+};
+
+/* Makes the folder, the keys, the config (camera lines as given). */
+int hub_init(struct hub *h, const char *name, const char *camera_lines);
+void hub_cleanup(struct hub *h, bool keep);
+
+int hub_start_relay(struct hub *h);
+int hub_start_moatd(struct hub *h);
+/* Sends sig and waits (up to ms) for the process to go; 0 if it went. */
+int hub_stop(pid_t *pid, int sig, int ms);
+
+/* `moatctl status --json` output (malloc'd) or NULL. */
+char *hub_status(const struct hub *h);
+/* A number from the JSON: the first "key" after "section" (or anywhere). */
+int64_t json_num(const char *json, const char *section, const char *key);
+/* A string value from the JSON (copied into out). */
+int json_str(const char *json, const char *section, const char *key,
+	     char *out, size_t len);
+
+/* Waits until every sealed record is acknowledged and nothing waits. */
+int hub_wait_drained(struct hub *h, int timeout_ms, bool want_ended);
+
+/* Runs a shell command line; its exit status, output in out (if any). */
+int run_cmd(const char *cmd, char *out, size_t len);
+
+/* Reads a whole file (malloc'd). */
+uint8_t *read_all(const char *path, size_t *len);
+
+/*
+ * Plaintext scanner: every 8-byte window of the given bytes goes in a set;
+ * then any file's windows can be looked up. Returns the number of hits.
+ */
+struct pt_set;
+struct pt_set *pt_set_new(const uint8_t *p, size_t len);
+void pt_set_free(struct pt_set *s);
+size_t pt_scan(const struct pt_set *s, const uint8_t *p, size_t len);
+/* Scans every regular file under dir; hits per file go to stderr. */
+size_t pt_scan_tree(const struct pt_set *s, const char *dir, size_t *files);
+
+#endif

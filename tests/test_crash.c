@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Crash safety: while the file camera records in real time, kill -9 a
+ * random process (capture worker, sealer, uplink, moatd, relay) at a
+ * random moment, MOAT_CRASH_ROUNDS times (10 by default; 200 in the long
+ * run), restarting moatd and the relay as systemd would. Then:
+ *   - nothing acknowledged is lost: every record in the hub's spool (all
+ *     acknowledged by the end) is at the relay, byte for byte;
+ *   - every stored stream opens: no record fails to verify; streams the
+ *     crashes cut end early, never more than the sealer crashes;
+ *   - the viewer can still open new streams: a clip recorded after the
+ *     last crash comes back whole;
+ *   - no plaintext at rest anywhere the hub or the relay wrote.
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/hex.h"
+#include "common/rd.h"
+#include "crypto/stream.h"
+#include "crypto/streamfile.h"
+#include "tests/lib/check.h"
+#include "tests/lib/hub.h"
+
+enum { V_WORKER, V_SEALER, V_UPLINK, V_MOATD, V_RELAY, N_VICTIMS };
+static const char *const victim_name[N_VICTIMS] = { "worker", "sealer",
+						    "uplink", "moatd",
+						    "relay" };
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static pid_t role_pid(struct hub *h, int v)
+{
+	char *st = hub_status(h);
+	int64_t pid = -1;
+
+	if (v == V_WORKER)
+		pid = json_num(st, "cameras", "pid");
+	else if (v == V_SEALER)
+		pid = json_num(st, "sealer", "pid");
+	else if (v == V_UPLINK)
+		pid = json_num(st, "uplink", "pid");
+	free(st);
+	return pid > 0 ? (pid_t)pid : 0;
+}
+
+static int kill9(struct hub *h, int v)
+{
+	pid_t pid;
+
+	if (v == V_MOATD) {
+		kill(h->moatd, SIGKILL);
+		waitpid(h->moatd, NULL, 0);
+		h->moatd = 0;
+		return hub_start_moatd(h) ? -1 : 1;
+	}
+	if (v == V_RELAY) {
+		kill(h->relay, SIGKILL);
+		waitpid(h->relay, NULL, 0);
+		h->relay = 0;
+		return hub_start_relay(h) ? -1 : 1;
+	}
+	pid = role_pid(h, v);
+	if (!pid)
+		return 0; /* between a crash and its restart: try another */
+	return kill(pid, SIGKILL) ? 0 : 1;
+}
+
+/* The hub's relay folder: <relay>/<hub id>. */
+static int hub_dir(const struct hub *h, char *out, size_t len)
+{
+	DIR *d = opendir(h->relay_dir);
+	struct dirent *e;
+	int found = -1;
+
+	while (d && (e = readdir(d)))
+		if (strlen(e->d_name) == 32) {
+			snprintf(out, len, "%s/%s", h->relay_dir, e->d_name);
+			found = 0;
+		}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Is this record (by stream id and counter) at the relay, identical? */
+static bool at_relay(const char *dir, const uint8_t *rec, size_t len)
+{
+	static char cached[600];
+	static uint8_t *buf;
+	static size_t blen;
+	char hex[33], path[600];
+	const uint8_t *r;
+	struct rec_hdr h;
+	struct rd rd;
+	size_t rl;
+
+	rec_parse_hdr(rec, len, &h);
+	hex_encode(hex, h.stream_id, 16);
+	snprintf(path, sizeof(path), "%s/%s.moat", dir, hex);
+	if (strcmp(path, cached)) {
+		free(buf);
+		buf = read_all(path, &blen);
+		snprintf(cached, sizeof(cached), "%s", path);
+	}
+	if (!buf)
+		return false;
+	rd_init(&rd, buf, blen);
+	while (sf_next(&rd, &r, &rl) == 1)
+		if (rl == len && !memcmp(r, rec, len))
+			return true;
+	return false;
+}
+
+/* Every record in every spool segment: how many, how many missing. */
+static void check_spool(const struct hub *h, size_t *n, size_t *missing)
+{
+	char dir[400];
+	struct dirent *e;
+	DIR *d = opendir(h->spool);
+
+	*n = *missing = 0;
+	if (hub_dir(h, dir, sizeof(dir)) || !d) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	while ((e = readdir(d))) {
+		char path[600];
+		const uint8_t *r;
+		size_t len, rl;
+		uint8_t *buf;
+		struct rd rd;
+
+		if (!strstr(e->d_name, ".seg"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", h->spool, e->d_name);
+		buf = read_all(path, &len);
+		rd_init(&rd, buf, len);
+		while (buf && sf_next(&rd, &r, &rl) == 1) {
+			(*n)++;
+			if (!at_relay(dir, r, rl))
+				(*missing)++;
+		}
+		free(buf);
+	}
+	closedir(d);
+}
+
+int main(void)
+{
+	static const char cam[] = "[camera yard]\nsource = file:%s\n"
+				  "pace = %s\nloop = %s\n";
+	const char *env = getenv("MOAT_CRASH_ROUNDS"), *m = getenv("MOAT_MEDIA");
+	int rounds = env ? atoi(env) : 10, kills[N_VICTIMS] = { 0 }, done = 0;
+	char clip[PATH_MAX], lines[PATH_MAX + 100], cmd[2048], out[4096],
+		path[300];
+	size_t clip_len, got_len, n = 0, missing = 0;
+	uint8_t *clip_b, *got;
+	struct pt_set *pt;
+	struct hub h;
+	FILE *f;
+
+	if (geteuid())
+		test_skip("moatd needs root (run the suite with sudo)");
+	if (!realpath(m && *m ? m : test_src_path("build/media/clip.h264"),
+		      clip)) {
+		CHECK(0, "the test clip exists");
+		return test_done("test_crash");
+	}
+	clip_b = read_all(clip, &clip_len);
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	snprintf(lines, sizeof(lines), cam, clip, "realtime", "yes");
+	CHECK(!hub_init(&h, "crash", lines), "hub set up");
+	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
+	msleep(1500);
+	for (int i = 0; done < rounds && i < rounds * 4; i++) {
+		int v = rand() % N_VICTIMS, r;
+
+		/* each victim at least once, from a random start */
+		for (int k = 0; k < N_VICTIMS; k++)
+			if (!kills[(v + k) % N_VICTIMS]) {
+				v = (v + k) % N_VICTIMS;
+				break;
+			}
+		msleep(150 + rand() % 900);
+		r = kill9(&h, v);
+		if (r < 0) {
+			CHECK(0, "%s restarted after kill -9", victim_name[v]);
+			break;
+		}
+		if (r) {
+			kills[v]++;
+			done++;
+		}
+	}
+	printf("kill -9: %d rounds: worker %d, sealer %d, uplink %d, moatd %d, relay %d\n",
+	       done, kills[V_WORKER], kills[V_SEALER], kills[V_UPLINK],
+	       kills[V_MOATD], kills[V_RELAY]);
+	CHECK(done == rounds, "%d kills made", rounds);
+	for (int v = 0; v < N_VICTIMS && rounds >= N_VICTIMS; v++)
+		CHECK(kills[v] > 0, "the %s was killed at least once",
+		      victim_name[v]);
+	msleep(1000);
+
+	/* A clean stop, then one more clip, fast, as a new recording. */
+	CHECK(!hub_stop(&h.moatd, SIGTERM, 15000), "moatd stops cleanly");
+	snprintf(lines, sizeof(lines), cam, clip, "fast", "no");
+	f = fopen(h.conf, "r+");
+	if (f) {
+		char conf[8192];
+		size_t cl = fread(conf, 1, sizeof(conf) - 1, f);
+
+		conf[cl] = 0;
+		*strstr(conf, "[camera") = 0;
+		freopen(h.conf, "w", f);
+		fprintf(f, "%s%s", conf, lines);
+		fclose(f);
+	}
+	CHECK(!hub_start_moatd(&h), "moatd starts again");
+	CHECK(!hub_wait_drained(&h, 90000, true),
+	      "after the crashes every spooled record is acknowledged");
+
+	check_spool(&h, &n, &missing);
+	CHECK(n > 100 && missing == 0,
+	      "nothing acknowledged is lost: %zu of %zu spooled records missing at the relay",
+	      missing, n);
+
+	snprintf(path, sizeof(path), "%s/all.h264", h.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view fetch --identity %s --relay %s --out %s --json",
+		 h.bin, h.ident, h.relay_addr, path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 &&
+		      strstr(out, "\"refused\": 0"),
+	      "every stored stream opens (no record fails to verify): %s", out);
+	{
+		const char *p = strstr(out, "\"ended_early\": ");
+		int early = p ? atoi(p + 15) : 999;
+
+		CHECK(early <= kills[V_SEALER] + kills[V_MOATD],
+		      "streams cut short (%d) only by sealer or moatd crashes (%d)",
+		      early, kills[V_SEALER] + kills[V_MOATD]);
+	}
+	got = read_all(path, &got_len);
+	CHECK(got && got_len >= clip_len &&
+		      !memcmp(got + got_len - clip_len, clip_b, clip_len),
+	      "the clip recorded after the crashes comes back whole");
+	pt = pt_set_new(clip_b, clip_len);
+	CHECK(pt_scan_tree(pt, h.spool, NULL) == 0 &&
+		      pt_scan_tree(pt, h.relay_dir, NULL) == 0,
+	      "no plaintext in the spool or at the relay");
+	pt_set_free(pt);
+	free(got);
+	free(clip_b);
+	hub_cleanup(&h, check_failures != 0);
+	return test_done("test_crash");
+}

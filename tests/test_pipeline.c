@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * End to end, with real processes: the file camera through moatd (worker,
+ * sealer, io_uring uplink, spool) to moat-relay, fetched and opened by
+ * moat-view. What the viewer gets must equal what the camera sent, byte
+ * for byte; no file the hub or the relay wrote may hold any 8-byte run of
+ * the camera's video.
+ */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lib/check.h"
+#include "tests/lib/hub.h"
+
+static const char *clip_path(void)
+{
+	static char abs[PATH_MAX];
+	const char *m = getenv("MOAT_MEDIA");
+
+	m = m && *m ? m : test_src_path("build/media/clip.h264");
+	return realpath(m, abs) ? abs : m;
+}
+
+static void bad_config(struct hub *h)
+{
+	char cmd[600], out[2048], path[200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bad.conf", h->dir);
+	f = fopen(path, "w");
+	fprintf(f, "[hub]\nspool_quota = lots\n[relay]\naddress = 127.0.0.1\n"
+		   "[camera a]\nsource = file:/nonexistent\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/moatd --config %s 2>&1", h->bin, path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 1, "a bad config stops moatd");
+	CHECK(strstr(out, "line 2") && strstr(out, "spool_quota"),
+	      "the message names the line and the key: %s", out);
+	CHECK(access(h->sock, F_OK) != 0, "nothing started on a bad config");
+}
+
+int main(void)
+{
+	static const char cam[] = "[camera porch]\nsource = file:%s\n"
+				  "pace = fast\nloop = no\n";
+	char lines[PATH_MAX + 100], cmd[2048], out[4096], path[300];
+	const char *clip = clip_path();
+	size_t clip_len, got_len, files = 0;
+	uint8_t *clip_b, *got;
+	struct pt_set *pt;
+	struct hub h;
+	char *st;
+
+	if (geteuid())
+		test_skip("moatd needs root (run the suite with sudo)");
+	clip_b = read_all(clip, &clip_len);
+	CHECK(clip_b && clip_len > 100000, "clip %s readable", clip);
+	if (!clip_b)
+		return test_done("test_pipeline");
+	snprintf(lines, sizeof(lines), cam, clip);
+	CHECK(!hub_init(&h, "e2e", lines), "hub folder, keys, config");
+	bad_config(&h);
+	CHECK(!hub_start_relay(&h), "relay up");
+	CHECK(!hub_start_moatd(&h), "moatd answers on its control socket");
+	CHECK(!hub_wait_drained(&h, 60000, true),
+	      "every sealed record acknowledged by the relay");
+
+	st = hub_status(&h);
+	CHECK(json_num(st, "cameras", "frames_sealed") == 120,
+	      "120 access units sealed");
+	CHECK(json_num(st, "cameras", "streams") == 4, "a stream per GOP (4)");
+	CHECK(json_num(st, "uplink", "records_sent") >=
+		      json_num(st, "sealer", "records"),
+	      "every record sent");
+	CHECK(json_num(st, "sealer", "copies") == 0 &&
+		      json_num(st, "cameras", "drops_recorded") == 0,
+	      "no extra copy in the sealer, nothing dropped");
+	free(st);
+	snprintf(cmd, sizeof(cmd), "%s/moatctl --socket %s status", h.bin,
+		 h.sock);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "porch") &&
+		      strstr(out, "acknowledged"),
+	      "moatctl status speaks to people: %s", out);
+
+	/* The viewer: the same bytes, the H.264 file and an MP4. */
+	snprintf(path, sizeof(path), "%s/view.h264", h.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view fetch --identity %s --relay %s --out %s --json",
+		 h.bin, h.ident, h.relay_addr, path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 &&
+		      strstr(out, "\"opened\": 4") &&
+		      strstr(out, "\"frames\": 120"),
+	      "the viewer opens 4 streams, 120 frames: %s", out);
+	got = read_all(path, &got_len);
+	CHECK(got && got_len == clip_len && !memcmp(got, clip_b, clip_len),
+	      "the viewer's access units equal the camera's, byte for byte (%zu of %zu bytes)",
+	      got_len, clip_len);
+	snprintf(path, sizeof(path), "%s/view.mp4", h.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view fetch --identity %s --relay %s --out %s >/dev/null && "
+		 "ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+		 "stream=codec_name,nb_read_frames -of csv=p=0 %s",
+		 h.bin, h.ident, h.relay_addr, path, path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "h264,120"),
+	      "the MP4 plays: 120 H.264 frames per ffprobe (%s)", out);
+
+	/* No plaintext at rest: the hub's spool and the relay's store. */
+	pt = pt_set_new(clip_b, clip_len);
+	CHECK(pt && pt_scan(pt, got, got_len) > 100000,
+	      "the scanner finds the video in the viewer's own output");
+	CHECK(pt_scan_tree(pt, h.spool, &files) == 0 && files >= 2,
+	      "no 8-byte run of the video in the spool (%zu files)", files);
+	CHECK(pt_scan_tree(pt, h.relay_dir, &files) == 0 && files >= 4,
+	      "no 8-byte run of the video at the relay (%zu files)", files);
+	pt_set_free(pt);
+	free(got);
+
+	/* A clean stop leaves nothing behind but the spool. */
+	CHECK(!hub_stop(&h.moatd, SIGTERM, 10000), "moatd stops on SIGTERM");
+	CHECK(access(h.sock, F_OK) != 0, "control socket removed");
+	hub_cleanup(&h, check_failures != 0);
+	free(clip_b);
+	return test_done("test_pipeline");
+}
