@@ -39,7 +39,9 @@ static int sealed_memfd(const char *name, off_t size)
 
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, size) < 0 ||
+	/* Owner only: a process of another uid cannot reopen it by path
+	 * (/proc/PID/fd/N), whatever descriptor it was handed. */
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, size) < 0 ||
 	    fcntl(fd, F_ADD_SEALS,
 		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		ret = -errno;

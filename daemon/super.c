@@ -76,11 +76,7 @@ static int efd(void)
 /* Ring memfds belong to root, mode 0600: no role can reopen one by path. */
 static int make_ring(uint64_t cap, struct ring_fds *fds)
 {
-	int ret = ring_create(cap, fds);
-
-	if (!ret && (fchmod(fds->data, 0600) < 0 || fchmod(fds->cons, 0600) < 0))
-		ret = -errno;
-	return ret;
+	return ring_create(cap, fds);
 }
 
 static int stats_map(struct child *c, size_t len)

@@ -299,9 +299,13 @@ static int write_out(const char *out, bool mp4, struct got *g, size_t n,
 		}
 	}
 	if (mp4) {
-		int r = mp4_close(w, err, sizeof(err));
+		char cerr[256];
+		int r = mp4_close(w, cerr, sizeof(cerr));
 
-		ret = ret ? ret : r;
+		if (!ret && r) {
+			ret = r;
+			snprintf(err, sizeof(err), "%s", cerr);
+		}
 	} else if (fclose(fp)) {
 		ret = ret ? ret : -EIO;
 	}

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The role sandboxes hold: a process confined as each role (its own user,
+ * Landlock, the seccomp allowlist, exactly as moatd confines it) attempts
+ * what its role must never do and is refused: killed by SIGSYS, or the
+ * call fails. Each role also does what it needs, so the filters are not
+ * simply refusing everything.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/ring.h"
+#include "daemon/sandbox.h"
+#include "tests/lib/check.h"
+
+static struct ring_fds ring_rw;
+static int ring_ro = -1, spool_fd = -1;
+
+typedef int (*probe_fn)(void);
+
+/* Runs fn confined as role: "killed", "ok" (returned 0) or "refused". */
+static const char *confined(enum role role, probe_fn fn)
+{
+	static const char *const users[] = { NULL, "moat-cam", "moat-seal",
+					     "moat-up" };
+	struct passwd *pw = getpwnam(users[role]);
+	struct sandbox sb = { .role = role, .spool_fd = spool_fd };
+	int st;
+	pid_t pid;
+
+	if (!pw)
+		return "no user (run make deps)";
+	sb.uid = pw->pw_uid;
+	sb.gid = pw->pw_gid;
+	fflush(NULL);
+	pid = fork();
+	if (!pid) {
+		if (sandbox_enter(&sb))
+			_exit(100);
+		_exit(fn());
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		return "lost";
+	if (WIFSIGNALED(st))
+		return WTERMSIG(st) == SIGSYS ? "killed" : "crashed";
+	switch (WEXITSTATUS(st)) {
+	case 0:
+		return "ok";
+	case 1:
+		return "refused";
+	case 100:
+		return "sandbox failed";
+	}
+	return "did it";
+}
+
+/* 0 when the call worked, 1 when it failed with EACCES/EPERM, 2 else. */
+static int result(long r)
+{
+	if (r >= 0)
+		return 2;
+	return errno == EACCES || errno == EPERM ? 1 : 3;
+}
+
+static int p_inet(void)
+{
+	return socket(AF_INET, SOCK_STREAM, 0) >= 0 ? 0 : 3;
+}
+
+static int p_unix(void)
+{
+	return socket(AF_UNIX, SOCK_STREAM, 0) >= 0 ? 2 : 3;
+}
+
+static int p_open_etc(void)
+{
+	return open("/etc/hostname", O_RDONLY) >= 0 ? 2 : 3;
+}
+
+static int p_reopen_ring_rw(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", ring_ro);
+	return result(open(path, O_RDWR));
+}
+
+static int p_reopen_ring_via_spool(void)
+{
+	char path[64];
+
+	/* an absolute path ignores the directory fd seccomp checks */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", ring_ro);
+	return result(openat(spool_fd, path, O_RDWR));
+}
+
+static int p_map_ring_writable(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ring_ro,
+		       0);
+
+	return result(p == MAP_FAILED ? -1 : 0);
+}
+
+static int p_spool_file(void)
+{
+	int fd = openat(spool_fd, "probe.seg", O_RDWR | O_CREAT, 0600);
+
+	if (fd < 0 || write(fd, "x", 1) != 1 || fsync(fd))
+		return 3;
+	return unlinkat(spool_fd, "probe.seg", 0) ? 3 : 0;
+}
+
+static int p_spool_escape(void)
+{
+	return result(openat(spool_fd, "../escape", O_RDWR | O_CREAT, 0600));
+}
+
+static int p_exec_memory(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? 3 : 2;
+}
+
+static int p_execve(void)
+{
+	char *argv[] = { "/bin/true", NULL };
+
+	execv(argv[0], argv);
+	return 3;
+}
+
+static int p_work(void)
+{
+	uint8_t b[32];
+
+	/* what every role does: randomness, its own memory, its fds */
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		return 3;
+	free(malloc(1 << 20));
+	return 0;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/moat-sandbox-XXXXXX", spool[64];
+	struct passwd *up = getpwnam("moat-up");
+
+	if (geteuid())
+		test_skip("the sandboxes drop from root to each role's user");
+	CHECK(!ring_create(RING_MIN_CAP, &ring_rw), "a ring");
+	ring_ro = ring_fd_readonly(ring_rw.data);
+	CHECK(ring_ro >= 0, "its read-only descriptor");
+	CHECK(mkdtemp(dir) != NULL, "temp folder");
+	chmod(dir, 0755);
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
+	mkdir(spool, 0700);
+	CHECK(up && !chown(spool, up->pw_uid, up->pw_gid), "spool owned by moat-up");
+	spool_fd = open(spool, O_RDONLY | O_DIRECTORY);
+
+	/* The sealer: keys and rings, nothing else. */
+	CHECK(!strcmp(confined(ROLE_SEALER, p_work), "ok"),
+	      "sealer: its own work runs");
+	CHECK(!strcmp(confined(ROLE_SEALER, p_inet), "killed"),
+	      "sealer: opening an internet socket kills it");
+	CHECK(!strcmp(confined(ROLE_SEALER, p_unix), "killed"),
+	      "sealer: opening a unix socket kills it");
+	CHECK(!strcmp(confined(ROLE_SEALER, p_open_etc), "killed"),
+	      "sealer: opening any file kills it");
+	CHECK(!strcmp(confined(ROLE_SEALER, p_reopen_ring_rw), "killed"),
+	      "sealer: reopening its read-only ring for writing kills it");
+	CHECK(!strcmp(confined(ROLE_SEALER, p_map_ring_writable), "refused"),
+	      "sealer: a writable mapping of the plaintext ring is refused");
+	CHECK(!strcmp(confined(ROLE_SEALER, p_exec_memory), "killed"),
+	      "sealer: executable memory kills it");
+	CHECK(!strcmp(confined(ROLE_SEALER, p_execve), "killed"),
+	      "sealer: running a program kills it");
+
+	/* The uplink: the spool, TCP to the relay, ciphertext only. */
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_work), "ok"),
+	      "uplink: its own work runs");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_spool_file), "ok"),
+	      "uplink: writes spool files");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_inet), "ok"),
+	      "uplink: opens a TCP socket");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_unix), "killed"),
+	      "uplink: a unix socket kills it");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_reopen_ring_rw), "killed"),
+	      "uplink: opening the plaintext ring for writing by path kills it");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_reopen_ring_via_spool),
+		      "refused"),
+	      "uplink: the same through the spool folder's descriptor is refused");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_map_ring_writable), "refused"),
+	      "uplink: a writable mapping of a plaintext ring is refused");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_spool_escape), "refused"),
+	      "uplink: a file outside the spool is refused");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_execve), "killed"),
+	      "uplink: running a program kills it");
+
+	/* The file camera worker: no network at all. */
+	CHECK(!strcmp(confined(ROLE_WORKER, p_work), "ok"),
+	      "worker: its own work runs");
+	CHECK(!strcmp(confined(ROLE_WORKER, p_inet), "killed"),
+	      "worker: a socket kills it");
+	CHECK(!strcmp(confined(ROLE_WORKER, p_open_etc), "killed"),
+	      "worker: opening a file kills it");
+
+	close(spool_fd);
+	rmdir(spool);
+	rmdir(dir);
+	ring_fds_close(&ring_rw);
+	close(ring_ro);
+	return test_done("test_sandbox");
+}
