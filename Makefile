@@ -149,7 +149,7 @@ check:
 
 demo: deps
 	$(Q)$(MAKE) -s --no-print-directory all media
-	$(Q)$(BUILD)/bin/moat-demo $(MEDIA)
+	$(Q)$(BUILD)/bin/moat-demo --out $(BUILD)/demo.mp4 $(MEDIA)
 
 fuzz-long: fuzz
 	$(Q)tests/fuzz-run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)

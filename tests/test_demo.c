@@ -23,7 +23,7 @@ static int run(const char *env, const char *args, char *out, size_t cap)
 	size_t n;
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "%s '%s' %s 2>&1", env, demo, args);
+	snprintf(cmd, sizeof(cmd), "%s '%s' offline %s 2>&1", env, demo, args);
 	f = popen(cmd, "r");
 	if (!f)
 		return -1;
@@ -94,5 +94,28 @@ int main(void)
 	CHECK(run("MOAT_CIPHER=rot13", "", out, sizeof(out)) == 1 &&
 		      strstr(out, "rot13") != NULL,
 	      "bad cipher named: %s", out);
+	if (!geteuid()) {
+		/* `make demo` itself: the whole pipeline, real processes. */
+		char cmd[PATH_MAX * 2];
+		FILE *f;
+		size_t k;
+
+		snprintf(cmd, sizeof(cmd),
+			 "'%s' --json --out /tmp/moat-test-demo.mp4 %s 2>&1", demo,
+			 media);
+		f = popen(cmd, "r");
+		k = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
+		out[k] = 0;
+		CHECK(f && WEXITSTATUS(pclose(f)) == 0 &&
+			      strstr(out, "\"ok\": true") &&
+			      strstr(out, "\"viewer_identical\": true") &&
+			      strstr(out, "\"mp4_frames\": 120") &&
+			      strstr(out, "\"plaintext_hits_disk\": 0,") &&
+			      strstr(out, "\"plaintext_hits_wire\": 0,") &&
+			      json_num(out, "\"wire_bytes\": ") > 400000,
+		      "the pipeline demo: identical frames, MP4, no plaintext on disk or wire: %s",
+		      out);
+		unlink("/tmp/moat-test-demo.mp4");
+	}
 	return test_done("test_demo");
 }

@@ -47,15 +47,6 @@ int run_cmd(const char *cmd, char *out, size_t len);
 /* Reads a whole file (malloc'd). */
 uint8_t *read_all(const char *path, size_t *len);
 
-/*
- * Plaintext scanner: every 8-byte window of the given bytes goes in a set;
- * then any file's windows can be looked up. Returns the number of hits.
- */
-struct pt_set;
-struct pt_set *pt_set_new(const uint8_t *p, size_t len);
-void pt_set_free(struct pt_set *s);
-size_t pt_scan(const struct pt_set *s, const uint8_t *p, size_t len);
-/* Scans every regular file under dir; hits per file go to stderr. */
-size_t pt_scan_tree(const struct pt_set *s, const char *dir, size_t *files);
+#include "common/ptscan.h"
 
 #endif

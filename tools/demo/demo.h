@@ -88,4 +88,9 @@ size_t demo_scan_file(const struct demo_clip *c, const char *path);
 size_t demo_plaintext_hits(const struct demo_clip *c,
 			   const struct demo_spool *sp);
 
+/* `moat-demo offline`: the sealing core demo (tools/demo/offline.c). */
+int demo_offline_main(int argc, char **argv);
+/* `moat-demo`: the whole pipeline with real processes (pipeline.c). */
+int demo_pipeline_main(int argc, char **argv);
+
 #endif

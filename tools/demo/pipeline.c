@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The pipeline demo: on this machine, a relay (moat-relay), the hub
+ * (moatd with the file camera, its worker, sealer and uplink) and a viewer
+ * (moat-view), all the real programs. A tap between the hub and the relay
+ * keeps every byte that crosses the wire. When the clip has been recorded
+ * and acknowledged, the viewer fetches it and writes an MP4; then the demo
+ * checks the viewer's frames against the camera's and looks for the video
+ * in every file the hub and the relay wrote and in the captured traffic.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/ptscan.h"
+#include "common/wire.h"
+#include "tools/demo/demo.h"
+
+struct pd {
+	const char *clip, *out;
+	char dir[PATH_MAX], bin[PATH_MAX], relay_dir[PATH_MAX + 8];
+	char spool[PATH_MAX + 8], sock[PATH_MAX + 16], ident[PATH_MAX + 16];
+	bool keep, json, made_dir;
+	unsigned int relay_port, tap_port;
+	pid_t relay, tap, moatd;
+	int wire_fd; /* memfd: every byte the hub sent the relay */
+};
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int listen_any(unsigned int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &l) || listen(fd, 4)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static int connect_port(unsigned int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Copies one direction; the hub's side is also kept in the memfd. */
+static int pump(int from, int to, int keep_fd)
+{
+	uint8_t buf[65536];
+	ssize_t n = read(from, buf, sizeof(buf));
+
+	if (n <= 0)
+		return -1;
+	if (keep_fd >= 0 && write(keep_fd, buf, (size_t)n) != n)
+		return -1;
+	return wire_write_all(to, buf, (size_t)n);
+}
+
+/* The wire tap: a TCP relay of bytes between the hub and the relay. */
+static void tap_loop(int lfd, unsigned int relay_port, int keep_fd)
+{
+	signal(SIGTERM, SIG_DFL);
+	for (;;) {
+		int hub = accept(lfd, NULL, NULL), rel;
+
+		if (hub < 0)
+			continue;
+		rel = connect_port(relay_port);
+		while (rel >= 0) {
+			struct pollfd p[2] = { { hub, POLLIN, 0 },
+					       { rel, POLLIN, 0 } };
+
+			if (poll(p, 2, -1) < 0)
+				break;
+			if (p[0].revents && pump(hub, rel, keep_fd))
+				break;
+			if (p[1].revents && pump(rel, hub, -1))
+				break;
+		}
+		close(hub);
+		if (rel >= 0)
+			close(rel);
+	}
+}
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			      0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void stop(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+static int run_capture(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n;
+	int st;
+
+	if (!f)
+		return -1;
+	n = fread(out, 1, len - 1, f);
+	out[n] = 0;
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static long long json_ll(const char *j, const char *section, const char *key)
+{
+	char pat[64];
+	const char *p = j;
+
+	snprintf(pat, sizeof(pat), "\"%s\"", section);
+	p = strstr(j, pat);
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = p ? strstr(p, pat) : NULL;
+	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+static int setup(struct pd *d)
+{
+	char cmd[4 * PATH_MAX], out[1024], path[PATH_MAX + 16], log[PATH_MAX + 16];
+	char *relay_argv[] = { NULL, "--dir", d->relay_dir, "--listen", NULL,
+			       NULL };
+	char bin[PATH_MAX + 16], listen[32];
+	int lfd;
+	FILE *f;
+
+	snprintf(d->relay_dir, sizeof(d->relay_dir), "%s/relay", d->dir);
+	snprintf(d->spool, sizeof(d->spool), "%s/spool", d->dir);
+	snprintf(d->sock, sizeof(d->sock), "%s/control.sock", d->dir);
+	snprintf(d->ident, sizeof(d->ident), "%s/viewer.key", d->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/moat-view' pair --hub-keys '%s/keys' --out '%s' --name demo-viewer 2>&1",
+		 d->bin, d->dir, d->ident);
+	if (run_capture(cmd, out, sizeof(out))) {
+		fprintf(stderr, "moat-demo: pairing failed: %s", out);
+		return -1;
+	}
+	/* The relay, on a port of its own. */
+	lfd = listen_any(&d->relay_port);
+	if (lfd < 0)
+		return -1;
+	close(lfd);
+	snprintf(bin, sizeof(bin), "%s/moat-relay", d->bin);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", d->relay_port);
+	relay_argv[0] = bin;
+	relay_argv[4] = listen;
+	snprintf(log, sizeof(log), "%s/relay.log", d->dir);
+	d->relay = spawn(relay_argv, log);
+	for (int i = 0; i < 100; i++) {
+		int fd = connect_port(d->relay_port);
+
+		if (fd >= 0) {
+			close(fd);
+			break;
+		}
+		msleep(20);
+	}
+	/* The tap the hub talks to. */
+	d->wire_fd = memfd_create("moat-demo-wire", MFD_CLOEXEC);
+	lfd = listen_any(&d->tap_port);
+	if (lfd < 0 || d->wire_fd < 0)
+		return -1;
+	d->tap = fork();
+	if (!d->tap) {
+		tap_loop(lfd, d->relay_port, d->wire_fd);
+		_exit(0);
+	}
+	close(lfd);
+	snprintf(path, sizeof(path), "%s/moat.conf", d->dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f,
+		"# written by moat-demo\n[hub]\nkeys = %s/keys\nspool = %s\ncontrol = %s\n\n"
+		"[relay]\naddress = 127.0.0.1\nport = %u\n\n"
+		"[camera front-door]\nsource = file:%s\npace = realtime\nloop = no\n"
+		"record = continuous\nlive = no\n",
+		d->dir, d->spool, d->sock, d->tap_port, d->clip);
+	return fclose(f) ? -1 : 0;
+}
+
+static int run_hub(struct pd *d, char *status, size_t len)
+{
+	char bin[PATH_MAX + 16], conf[PATH_MAX + 16], log[PATH_MAX + 16],
+		cmd[3 * PATH_MAX];
+	char *argv[] = { bin, "--config", conf, NULL };
+	long long last = -1;
+
+	snprintf(bin, sizeof(bin), "%s/moatd", d->bin);
+	snprintf(conf, sizeof(conf), "%s/moat.conf", d->dir);
+	snprintf(log, sizeof(log), "%s/moatd.log", d->dir);
+	snprintf(cmd, sizeof(cmd), "'%s/moatctl' --socket '%s' status --json 2>/dev/null",
+		 d->bin, d->sock);
+	d->moatd = spawn(argv, log);
+	for (int t = 0; t < 600; t++) {
+		long long sealed, sent, acked, unacked;
+		int ended;
+
+		msleep(100);
+		if (run_capture(cmd, status, len))
+			continue;
+		sealed = json_ll(status, "cameras", "frames_sealed");
+		sent = json_ll(status, "sealer", "records");
+		acked = json_ll(status, "uplink", "acked");
+		unacked = json_ll(status, "spool", "unacked_bytes");
+		ended = strstr(status, "\"state\": \"ended\"") != NULL;
+		if (!d->json && sealed != last && isatty(1)) {
+			printf("\r  recording: %lld frames sealed, %lld records acknowledged",
+			       sealed, acked);
+			fflush(stdout);
+			last = sealed;
+		}
+		if (ended && sent > 0 && acked >= sent && !unacked) {
+			if (!d->json && isatty(1))
+				putchar('\n');
+			return 0;
+		}
+	}
+	fprintf(stderr, "moat-demo: the hub did not finish in 60 s; see %s/moatd.log\n",
+		d->dir);
+	return -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: moat-demo [--out FILE.mp4] [--dir DIR] [--keep] [--json] [CLIP.h264]\n"
+	      "       moat-demo offline --help\n\n"
+	      "Runs the whole hub on this machine with the file camera: moat-relay,\n"
+	      "moatd (capture worker, sealer and uplink, each sandboxed as its own\n"
+	      "user) and moat-view, with a tap on the wire between hub and relay.\n"
+	      "The clip (default build/media/clip.h264, made by `make media') is\n"
+	      "recorded in real time, sealed a stream per GOP, sent and acknowledged;\n"
+	      "the viewer fetches it, checks it against the camera's bytes and writes\n"
+	      "an MP4. Then every file the hub and the relay wrote, and every byte on\n"
+	      "the wire, is searched for any 8-byte run of the video. Needs root.\n\n"
+	      "  --out FILE  the viewer's MP4 (default moat-demo.mp4)\n"
+	      "  --dir DIR   work folder (default: new under /tmp, removed after)\n"
+	      "  --keep      keep the work folder (logs, spool, relay store)\n"
+	      "  --json      one JSON object instead of the summary\n",
+	      f);
+}
+
+static int parse(struct pd *d, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	d->clip = "build/media/clip.h264";
+	d->out = "moat-demo.mp4";
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			d->out = optarg;
+			break;
+		case 'd':
+			snprintf(d->dir, sizeof(d->dir), "%s", optarg);
+			break;
+		case 'k':
+			d->keep = true;
+			break;
+		case 'j':
+			d->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		d->clip = argv[optind++];
+	if (optind < argc) {
+		fprintf(stderr, "moat-demo: unexpected argument `%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+int demo_pipeline_main(int argc, char **argv)
+{
+	static struct pd d;
+	static char status[1 << 16], fetch[4096], probe[256];
+	char clip_abs[PATH_MAX], cmd[4 * PATH_MAX], h264[PATH_MAX + 16];
+	size_t clip_len = 0, got_len = 0, spool_files = 0, relay_files = 0;
+	size_t hits = 0, wire_hits = 0, control = 0, wire_len = 0;
+	uint8_t *clip = NULL, *got = NULL, *wire = NULL;
+	struct pt_set *set = NULL;
+	bool same = false;
+	ssize_t n;
+	int ret = parse(&d, argc, argv), frames = -1;
+
+	if (ret)
+		return ret;
+	if (geteuid()) {
+		fprintf(stderr, "moat-demo: needs root, to run each hub role as its own user (sudo make demo)\n");
+		return 1;
+	}
+	if (!realpath(d.clip, clip_abs) ||
+	    file_read_bounded(clip_abs, 1 << 30, &clip, &clip_len)) {
+		fprintf(stderr, "moat-demo: %s: %s (make it with `make media')\n",
+			d.clip, strerror(errno));
+		return 1;
+	}
+	d.clip = clip_abs;
+	n = readlink("/proc/self/exe", d.bin, sizeof(d.bin) - 1);
+	if (n <= 0)
+		return 1;
+	d.bin[n] = 0;
+	*strrchr(d.bin, '/') = 0;
+	if (!d.dir[0]) {
+		snprintf(d.dir, sizeof(d.dir), "/tmp/moat-demo-XXXXXX");
+		if (!mkdtemp(d.dir))
+			return 1;
+		d.made_dir = true;
+	} else if (mkdir_p(d.dir, 0700)) {
+		fprintf(stderr, "moat-demo: --dir %s: %s\n", d.dir, strerror(errno));
+		return 1;
+	}
+	chmod(d.dir, 0755); /* the roles' users reach their spool through it */
+	if (!d.json)
+		printf("moat demo: camera -> moatd (worker, sealer, uplink) -> relay -> viewer\n"
+		       "  work folder %s\n",
+		       d.dir);
+	ret = setup(&d) || run_hub(&d, status, sizeof(status)) ? 1 : 0;
+	stop(&d.moatd);
+	stop(&d.tap);
+	if (!ret) {
+		snprintf(cmd, sizeof(cmd),
+			 "'%s/moat-view' fetch --identity '%s' --relay 127.0.0.1:%u --out '%s' --json",
+			 d.bin, d.ident, d.relay_port, d.out);
+		ret = run_capture(cmd, fetch, sizeof(fetch)) ? 1 : 0;
+		if (ret)
+			fprintf(stderr, "moat-demo: the viewer failed: %s\n", fetch);
+	}
+	if (!ret) {
+		/* Raw H.264 too, to compare with the camera's bytes. */
+		snprintf(h264, sizeof(h264), "%s/viewer.h264", d.dir);
+		snprintf(cmd, sizeof(cmd),
+			 "'%s/moat-view' fetch --identity '%s' --relay 127.0.0.1:%u --out '%s' --json",
+			 d.bin, d.ident, d.relay_port, h264);
+		run_capture(cmd, probe, sizeof(probe));
+		file_read_bounded(h264, 1 << 30, &got, &got_len);
+		same = got && got_len == clip_len && !memcmp(got, clip, clip_len);
+		snprintf(cmd, sizeof(cmd),
+			 "ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+			 "stream=nb_read_frames -of csv=p=0 '%s'",
+			 d.out);
+		if (!run_capture(cmd, probe, sizeof(probe)))
+			frames = atoi(probe);
+		if (got)
+			unlink(h264); /* plaintext: the viewer's, not the hub's */
+	}
+	stop(&d.relay);
+	set = pt_set_new(clip, clip_len);
+	if (set) {
+		control = got ? pt_scan(set, got, got_len) : 0;
+		hits = pt_scan_tree(set, d.spool, &spool_files) +
+		       pt_scan_tree(set, d.relay_dir, &relay_files);
+		wire_len = (size_t)lseek(d.wire_fd, 0, SEEK_END);
+		wire = wire_len ? mmap(NULL, wire_len, PROT_READ, MAP_PRIVATE,
+				       d.wire_fd, 0) :
+				  NULL;
+		if (wire && wire != MAP_FAILED) {
+			wire_hits = pt_scan(set, wire, wire_len);
+			munmap(wire, wire_len);
+		}
+	}
+	if (!ret && (!same || hits || wire_hits || !wire_len || frames != 120))
+		ret = 1;
+	if (d.json) {
+		printf("{\"ok\": %s, \"frames_sealed\": %lld, \"streams\": %lld, \"records\": %lld, "
+		       "\"bytes_sent\": %lld, \"zero_copy_sends\": %lld, \"acked\": %lld, "
+		       "\"viewer_identical\": %s, \"mp4\": \"%s\", \"mp4_frames\": %d, "
+		       "\"plaintext_hits_disk\": %zu, \"plaintext_hits_wire\": %zu, "
+		       "\"wire_bytes\": %zu, \"files_scanned\": %zu}\n",
+		       ret ? "false" : "true",
+		       json_ll(status, "cameras", "frames_sealed"),
+		       json_ll(status, "cameras", "streams"),
+		       json_ll(status, "sealer", "records"),
+		       json_ll(status, "uplink", "bytes_sent"),
+		       json_ll(status, "uplink", "zc_sends"),
+		       json_ll(status, "uplink", "acked"), same ? "true" : "false",
+		       d.out, frames, hits, wire_hits, wire_len,
+		       spool_files + relay_files);
+	} else if (status[0]) {
+		printf("  camera      %s: %zu bytes of H.264, recorded in real time\n",
+		       d.clip, clip_len);
+		printf("  sealed      %lld frames in %lld streams (one per GOP) for 1 paired viewer\n",
+		       json_ll(status, "cameras", "frames_sealed"),
+		       json_ll(status, "cameras", "streams"));
+		printf("  sent        %lld records, %lld bytes to the relay (%lld zero-copy sends); %lld acknowledged\n",
+		       json_ll(status, "sealer", "records"),
+		       json_ll(status, "uplink", "bytes_sent"),
+		       json_ll(status, "uplink", "zc_sends"),
+		       json_ll(status, "uplink", "acked"));
+		printf("  viewer      %s\n", same ?
+			       "every frame identical to the camera's, byte for byte" :
+			       "FRAMES DIFFER from the camera's");
+		printf("  written     %s (MP4, %d frames per ffprobe)\n", d.out,
+		       frames);
+		printf("  plaintext   %zu 8-byte runs of the video on disk (%zu spool and relay files), %zu on the wire (%zu bytes seen);\n"
+		       "              the same search finds %zu runs in the viewer's own output\n",
+		       hits, spool_files + relay_files, wire_hits, wire_len,
+		       control);
+		printf("%s\n", ret ? "moat demo: FAILED (see above)" :
+				     "moat demo: ok");
+	}
+	pt_set_free(set);
+	free(clip);
+	free(got);
+	if (d.wire_fd >= 0)
+		close(d.wire_fd);
+	if (!d.keep && d.made_dir)
+		nftw(d.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	else if (!d.json)
+		printf("  kept        %s (logs, spool, relay store)\n", d.dir);
+	return ret;
+}
