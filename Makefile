@@ -16,7 +16,7 @@ BUILD ?= build
 CC ?= cc
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
-PKGS := libcrypto liburing libseccomp libavformat libavcodec libavutil
+PKGS := libcrypto libssl liburing libseccomp libavformat libavcodec libavutil
 
 ifeq ($(V),1)
 Q :=
@@ -34,7 +34,7 @@ endif
 CFLAGS ?= -O2 -g
 MOAT_CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I. \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
 ifneq ($(SAN),)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer

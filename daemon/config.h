@@ -7,7 +7,7 @@
  * `key = value` lines; `#` or `;` starts a comment line. Every key is in
  * one table (config.c) that drives the parser, the defaults and the
  * documentation check. The file is untrusted text: bounded (64 KiB, lines
- * of 1 KiB, 16 cameras), and any problem is refused with the line, the key
+ * of 1 KiB, 64 cameras), and any problem is refused with the line, the key
  * and what is allowed. Nothing starts on a bad file.
  */
 #ifndef MOAT_DAEMON_CONFIG_H
@@ -20,7 +20,7 @@
 enum {
 	CFG_FILE_MAX = 64 << 10,
 	CFG_LINE_MAX = 1024,
-	CFG_MAX_CAMERAS = 16,
+	CFG_MAX_CAMERAS = 64,
 	CFG_NAME_MAX = 32,
 	CFG_STR_MAX = 256,
 	CFG_ERR_MAX = 512,

@@ -273,6 +273,8 @@ int spool_alloc(struct spool *sp, uint32_t len, int *fd, uint64_t *off,
 			close(nfd);
 			return ret;
 		}
+		if (sp->flush)
+			sp->flush(sp->flush_arg);
 		close(sp->wfd);
 		sp->wfd = nfd;
 		start = sp->end;

@@ -35,6 +35,10 @@ struct spool {
 	uint64_t acked_saved;
 	uint64_t saved_ns;
 	uint64_t evicted_bytes, evictions;
+	/* Called before a finished segment's descriptor is closed, so that
+	 * writes queued on it are submitted first (they then hold the file). */
+	void (*flush)(void *arg);
+	void *flush_arg;
 	int rfd; /* segment open for replay reads */
 	uint64_t rseg;	/* its start */
 };

@@ -12,7 +12,7 @@
 #include "daemon/stats.h"
 
 enum {
-	P_RING_CAP = 8 << 20,
+	P_RING_CAP = 2 << 20, /* 2 s of 8 Mb/s video */
 	C_RING_CAP = 32 << 20,
 	MAX_CHILDREN = CFG_MAX_CAMERAS + 2,
 	BACKOFF_FIRST_MS = 250,

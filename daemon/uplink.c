@@ -135,6 +135,14 @@ static struct io_uring_sqe *sqe_get(struct uplink *u)
 	return sqe;
 }
 
+/* Writes queued on a segment go in before the spool closes it. */
+static void flush_sqes(void *arg)
+{
+	struct uplink *u = arg;
+
+	io_uring_submit(&u->ring);
+}
+
 static struct entry *qent(struct uplink *u, uint64_t i)
 {
 	return &u->q[i % QMAX];
@@ -758,6 +766,8 @@ int uplink_main(struct uplink_io *io)
 	if (!ret)
 		ret = sandbox_enter(&io->sb);
 	if (!ret) {
+		u->sp.flush = flush_sqes;
+		u->sp.flush_arg = u;
 		u->send_pos = u->sp.acked;
 		publish(u);
 		ret = loop(u);

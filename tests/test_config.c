@@ -179,7 +179,7 @@ static void test_limits(void)
 	for (i = 0; i <= CFG_MAX_CAMERAS; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 				      "[camera c%zu]\nsource = file:/a\n", i);
-	expect_err(text, "more than 16 cameras");
+	expect_err(text, "more than 64 cameras");
 	memset(text, '\n', CFG_FILE_MAX + 1);
 	text[CFG_FILE_MAX + 1] = '\0';
 	expect_err(text, "file is larger than 64 KiB");

@@ -17,6 +17,8 @@ static const struct bench_cmd {
 } cmds[] = {
 	{ "seal", bench_seal,
 	  "record sealing against OpenSSL's own EVP speed" },
+	{ "pipeline", bench_pipeline,
+	  "N cameras through moatd to a relay, against TLS 1.3 and SRTP" },
 };
 
 static void usage(FILE *f)

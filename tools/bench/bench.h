@@ -31,5 +31,6 @@ size_t bench_parse_size(const char *s);
 const char *bench_size_str(size_t n, char *buf, size_t cap);
 
 int bench_seal(int argc, char **argv);
+int bench_pipeline(int argc, char **argv);
 
 #endif

@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * moat-bench pipeline: N cameras of 1080p30 H.264 at 8 Mb/s (a clip made
+ * with libx264 in constant-bitrate mode, replayed in real time by the file
+ * camera) through the whole hub (moatd: workers, sealer, uplink) to a
+ * relay on loopback. Measured in the same run, for the same bytes: the
+ * pipeline with one extra copy of every frame, TLS 1.3 (OpenSSL) over
+ * loopback, and GStreamer's srtpenc with AES-256-GCM. Figures are per CPU
+ * second, taken from /proc of the processes that did the work.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/annexb.h"
+#include "common/fileio.h"
+#include "tools/bench/bench.h"
+
+enum { MAX_N = 64, MAX_PIDS = MAX_N + 4 };
+
+struct popts {
+	unsigned int cams[8];
+	size_t n_cams;
+	double seconds;
+	const char *clip;
+	bool json, no_srtp, no_tls;
+};
+
+struct prun {
+	unsigned int n;
+	bool extra_copy;
+	double secs, cpu_hub, cpu_relay;
+	double frames, bytes;
+	long long lat50, lat99, copies, zc, zc_copied;
+	double pss_mib, drops;
+	bool ok;
+};
+
+static char bindir[PATH_MAX];
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int sh(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n = 0;
+	int st;
+
+	if (!f)
+		return -1;
+	if (out) {
+		n = fread(out, 1, len - 1, f);
+		out[n] = 0;
+	}
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The 1080p30 8 Mb/s clip: made once, with libx264 in CBR (filler NALs). */
+static int make_clip(const char *path)
+{
+	char cmd[PATH_MAX + 512];
+	struct stat st;
+
+	if (!stat(path, &st) && st.st_size > 1000000)
+		return 0;
+	fprintf(stderr, "moat-bench: making %s (1080p30, 8 Mb/s CBR, libx264)...\n",
+		path);
+	snprintf(cmd, sizeof(cmd),
+		 "ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 "
+		 "-t 4 -vf noise=alls=12:allf=t -c:v libx264 -preset ultrafast "
+		 "-b:v 8M -minrate 8M -maxrate 8M -bufsize 8M -x264-params nal-hrd=cbr "
+		 "-g 30 -bf 0 -pix_fmt yuv420p -f h264 '%s.tmp' && mv '%s.tmp' '%s'",
+		 path, path, path);
+	return sh(cmd, NULL, 0) ? -EIO : 0;
+}
+
+/* CPU seconds (user + system) a process has used so far. */
+static double proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double proc_pss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	double kib = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Pss:", 4))
+			kib = atof(line + 4);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* Sums every "key": n in the JSON after section (all cameras). */
+static double json_sum(const char *j, const char *section, const char *key)
+{
+	char pat[64];
+	const char *p = strstr(j, section), *end = NULL;
+	double sum = 0;
+
+	if (!p)
+		return 0;
+	if (!strcmp(section, "\"cameras\""))
+		end = strstr(p, "\"sealer\"");
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	while ((p = strstr(p, pat)) && (!end || p < end)) {
+		p += strlen(pat);
+		sum += atof(p);
+		if (!end)
+			break;
+	}
+	return sum;
+}
+
+/* Every hub process: moatd and the pids its status names. */
+static size_t hub_pids(pid_t moatd, const char *j, pid_t *pids)
+{
+	const char *p = j;
+	size_t n = 0;
+
+	pids[n++] = moatd;
+	while (n < MAX_PIDS && (p = strstr(p, "\"pid\": "))) {
+		p += 7;
+		if (atoi(p) > 0)
+			pids[n++] = atoi(p);
+	}
+	return n;
+}
+
+static pid_t spawn(char *const argv[], const char *log, bool extra_copy)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (extra_copy)
+			setenv("MOAT_BENCH_EXTRA_COPY", "1", 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static unsigned int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned int port = 0;
+
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(fd, (struct sockaddr *)&sa, &l))
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static int rm_tree(const char *dir)
+{
+	char cmd[PATH_MAX + 32];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return sh(cmd, NULL, 0);
+}
+
+static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
+		   struct prun *r)
+{
+	static char js[1 << 18], js0[1 << 18];
+	char dir[] = "/tmp/moat-bench-XXXXXX", path[PATH_MAX], cmd[4 * PATH_MAX];
+	char bin[PATH_MAX + 16], conf[PATH_MAX], sock[PATH_MAX], listen[32],
+		rdir[PATH_MAX], log[PATH_MAX];
+	char *relay_argv[] = { bin, "--dir", rdir, "--listen", listen, NULL };
+	pid_t relay, moatd, pids[MAX_PIDS];
+	double c0 = 0, c1 = 0, r0, t0, t1;
+	unsigned int port = free_port();
+	size_t np;
+	FILE *f;
+	int ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->n = n;
+	r->extra_copy = extra_copy;
+	if (!mkdtemp(dir))
+		return -1;
+	chmod(dir, 0755);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/moat-view' pair --hub-keys %s/keys --out %s/v.key >/dev/null",
+		 bindir, dir, dir);
+	if (sh(cmd, NULL, 0))
+		goto out;
+	snprintf(conf, sizeof(conf), "%s/moat.conf", dir);
+	snprintf(sock, sizeof(sock), "%s/ctl.sock", dir);
+	snprintf(rdir, sizeof(rdir), "%s/relay", dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	f = fopen(conf, "w");
+	if (!f)
+		goto out;
+	fprintf(f,
+		"[hub]\nkeys = %s/keys\nspool = %s/spool\ncontrol = %s\nspool_quota = 4G\n"
+		"[relay]\naddress = 127.0.0.1\nport = %u\n",
+		dir, dir, sock, port);
+	for (unsigned int i = 0; i < n; i++)
+		fprintf(f, "[camera cam%u]\nsource = file:%s\npace = realtime\nloop = yes\n",
+			i, o->clip);
+	fclose(f);
+	snprintf(bin, sizeof(bin), "%s/moat-relay", bindir);
+	snprintf(log, sizeof(log), "%s/relay.log", dir);
+	relay = spawn(relay_argv, log, false);
+	msleep(200);
+	{
+		char *argv[] = { bin, "--config", conf, NULL };
+
+		snprintf(bin, sizeof(bin), "%s/moatd", bindir);
+		snprintf(log, sizeof(log), "%s/moatd.log", dir);
+		moatd = spawn(argv, log, extra_copy);
+	}
+	snprintf(cmd, sizeof(cmd), "'%s/moatctl' --socket %s status --json 2>/dev/null",
+		 bindir, sock);
+	msleep(2000); /* warm up: every camera past its first GOP */
+	if (sh(cmd, js0, sizeof(js0)))
+		goto stop;
+	np = hub_pids(moatd, js0, pids);
+	for (size_t i = 0; i < np; i++)
+		c0 += proc_cpu(pids[i]);
+	r0 = proc_cpu(relay);
+	t0 = now_s();
+	msleep((int)(o->seconds * 1000));
+	if (sh(cmd, js, sizeof(js)))
+		goto stop;
+	t1 = now_s();
+	for (size_t i = 0; i < np; i++) {
+		c1 += proc_cpu(pids[i]);
+		r->pss_mib += proc_pss_kib(pids[i]) / 1024;
+	}
+	r->cpu_relay = proc_cpu(relay) - r0;
+	r->secs = t1 - t0;
+	r->cpu_hub = c1 - c0;
+	r->frames = json_sum(js, "\"cameras\"", "frames_sealed") -
+		    json_sum(js0, "\"cameras\"", "frames_sealed");
+	r->bytes = json_sum(js, "\"uplink\"", "bytes_sent") -
+		   json_sum(js0, "\"uplink\"", "bytes_sent");
+	r->lat50 = (long long)json_sum(js, "\"uplink\"", "latency_p50_us");
+	r->lat99 = (long long)json_sum(js, "\"uplink\"", "latency_p99_us");
+	r->zc = (long long)json_sum(js, "\"uplink\"", "zc_sends");
+	r->zc_copied = (long long)json_sum(js, "\"uplink\"", "zc_copied");
+	r->drops = json_sum(js, "\"cameras\"", "drops_recorded") -
+		   json_sum(js0, "\"cameras\"", "drops_recorded");
+	r->copies = (long long)(json_sum(js, "\"sealer\"", "copies") +
+				json_sum(js, "\"uplink\"", "copies") -
+				json_sum(js0, "\"sealer\"", "copies") -
+				json_sum(js0, "\"uplink\"", "copies"));
+	r->ok = r->frames > 0;
+	ret = 0;
+stop:
+	kill(moatd, SIGTERM);
+	waitpid(moatd, NULL, 0);
+	kill(relay, SIGTERM);
+	waitpid(relay, NULL, 0);
+out:
+	if (ret || !r->ok) {
+		snprintf(cmd, sizeof(cmd), "tail -n 5 %s/moatd.log %s/relay.log >&2", dir,
+			 dir);
+		sh(cmd, NULL, 0);
+	}
+	snprintf(path, sizeof(path), "%s", dir);
+	rm_tree(path);
+	return ret;
+}
+
+/* ---- TLS 1.3 over loopback: the same access units, the same sizes ---- */
+
+struct tls_side {
+	int fd;
+	SSL_CTX *ctx;
+	double cpu;
+	uint64_t bytes;
+};
+
+static EVP_PKEY *tls_key;
+static X509 *tls_cert;
+
+static int tls_identity(void)
+{
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+
+	if (!pc || EVP_PKEY_keygen_init(pc) <= 0 ||
+	    EVP_PKEY_keygen(pc, &tls_key) <= 0) {
+		EVP_PKEY_CTX_free(pc);
+		return -1;
+	}
+	EVP_PKEY_CTX_free(pc);
+	tls_cert = X509_new();
+	X509_set_version(tls_cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(tls_cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(tls_cert), 0);
+	X509_gmtime_adj(X509_getm_notAfter(tls_cert), 3600);
+	X509_set_pubkey(tls_cert, tls_key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(tls_cert), "CN",
+				   MBSTRING_ASC, (const unsigned char *)"relay",
+				   -1, -1, 0);
+	X509_set_issuer_name(tls_cert, X509_get_subject_name(tls_cert));
+	return X509_sign(tls_cert, tls_key, NULL) > 0 ? 0 : -1;
+}
+
+static void *tls_server(void *arg)
+{
+	struct tls_side *s = arg;
+	SSL *ssl = SSL_new(s->ctx);
+	uint8_t buf[1 << 16];
+	double c0 = bench_cpu_now();
+	int n;
+
+	SSL_set_fd(ssl, s->fd);
+	if (SSL_accept(ssl) == 1)
+		while ((n = SSL_read(ssl, buf, sizeof(buf))) > 0)
+			s->bytes += (uint64_t)n;
+	s->cpu = bench_cpu_now() - c0;
+	SSL_free(ssl);
+	return NULL;
+}
+
+/* Sends total bytes of access units over TLS 1.3: CPU seconds per side. */
+static int tls_run(const struct annexb_au *au, size_t n_au, double total,
+		   const char *cipher, double *cpu_send, double *cpu_recv)
+{
+	struct tls_side srv = { 0 };
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	int sv[2];
+	pthread_t th;
+	SSL *ssl;
+	double c0, sent = 0;
+	int ret = -1;
+
+	srv.ctx = SSL_CTX_new(TLS_server_method());
+	if (!cctx || !srv.ctx || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -1;
+	/* loopback TCP would do the same; a socket pair keeps it in-process */
+	SSL_CTX_set_min_proto_version(srv.ctx, TLS1_3_VERSION);
+	SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION);
+	SSL_CTX_set_ciphersuites(cctx, cipher);
+	SSL_CTX_set_ciphersuites(srv.ctx, cipher);
+	SSL_CTX_use_certificate(srv.ctx, tls_cert);
+	SSL_CTX_use_PrivateKey(srv.ctx, tls_key);
+	srv.fd = sv[1];
+	pthread_create(&th, NULL, tls_server, &srv);
+	ssl = SSL_new(cctx);
+	SSL_set_fd(ssl, sv[0]);
+	if (SSL_connect(ssl) == 1) {
+		c0 = bench_cpu_now();
+		for (size_t i = 0; sent < total; i = (i + 1) % n_au) {
+			if (SSL_write(ssl, au[i].p, (int)au[i].len) <= 0)
+				break;
+			sent += (double)au[i].len;
+		}
+		*cpu_send = bench_cpu_now() - c0;
+		ret = sent >= total ? 0 : -1;
+		SSL_shutdown(ssl);
+	}
+	shutdown(sv[0], SHUT_WR);
+	pthread_join(th, NULL);
+	*cpu_recv = srv.cpu;
+	SSL_free(ssl);
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(srv.ctx);
+	return ret;
+}
+
+/* ---- GStreamer srtpenc, AES-256-GCM ---- */
+
+/* Bytes of H.264 per CPU second through h264parse, rtph264pay and srtpenc
+ * to a UDP socket on loopback; -1 if GStreamer is not there. */
+static double srtp_run(const char *clip, int loops, double *bytes)
+{
+	char list[PATH_MAX + 64], cmd[4 * PATH_MAX];
+	struct rusage ru;
+	struct stat st;
+	FILE *f;
+	pid_t pid;
+	int status;
+
+	snprintf(list, sizeof(list), "/tmp/moat-bench-srtp-%d.h264", getpid());
+	f = fopen(list, "w");
+	if (!f || stat(clip, &st))
+		return -1;
+	fclose(f);
+	/* the clip back to back, as one long camera stream */
+	snprintf(cmd, sizeof(cmd), "for i in $(seq %d); do cat '%s'; done > '%s'",
+		 loops, clip, list);
+	if (sh(cmd, NULL, 0))
+		return -1;
+	*bytes = (double)st.st_size * loops;
+	pid = fork();
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("gst-launch-1.0", "gst-launch-1.0", "-q", "filesrc",
+		       strcat(strcpy(cmd, "location="), list), "!", "h264parse",
+		       "!", "rtph264pay", "mtu=1400", "!", "srtpenc",
+		       "key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b",
+		       "rtp-cipher=aes-256-gcm", "rtp-auth=null",
+		       "rtcp-cipher=aes-256-gcm", "rtcp-auth=null", "!",
+		       "udpsink", "host=127.0.0.1", "port=9", "sync=false",
+		       NULL);
+		_exit(127);
+	}
+	if (pid < 0 || wait4(pid, &status, 0, &ru) != pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status)) {
+		unlink(list);
+		return -1;
+	}
+	unlink(list);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int parse(struct popts *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cameras", required_argument, NULL, 'c' },
+		{ "seconds", required_argument, NULL, 's' },
+		{ "clip", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-srtp", no_argument, NULL, 'S' },
+		{ "no-tls", no_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	char *s, *tok, *save;
+	int c;
+
+	o->seconds = 10;
+	o->clip = "build/media/bench-1080p.h264";
+	o->cams[0] = 1;
+	o->cams[1] = 4;
+	o->cams[2] = 16;
+	o->cams[3] = 64;
+	o->n_cams = 4;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->n_cams = 0;
+			s = optarg;
+			while ((tok = strtok_r(s, ",", &save)) && o->n_cams < 8) {
+				s = NULL;
+				o->cams[o->n_cams] = (unsigned)atoi(tok);
+				if (!o->cams[o->n_cams] || o->cams[o->n_cams] > MAX_N) {
+					fprintf(stderr, "moat-bench pipeline: --cameras: %s is not 1..64\n",
+						tok);
+					return 2;
+				}
+				o->n_cams++;
+			}
+			break;
+		case 's':
+			o->seconds = atof(optarg);
+			if (o->seconds < 2 || o->seconds > 600) {
+				fprintf(stderr, "moat-bench pipeline: --seconds: 2..600\n");
+				return 2;
+			}
+			break;
+		case 'f':
+			o->clip = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'S':
+			o->no_srtp = true;
+			break;
+		case 'T':
+			o->no_tls = true;
+			break;
+		case 'h':
+			printf("Usage: moat-bench pipeline [--cameras 1,4,16,64] [--seconds 10]\n"
+			       "                          [--clip FILE] [--no-tls] [--no-srtp] [--json]\n\n"
+			       "Runs moatd with N file cameras replaying a 1080p30 8 Mb/s H.264 clip\n"
+			       "in real time (made with libx264 on first use) to moat-relay on\n"
+			       "loopback, for each N, then the same with one extra copy of every\n"
+			       "frame. For the same bytes it measures TLS 1.3 (OpenSSL) and\n"
+			       "GStreamer srtpenc (AES-256-GCM). Reports frames/s, MB/s, CPU per\n"
+			       "camera (%% of one core), capture-to-send latency p50/p99, memory\n"
+			       "(PSS), copies of frame bytes besides the AEAD, and bytes per CPU\n"
+			       "second with ratios against the baselines. Needs root.\n");
+			exit(0);
+		default:
+			return 2;
+		}
+	}
+	return optind == argc ? 0 : 2;
+}
+
+int bench_pipeline(int argc, char **argv)
+{
+	static struct annexb_au au[4096];
+	struct prun runs[8][2];
+	struct bench_machine m;
+	struct popts o = { 0 };
+	char clip[PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0, n_au = 0;
+	struct annexb a;
+	ssize_t nb;
+	int ret = parse(&o, argc, argv);
+
+	if (ret)
+		return ret;
+	if (geteuid()) {
+		fprintf(stderr, "moat-bench pipeline: needs root (moatd gives each role its own user)\n");
+		return 1;
+	}
+	nb = readlink("/proc/self/exe", bindir, sizeof(bindir) - 1);
+	if (nb <= 0)
+		return 1;
+	bindir[nb] = 0;
+	*strrchr(bindir, '/') = 0;
+	if (make_clip(o.clip) || !realpath(o.clip, clip) ||
+	    file_read_bounded(clip, 1 << 30, &buf, &len)) {
+		fprintf(stderr, "moat-bench pipeline: no clip at %s\n", o.clip);
+		return 1;
+	}
+	o.clip = clip;
+	annexb_init(&a, buf, len);
+	while (n_au < 4096 && annexb_next_au(&a, &au[n_au]) == 1)
+		n_au++;
+	bench_machine(&m);
+	if (!o.json) {
+		bench_machine_print(stdout, &m);
+		printf("clip: %s, %zu frames, %.2f Mb/s at 30 fps; %.0f s per run\n\n",
+		       clip, n_au, (double)len * 8 * 30 / (double)n_au / 1e6,
+		       o.seconds);
+		printf("%4s %-10s %8s %8s %9s %8s %8s %8s %6s %5s %s\n", "N",
+		       "path", "frames/s", "MB/s", "CPU/cam", "p50 us", "p99 us",
+		       "PSS MiB", "copies", "drops", "MB per CPU-s");
+	}
+	for (size_t i = 0; i < o.n_cams; i++) {
+		for (int x = 0; x < 2; x++) {
+			struct prun *r = &runs[i][x];
+
+			if (run_hub(&o, o.cams[i], x, r) || !r->ok)
+				fprintf(stderr, "moat-bench pipeline: the run with %u camera(s)%s failed\n",
+					o.cams[i], x ? " (extra copy)" : "");
+			if (!o.json)
+				printf("%4u %-10s %8.1f %8.2f %8.3f%% %8lld %8lld %8.1f %6lld %5.0f %8.1f\n",
+				       r->n, x ? "extra-copy" : "moat",
+				       r->frames / r->secs, r->bytes / r->secs / 1e6,
+				       r->cpu_hub / r->secs / r->n * 100, r->lat50,
+				       r->lat99, r->pss_mib, r->copies, r->drops,
+				       r->cpu_hub > 0 ? r->bytes / r->cpu_hub / 1e6 :
+							0);
+		}
+	}
+	{
+		/* Baselines for the largest run's bytes. */
+		struct prun *big = &runs[o.n_cams - 1][0];
+		double tls_s = 0, tls_r = 0, srtp_cpu = -1, srtp_bytes = 0;
+		double moat_bpc = big->cpu_hub > 0 ? big->bytes / big->cpu_hub : 0;
+		double copy_bpc = runs[o.n_cams - 1][1].cpu_hub > 0 ?
+					  runs[o.n_cams - 1][1].bytes /
+						  runs[o.n_cams - 1][1].cpu_hub :
+					  0;
+		double tls_bpc = 0, srtp_bpc = 0;
+
+		if (!o.no_tls && !tls_identity() &&
+		    !tls_run(au, n_au, big->bytes, "TLS_AES_256_GCM_SHA384",
+			     &tls_s, &tls_r) &&
+		    tls_s > 0)
+			tls_bpc = big->bytes / tls_s;
+		if (!o.no_srtp) {
+			int loops = (int)(big->bytes / (double)len) + 1;
+
+			srtp_cpu = srtp_run(clip, loops, &srtp_bytes);
+			if (srtp_cpu > 0)
+				srtp_bpc = srtp_bytes / srtp_cpu;
+		}
+		if (o.json) {
+			printf("{\"runs\": [");
+			for (size_t i = 0; i < o.n_cams; i++)
+				for (int x = 0; x < 2; x++) {
+					struct prun *r = &runs[i][x];
+
+					printf("%s{\"cameras\": %u, \"path\": \"%s\", \"frames_per_s\": %.1f, "
+					       "\"mb_per_s\": %.3f, \"cpu_per_camera_pct\": %.4f, \"p50_us\": %lld, "
+					       "\"p99_us\": %lld, \"pss_mib\": %.1f, \"copies\": %lld, \"drops\": %.0f, "
+					       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"bytes_per_cpu_s\": %.0f, \"ok\": %s}",
+					       i || x ? ", " : "", r->n,
+					       x ? "extra-copy" : "moat",
+					       r->frames / r->secs,
+					       r->bytes / r->secs / 1e6,
+					       r->cpu_hub / r->secs / r->n * 100,
+					       r->lat50, r->lat99, r->pss_mib,
+					       r->copies, r->drops, r->zc,
+					       r->zc_copied,
+					       r->cpu_hub > 0 ? r->bytes / r->cpu_hub : 0,
+					       r->ok ? "true" : "false");
+				}
+			printf("], \"tls13_sender_bytes_per_cpu_s\": %.0f, \"tls13_receiver_cpu_s\": %.3f, "
+			       "\"srtp_bytes_per_cpu_s\": %.0f}\n",
+			       tls_bpc, tls_r, srtp_bpc);
+		} else {
+			printf("\nBytes per CPU-second for the %u-camera load (moat: every hub process;\n"
+			       "TLS: the sending side only; SRTP: the whole gst-launch process):\n",
+			       big->n);
+			printf("  moat pipeline     %8.1f MB/CPU-s\n", moat_bpc / 1e6);
+			printf("  + one extra copy  %8.1f MB/CPU-s   moat/extra-copy %.2fx\n",
+			       copy_bpc / 1e6, copy_bpc > 0 ? moat_bpc / copy_bpc : 0);
+			if (tls_bpc > 0)
+				printf("  TLS 1.3 AES-256   %8.1f MB/CPU-s   moat/TLS %.2fx\n",
+				       tls_bpc / 1e6, moat_bpc / tls_bpc);
+			else
+				printf("  TLS 1.3           not measured\n");
+			if (srtp_bpc > 0)
+				printf("  SRTP srtpenc GCM  %8.1f MB/CPU-s   moat/SRTP %.2fx\n",
+				       srtp_bpc / 1e6, moat_bpc / srtp_bpc);
+			else
+				printf("  SRTP              not measured (gst-launch-1.0 with srtpenc missing?)\n");
+			printf("On loopback the kernel copies zero-copy sends on delivery (zc_copied);\n"
+			       "the NIC-level gain of SEND_ZC shows only on real hardware.\n");
+		}
+	}
+	free(buf);
+	return 0;
+}
