@@ -169,6 +169,7 @@ static int allow_uplink(scmp_filter_ctx ctx, int spool)
 	ALLOW(recvfrom);
 	ALLOW(setsockopt);
 	ALLOW(getsockopt);
+	ALLOW(shutdown);
 	/* files only relative to the spool folder (Landlock keeps them there) */
 	ALLOW_IF(openat, 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)spool));
 	ALLOW_IF(unlinkat, 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)spool));

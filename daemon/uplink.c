@@ -51,6 +51,7 @@
 
 enum {
 	QMAX = 4096,	 /* records in flight from the C ring */
+	TXMAX = 32,	 /* sends linked in one chain */
 	RECV_BUF = 4096,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 5000,
@@ -79,18 +80,22 @@ struct entry {
 	bool live;
 	bool written;	  /* spool write done (live: nothing to write) */
 	int notifs;	  /* ZC notifications outstanding */
+	int inflight;	  /* sends from its slot not yet completed */
+	bool queued;	  /* live: in the chain being sent */
 	bool sent;	  /* sent (or given up, for live) */
 };
 
-struct tx {
-	bool busy;
-	bool zc;	   /* from the ring (entry), else from buf */
-	uint64_t qi;	   /* entry (zc) */
-	const uint8_t *p;
-	size_t len, done;
-	uint64_t pos_end;  /* spool position after it (0: live) */
-	uint64_t cap_ns;
+/* One send of a chain: a record from the ring, from the spool, or HELLO. */
+struct txe {
+	bool ring;	   /* from its C ring slot (entry qi) */
+	bool zc;	   /* submitted as SEND_ZC */
+	bool ok;	   /* completed in full */
 	bool hello;
+	uint64_t qi;
+	const uint8_t *p;
+	size_t len;
+	uint64_t pos_end;  /* spool position after it (0: live, HELLO) */
+	uint64_t cap_ns;
 };
 
 struct uplink {
@@ -114,7 +119,8 @@ struct uplink {
 	struct wire_rx rx;
 	uint8_t hello[WIRE_HDR_LEN];
 
-	struct tx tx;
+	struct txe tx[TXMAX]; /* the chain in flight: in order, linked */
+	int chain_n, chain_done, chain_err;
 	bool zc_ok;
 	bool zc_report;	    /* ask the kernel whether it copied (6.2+) */
 	uint64_t send_pos;  /* next spool position to send */
@@ -220,7 +226,7 @@ static void disconnect(struct uplink *u, const char *why)
 	u->connected = false;
 	if (u->sock >= 0)
 		shutdown(u->sock, SHUT_RDWR);
-	if (u->tx.busy || u->recv_armed || u->connecting)
+	if (u->chain_n || u->recv_armed || u->connecting)
 		return;
 	if (u->sock >= 0)
 		close(u->sock);
@@ -304,8 +310,8 @@ static void release_done(struct uplink *u)
 	while (u->qhead < u->qtail) {
 		struct entry *e = qent(u, u->qhead);
 
-		if (!e->written || e->notifs || (e->live && !e->sent) ||
-		    (u->tx.busy && u->tx.zc && u->tx.qi == u->qhead))
+		if (!e->written || e->notifs || e->inflight ||
+		    (e->live && !e->sent))
 			break;
 		end = e->end;
 		u->qhead++;
@@ -318,64 +324,89 @@ static void release_done(struct uplink *u)
 
 /* ---- sending ---- */
 
-static void submit_tx(struct uplink *u)
+/*
+ * Records go out in chains of up to TXMAX sends linked with IOSQE_IO_LINK,
+ * each with MSG_WAITALL: the kernel runs them in order and finishes each
+ * before the next, so records never interleave on the stream, and the
+ * uplink wakes once per chain rather than once per record. One chain is
+ * in flight at a time.
+ */
+static void chain_add(struct uplink *u, const struct txe *t)
 {
-	struct io_uring_sqe *sqe = sqe_get(u);
-	const uint8_t *p = u->tx.p + u->tx.done;
-	size_t n = u->tx.len - u->tx.done;
+	struct txe *x = &u->tx[u->chain_n++];
 
-	if (u->tx.zc && u->zc_ok) {
-		io_uring_prep_send_zc_fixed(sqe, u->sock, p, n, MSG_NOSIGNAL,
-					    u->zc_report ?
-						    IORING_SEND_ZC_REPORT_USAGE :
-						    0,
-					    0);
-		qent(u, u->tx.qi)->notifs++;
-	} else {
-		io_uring_prep_send(sqe, u->sock, p, n, MSG_NOSIGNAL);
+	*x = *t;
+	if (x->ring) {
+		qent(u, x->qi)->inflight++;
+		x->zc = u->zc_ok;
 	}
-	io_uring_sqe_set_data64(sqe, UD(UD_SEND, u->tx.qi));
-	u->tx.busy = true;
 }
 
-static bool tx_from_entry(struct uplink *u, uint64_t qi)
+static void chain_submit(struct uplink *u)
+{
+	for (int i = 0; i < u->chain_n; i++) {
+		struct io_uring_sqe *sqe = sqe_get(u);
+		struct txe *t = &u->tx[i];
+
+		if (t->zc) {
+			io_uring_prep_send_zc_fixed(
+				sqe, u->sock, t->p, t->len,
+				MSG_NOSIGNAL | MSG_WAITALL,
+				u->zc_report ? IORING_SEND_ZC_REPORT_USAGE : 0,
+				0);
+			qent(u, t->qi)->notifs++;
+		} else {
+			io_uring_prep_send(sqe, u->sock, t->p, t->len,
+					   MSG_NOSIGNAL | MSG_WAITALL);
+		}
+		if (i + 1 < u->chain_n)
+			sqe->flags |= IOSQE_IO_LINK;
+		io_uring_sqe_set_data64(sqe, UD(UD_SEND, (t->qi << 6) | (uint64_t)i));
+	}
+	u->chain_done = 0;
+	u->chain_err = 0;
+}
+
+static void chain_entry(struct uplink *u, uint64_t qi)
 {
 	struct entry *e = qent(u, qi);
+	struct txe t = { .ring = true,
+			 .qi = qi,
+			 .p = e->p,
+			 .len = e->len,
+			 .pos_end = e->live ? 0 : e->pos + e->len,
+			 .cap_ns = e->cap_ns };
 
-	u->tx = (struct tx){ .zc = true,
-			     .qi = qi,
-			     .p = e->p,
-			     .len = e->len,
-			     .pos_end = e->live ? 0 : e->pos + e->len,
-			     .cap_ns = e->cap_ns };
-	submit_tx(u);
-	return true;
+	if (e->live)
+		e->queued = true;
+	chain_add(u, &t);
 }
 
-/* Picks what goes next on the wire, if anything. */
+/* Builds and submits the next chain, if there is anything to send. */
 static void next_send(struct uplink *u)
 {
-	uint64_t oldest = u->sp.end;
+	uint64_t pos = u->send_pos, oldest = u->sp.end;
 	long n;
 
-	if (!u->connected || u->tx.busy || u->closing)
+	if (!u->connected || u->chain_n || u->closing)
 		return;
-	for (uint64_t i = u->qhead; i < u->qtail; i++) {
+	/* Recorded records the ring still holds, in spool order from pos. */
+	for (uint64_t i = u->qhead; i < u->qtail && u->chain_n < TXMAX; i++) {
 		struct entry *e = qent(u, i);
 
-		if (e->live)
+		if (e->live || e->pos < pos)
 			continue;
-		if (e->pos == u->send_pos)
-			return (void)tx_from_entry(u, i);
-		if (e->pos > u->send_pos) {
+		if (e->pos > pos) {
 			oldest = e->pos;
 			break;
 		}
+		chain_entry(u, i);
+		pos += e->len;
 	}
-	if (u->send_pos < oldest) {
+	if (!u->chain_n && pos < oldest) {
 		/* Behind: what the ring no longer holds comes from the spool,
 		 * all of it written (slots go back only after their write). */
-		uint64_t pos = u->send_pos;
+		struct txe t = { 0 };
 
 		n = spool_read(&u->sp, &pos, u->buf,
 			       REC_HDR_LEN + REC_BODY_MAX);
@@ -386,24 +417,24 @@ static void next_send(struct uplink *u)
 		}
 		if (n > 0) {
 			u->send_pos = pos;
-			u->tx = (struct tx){ .zc = false,
-					     .qi = UINT64_MAX >> 8,
-					     .p = u->buf,
-					     .len = (size_t)n,
-					     .pos_end = pos + (uint64_t)n };
+			t.p = u->buf;
+			t.len = (size_t)n;
+			t.pos_end = pos + (uint64_t)n;
+			chain_add(u, &t);
 			u->st->replayed++;
 			u->st->copies++; /* read back from disk into memory */
-			submit_tx(u);
-			return;
 		}
 	}
-	/* Caught up: live records waiting go now, the oldest first. */
-	for (uint64_t i = u->qhead; i < u->qtail; i++) {
+	/* Caught up: live records waiting go next, the oldest first. */
+	for (uint64_t i = u->qhead;
+	     pos == u->sp.end && i < u->qtail && u->chain_n < TXMAX; i++) {
 		struct entry *e = qent(u, i);
 
-		if (e->live && !e->sent)
-			return (void)tx_from_entry(u, i);
+		if (e->live && !e->sent && !e->queued)
+			chain_entry(u, i);
 	}
+	if (u->chain_n)
+		chain_submit(u);
 }
 
 static void push_sent(struct uplink *u, uint64_t pos_end)
@@ -445,55 +476,70 @@ static void latency(struct uplink *u, uint64_t cap_ns)
 	u->st->lat_n++;
 }
 
-static void on_send(struct uplink *u, int res, unsigned int flags)
+/* The chain is done: account what went out, in order; handle a failure. */
+static void chain_finish(struct uplink *u)
 {
-	struct tx *t = &u->tx;
+	int err = u->chain_err;
 
-	if (t->zc && u->zc_ok && !(flags & IORING_CQE_F_MORE))
-		qent(u, t->qi)->notifs--; /* no notification will come */
-	if (t->zc && u->zc_ok && u->zc_report && res == -EINVAL) {
-		u->zc_report = false; /* a kernel before 6.2: no usage report */
-		submit_tx(u);
-		return;
+	for (int i = 0; i < u->chain_n; i++) {
+		struct txe *t = &u->tx[i];
+
+		if (!t->ok) {
+			if (t->ring)
+				qent(u, t->qi)->queued = false;
+			continue;
+		}
+		if (t->hello)
+			continue;
+		if (t->zc)
+			u->st->zc_sends++;
+		else
+			u->st->plain_sends++;
+		u->st->records_sent++;
+		u->st->bytes_sent += t->len;
+		latency(u, t->cap_ns);
+		if (t->ring)
+			qent(u, t->qi)->sent = true;
+		if (t->pos_end)
+			u->send_pos = t->pos_end;
+		push_sent(u, t->pos_end);
 	}
-	if (t->zc && u->zc_ok && (res == -EOPNOTSUPP || res == -EINVAL)) {
+	u->chain_n = 0;
+	if (!err)
+		return;
+	if (err == -EINVAL && u->zc_report && u->zc_ok) {
+		u->zc_report = false; /* a kernel before 6.2: no usage report */
+		return;		      /* the rest goes again in the next chain */
+	}
+	if (u->zc_ok && (err == -EOPNOTSUPP || err == -EINVAL)) {
 		/* The kernel or this socket cannot send zero-copy. */
 		log_warn("uplink: zero-copy send refused (%s); using plain send",
-			 strerror(-res));
+			 strerror(-err));
 		u->zc_ok = false;
 		u->st->zc_refused++;
-		submit_tx(u);
 		return;
 	}
-	if (res <= 0) {
-		t->busy = false;
-		disconnect(u, res ? strerror(-res) : "closed");
-		return;
+	disconnect(u, err == -EPIPE ? "short send" : strerror(-err));
+}
+
+static void on_send(struct uplink *u, uint64_t idx, int res,
+		    unsigned int flags)
+{
+	struct txe *t = &u->tx[idx & 63];
+
+	if (t->ring) {
+		struct entry *e = qent(u, t->qi);
+
+		e->inflight--;
+		if (t->zc && !(flags & IORING_CQE_F_MORE))
+			e->notifs--; /* no notification will come */
 	}
-	t->done += (size_t)res;
-	if (t->done < t->len && u->closing) {
-		t->busy = false;
-		return;
-	}
-	if (t->done < t->len) {
-		submit_tx(u);
-		return;
-	}
-	t->busy = false;
-	if (t->hello)
-		return;
-	if (t->zc && u->zc_ok)
-		u->st->zc_sends++;
-	else
-		u->st->plain_sends++;
-	u->st->records_sent++;
-	u->st->bytes_sent += t->len;
-	latency(u, t->cap_ns);
-	if (t->zc)
-		qent(u, t->qi)->sent = true;
-	if (t->pos_end)
-		u->send_pos = t->pos_end;
-	push_sent(u, t->pos_end);
+	if (res >= 0 && (size_t)res == t->len)
+		t->ok = true;
+	else if (!u->chain_err || u->chain_err == -ECANCELED)
+		u->chain_err = res < 0 ? res : -EPIPE;
+	if (++u->chain_done == u->chain_n)
+		chain_finish(u);
 }
 
 /* ---- what the relay says ---- */
@@ -581,12 +627,14 @@ static void on_connect(struct uplink *u, int res)
 	u->st->state = UPLINK_CONNECTED;
 	u->send_pos = u->sp.acked;
 	wire_put(u->hello, WIRE_HELLO, 0, u->io->hub_id, WIRE_ROLE_HUB);
-	u->tx = (struct tx){ .zc = false,
-			     .qi = UINT64_MAX >> 8,
-			     .p = u->hello,
-			     .len = WIRE_HDR_LEN,
-			     .hello = true };
-	submit_tx(u);
+	{
+		struct txe t = { .hello = true,
+				 .p = u->hello,
+				 .len = WIRE_HDR_LEN };
+
+		chain_add(u, &t);
+		chain_submit(u);
+	}
 	arm_recv(u);
 }
 
@@ -620,11 +668,11 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 		break;
 	case UD_SEND:
 		if (cqe->flags & IORING_CQE_F_NOTIF) {
-			qent(u, i)->notifs--;
+			qent(u, i >> 6)->notifs--;
 			if (cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
 				u->st->zc_copied++;
 		} else {
-			on_send(u, cqe->res, cqe->flags);
+			on_send(u, i, cqe->res, cqe->flags);
 		}
 		break;
 	case UD_RECV:

@@ -257,6 +257,17 @@ int main(void)
 	CHECK(got && got_len >= clip_len &&
 		      !memcmp(got + got_len - clip_len, clip_b, clip_len),
 	      "the clip recorded after the crashes comes back whole");
+	{
+		char log[300];
+		size_t ll;
+		uint8_t *l;
+
+		snprintf(log, sizeof(log), "%s/moatd.log", h.dir);
+		l = read_all(log, &ll);
+		CHECK(l && !strstr((char *)l, "Bad system call"),
+		      "no role broke its sandbox on the way (no SIGSYS in moatd.log)");
+		free(l);
+	}
 	pt = pt_set_new(clip_b, clip_len);
 	CHECK(pt_scan_tree(pt, h.spool, NULL) == 0 &&
 		      pt_scan_tree(pt, h.relay_dir, NULL) == 0,

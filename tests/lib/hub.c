@@ -60,6 +60,8 @@ uint8_t *read_all(const char *path, size_t *len)
 			free(p);
 			p = NULL;
 		}
+		if (p)
+			p[n] = 0;
 		*len = p ? (size_t)n : 0;
 	}
 	fclose(f);
