@@ -652,6 +652,14 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  us->plain_sends, us->zc_refused, us->zc_copied, us->replayed,
 		  us->connects, us->disconnects, us->copies, pct(us, 50),
 		  pct(us, 99), ring_used(&s->c_watch));
+	/* The histogram itself (non-empty buckets: upper bound in us, count),
+	 * so that a benchmark can take percentiles over its own window. */
+	sb_printf(b, "  \"latency_hist\": [");
+	for (size_t i = 0, k = 0; i < LAT_BUCKETS; i++)
+		if (us->lat_hist[i])
+			sb_printf(b, "%s[%zu, %u]", k++ ? ", " : "",
+				  (i + 1) * LAT_BUCKET_US, us->lat_hist[i]);
+	sb_printf(b, "],\n");
 	sb_printf(b,
 		  "  \"spool\": {\"path\": \"%s\", \"bytes\": %" PRIu64 ", \"quota\": %" PRIu64
 		  ", \"unacked_bytes\": %" PRIu64 ", \"segments\": %" PRIu64

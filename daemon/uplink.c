@@ -741,7 +741,7 @@ static const uint8_t allowed_ops[] = {
 
 static int setup_ring(struct uplink *u)
 {
-	struct io_uring_restriction res[sizeof(allowed_ops) + 1];
+	struct io_uring_restriction res[sizeof(allowed_ops) + 2];
 	struct iovec iov = { u->c.data, 2 * u->c.cap };
 	size_t i;
 	int ret;
@@ -756,6 +756,9 @@ static int setup_ring(struct uplink *u)
 		res[i].opcode = IORING_RESTRICTION_SQE_OP;
 		res[i].sqe_op = allowed_ops[i];
 	}
+	/* and the one SQE flag it uses: links between a chain's sends */
+	res[i].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[i++].sqe_flags = IOSQE_IO_LINK;
 	/* liburing 2.3 declares these two but does not export them. */
 	if (!ret && (syscall(__NR_io_uring_register, u->ring.ring_fd,
 			     IORING_REGISTER_RESTRICTIONS, res, (unsigned)i) < 0 ||

@@ -249,6 +249,8 @@ int main(void)
 		const char *p = strstr(out, "\"ended_early\": ");
 		int early = p ? atoi(p + 15) : 999;
 
+		printf("after the crashes: %zu spooled records all at the relay (%zu missing); viewer: %s",
+		       n, missing, out);
 		CHECK(early <= kills[V_SEALER] + kills[V_MOATD],
 		      "streams cut short (%d) only by sealer or moatd crashes (%d)",
 		      early, kills[V_SEALER] + kills[V_MOATD]);

@@ -112,7 +112,8 @@ int main(void)
 			      strstr(out, "\"mp4_frames\": 120") &&
 			      strstr(out, "\"plaintext_hits_disk\": 0,") &&
 			      strstr(out, "\"plaintext_hits_wire\": 0,") &&
-			      json_num(out, "\"wire_bytes\": ") > 400000,
+			      json_num(out, "\"wire_bytes\": ") > 400000 &&
+			      json_num(out, "\"zero_copy_sends\": ") > 100,
 		      "the pipeline demo: identical frames, MP4, no plaintext on disk or wire: %s",
 		      out);
 		unlink("/tmp/moat-test-demo.mp4");

@@ -75,6 +75,9 @@ int main(void)
 	CHECK(json_num(st, "uplink", "records_sent") >=
 		      json_num(st, "sealer", "records"),
 	      "every record sent");
+	CHECK(json_num(st, "uplink", "disconnects") == 0 &&
+		      json_num(st, "uplink", "zc_refused") == 0,
+	      "the uplink never lost the relay and zero-copy was never refused");
 	CHECK(json_num(st, "sealer", "copies") == 0 &&
 		      json_num(st, "cameras", "drops_recorded") == 0,
 	      "no extra copy in the sealer, nothing dropped");
