@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,11 +24,22 @@ int ctl_request(const char *path, const char *req, char **reply)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    wire_write_all(fd, req, strlen(req)) ||
-	    wire_write_all(fd, "\n", 1)) {
-		ret = -errno;
-		goto out;
+	{
+		char line[CTL_REQ_MAX + 2];
+		int n = snprintf(line, sizeof(line), "%s\n", req);
+
+		if (n < 0 || (size_t)n >= sizeof(line)) {
+			ret = -EINVAL;
+			goto out;
+		}
+		/* one write: the server answers and closes after the line */
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		ret = wire_write_all(fd, line, (size_t)n);
+		if (ret)
+			goto out;
 	}
 	shutdown(fd, SHUT_WR);
 	buf = malloc(cap);

@@ -758,7 +758,16 @@ static void serve_ctl(struct super *s)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = read(fd, req, CTL_REQ_MAX);
+	/* the request line, however the client's writes arrive */
+	for (size_t got = 0; got < CTL_REQ_MAX;) {
+		n = read(fd, req + got, CTL_REQ_MAX - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(req, '\n', got))
+			break;
+	}
+	n = (ssize_t)strlen(req);
 	if (n > 0) {
 		req[strcspn(req, "\r\n")] = 0;
 		if (!strcmp(req, "status"))

@@ -324,6 +324,8 @@ static void release_done(struct uplink *u)
 
 /* ---- sending ---- */
 
+static void push_sent(struct uplink *u, uint64_t pos_end);
+
 /*
  * Records go out in chains of up to TXMAX sends linked with IOSQE_IO_LINK,
  * each with MSG_WAITALL: the kernel runs them in order and finishes each
@@ -361,6 +363,10 @@ static void chain_submit(struct uplink *u)
 		}
 		if (i + 1 < u->chain_n)
 			sqe->flags |= IOSQE_IO_LINK;
+		/* Counted as sent now: the relay may acknowledge a record
+		 * before its completion reaches us. */
+		if (!t->hello)
+			push_sent(u, t->pos_end);
 		io_uring_sqe_set_data64(sqe, UD(UD_SEND, (t->qi << 6) | (uint64_t)i));
 	}
 	u->chain_done = 0;
@@ -502,7 +508,13 @@ static void chain_finish(struct uplink *u)
 			qent(u, t->qi)->sent = true;
 		if (t->pos_end)
 			u->send_pos = t->pos_end;
-		push_sent(u, t->pos_end);
+	}
+	if (err) {
+		/* What did not go out leaves the sent list (it is its tail). */
+		for (int i = 0; i < u->chain_n; i++)
+			if (!u->tx[i].ok && !u->tx[i].hello &&
+			    u->sent_n > u->sent_off)
+				u->sent_n--;
 	}
 	u->chain_n = 0;
 	if (!err)
