@@ -102,7 +102,9 @@ int spool_save(struct spool *sp)
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, buf, (size_t)len) != len || fdatasync(fd) < 0)
+	/* No fsync: a stale or lost mark after a power cut only makes the
+	 * uplink send again what the relay already has (it drops those). */
+	if (write(fd, buf, (size_t)len) != len)
 		ret = -EIO;
 	close(fd);
 	if (!ret && renameat(sp->dirfd, "acked.tmp", sp->dirfd, "acked") < 0)
@@ -187,6 +189,11 @@ int spool_open(struct spool *sp, int dirfd, uint64_t quota)
 	memset(sp, 0, sizeof(*sp));
 	sp->dirfd = dirfd;
 	sp->quota = quota;
+	/* Segments small enough that the quota is kept to within an eighth. */
+	sp->seg_max = quota && quota / 8 < SPOOL_SEG_MAX ? quota / 8 :
+							     SPOOL_SEG_MAX;
+	if (sp->seg_max < SPOOL_SEG_MIN)
+		sp->seg_max = SPOOL_SEG_MIN;
 	sp->wfd = sp->rfd = -1;
 	ret = load_acked(sp);
 	if (!ret)
@@ -261,10 +268,13 @@ int spool_alloc(struct spool *sp, uint32_t len, int *fd, uint64_t *off,
 {
 	uint64_t start = sp->segs[sp->n_segs - 1];
 
-	if (sp->end > start && sp->end - start + len > SPOOL_SEG_MAX) {
+	if (sp->end > start && sp->end - start + len > sp->seg_max) {
 		int nfd, ret;
 
-		fdatasync(sp->wfd);
+		if (sp->sync)
+			sp->sync(sp->flush_arg, sp->wfd);
+		else
+			fdatasync(sp->wfd);
 		nfd = open_seg(sp, sp->end, O_RDWR | O_CREAT | O_TRUNC);
 		if (nfd < 0)
 			return nfd;

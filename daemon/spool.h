@@ -22,11 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { SPOOL_SEG_MAX = 8 << 20 };
+enum { SPOOL_SEG_MAX = 8 << 20, SPOOL_SEG_MIN = 64 << 10 };
 
 struct spool {
 	int dirfd;
 	uint64_t quota;
+	uint64_t seg_max; /* a segment ends before it passes this */
 	uint64_t *segs; /* start positions of the segments, oldest first */
 	size_t n_segs, cap_segs;
 	int wfd;	/* last segment, for writing */
@@ -38,6 +39,9 @@ struct spool {
 	/* Called before a finished segment's descriptor is closed, so that
 	 * writes queued on it are submitted first (they then hold the file). */
 	void (*flush)(void *arg);
+	/* Makes a finished segment durable without waiting (the uplink
+	 * submits an io_uring FSYNC); NULL: fdatasync() here. */
+	void (*sync)(void *arg, int fd);
 	void *flush_arg;
 	int rfd; /* segment open for replay reads */
 	uint64_t rseg;	/* its start */

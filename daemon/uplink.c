@@ -66,6 +66,7 @@ enum ud_kind {
 	UD_CONNECT,
 	UD_TIMER,
 	UD_CANCEL,
+	UD_FSYNC,
 };
 #define UD(kind, idx) (((uint64_t)(kind) << 56) | (uint64_t)(idx))
 #define UD_KIND(ud) ((enum ud_kind)((ud) >> 56))
@@ -147,6 +148,16 @@ static void flush_sqes(void *arg)
 	struct uplink *u = arg;
 
 	io_uring_submit(&u->ring);
+}
+
+/* A finished segment made durable in the background. */
+static void sync_segment(void *arg, int fd)
+{
+	struct uplink *u = arg;
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data64(sqe, UD(UD_FSYNC, 0));
 }
 
 static struct entry *qent(struct uplink *u, uint64_t i)
@@ -693,6 +704,10 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 	case UD_CONNECT:
 		on_connect(u, cqe->res);
 		break;
+	case UD_FSYNC:
+		if (cqe->res < 0)
+			log_err("uplink: spool fsync: %s", strerror(-cqe->res));
+		break;
 	case UD_TIMER:
 		u->timer_armed = false;
 		if (!u->connected && !u->connecting && u->sock < 0)
@@ -830,6 +845,7 @@ int uplink_main(struct uplink_io *io)
 		ret = sandbox_enter(&io->sb);
 	if (!ret) {
 		u->sp.flush = flush_sqes;
+		u->sp.sync = sync_segment;
 		u->sp.flush_arg = u;
 		u->send_pos = u->sp.acked;
 		publish(u);

@@ -42,6 +42,61 @@ static void bad_config(struct hub *h)
 	CHECK(access(h->sock, F_OK) != 0, "nothing started on a bad config");
 }
 
+/*
+ * The relay is away and the camera keeps recording: the spool keeps to its
+ * quota by evicting the oldest, and says so (status, text, log). When the
+ * relay comes back, what is left goes out and every stream there opens.
+ */
+static void quota_alert(const char *clip)
+{
+	char lines[PATH_MAX + 200], cmd[2048], out[4096], log[300];
+	struct hub h;
+	size_t ll;
+	uint8_t *l;
+	char *st = NULL;
+
+	snprintf(lines, sizeof(lines),
+		 "[camera yard]\nsource = file:%s\npace = fast\nloop = yes\n", clip);
+	CHECK(!hub_init(&h, "quota", lines), "quota: hub set up");
+	/* the quota line goes in [hub], which comes first */
+	snprintf(cmd, sizeof(cmd), "sed -i 's/^\\[hub\\]$/[hub]\\nspool_quota = 1M/' %s",
+		 h.conf);
+	CHECK(run_cmd(cmd, NULL, 0) == 0, "quota: 1 MiB");
+	CHECK(!hub_start_moatd(&h), "quota: moatd up, no relay");
+	for (int i = 0; i < 100; i++) {
+		free(st);
+		st = hub_status(&h);
+		if (st && strstr(st, "\"alert\": true"))
+			break;
+		usleep(100000);
+	}
+	CHECK(st && strstr(st, "\"alert\": true") &&
+		      json_num(st, "spool", "evicted_bytes") > 0 &&
+		      json_num(st, "spool", "bytes") <= (1 << 20) + (1 << 20) / 8 + 300000,
+	      "quota: the spool stays at its quota and raises the alert: %s",
+	      st ? strstr(st, "\"spool\"") : "no status");
+	free(st);
+	snprintf(cmd, sizeof(cmd), "%s/moatctl --socket %s status", h.bin, h.sock);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "ALERT"),
+	      "quota: moatctl status shows the alert");
+	snprintf(log, sizeof(log), "%s/moatd.log", h.dir);
+	l = read_all(log, &ll);
+	CHECK(l && strstr((char *)l, "ALERT spool: quota"), "quota: logged");
+	free(l);
+	CHECK(!hub_start_relay(&h), "quota: the relay comes back");
+	CHECK(!hub_stop(&h.moatd, SIGTERM, 10000), "quota: moatd stops");
+	snprintf(cmd, sizeof(cmd), "sed -i 's/^loop = yes/loop = no/' %s", h.conf);
+	run_cmd(cmd, NULL, 0);
+	CHECK(!hub_start_moatd(&h) && !hub_wait_drained(&h, 60000, true),
+	      "quota: what was left is delivered");
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view fetch --identity %s --relay %s --out %s/q.h264 --json",
+		 h.bin, h.ident, h.relay_addr, h.dir);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "\"refused\": 0"),
+	      "quota: every stream at the relay opens: %s", out);
+	hub_cleanup(&h, check_failures != 0);
+}
+
 int main(void)
 {
 	static const char cam[] = "[camera porch]\nsource = file:%s\n"
@@ -125,6 +180,7 @@ int main(void)
 	CHECK(!hub_stop(&h.moatd, SIGTERM, 10000), "moatd stops on SIGTERM");
 	CHECK(access(h.sock, F_OK) != 0, "control socket removed");
 	hub_cleanup(&h, check_failures != 0);
+	quota_alert(clip);
 	free(clip_b);
 	return test_done("test_pipeline");
 }
