@@ -15,6 +15,7 @@ struct ring_prod {
 	uint64_t magic;
 	uint64_t head __attribute__((aligned(64)));
 	uint64_t seq;
+	uint32_t waiting __attribute__((aligned(64)));
 };
 
 struct ring_cons {
@@ -321,6 +322,18 @@ void ring_release_to(struct ring *r, uint64_t end)
 
 	if (end - tail <= r->cursor - tail)
 		__atomic_store_n(&r->cons->tail, end, __ATOMIC_RELEASE);
+}
+
+void ring_set_waiting(struct ring *r, bool waiting)
+{
+	__atomic_store_n(&r->prod->waiting, waiting ? 1 : 0, __ATOMIC_SEQ_CST);
+}
+
+bool ring_producer_waiting(const struct ring *r)
+{
+	/* orders the tail the caller just stored before this load */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&r->prod->waiting, __ATOMIC_RELAXED) != 0;
 }
 
 void ring_rewind(struct ring *r)

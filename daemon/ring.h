@@ -104,6 +104,14 @@ void ring_release(struct ring *r, const struct ring_rec *rec);
  */
 int ring_next(struct ring *r, struct ring_rec *rec);
 void ring_release_to(struct ring *r, uint64_t end);
+/*
+ * Wakeups only when needed: a producer about to sleep for room sets
+ * waiting (then checks for room once more); a consumer that released
+ * something wakes the producer only if it is waiting.
+ */
+void ring_set_waiting(struct ring *r, bool waiting);
+bool ring_producer_waiting(const struct ring *r);
+
 /* Forget what ring_next() handed out and not released (start over). */
 void ring_rewind(struct ring *r);
 

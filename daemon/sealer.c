@@ -43,6 +43,7 @@ struct sealer {
 	struct seal_hub_key hub;
 	struct seal_recipient rcpt[SEAL_MAX_RECIPIENTS];
 	size_t n_rcpt;
+	uint64_t room_at_block; /* C ring room when a frame did not fit */
 	uint8_t *copy; /* benchmark baseline only */
 	size_t copy_cap;
 };
@@ -194,8 +195,10 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 	size_t plen;
 	int ret;
 
-	if (ring_free(&sl->c) < need_for(sl, cm, len))
+	if (ring_free(&sl->c) < need_for(sl, cm, len)) {
+		sl->room_at_block = ring_free(&sl->c);
 		return 0;
+	}
 	if (flags & PFL_END)
 		return close_stream(sl, cm, cflags, rec->seq) ?: 1;
 	/* The worker is untrusted: a frame the viewer could not parse is
@@ -285,7 +288,8 @@ static int pump(struct sealer *sl, struct cam *cm, bool *blocked)
 		cm->dead = true;
 	}
 	if (n) {
-		wake(sl->io->pw[cm - sl->cams].space);
+		if (ring_producer_waiting(&cm->p))
+			wake(sl->io->pw[cm - sl->cams].space);
 		wake(sl->io->cw.data);
 	}
 	return n;
@@ -307,8 +311,17 @@ static int loop(struct sealer *sl)
 						 .events = POLLIN };
 		pf[i] = (struct pollfd){ .fd = sl->io->cw.space,
 					 .events = POLLIN };
-		/* Blocked on the C ring: wait for the uplink, not the cameras. */
-		if (poll(blocked ? &pf[i] : pf, blocked ? 1 : sl->n_cams + 1,
+		/* Blocked on the C ring: wait for the uplink, not the cameras;
+		 * else for the cameras only. */
+		if (blocked) {
+			ring_set_waiting(&sl->c, true);
+			if (ring_free(&sl->c) > sl->room_at_block) {
+				/* the uplink freed room meanwhile: no sleep */
+				ring_set_waiting(&sl->c, false);
+				continue;
+			}
+		}
+		if (poll(blocked ? &pf[i] : pf, blocked ? 1 : sl->n_cams,
 			 100) > 0) {
 			uint64_t v;
 
@@ -317,6 +330,8 @@ static int loop(struct sealer *sl)
 				    read(pf[j].fd, &v, sizeof(v)) < 0)
 					log_debug("eventfd: %s", strerror(errno));
 		}
+		if (blocked)
+			ring_set_waiting(&sl->c, false);
 	}
 	return 0;
 }

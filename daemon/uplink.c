@@ -52,6 +52,8 @@
 enum {
 	QMAX = 4096,	 /* records in flight from the C ring */
 	TXMAX = 32,	 /* sends linked in one chain */
+	WBATCHES = 64,	 /* spool writes in flight */
+	WBATCH_MAX = 64, /* records in one spool write */
 	RECV_BUF = 4096,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 5000,
@@ -86,6 +88,16 @@ struct entry {
 	bool sent;	  /* sent (or given up, for live) */
 };
 
+/* One spool write: records back to back in one segment. */
+struct wbatch {
+	bool used;
+	int fd, n;
+	off_t off;
+	size_t len;
+	struct iovec iov[WBATCH_MAX];
+	uint64_t qi[WBATCH_MAX];
+};
+
 /* One send of a chain: a record from the ring, from the spool, or HELLO. */
 struct txe {
 	bool ring;	   /* from its C ring slot (entry qi) */
@@ -106,6 +118,8 @@ struct uplink {
 	struct ring c;
 	struct spool sp;
 	struct entry q[QMAX];
+	struct wbatch wb[WBATCHES];
+	struct wbatch *open_b; /* the spool write being filled */
 	uint64_t qhead, qtail; /* entries [qhead, qtail) */
 	uint64_t evbuf;
 	bool ev_armed;
@@ -142,11 +156,16 @@ static struct io_uring_sqe *sqe_get(struct uplink *u)
 	return sqe;
 }
 
-/* Writes queued on a segment go in before the spool closes it. */
+static void batch_submit(struct uplink *u, struct wbatch *b);
+
+/* Writes queued on a segment go in before the spool closes it (the open
+ * batch too: it is still on the old segment). */
 static void flush_sqes(void *arg)
 {
 	struct uplink *u = arg;
 
+	batch_submit(u, u->open_b);
+	u->open_b = NULL;
 	io_uring_submit(&u->ring);
 }
 
@@ -261,31 +280,104 @@ static void disconnect(struct uplink *u, const char *why)
 
 /* ---- the C ring ---- */
 
-static void submit_write(struct uplink *u, uint64_t qi)
+/*
+ * Spool writes: a run of records that lie back to back in one segment goes
+ * in one WRITEV, its iovecs pointing at the records in the C ring (the
+ * kernel copies them into the page cache; we do not). One io-wq work item
+ * per run rather than per record.
+ */
+static struct wbatch *batch_get(struct uplink *u)
+{
+	for (int i = 0; i < WBATCHES; i++)
+		if (!u->wb[i].used) {
+			u->wb[i].used = true;
+			u->wb[i].n = 0;
+			u->wb[i].len = 0;
+			return &u->wb[i];
+		}
+	return NULL;
+}
+
+static void batch_submit(struct uplink *u, struct wbatch *b)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!b || !b->n) {
+		if (b)
+			b->used = false;
+		return;
+	}
+	sqe = sqe_get(u);
+	io_uring_prep_writev(sqe, b->fd, b->iov, (unsigned)b->n, b->off);
+	io_uring_sqe_set_data64(sqe, UD(UD_WRITE, b - u->wb));
+}
+
+static bool batch_spare(const struct uplink *u)
+{
+	for (int i = 0; i < WBATCHES; i++)
+		if (!u->wb[i].used)
+			return true;
+	return false;
+}
+
+/* Adds entry qi to the open batch, or to a new one (batch_spare() said
+ * there is one). */
+static void batch_add(struct uplink *u, uint64_t qi)
 {
 	struct entry *e = qent(u, qi);
-	struct io_uring_sqe *sqe;
+	struct wbatch *b;
 	uint64_t off;
-	int fd, ret = spool_alloc(&u->sp, e->len, &fd, &off, &e->pos);
+	int fd, ret;
 
+	/* may start a segment, which submits the open batch first */
+	ret = spool_alloc(&u->sp, e->len, &fd, &off, &e->pos);
+	b = u->open_b;
 	if (ret) {
 		log_err("uplink: spool: %s", strerror(-ret));
 		snprintf(u->st->err, sizeof(u->st->err), "spool: %s",
 			 strerror(-ret));
 		exit(1); /* moatd restarts us; the records are still in the ring */
 	}
-	sqe = sqe_get(u);
-	io_uring_prep_write_fixed(sqe, fd, e->p, e->len, off, 0);
-	io_uring_sqe_set_data64(sqe, UD(UD_WRITE, qi));
+	if (b && (b->n == WBATCH_MAX || b->fd != fd ||
+		  (uint64_t)b->off + b->len != off)) {
+		batch_submit(u, b);
+		b = NULL;
+	}
+	if (!b) {
+		b = batch_get(u);
+		b->fd = fd;
+		b->off = (off_t)off;
+	}
+	b->iov[b->n] = (struct iovec){ (void *)e->p, e->len };
+	b->qi[b->n++] = qi;
+	b->len += e->len;
+	u->open_b = b;
+}
+
+static void on_write(struct uplink *u, uint64_t idx, int res)
+{
+	struct wbatch *b = &u->wb[idx % WBATCHES];
+
+	if (res < 0 || (size_t)res != b->len) {
+		log_err("uplink: spool write: %s",
+			res < 0 ? strerror(-res) : "short");
+		exit(1);
+	}
+	for (int i = 0; i < b->n; i++)
+		qent(u, b->qi[i])->written = true;
+	b->used = false;
 }
 
 /* New records from the sealer: queued, and their spool writes started. */
 static void take_records(struct uplink *u)
 {
 	struct ring_rec rec;
-	int ret;
+	int ret = 0;
 
-	while (u->qtail - u->qhead < QMAX && (ret = ring_next(&u->c, &rec)) == 1) {
+	/* A record is taken only while a spare batch is free: then its
+	 * write always finds a batch, whatever segment it lands in. */
+	while (u->qtail - u->qhead < QMAX && batch_spare(u) &&
+	       (ret = ring_next(&u->c, &rec)) == 1) {
 		struct entry *e = qent(u, u->qtail);
 		struct rec_hdr rh;
 
@@ -303,10 +395,12 @@ static void take_records(struct uplink *u)
 			e->written = true;
 			e->sent = !u->connected; /* nobody to send it to: gone */
 		} else {
-			submit_write(u, u->qtail);
+			batch_add(u, u->qtail);
 		}
 		u->qtail++;
 	}
+	batch_submit(u, u->open_b);
+	u->open_b = NULL;
 	if (ret < 0 && ret == -EPROTO) {
 		log_err("uplink: the ciphertext ring is corrupt");
 		exit(1);
@@ -329,7 +423,8 @@ static void release_done(struct uplink *u)
 	}
 	if (end) {
 		ring_release_to(&u->c, end);
-		wake(u->io->cw.space);
+		if (ring_producer_waiting(&u->c))
+			wake(u->io->cw.space);
 	}
 }
 
@@ -682,12 +777,7 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 		u->ev_armed = false;
 		break;
 	case UD_WRITE:
-		if (cqe->res != (int)qent(u, i)->len) {
-			log_err("uplink: spool write: %s",
-				cqe->res < 0 ? strerror(-cqe->res) : "short");
-			exit(1);
-		}
-		qent(u, i)->written = true;
+		on_write(u, i, cqe->res);
 		break;
 	case UD_SEND:
 		if (cqe->flags & IORING_CQE_F_NOTIF) {
@@ -760,7 +850,7 @@ static int loop(struct uplink *u)
 
 /* Only these operations, whatever a compromised uplink submits. */
 static const uint8_t allowed_ops[] = {
-	IORING_OP_NOP,	       IORING_OP_READ,	 IORING_OP_WRITE_FIXED,
+	IORING_OP_NOP,	       IORING_OP_READ,	 IORING_OP_WRITEV,
 	IORING_OP_SEND,	       IORING_OP_SEND_ZC, IORING_OP_RECV,
 	IORING_OP_CONNECT,     IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL,
 	IORING_OP_FSYNC,

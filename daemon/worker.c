@@ -110,6 +110,15 @@ static int put_frame(struct worker_io *io, struct ring *r,
 	return 1;
 }
 
+/* Sleeps until the sealer frees room (or 100 ms pass). */
+static void wait_room(struct worker_io *io, struct ring *r, uint32_t len)
+{
+	ring_set_waiting(r, true);
+	if (ring_free(r) < ring_slot_size(len))
+		wait_wake(io->wake.space, 100);
+	ring_set_waiting(r, false);
+}
+
 static int put_end(struct worker_io *io, struct ring *r)
 {
 	int err;
@@ -117,7 +126,7 @@ static int put_end(struct worker_io *io, struct ring *r)
 	while (!ring_reserve(r, 0, &err)) {
 		if (err != -ENOSPC || role_stopping())
 			return err;
-		wait_wake(io->wake.space, 100);
+		wait_room(io, r, 0);
 	}
 	ring_commit_aux(r, 0, PFL_END, mono_ns());
 	wake(io->wake.data);
@@ -149,7 +158,8 @@ static int capture(struct worker_io *io, struct cap_source *src,
 		if (!ret) {
 			int ms = due > now ? (int)((due - now + 999) / 1000) : 0;
 
-			wait_wake(io->wake.space, ms > 1000 ? 1000 : ms);
+			/* the next frame is not due: sleep on the clock alone */
+			poll(NULL, 0, ms > 1000 ? 1000 : ms);
 			continue;
 		}
 		if (skip && !f.key) {
@@ -161,7 +171,7 @@ static int capture(struct worker_io *io, struct cap_source *src,
 			ret = put_frame(io, r, &f, live);
 			if (ret || realtime || role_stopping())
 				break;
-			wait_wake(io->wake.space, 100); /* fast: backpressure */
+			wait_room(io, r, (uint32_t)(FRAME_HDR_LEN + f.len));
 		}
 		if (ret < 0)
 			return ret;
