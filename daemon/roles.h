@@ -44,6 +44,7 @@ struct ring_wake {
 
 struct worker_io {
 	const struct cfg_camera *cam;
+	unsigned int start_delay_ms; /* benchmarks: cameras out of step */
 	struct ring_fds p; /* producer: read-write */
 	struct ring_wake wake;
 	struct stats_worker *st;

@@ -315,6 +315,12 @@ static int child_body(struct super *s, struct child *c)
 					.st = c->stats,
 					.sb = sandbox_for(s, ROLE_WORKER) };
 
+		/* moat-bench: real cameras are not in step; file cameras
+		 * started together are, keyframes and all, unless spread. */
+		if (getenv("MOAT_BENCH_STAGGER") && !c->restarts)
+			io.start_delay_ms =
+				(unsigned)(1000 * c->cam / s->cfg.n_cams);
+
 		keep[n++] = io.p.data;
 		keep[n++] = io.p.cons;
 		keep[n++] = io.wake.data;

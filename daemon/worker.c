@@ -209,6 +209,8 @@ int worker_main(struct worker_io *io)
 	ret = ring_map(&io->p, true, &r);
 	if (!ret)
 		ret = sandbox_enter(&io->sb);
+	if (!ret && io->start_delay_ms)
+		poll(NULL, 0, (int)io->start_delay_ms);
 	if (!ret)
 		ret = capture(io, src, &r);
 	cap_close(src);

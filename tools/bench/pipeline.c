@@ -216,6 +216,8 @@ static size_t hub_pids(pid_t moatd, const char *j, pid_t *pids)
 	return n;
 }
 
+static bool stagger = true;
+
 static pid_t spawn(char *const argv[], const char *log, bool extra_copy)
 {
 	pid_t pid = fork();
@@ -229,6 +231,8 @@ static pid_t spawn(char *const argv[], const char *log, bool extra_copy)
 		}
 		if (extra_copy)
 			setenv("MOAT_BENCH_EXTRA_COPY", "1", 1);
+		if (stagger)
+			setenv("MOAT_BENCH_STAGGER", "1", 1);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -543,6 +547,7 @@ static int parse(struct popts *o, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-srtp", no_argument, NULL, 'S' },
 		{ "no-tls", no_argument, NULL, 'T' },
+		{ "lockstep", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -591,9 +596,12 @@ static int parse(struct popts *o, int argc, char **argv)
 		case 'T':
 			o->no_tls = true;
 			break;
+		case 'L':
+			stagger = false;
+			break;
 		case 'h':
 			printf("Usage: moat-bench pipeline [--cameras 1,4,16,64] [--seconds 10]\n"
-			       "                          [--clip FILE] [--no-tls] [--no-srtp] [--json]\n\n"
+			       "                          [--clip FILE] [--no-tls] [--no-srtp] [--lockstep] [--json]\n\n"
 			       "Runs moatd with N file cameras replaying a 1080p30 8 Mb/s H.264 clip\n"
 			       "in real time (made with libx264 on first use) to moat-relay on\n"
 			       "loopback, for each N, then the same with one extra copy of every\n"
@@ -601,7 +609,10 @@ static int parse(struct popts *o, int argc, char **argv)
 			       "GStreamer srtpenc (AES-256-GCM). Reports frames/s, MB/s, CPU per\n"
 			       "camera (%% of one core), capture-to-send latency p50/p99, memory\n"
 			       "(PSS), copies of frame bytes besides the AEAD, and bytes per CPU\n"
-			       "second with ratios against the baselines. Needs root.\n");
+			       "second with ratios against the baselines. Cameras start spread\n"
+			       "over one second, as real ones are out of step; --lockstep starts\n"
+			       "them together (every keyframe in the same frame: the worst case).\n"
+			       "Needs root.\n");
 			exit(0);
 		default:
 			return 2;
