@@ -750,12 +750,16 @@ int bench_pipeline(int argc, char **argv)
 				printf("  TLS 1.3, flat out %8.1f MB/CPU-s   moat/TLS %.2fx  (one tight loop)\n",
 				       tls_bpc / 1e6, moat_bpc / tls_bpc);
 			else
-				printf("  TLS 1.3           not measured\n");
+				printf("  TLS 1.3           %s\n",
+				       o.no_tls ? "skipped (--no-tls)" :
+						  "not measured (OpenSSL failed)");
 			if (srtp_bpc > 0)
 				printf("  SRTP srtpenc GCM  %8.1f MB/CPU-s   moat/SRTP %.2fx\n",
 				       srtp_bpc / 1e6, moat_bpc / srtp_bpc);
 			else
-				printf("  SRTP              not measured (gst-launch-1.0 with srtpenc missing?)\n");
+				printf("  SRTP              %s\n",
+				       o.no_srtp ? "skipped (--no-srtp)" :
+						   "not measured (gst-launch-1.0 with srtpenc missing? make deps)");
 			printf("On loopback the kernel copies zero-copy sends on delivery (zc_copied);\n"
 			       "the NIC-level gain of SEND_ZC shows only on real hardware.\n");
 		}
