@@ -57,6 +57,7 @@ struct stats_uplink {
 	uint64_t zc_copied;		 /* the kernel copied a ZC send */
 	uint64_t replayed;		 /* records sent again from the spool */
 	uint64_t acked;			 /* records the relay stored */
+	uint64_t live_dropped;		 /* live records with no relay to go to */
 	uint64_t connects, disconnects;
 	uint64_t spool_bytes, spool_quota, spool_segments;
 	uint64_t spool_unacked_bytes;

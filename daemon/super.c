@@ -651,13 +651,13 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  ", \"zc_refused\": %" PRIu64 ", \"zc_copied\": %" PRIu64 ", \"replayed\": %" PRIu64
 		  ", \"connects\": %" PRIu64 ", \"disconnects\": %" PRIu64 ", \"copies\": %" PRIu64
 		  ", \"latency_p50_us\": %" PRIu64 ", \"latency_p99_us\": %" PRIu64
-		  ", \"ring_bytes\": %" PRIu64 "},\n",
+		  ", \"ring_bytes\": %" PRIu64 ", \"live_dropped\": %" PRIu64 "},\n",
 		  uplink_state(us->state), state_name(up), (int)up->pid,
 		  up->restarts, s->cfg.relay_host, s->cfg.relay_port,
 		  us->records_sent, us->bytes_sent, us->acked, us->zc_sends,
 		  us->plain_sends, us->zc_refused, us->zc_copied, us->replayed,
 		  us->connects, us->disconnects, us->copies, pct(us, 50),
-		  pct(us, 99), ring_used(&s->c_watch));
+		  pct(us, 99), ring_used(&s->c_watch), us->live_dropped);
 	/* The histogram itself (non-empty buckets: upper bound in us, count),
 	 * so that a benchmark can take percentiles over its own window. */
 	sb_printf(b, "  \"latency_hist\": [");

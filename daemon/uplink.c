@@ -245,6 +245,19 @@ static void arm_recv(struct uplink *u)
 	u->recv_armed = true;
 }
 
+/* Live records that have no connection to go out on are dropped, counted. */
+static void drop_live(struct uplink *u)
+{
+	for (uint64_t i = u->qhead; i < u->qtail; i++) {
+		struct entry *e = qent(u, i);
+
+		if (e->live && !e->sent && !e->queued) {
+			e->sent = true;
+			u->st->live_dropped++;
+		}
+	}
+}
+
 /* Forget the connection once nothing refers to its socket any more. */
 static void disconnect(struct uplink *u, const char *why)
 {
@@ -264,9 +277,7 @@ static void disconnect(struct uplink *u, const char *why)
 	u->closing = false;
 	/* Unacknowledged records go again, from the spool; live ones that
 	 * did not go out are gone. */
-	for (uint64_t i = u->qhead; i < u->qtail; i++)
-		if (qent(u, i)->live)
-			qent(u, i)->sent = true;
+	drop_live(u);
 	u->send_pos = u->sp.acked;
 	u->sent_n = u->sent_off = 0;
 	u->acked_count = 0;
@@ -393,7 +404,9 @@ static void take_records(struct uplink *u)
 				     .live = rec.flags & CF_LIVE };
 		if (e->live) {
 			e->written = true;
-			e->sent = !u->connected; /* nobody to send it to: gone */
+			/* nobody to send it to (and none on the way): gone */
+			e->sent = !u->connected && !u->connecting;
+			u->st->live_dropped += e->sent;
 		} else {
 			batch_add(u, u->qtail);
 		}
@@ -731,6 +744,7 @@ static void on_connect(struct uplink *u, int res)
 		close(u->sock);
 		u->sock = -1;
 		u->st->state = UPLINK_BACKOFF;
+		drop_live(u);
 		arm_timer(u, u->backoff_ms);
 		u->backoff_ms = u->backoff_ms * 2 > BACKOFF_MAX_MS ?
 					BACKOFF_MAX_MS :

@@ -119,7 +119,7 @@ static void wait_room(struct worker_io *io, struct ring *r, uint32_t len)
 	ring_set_waiting(r, false);
 }
 
-static int put_end(struct worker_io *io, struct ring *r)
+static int put_end(struct worker_io *io, struct ring *r, uint32_t live)
 {
 	int err;
 
@@ -128,7 +128,7 @@ static int put_end(struct worker_io *io, struct ring *r)
 			return err;
 		wait_room(io, r, 0);
 	}
-	ring_commit_aux(r, 0, PFL_END, mono_ns());
+	ring_commit_aux(r, 0, PFL_END | live, mono_ns());
 	wake(io->wake.data);
 	return 0;
 }
@@ -148,7 +148,7 @@ static int capture(struct worker_io *io, struct cap_source *src,
 		if (ret == -ENODATA) {
 			io->st->ended = 1;
 			log_info("camera %s: the source ended", cam->name);
-			return put_end(io, r);
+			return put_end(io, r, live);
 		}
 		if (ret < 0) {
 			snprintf(io->st->err, sizeof(io->st->err),

@@ -97,6 +97,60 @@ static void quota_alert(const char *clip)
 	hub_cleanup(&h, check_failures != 0);
 }
 
+/*
+ * A live-only camera (record = off): its streams go to the relay when it is
+ * there, are never spooled, and are dropped (and counted) when it is not.
+ */
+static void live_only(const char *clip, const uint8_t *clip_b, size_t clip_len)
+{
+	char lines[PATH_MAX + 200], cmd[2048], out[4096], path[300];
+	struct hub h;
+	size_t got_len;
+	uint8_t *got;
+	char *st = NULL;
+
+	snprintf(lines, sizeof(lines),
+		 "[camera hall]\nsource = file:%s\npace = fast\nloop = no\n"
+		 "record = off\nlive = yes\n", clip);
+	CHECK(!hub_init(&h, "live", lines), "live: hub set up");
+	CHECK(!hub_start_moatd(&h), "live: moatd up, no relay");
+	for (int i = 0; i < 100; i++) {
+		free(st);
+		st = hub_status(&h);
+		if (st && strstr(st, "\"state\": \"ended\"") &&
+		    json_num(st, "uplink", "live_dropped") ==
+			    json_num(st, "sealer", "records"))
+			break;
+		usleep(100000);
+	}
+	CHECK(json_num(st, "sealer", "records") > 120 &&
+		      json_num(st, "uplink", "live_dropped") ==
+			      json_num(st, "sealer", "records") &&
+		      json_num(st, "spool", "bytes") == 0,
+	      "live: with no relay every live record is dropped, counted, never spooled: %s",
+	      st ? strstr(st, "\"uplink\"") : "no status");
+	free(st);
+	CHECK(!hub_stop(&h.moatd, SIGTERM, 10000), "live: moatd stops");
+	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "live: relay, then moatd");
+	CHECK(!hub_wait_drained(&h, 60000, true), "live: every record acknowledged");
+	st = hub_status(&h);
+	CHECK(json_num(st, "spool", "bytes") == 0 &&
+		      json_num(st, "uplink", "live_dropped") == 0,
+	      "live: sent, not spooled");
+	free(st);
+	snprintf(path, sizeof(path), "%s/live.h264", h.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view fetch --identity %s --relay %s --out %s --json",
+		 h.bin, h.ident, h.relay_addr, path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "\"opened\": 4"),
+	      "live: the viewer opens the live streams: %s", out);
+	got = read_all(path, &got_len);
+	CHECK(got && got_len == clip_len && !memcmp(got, clip_b, clip_len),
+	      "live: byte for byte the camera's");
+	free(got);
+	hub_cleanup(&h, check_failures != 0);
+}
+
 int main(void)
 {
 	static const char cam[] = "[camera porch]\nsource = file:%s\n"
@@ -181,6 +235,7 @@ int main(void)
 	CHECK(access(h.sock, F_OK) != 0, "control socket removed");
 	hub_cleanup(&h, check_failures != 0);
 	quota_alert(clip);
+	live_only(clip, clip_b, clip_len);
 	free(clip_b);
 	return test_done("test_pipeline");
 }
