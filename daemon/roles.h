@@ -72,6 +72,13 @@ struct uplink_io {
 	struct sandbox sb;
 };
 
+/*
+ * The uplink's io_uring: buf registered as fixed buffer 0, then restricted
+ * to the operations and the SQE flag the uplink uses, then enabled.
+ */
+struct io_uring;
+int uplink_ring_setup(struct io_uring *ring, void *buf, size_t len);
+
 int worker_main(struct worker_io *io);
 int sealer_main(struct sealer_io *io);
 int uplink_main(struct uplink_io *io);

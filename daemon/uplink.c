@@ -870,18 +870,17 @@ static const uint8_t allowed_ops[] = {
 	IORING_OP_FSYNC,
 };
 
-static int setup_ring(struct uplink *u)
+int uplink_ring_setup(struct io_uring *ring, void *buf, size_t len)
 {
 	struct io_uring_restriction res[sizeof(allowed_ops) + 2];
-	struct iovec iov = { u->c.data, 2 * u->c.cap };
+	struct iovec iov = { buf, len };
 	size_t i;
 	int ret;
 
-	ret = io_uring_queue_init(256, &u->ring, IORING_SETUP_R_DISABLED);
+	ret = io_uring_queue_init(256, ring, IORING_SETUP_R_DISABLED);
 	if (ret)
 		return ret;
-	/* Both mappings of the ring are one registered buffer (index 0). */
-	ret = io_uring_register_buffers(&u->ring, &iov, 1);
+	ret = io_uring_register_buffers(ring, &iov, 1);
 	memset(res, 0, sizeof(res));
 	for (i = 0; i < sizeof(allowed_ops); i++) {
 		res[i].opcode = IORING_RESTRICTION_SQE_OP;
@@ -891,14 +890,20 @@ static int setup_ring(struct uplink *u)
 	res[i].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
 	res[i++].sqe_flags = IOSQE_IO_LINK;
 	/* liburing 2.3 declares these two but does not export them. */
-	if (!ret && (syscall(__NR_io_uring_register, u->ring.ring_fd,
+	if (!ret && (syscall(__NR_io_uring_register, ring->ring_fd,
 			     IORING_REGISTER_RESTRICTIONS, res, (unsigned)i) < 0 ||
-		     syscall(__NR_io_uring_register, u->ring.ring_fd,
+		     syscall(__NR_io_uring_register, ring->ring_fd,
 			     IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0))
 		ret = -errno;
 	if (ret)
 		log_err("uplink: io_uring setup: %s", strerror(-ret));
 	return ret;
+}
+
+static int setup_ring(struct uplink *u)
+{
+	/* Both mappings of the ring are one registered buffer (index 0). */
+	return uplink_ring_setup(&u->ring, u->c.data, 2 * u->c.cap);
 }
 
 int uplink_main(struct uplink_io *io)

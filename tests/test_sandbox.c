@@ -7,6 +7,7 @@
  * simply refusing everything.
  */
 #include <errno.h>
+#include <liburing.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "daemon/ring.h"
+#include "daemon/roles.h"
 #include "daemon/sandbox.h"
 #include "tests/lib/check.h"
 
@@ -154,6 +156,42 @@ static int p_work(void)
 	return 0;
 }
 
+/* One operation on the uplink's restricted ring: its CQE result. */
+static int ring_try(struct io_uring *r, int op, uint8_t flags)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+	struct io_uring_cqe *cqe;
+	int res;
+
+	if (op == IORING_OP_OPENAT)
+		io_uring_prep_openat(sqe, AT_FDCWD, "/etc/hostname", O_RDONLY, 0);
+	else
+		io_uring_prep_nop(sqe);
+	sqe->flags |= flags;
+	if (io_uring_submit(r) != 1 || io_uring_wait_cqe(r, &cqe))
+		return -999;
+	res = cqe->res;
+	io_uring_cqe_seen(r, cqe);
+	return res;
+}
+
+/* seccomp cannot see io_uring operations: the ring itself refuses them. */
+static void uplink_ring(void)
+{
+	static uint8_t buf[1 << 16];
+	struct io_uring r;
+
+	CHECK(!uplink_ring_setup(&r, buf, sizeof(buf)), "the uplink's io_uring");
+	CHECK(ring_try(&r, IORING_OP_NOP, 0) == 0, "a NOP it allows");
+	CHECK(ring_try(&r, IORING_OP_NOP, IOSQE_IO_LINK) == 0,
+	      "a linked one too (its chains)");
+	CHECK(ring_try(&r, IORING_OP_OPENAT, 0) == -EACCES,
+	      "opening a file through the ring is refused (EACCES)");
+	CHECK(ring_try(&r, IORING_OP_NOP, IOSQE_ASYNC) == -EACCES,
+	      "an SQE flag it does not use is refused");
+	io_uring_queue_exit(&r);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/moat-sandbox-XXXXXX", spool[64];
@@ -220,6 +258,7 @@ int main(void)
 	CHECK(!strcmp(confined(ROLE_WORKER, p_open_etc), "killed"),
 	      "worker: opening a file kills it");
 
+	uplink_ring();
 	close(spool_fd);
 	rmdir(spool);
 	rmdir(dir);

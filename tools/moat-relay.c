@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -30,7 +31,22 @@
 #include "crypto/streamfile.h"
 #include "tools/relay/store.h"
 
-enum { MAX_CONNS = 64 };
+enum {
+	MAX_CONNS = 64,
+	/* Acknowledgements are batched: one fsync and one ACK for up to
+	 * ACK_BATCH records or ACK_DELAY_MS, whichever comes first. */
+	ACK_BATCH = 64,
+	ACK_DELAY_MS = 10,
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 
 static const char usage[] =
 	"usage: moat-relay --dir DIR [--listen HOST:PORT] [--verbose]\n"
@@ -51,8 +67,21 @@ struct conn {
 	uint8_t hub[16];
 	struct wire_rx rx;
 	uint64_t count; /* records received from this hub connection */
+	uint64_t acked; /* count last acknowledged */
+	uint64_t due_ms; /* when the pending acknowledgement must go */
 	bool ack_due;
 };
+
+/* Makes what this connection sent durable, then says so. */
+static int send_ack(struct store *st, struct conn *c)
+{
+	if (store_sync(st))
+		return -1;
+	c->ack_due = false;
+	c->acked = c->count;
+	return wire_send_ctl(c->fd, WIRE_ACK, c->hub, c->count, NULL, 0) ? -1 :
+									    0;
+}
 
 static volatile sig_atomic_t stop;
 
@@ -213,6 +242,8 @@ static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 			log_warn("hub record out of order (counter %llu): dropped",
 				 (unsigned long long)h->value);
 		c->count++;
+		if (!c->ack_due)
+			c->due_ms = now_ms() + ACK_DELAY_MS;
 		c->ack_due = true;
 		return 0;
 	}
@@ -244,13 +275,8 @@ static int on_readable(struct store *st, struct conn *c)
 		return -1;
 	}
 	if (c->ack_due) {
-		if (store_sync(st))
-			return -1;
-		c->ack_due = false;
-		return wire_send_ctl(c->fd, WIRE_ACK, c->hub, c->count, NULL,
-				     0) ?
-			       -1 :
-			       0;
+		if (c->count - c->acked >= ACK_BATCH || now_ms() >= c->due_ms)
+			return send_ack(st, c);
 	}
 	return 0;
 }
@@ -323,8 +349,22 @@ int main(int argc, char **argv)
 						 .events = POLLIN };
 			map[n++] = i;
 		}
-		if (poll(pf, (nfds_t)n, 1000) < 0)
-			continue;
+		{
+			uint64_t t = now_ms(), wait = 1000;
+
+			for (int i = 0; i < MAX_CONNS; i++)
+				if (conns[i].fd >= 0 && conns[i].ack_due)
+					wait = conns[i].due_ms <= t ? 0 :
+					       conns[i].due_ms - t < wait ?
+								 conns[i].due_ms - t :
+								 wait;
+			if (poll(pf, (nfds_t)n, (int)wait) < 0)
+				continue;
+		}
+		for (int i = 0; i < MAX_CONNS; i++)
+			if (conns[i].fd >= 0 && conns[i].ack_due &&
+			    now_ms() >= conns[i].due_ms && send_ack(&st, &conns[i]))
+				conn_close(&conns[i]);
 		for (int k = 1; k < n; k++) {
 			struct conn *cn = &conns[map[k]];
 
