@@ -54,6 +54,7 @@ enum {
 	TXMAX = 32,	 /* sends linked in one chain */
 	WBATCHES = 64,	 /* spool writes in flight */
 	WBATCH_MAX = 64, /* records in one spool write */
+	WRITE_DELAY_MS = 5, /* how long a run of spool writes may gather */
 	RECV_BUF = 4096,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 5000,
@@ -69,6 +70,7 @@ enum ud_kind {
 	UD_TIMER,
 	UD_CANCEL,
 	UD_FSYNC,
+	UD_FLUSH,
 };
 #define UD(kind, idx) (((uint64_t)(kind) << 56) | (uint64_t)(idx))
 #define UD_KIND(ud) ((enum ud_kind)((ud) >> 56))
@@ -120,6 +122,9 @@ struct uplink {
 	struct entry q[QMAX];
 	struct wbatch wb[WBATCHES];
 	struct wbatch *open_b; /* the spool write being filled */
+	uint64_t open_b_ns;    /* when its first record came */
+	bool flush_armed;
+	struct __kernel_timespec flush_ts;
 	uint64_t qhead, qtail; /* entries [qhead, qtail) */
 	uint64_t evbuf;
 	bool ev_armed;
@@ -358,6 +363,7 @@ static void batch_add(struct uplink *u, uint64_t qi)
 		b = batch_get(u);
 		b->fd = fd;
 		b->off = (off_t)off;
+		u->open_b_ns = mono_ns();
 	}
 	b->iov[b->n] = (struct iovec){ (void *)e->p, e->len };
 	b->qi[b->n++] = qi;
@@ -377,6 +383,35 @@ static void on_write(struct uplink *u, uint64_t idx, int res)
 	for (int i = 0; i < b->n; i++)
 		qent(u, b->qi[i])->written = true;
 	b->used = false;
+}
+
+/*
+ * The open run of spool writes goes when it is full or WRITE_DELAY_MS old:
+ * one io_uring worker hand-off per few frames instead of one per frame
+ * (buffered writes on ext4 are punted to a kernel thread). Sends do not
+ * wait for it; only the release of the slots does.
+ */
+static void flush_writes(struct uplink *u, bool now)
+{
+	struct wbatch *b = u->open_b;
+
+	if (!b)
+		return;
+	if (now || b->n == WBATCH_MAX ||
+	    mono_ns() - u->open_b_ns >= WRITE_DELAY_MS * 1000000ULL) {
+		batch_submit(u, b);
+		u->open_b = NULL;
+		return;
+	}
+	if (!u->flush_armed) {
+		struct io_uring_sqe *sqe = sqe_get(u);
+
+		u->flush_ts.tv_sec = 0;
+		u->flush_ts.tv_nsec = WRITE_DELAY_MS * 1000000LL;
+		io_uring_prep_timeout(sqe, &u->flush_ts, 0, 0);
+		io_uring_sqe_set_data64(sqe, UD(UD_FLUSH, 0));
+		u->flush_armed = true;
+	}
 }
 
 /* New records from the sealer: queued, and their spool writes started. */
@@ -412,8 +447,7 @@ static void take_records(struct uplink *u)
 		}
 		u->qtail++;
 	}
-	batch_submit(u, u->open_b);
-	u->open_b = NULL;
+	flush_writes(u, false);
 	if (ret < 0 && ret == -EPROTO) {
 		log_err("uplink: the ciphertext ring is corrupt");
 		exit(1);
@@ -807,6 +841,10 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 		break;
 	case UD_CONNECT:
 		on_connect(u, cqe->res);
+		break;
+	case UD_FLUSH:
+		u->flush_armed = false;
+		flush_writes(u, false);
 		break;
 	case UD_FSYNC:
 		if (cqe->res < 0)

@@ -1,230 +1,378 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+
+#include "capture/annexb.h"
 #include "tools/view/mp4.h"
+
+#define MP4_GAP_MIN_US 1000ULL		   /* a time not after the last */
+#define MP4_GAP_MAX_US (3600ULL * 1000000) /* a clock jump forward */
+
+static const AVRational us_base = { 1, 1000000 };
 
 struct mp4w {
 	AVFormatContext *oc;
-	AVStream *st;
-	bool started;
-	uint64_t t0, last;
+	AVPacket *pkt;
+	int error;	  /* sticky: a failed header or frame write */
+	bool started;	  /* header written */
+	uint64_t prev_ts; /* capture time of the last frame written */
+	uint64_t t;	  /* its time in the file, us after the first */
+	uint64_t gap;	  /* and its gap after the one before, us */
 	uint64_t frames, skipped;
 	char path[];
 };
 
+/* What the first frame must hold, and the size of its SPS/PPS extradata. */
+struct au_scan {
+	unsigned int sps, pps, idr;
+	size_t extra_len;
+};
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* libavformat's error in err; the caller gets -EIO. */
 static int av_fail(int averr, const char *what, const char *path, char *err,
 		   size_t errlen)
 {
 	char msg[AV_ERROR_MAX_STRING_SIZE] = "";
 
 	av_strerror(averr, msg, sizeof(msg));
-	snprintf(err, errlen, "%s: %s: %s", path, what, msg);
-	return averr == AVERROR(ENOENT) || averr == AVERROR(EACCES) ?
-		       AVUNERROR(averr) == ENOENT ? -ENOENT : -EACCES :
-		       -EIO;
+	say(err, errlen, "%s: %s: %s", path, what, msg);
+	return -EIO;
+}
+
+static struct mp4w *open_fail(struct mp4w *w, int averr, const char *what,
+			      const char *path, char *err, size_t errlen)
+{
+	av_fail(averr, what, path, err, errlen);
+	av_packet_free(&w->pkt);
+	avformat_free_context(w->oc);
+	free(w);
+	return NULL;
 }
 
 struct mp4w *mp4_open(const char *path, char *err, size_t errlen)
 {
-	struct mp4w *w = calloc(1, sizeof(*w) + strlen(path) + 1);
+	size_t n = strlen(path);
+	/* path, then "file:" path */
+	struct mp4w *w = calloc(1, sizeof(*w) + n + 1 + sizeof("file:") + n);
+	char *url;
 	int ret;
 
 	if (!w) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		say(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
-	strcpy(w->path, path);
-	ret = avformat_alloc_output_context2(&w->oc, NULL, "mp4", path);
-	if (ret < 0) {
-		av_fail(ret, "cannot make an MP4 muxer", path, err, errlen);
-		free(w);
-		return NULL;
-	}
-	ret = avio_open(&w->oc->pb, path, AVIO_FLAG_WRITE);
-	if (ret < 0) {
-		av_fail(ret, "cannot open for writing", path, err, errlen);
-		avformat_free_context(w->oc);
-		free(w);
-		return NULL;
-	}
+	/* "file:" so that a name with a colon is never taken for a URL */
+	url = w->path + n + 1;
+	memcpy(w->path, path, n + 1);
+	memcpy(url, "file:", 5);
+	memcpy(url + 5, path, n + 1);
+	ret = avformat_alloc_output_context2(&w->oc, NULL, "mp4", url);
+	if (ret < 0)
+		return open_fail(w, ret, "cannot make an MP4 muxer", path, err,
+				 errlen);
+	w->pkt = av_packet_alloc();
+	if (!w->pkt)
+		return open_fail(w, AVERROR(ENOMEM), "cannot make a packet",
+				 path, err, errlen);
+	ret = avio_open(&w->oc->pb, url, AVIO_FLAG_WRITE);
+	if (ret < 0)
+		return open_fail(w, ret, "cannot open for writing", path, err,
+				 errlen);
 	return w;
 }
 
-/* Next NAL unit in an Annex-B buffer: start of its header byte and end. */
-static const uint8_t *next_nal(const uint8_t *p, const uint8_t *end,
-			       const uint8_t **nal_end)
+/* Offset of the next 00 00 01 at or after off, len if none. */
+static size_t find_sc(const uint8_t *b, size_t len, size_t off)
 {
-	const uint8_t *s = NULL;
-
-	for (; p + 3 <= end; p++)
-		if (!p[0] && !p[1] && p[2] == 1) {
-			s = p + 3;
-			break;
-		}
-	if (!s)
-		return NULL;
-	for (p = s; p + 3 <= end; p++)
-		if (!p[0] && !p[1] && (p[2] == 1 || (p[2] == 0 && p + 3 < end &&
-						     p[3] == 1)))
-			break;
-	*nal_end = p + 3 <= end ? p : end;
-	return s;
+	for (; len >= 3 && off <= len - 3; off++)
+		if (!b[off] && !b[off + 1] && b[off + 2] == 1)
+			return off;
+	return len;
 }
 
-/* SPS and PPS of the access unit, Annex-B with start codes, as extradata. */
-static int codec_setup(const uint8_t *au, size_t len, uint8_t **out,
-		       size_t *out_len)
+/*
+ * Next non-empty NAL unit from *off: 1 with [*nal, *nal + *n), 0 at the
+ * end. Trailing zeros (the next start code's, trailing_zero_8bits) are
+ * left out.
+ */
+static int nal_next(const uint8_t *b, size_t len, size_t *off,
+		    const uint8_t **nal, size_t *n)
 {
-	const uint8_t *p = au, *end = au + len, *s, *e;
-	uint8_t *x = av_mallocz(len + AV_INPUT_BUFFER_PADDING_SIZE);
-	size_t n = 0;
-	int have = 0;
+	size_t s, e;
+
+	do {
+		s = find_sc(b, len, *off);
+		if (s == len)
+			return 0;
+		s += 3;
+		e = find_sc(b, len, s);
+		*off = e;
+		while (e > s && !b[e - 1])
+			e--;
+	} while (e == s);
+	*nal = b + s;
+	*n = e - s;
+	return 1;
+}
+
+static void au_scan(const uint8_t *au, size_t len, struct au_scan *sc)
+{
+	const uint8_t *nal;
+	size_t off = 0, n;
+
+	memset(sc, 0, sizeof(*sc));
+	while (nal_next(au, len, &off, &nal, &n)) {
+		unsigned int type = nal[0] & 0x1f;
+
+		sc->idr += type == NAL_IDR;
+		if (type != NAL_SPS && type != NAL_PPS)
+			continue;
+		*(type == NAL_SPS ? &sc->sps : &sc->pps) += 1;
+		sc->extra_len += 4 + n; /* len <= ANNEXB_AU_MAX: no overflow */
+	}
+}
+
+/* The SPS and PPS units, each after a 4-byte start code, padded. */
+static uint8_t *make_extradata(const uint8_t *au, size_t len, size_t xlen)
+{
+	uint8_t *x = av_mallocz(xlen + AV_INPUT_BUFFER_PADDING_SIZE);
+	const uint8_t *nal;
+	size_t off = 0, n, at = 0;
 
 	if (!x)
-		return -ENOMEM;
-	while ((s = next_nal(p, end, &e))) {
-		int type = s[0] & 0x1f;
+		return NULL;
+	while (nal_next(au, len, &off, &nal, &n)) {
+		unsigned int type = nal[0] & 0x1f;
 
-		if (type == 7 || type == 8) {
-			memcpy(x + n, "\0\0\0\1", 4);
-			memcpy(x + n + 4, s, (size_t)(e - s));
-			n += 4 + (size_t)(e - s);
-			have |= type == 7 ? 1 : 2;
-		}
-		p = e;
+		if ((type != NAL_SPS && type != NAL_PPS) || 4 + n > xlen - at)
+			continue;
+		memcpy(x + at, "\0\0\0\1", 4);
+		memcpy(x + at + 4, nal, n);
+		at += 4 + n;
 	}
-	if (have != 3) {
-		av_free(x);
-		return -ENOENT;
-	}
-	*out = x;
-	*out_len = n;
-	return 0;
+	return x;
 }
 
-/* Picture size from the SPS, through libavcodec's H.264 parser. */
-static void picture_size(const uint8_t *au, size_t len, int *w, int *h)
+/* Picture size from the SPS and first slice, by libavcodec's parser. */
+static int picture_size(const uint8_t *au, size_t len, int *wd, int *ht)
 {
 	AVCodecParserContext *pc = av_parser_init(AV_CODEC_ID_H264);
-	const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
-	AVCodecContext *cc = codec ? avcodec_alloc_context3(codec) : NULL;
+	AVCodecContext *cc = avcodec_alloc_context3(NULL);
+	/* the parser may read AV_INPUT_BUFFER_PADDING_SIZE past the end */
+	uint8_t *buf = av_mallocz(len + AV_INPUT_BUFFER_PADDING_SIZE);
 	uint8_t *out;
-	int out_len;
+	int out_len, ret = -ENOMEM;
 
-	*w = *h = 0;
-	if (pc && cc) {
-		av_parser_parse2(pc, cc, &out, &out_len, au, (int)len,
+	*wd = *ht = 0;
+	if (pc && cc && buf) {
+		memcpy(buf, au, len);
+		pc->flags |= PARSER_FLAG_COMPLETE_FRAMES;
+		av_parser_parse2(pc, cc, &out, &out_len, buf, (int)len,
 				 AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
-		/* the parser holds a frame back until told it is complete */
-		av_parser_parse2(pc, cc, &out, &out_len, NULL, 0,
-				 AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
-		*w = pc->width > 0 ? pc->width : cc->width;
-		*h = pc->height > 0 ? pc->height : cc->height;
+		*wd = pc->width;
+		*ht = pc->height;
+		ret = 0;
 	}
+	av_free(buf);
 	avcodec_free_context(&cc);
 	if (pc)
 		av_parser_close(pc);
+	return ret;
 }
 
+/* The codec setup from the first frame: 1 if it cannot start the video. */
+static int set_codec(struct mp4w *w, const uint8_t *au, size_t len)
+{
+	struct au_scan sc;
+	AVStream *st;
+	uint8_t *x;
+	int wd, ht;
+
+	au_scan(au, len, &sc);
+	if (!sc.sps || !sc.pps || !sc.idr)
+		return 1;
+	if (picture_size(au, len, &wd, &ht))
+		return -ENOMEM;
+	if (wd <= 0 || ht <= 0)
+		return 1; /* an SPS the parser could not read */
+	x = make_extradata(au, len, sc.extra_len);
+	st = x ? avformat_new_stream(w->oc, NULL) : NULL;
+	if (!st) {
+		av_free(x);
+		return -ENOMEM;
+	}
+	st->time_base = (AVRational){ 1, 90000 };
+	st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+	st->codecpar->codec_id = AV_CODEC_ID_H264;
+	st->codecpar->extradata = x;
+	st->codecpar->extradata_size = (int)sc.extra_len;
+	st->codecpar->width = wd;
+	st->codecpar->height = ht;
+	return 0;
+}
+
+/* 0 when started, 1 when au was skipped, or negative. */
 static int start(struct mp4w *w, const uint8_t *au, size_t len, char *err,
 		 size_t errlen)
 {
-	AVCodecParameters *par;
-	uint8_t *x;
-	size_t xl;
+	int ret = set_codec(w, au, len);
+
+	if (ret < 0)
+		say(err, errlen, "%s: out of memory", w->path);
+	if (ret)
+		return ret;
+	ret = avformat_write_header(w->oc, NULL);
+	if (ret < 0) {
+		w->error = -EIO;
+		return av_fail(ret, "cannot write the MP4 header", w->path,
+			       err, errlen);
+	}
+	w->started = true;
+	return 0;
+}
+
+/* The next frame's time in the file (rules in mp4.h). */
+static void advance(struct mp4w *w, uint64_t ts_us)
+{
+	uint64_t gap = ts_us > w->prev_ts ? ts_us - w->prev_ts : 0;
+
+	if (gap < MP4_GAP_MIN_US)
+		gap = MP4_GAP_MIN_US;
+	if (gap > MP4_GAP_MAX_US)
+		gap = MP4_GAP_MAX_US;
+	w->t += gap;
+	w->gap = gap;
+	w->prev_ts = ts_us;
+}
+
+static int write_au(struct mp4w *w, const uint8_t *au, size_t len, bool key,
+		    char *err, size_t errlen)
+{
+	AVStream *st = w->oc->streams[0];
+	AVPacket *pkt = w->pkt;
 	int ret;
 
-	if (codec_setup(au, len, &x, &xl))
-		return 1; /* not yet: wait for a keyframe with SPS and PPS */
-	w->st = avformat_new_stream(w->oc, NULL);
-	if (!w->st) {
-		av_free(x);
-		snprintf(err, errlen, "%s: out of memory", w->path);
+	av_packet_unref(pkt);
+	if (av_new_packet(pkt, (int)len) < 0) {
+		say(err, errlen, "%s: out of memory", w->path);
 		return -ENOMEM;
 	}
-	par = w->st->codecpar;
-	par->codec_type = AVMEDIA_TYPE_VIDEO;
-	par->codec_id = AV_CODEC_ID_H264;
-	par->extradata = x;
-	par->extradata_size = (int)xl;
-	picture_size(au, len, &par->width, &par->height);
-	w->st->time_base = (AVRational){ 1, 1000000 };
-	ret = avformat_write_header(w->oc, NULL);
-	if (ret < 0)
-		return av_fail(ret, "cannot write the MP4 header", w->path, err,
+	memcpy(pkt->data, au, len);
+	pkt->pts = av_rescale_q((int64_t)w->t, us_base, st->time_base);
+	pkt->dts = pkt->pts;
+	/* the last frame lasts as long as the gap before it */
+	pkt->duration = av_rescale_q((int64_t)w->gap, us_base, st->time_base);
+	pkt->stream_index = st->index;
+	pkt->flags = key ? AV_PKT_FLAG_KEY : 0;
+	ret = av_write_frame(w->oc, pkt);
+	av_packet_unref(pkt);
+	if (ret < 0) {
+		w->error = -EIO;
+		return av_fail(ret, "cannot write a frame", w->path, err,
 			       errlen);
-	w->started = true;
+	}
+	w->frames++;
+	return 0;
+}
+
+static int check_au(const struct mp4w *w, const uint8_t *au, size_t len,
+		    char *err, size_t errlen)
+{
+	const uint8_t *nal;
+	size_t off = 0, n;
+
+	if (!w) {
+		say(err, errlen, "mp4: no file");
+		return -EINVAL;
+	}
+	if (w->error) {
+		say(err, errlen, "%s: an earlier write failed", w->path);
+		return w->error;
+	}
+	if (len > ANNEXB_AU_MAX) {
+		say(err, errlen, "%s: access unit of %zu bytes is over %u",
+		    w->path, len, (unsigned int)ANNEXB_AU_MAX);
+		return -EMSGSIZE;
+	}
+	if (!au || !nal_next(au, len, &off, &nal, &n)) {
+		say(err, errlen, "%s: access unit of %zu bytes holds no NAL unit",
+		    w->path, len);
+		return -EINVAL;
+	}
 	return 0;
 }
 
 int mp4_add(struct mp4w *w, const uint8_t *au, size_t len, uint64_t ts_us,
 	    bool key, char *err, size_t errlen)
 {
-	AVPacket *pkt;
-	uint64_t t;
-	int ret;
+	int ret = check_au(w, au, len, err, errlen);
 
-	if (len > INT32_MAX) {
-		snprintf(err, errlen, "%s: access unit too large", w->path);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
 	if (!w->started) {
 		ret = key ? start(w, au, len, err, errlen) : 1;
-		if (ret) {
-			w->skipped += ret > 0;
+		if (ret > 0)
+			w->skipped++;
+		if (ret)
 			return ret > 0 ? 0 : ret;
-		}
-		w->t0 = ts_us;
-		w->last = 0;
-		t = 0;
+		w->prev_ts = ts_us;
 	} else {
-		t = ts_us > w->t0 ? ts_us - w->t0 : 0;
-		if (t <= w->last)
-			t = w->last + 1000;
+		advance(w, ts_us);
 	}
-	pkt = av_packet_alloc();
-	if (!pkt) {
-		snprintf(err, errlen, "%s: out of memory", w->path);
-		return -ENOMEM;
+	return write_au(w, au, len, key, err, errlen);
+}
+
+/* The trailer, when there is a header; the first error of the file. */
+static int finish(struct mp4w *w, char *err, size_t errlen)
+{
+	int ret = w->started ? av_write_trailer(w->oc) : 0;
+
+	if (w->error) {
+		say(err, errlen, "%s: an earlier write failed", w->path);
+		return w->error;
 	}
-	pkt->data = (uint8_t *)au;
-	pkt->size = (int)len;
-	pkt->pts = pkt->dts = (int64_t)t;
-	pkt->stream_index = w->st->index;
-	if (key)
-		pkt->flags |= AV_PKT_FLAG_KEY;
-	av_packet_rescale_ts(pkt, (AVRational){ 1, 1000000 }, w->st->time_base);
-	ret = av_write_frame(w->oc, pkt);
-	av_packet_free(&pkt);
 	if (ret < 0)
-		return av_fail(ret, "cannot write a frame", w->path, err, errlen);
-	w->last = t;
-	w->frames++;
+		return av_fail(ret, "cannot finish the MP4", w->path, err,
+			       errlen);
+	if (!w->started) {
+		say(err, errlen, "%s: none of %llu access units is a keyframe with SPS and PPS to start the video",
+		    w->path, (unsigned long long)w->skipped);
+		return -ENODATA;
+	}
 	return 0;
 }
 
 int mp4_close(struct mp4w *w, char *err, size_t errlen)
 {
-	int ret = 0;
+	int ret, r;
 
 	if (!w)
 		return 0;
-	if (w->started) {
-		ret = av_write_trailer(w->oc);
-		if (ret < 0)
-			ret = av_fail(ret, "cannot finish the MP4", w->path, err,
-				      errlen);
-	} else {
-		snprintf(err, errlen, "%s: no keyframe with SPS and PPS to start the video",
-			 w->path);
-		ret = -ENODATA;
-	}
-	avio_closep(&w->oc->pb);
+	ret = finish(w, err, errlen);
+	r = avio_closep(&w->oc->pb);
+	if (r < 0 && !ret)
+		ret = av_fail(r, "cannot close", w->path, err, errlen);
+	av_packet_free(&w->pkt);
 	avformat_free_context(w->oc);
 	free(w);
 	return ret;
@@ -232,10 +380,10 @@ int mp4_close(struct mp4w *w, char *err, size_t errlen)
 
 uint64_t mp4_frames(const struct mp4w *w)
 {
-	return w->frames;
+	return w ? w->frames : 0;
 }
 
 uint64_t mp4_skipped(const struct mp4w *w)
 {
-	return w->skipped;
+	return w ? w->skipped : 0;
 }
