@@ -24,7 +24,7 @@
 #include "tools/view/mp4.h"
 
 #define FRAME_US 33333ULL
-#define HOUR_US (3600ULL * 1000000)
+#define HOUR_US	 (3600ULL * 1000000)
 
 /* $MOAT_MEDIA, or a 4 s 640x360 clip made in dir (path in buf). */
 static const char *clip_path(const char *dir, char *buf, size_t len)
@@ -35,9 +35,10 @@ static const char *clip_path(const char *dir, char *buf, size_t len)
 	if (m && *m)
 		return m;
 	snprintf(buf, len, "%s/clip.h264", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "ffmpeg -loglevel error -f lavfi -i testsrc2=size=640x360:rate=30 -t 4 -c:v libx264 -g 30 -bf 0 -pix_fmt yuv420p -f h264 %s 2>&1",
-		 buf);
+	snprintf(
+		cmd, sizeof(cmd),
+		"ffmpeg -loglevel error -f lavfi -i testsrc2=size=640x360:rate=30 -t 4 -c:v libx264 -g 30 -bf 0 -pix_fmt yuv420p -f h264 %s 2>&1",
+		buf);
 	CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "ffmpeg made %s: %s", buf,
 	      out);
 	return buf;
@@ -92,11 +93,11 @@ static void probe_clip(const char *file, size_t n)
 	int wd = 0, ht = 0;
 	unsigned long long frames = 0;
 
-	snprintf(cmd, sizeof(cmd),
-		 "ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames,codec_name,width,height -of csv=p=0 %s",
-		 file);
-	CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "ffprobe %s: %s", file,
-	      out);
+	snprintf(
+		cmd, sizeof(cmd),
+		"ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames,codec_name,width,height -of csv=p=0 %s",
+		file);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "ffprobe %s: %s", file, out);
 	CHECK(sscanf(out, "%15[^,],%d,%d,%llu", codec, &wd, &ht, &frames) ==
 			      4 &&
 		      !strcmp(codec, "h264") && wd == 640 && ht == 360 &&
@@ -108,14 +109,17 @@ static void probe_clip(const char *file, size_t n)
 static void test_times(const char *file, const uint8_t *clip, size_t len)
 {
 	static const uint64_t ts[] = {
-		5000000,	     5000000 + FRAME_US,
-		5000000 + FRAME_US,  4000000,
-		4000000 + FRAME_US,  4000000 + FRAME_US + 5 * HOUR_US,
+		5000000,
+		5000000 + FRAME_US,
+		5000000 + FRAME_US,
+		4000000,
+		4000000 + FRAME_US,
+		4000000 + FRAME_US + 5 * HOUR_US,
 		4000000 + 2 * FRAME_US + 5 * HOUR_US,
 	};
 	static const double want[] = {
-		0, 0.033333, 0.034333, 0.035333, 0.068666, 3600.068666,
-		3600.101999,
+		0,	  0.033333,    0.034333,    0.035333,
+		0.068666, 3600.068666, 3600.101999,
 	};
 	char err[256] = "", cmd[512], out[512] = "", *p = out;
 	struct mp4w *w = mp4_open(file, err, sizeof(err));
@@ -130,9 +134,10 @@ static void test_times(const char *file, const uint8_t *clip, size_t len)
 		ret = mp4_add(w, au.p, au.len, ts[i], au.key, err, sizeof(err));
 	CHECK(!ret && i == 7, "7 frames added (%s)", err);
 	CHECK(mp4_close(w, err, sizeof(err)) == 0, "finished (%s)", err);
-	snprintf(cmd, sizeof(cmd),
-		 "ffprobe -v error -select_streams v:0 -show_entries packet=pts_time -of csv=p=0 %s",
-		 file);
+	snprintf(
+		cmd, sizeof(cmd),
+		"ffprobe -v error -select_streams v:0 -show_entries packet=pts_time -of csv=p=0 %s",
+		file);
 	CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "ffprobe: %s", out);
 	for (i = 0; i < 7; i++) {
 		char *end;
@@ -157,8 +162,8 @@ static void test_errors(const char *dir)
 
 	snprintf(path, sizeof(path), "%s/empty.mp4", dir);
 	w = mp4_open(path, err, sizeof(err));
-	CHECK(w && mp4_add(w, junk, sizeof(junk), 1, true, err,
-			   sizeof(err)) == -EINVAL,
+	CHECK(w && mp4_add(w, junk, sizeof(junk), 1, true, err, sizeof(err)) ==
+			      -EINVAL,
 	      "bytes with no start code refused: %s", err);
 	CHECK(mp4_close(w, err, sizeof(err)) == -ENODATA &&
 		      strstr(err, "keyframe") && strstr(err, path),

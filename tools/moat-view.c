@@ -300,7 +300,10 @@ static int write_out(const char *out, bool mp4, struct got *g, size_t n,
 	}
 	if (mp4) {
 		char cerr[256];
-		int r = mp4_close(w, cerr, sizeof(cerr));
+		int r;
+
+		*frames = mp4_frames(w); /* frames before a keyframe are skipped */
+		r = mp4_close(w, cerr, sizeof(cerr));
 
 		if (!ret && r) {
 			ret = r;

@@ -244,8 +244,8 @@ static int start(struct mp4w *w, const uint8_t *au, size_t len, char *err,
 	ret = avformat_write_header(w->oc, NULL);
 	if (ret < 0) {
 		w->error = -EIO;
-		return av_fail(ret, "cannot write the MP4 header", w->path,
-			       err, errlen);
+		return av_fail(ret, "cannot write the MP4 header", w->path, err,
+			       errlen);
 	}
 	w->started = true;
 	return 0;
@@ -315,8 +315,9 @@ static int check_au(const struct mp4w *w, const uint8_t *au, size_t len,
 		return -EMSGSIZE;
 	}
 	if (!au || !nal_next(au, len, &off, &nal, &n)) {
-		say(err, errlen, "%s: access unit of %zu bytes holds no NAL unit",
-		    w->path, len);
+		say(err, errlen,
+		    "%s: access unit of %zu bytes holds no NAL unit", w->path,
+		    len);
 		return -EINVAL;
 	}
 	return 0;
@@ -355,7 +356,8 @@ static int finish(struct mp4w *w, char *err, size_t errlen)
 		return av_fail(ret, "cannot finish the MP4", w->path, err,
 			       errlen);
 	if (!w->started) {
-		say(err, errlen, "%s: none of %llu access units is a keyframe with SPS and PPS to start the video",
+		say(err, errlen,
+		    "%s: none of %llu access units is a keyframe with SPS and PPS to start the video",
 		    w->path, (unsigned long long)w->skipped);
 		return -ENODATA;
 	}
