@@ -4,8 +4,9 @@
  * random process (capture worker, sealer, uplink, moatd, relay) at a
  * random moment, MOAT_CRASH_ROUNDS times (10 by default; 200 in the long
  * run), restarting moatd and the relay as systemd would. Then:
- *   - nothing acknowledged is lost: every record in the hub's spool (all
- *     acknowledged by the end) is at the relay, byte for byte;
+ *   - nothing acknowledged is lost: every record the relay acknowledged
+ *     during the whole run (a tap on the wire keeps the ledger) is at the
+ *     relay, byte for byte, and so is every record left in the spool;
  *   - every stored stream opens: no record fails to verify; streams the
  *     crashes cut end early, never more than the sealer crashes;
  *   - the viewer can still open new streams: a clip recorded after the
@@ -13,6 +14,10 @@
  *   - no plaintext at rest anywhere the hub or the relay wrote.
  */
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/hex.h"
+#include "common/wire.h"
 #include "common/rd.h"
 #include "crypto/stream.h"
 #include "crypto/streamfile.h"
@@ -76,6 +82,173 @@ static int kill9(struct hub *h, int v)
 	if (!pid)
 		return 0; /* between a crash and its restart: try another */
 	return kill(pid, SIGKILL) ? 0 : 1;
+}
+
+/*
+ * A tap between the hub and the relay keeps a ledger of what the relay
+ * acknowledged: every record the hub sent on a connection, and, when an
+ * ACK says n, the first n of them go to the ledger. At the end each one
+ * must be at the relay, byte for byte: nothing acknowledged is lost, over
+ * the whole run, whatever was killed.
+ */
+enum { TAP_CONNS = 4, TAP_MAX_RECS = 1 << 16 };
+
+struct tap_conn {
+	int hub, relay;
+	struct wire_rx up, down;
+	uint8_t **recs;	    /* records sent on this connection */
+	size_t *lens, n, logged;
+};
+
+struct tap {
+	int lfd;
+	unsigned int relay_port;
+	FILE *ledger;
+	size_t acked;
+	volatile int stop;
+	struct tap_conn c[TAP_CONNS];
+	pthread_t th;
+};
+
+static void tap_close(struct tap_conn *c)
+{
+	if (c->hub >= 0)
+		close(c->hub);
+	if (c->relay >= 0)
+		close(c->relay);
+	for (size_t i = 0; i < c->n; i++)
+		free(c->recs[i]);
+	free(c->recs);
+	free(c->lens);
+	wire_rx_free(&c->up);
+	wire_rx_free(&c->down);
+	memset(c, 0, sizeof(*c));
+	c->hub = c->relay = -1;
+}
+
+/* Forwards what is readable on from; parses it as frames too. */
+static int tap_pump(struct tap *t, struct tap_conn *c, bool up)
+{
+	struct wire_rx *rx = up ? &c->up : &c->down;
+	struct wire_hdr h;
+	const uint8_t *f;
+	uint8_t *dst;
+	size_t room;
+	ssize_t n;
+	int ret;
+
+	dst = wire_rx_space(rx, &room);
+	n = room ? read(up ? c->hub : c->relay, dst, room) : -1;
+	if (n <= 0 || wire_write_all(up ? c->relay : c->hub, dst, (size_t)n))
+		return -1;
+	wire_rx_added(rx, (size_t)n);
+	while ((ret = wire_rx_next(rx, &h, &f)) == 1) {
+		size_t len = WIRE_HDR_LEN + h.body_len;
+
+		if (up && wire_is_record(h.type) && c->n < TAP_MAX_RECS) {
+			c->recs[c->n] = malloc(len);
+			memcpy(c->recs[c->n], f, len);
+			c->lens[c->n++] = len;
+		}
+		/* an ACK of n: the first n records of this connection */
+		for (; !up && h.type == WIRE_ACK && c->logged < h.value &&
+		       c->logged < c->n;
+		     c->logged++) {
+			fwrite(&c->lens[c->logged], sizeof(size_t), 1, t->ledger);
+			fwrite(c->recs[c->logged], 1, c->lens[c->logged],
+			       t->ledger);
+			t->acked++;
+		}
+	}
+	fflush(t->ledger);
+	return ret < 0 ? -1 : 0;
+}
+
+static void *tap_loop(void *arg)
+{
+	struct tap *t = arg;
+
+	while (!t->stop) {
+		struct pollfd pf[1 + 2 * TAP_CONNS];
+		int n = 1;
+
+		pf[0] = (struct pollfd){ .fd = t->lfd, .events = POLLIN };
+		for (int i = 0; i < TAP_CONNS; i++) {
+			pf[n++] = (struct pollfd){ .fd = t->c[i].hub,
+						   .events = POLLIN };
+			pf[n++] = (struct pollfd){ .fd = t->c[i].relay,
+						   .events = POLLIN };
+		}
+		if (poll(pf, (nfds_t)n, 100) <= 0)
+			continue;
+		for (int i = 0; i < TAP_CONNS; i++) {
+			struct tap_conn *c = &t->c[i];
+
+			if (c->hub < 0)
+				continue;
+			if (((pf[1 + 2 * i].revents && tap_pump(t, c, true)) ||
+			     (pf[2 + 2 * i].revents && tap_pump(t, c, false))))
+				tap_close(c);
+		}
+		if (pf[0].revents) {
+			int fd = accept(t->lfd, NULL, NULL), i;
+			struct sockaddr_in sa = {
+				.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)t->relay_port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)
+			};
+
+			for (i = 0; i < TAP_CONNS && t->c[i].hub >= 0; i++)
+				;
+			if (fd < 0 || i == TAP_CONNS) {
+				if (fd >= 0)
+					close(fd);
+				continue;
+			}
+			t->c[i].hub = fd;
+			t->c[i].relay = socket(AF_INET, SOCK_STREAM, 0);
+			t->c[i].recs = calloc(TAP_MAX_RECS, sizeof(uint8_t *));
+			t->c[i].lens = calloc(TAP_MAX_RECS, sizeof(size_t));
+			if (connect(t->c[i].relay, (struct sockaddr *)&sa,
+				    sizeof(sa)) ||
+			    wire_rx_init(&t->c[i].up, 17 << 20) ||
+			    wire_rx_init(&t->c[i].down, 1 << 16))
+				tap_close(&t->c[i]); /* relay down: hub retries */
+		}
+	}
+	return NULL;
+}
+
+static int tap_start(struct tap *t, unsigned int relay_port, const char *ledger,
+		     unsigned int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(sa);
+
+	memset(t, 0, sizeof(*t));
+	for (int i = 0; i < TAP_CONNS; i++)
+		t->c[i].hub = t->c[i].relay = -1;
+	t->relay_port = relay_port;
+	t->ledger = fopen(ledger, "w+");
+	t->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (!t->ledger || t->lfd < 0 ||
+	    bind(t->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(t->lfd, (struct sockaddr *)&sa, &l) ||
+	    listen(t->lfd, 4))
+		return -1;
+	*port = ntohs(sa.sin_port);
+	return pthread_create(&t->th, NULL, tap_loop, t) ? -1 : 0;
+}
+
+static void tap_stop(struct tap *t)
+{
+	t->stop = 1;
+	pthread_join(t->th, NULL);
+	for (int i = 0; i < TAP_CONNS; i++)
+		if (t->c[i].hub >= 0)
+			tap_close(&t->c[i]);
+	close(t->lfd);
 }
 
 /* The hub's relay folder: <relay>/<hub id>. */
@@ -159,6 +332,26 @@ static void check_spool(const struct hub *h, size_t *n, size_t *missing)
 	closedir(d);
 }
 
+/* Every record the relay acknowledged (per the tap): how many, missing. */
+static void check_ledger(const struct hub *h, FILE *f, size_t *n,
+			 size_t *missing)
+{
+	static uint8_t rec[17 << 20];
+	char dir[400];
+	size_t len;
+
+	*n = *missing = 0;
+	if (hub_dir(h, dir, sizeof(dir)))
+		return;
+	rewind(f);
+	while (fread(&len, sizeof(len), 1, f) == 1 && len <= sizeof(rec) &&
+	       fread(rec, 1, len, f) == len) {
+		(*n)++;
+		if (!at_relay(dir, rec, len))
+			(*missing)++;
+	}
+}
+
 int main(void)
 {
 	static const char cam[] = "[camera yard]\nsource = file:%s\n"
@@ -170,6 +363,9 @@ int main(void)
 	size_t clip_len, got_len, n = 0, missing = 0;
 	uint8_t *clip_b, *got;
 	struct pt_set *pt;
+	static struct tap tap;
+	unsigned int tap_port = 0;
+	size_t ln = 0, lmissing = 0;
 	struct hub h;
 	FILE *f;
 
@@ -184,6 +380,16 @@ int main(void)
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	snprintf(lines, sizeof(lines), cam, clip, "realtime", "yes");
 	CHECK(!hub_init(&h, "crash", lines), "hub set up");
+	{
+		char sed[600], ledger[300];
+
+		snprintf(ledger, sizeof(ledger), "%s/acked-ledger", h.dir);
+		CHECK(!tap_start(&tap, h.port, ledger, &tap_port),
+		      "a tap between hub and relay");
+		snprintf(sed, sizeof(sed), "sed -i 's/^port = %u$/port = %u/' %s",
+			 h.port, tap_port, h.conf);
+		CHECK(run_cmd(sed, NULL, 0) == 0, "the hub talks through the tap");
+	}
 	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
 	msleep(1500);
 	for (int i = 0; done < rounds && i < rounds * 4; i++) {
@@ -233,6 +439,10 @@ int main(void)
 	CHECK(!hub_wait_drained(&h, 90000, true),
 	      "after the crashes every spooled record is acknowledged");
 
+	check_ledger(&h, tap.ledger, &ln, &lmissing);
+	CHECK(ln > 100 && lmissing == 0,
+	      "nothing acknowledged is lost: of the %zu records the relay acknowledged during the whole run, %zu are missing",
+	      ln, lmissing);
 	check_spool(&h, &n, &missing);
 	CHECK(n > 100 && missing == 0,
 	      "nothing acknowledged is lost: %zu of %zu spooled records missing at the relay",
@@ -249,8 +459,8 @@ int main(void)
 		const char *p = strstr(out, "\"ended_early\": ");
 		int early = p ? atoi(p + 15) : 999;
 
-		printf("after the crashes: %zu spooled records all at the relay (%zu missing); viewer: %s",
-		       n, missing, out);
+		printf("after the crashes: %zu acknowledged records all at the relay (%zu missing), %zu spooled (%zu missing); viewer: %s",
+		       ln, lmissing, n, missing, out);
 		CHECK(early <= kills[V_SEALER] + kills[V_MOATD],
 		      "streams cut short (%d) only by sealer or moatd crashes (%d)",
 		      early, kills[V_SEALER] + kills[V_MOATD]);
@@ -278,5 +488,7 @@ int main(void)
 	free(got);
 	free(clip_b);
 	hub_cleanup(&h, check_failures != 0);
+	tap_stop(&tap);
+	fclose(tap.ledger);
 	return test_done("test_crash");
 }
