@@ -55,6 +55,7 @@ enum {
 	WBATCHES = 64,	 /* spool writes in flight */
 	WBATCH_MAX = 64, /* records in one spool write */
 	WRITE_DELAY_MS = 5, /* how long a run of spool writes may gather */
+	WRITE_FLUSH_MS = 50, /* then, at the latest, with no new record */
 	RECV_BUF = 4096,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 5000,
@@ -386,7 +387,8 @@ static void on_write(struct uplink *u, uint64_t idx, int res)
 }
 
 /*
- * The open run of spool writes goes when it is full or WRITE_DELAY_MS old:
+ * The open run of spool writes goes when it is full or WRITE_DELAY_MS old
+ * (checked as records come in, or WRITE_FLUSH_MS later at the latest):
  * one io_uring worker hand-off per few frames instead of one per frame
  * (buffered writes on ext4 are punted to a kernel thread). Sends do not
  * wait for it; only the release of the slots does.
@@ -406,8 +408,10 @@ static void flush_writes(struct uplink *u, bool now)
 	if (!u->flush_armed) {
 		struct io_uring_sqe *sqe = sqe_get(u);
 
+		/* records arriving flush it on their way in; this is for
+		 * when they stop (a timer per run would wake us as often) */
 		u->flush_ts.tv_sec = 0;
-		u->flush_ts.tv_nsec = WRITE_DELAY_MS * 1000000LL;
+		u->flush_ts.tv_nsec = WRITE_FLUSH_MS * 1000000LL;
 		io_uring_prep_timeout(sqe, &u->flush_ts, 0, 0);
 		io_uring_sqe_set_data64(sqe, UD(UD_FLUSH, 0));
 		u->flush_armed = true;
@@ -915,7 +919,17 @@ int uplink_ring_setup(struct io_uring *ring, void *buf, size_t len)
 	size_t i;
 	int ret;
 
-	ret = io_uring_queue_init(256, ring, IORING_SETUP_R_DISABLED);
+	/*
+	 * One thread submits and reaps, so completions can wait until it
+	 * asks for them (DEFER_TASKRUN): a zero-copy notification then no
+	 * longer wakes the uplink on its own (the kernel posts those lazily).
+	 */
+	ret = io_uring_queue_init(256, ring,
+				  IORING_SETUP_R_DISABLED |
+					  IORING_SETUP_SINGLE_ISSUER |
+					  IORING_SETUP_DEFER_TASKRUN);
+	if (ret == -EINVAL) /* before Linux 6.1 */
+		ret = io_uring_queue_init(256, ring, IORING_SETUP_R_DISABLED);
 	if (ret)
 		return ret;
 	ret = io_uring_register_buffers(ring, &iov, 1);

@@ -34,9 +34,10 @@
 enum {
 	MAX_CONNS = 64,
 	/* Acknowledgements are batched: one fsync and one ACK for up to
-	 * ACK_BATCH records or ACK_DELAY_MS, whichever comes first. */
-	ACK_BATCH = 64,
-	ACK_DELAY_MS = 10,
+	 * ACK_BATCH records or ACK_DELAY_MS, whichever comes first (each ACK
+	 * wakes the hub's uplink; they only let it forget spooled records). */
+	ACK_BATCH = 256,
+	ACK_DELAY_MS = 50,
 };
 
 static uint64_t now_ms(void)
