@@ -338,6 +338,14 @@ long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap)
 	return REC_HDR_LEN + (long)rh.body_len;
 }
 
+uint64_t spool_next_segment(const struct spool *sp, uint64_t pos)
+{
+	for (size_t i = 0; i < sp->n_segs; i++)
+		if (sp->segs[i] > pos)
+			return sp->segs[i];
+	return sp->end;
+}
+
 int spool_ack(struct spool *sp, uint64_t pos, uint64_t now_ns)
 {
 	bool freed = false;

@@ -77,6 +77,9 @@ static inline uint64_t spool_bytes(const struct spool *sp)
  */
 long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap);
 
+/* Where the segment after the one holding pos starts (or the end). */
+uint64_t spool_next_segment(const struct spool *sp, uint64_t pos);
+
 /* Everything before pos is acknowledged: frees whole segments, saves. */
 int spool_ack(struct spool *sp, uint64_t pos, uint64_t now_ns);
 /* Saves the acknowledged position now. */

@@ -573,6 +573,20 @@ static void next_send(struct uplink *u)
 
 		n = spool_read(&u->sp, &pos, u->buf,
 			       REC_HDR_LEN + REC_BODY_MAX);
+		if (n == -EIO || n == -EMSGSIZE) {
+			/* A damaged segment (the disk, not a crash: those are
+			 * repaired on open): what follows in it is lost; say
+			 * so and go on, or every restart would stop here. */
+			uint64_t next = spool_next_segment(&u->sp, pos);
+
+			log_err("ALERT uplink: spool damaged at %llu: %llu bytes skipped",
+				(unsigned long long)pos,
+				(unsigned long long)(next - pos));
+			u->sp.evicted_bytes += next - pos;
+			u->sp.evictions++;
+			u->send_pos = next;
+			return;
+		}
 		if (n < 0) {
 			log_err("uplink: spool read at %llu: %s",
 				(unsigned long long)pos, strerror((int)-n));

@@ -73,6 +73,9 @@ int main(void)
 		p += (uint64_t)n;
 	}
 	CHECK(!bad, "every record reads back in order, across segments");
+	CHECK(spool_next_segment(&sp, pos[0]) == sp.segs[1] &&
+		      spool_next_segment(&sp, pos[39]) == spool_end(&sp),
+	      "the next segment after a position (where a damaged one is skipped to)");
 	CHECK(spool_read(&sp, &p, back, sizeof(back)) == 0, "then the end");
 
 	/* Acknowledge half; reopen: the rest is what is left to send. */
