@@ -31,10 +31,17 @@ enum {
  * A P ring slot holds the plaintext of a data record: the 16-byte frame
  * header (crypto/frame.h) and the access unit; its aux value is the
  * capture time on CLOCK_MONOTONIC in nanoseconds (for latency). A C ring
- * slot holds one sealed record, with the same aux value, and CF_LIVE when
- * it belongs to a live stream (sent when connected, never spooled).
+ * slot holds one sealed record. Its aux value is when the sealer began
+ * on the frame (CLOCK_MONOTONIC, ns); its flags carry CF_LIVE when it
+ * belongs to a live stream (sent when connected, never spooled) and, from
+ * bit CF_WAIT_SHIFT, how long the frame waited for the sealer after its
+ * capture, in microseconds (saturating). Both are for latency only.
  */
-enum { CF_LIVE = 1U << 0 };
+enum {
+	CF_LIVE = 1U << 0,
+	CF_WAIT_SHIFT = 8,
+	CF_WAIT_MAX = (1U << 24) - 1,
+};
 
 
 /* Eventfd pair of a ring: data (producer -> consumer), space (back). */

@@ -195,6 +195,11 @@ static int seccomp(const struct sandbox *sb)
 	ret = allow_common(ctx);
 	if (!ret && sb->role == ROLE_UPLINK)
 		ret = allow_uplink(ctx, sb->spool_fd);
+	/* the sealer waits on its cameras with epoll (set up beforehand) */
+	if (!ret && sb->role == ROLE_SEALER) {
+		ALLOW(epoll_wait);
+		ALLOW(epoll_pwait);
+	}
 	/* the sealer and the file-camera worker need nothing more */
 	if (!ret)
 		ret = seccomp_load(ctx);

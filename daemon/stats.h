@@ -64,7 +64,8 @@ struct stats_uplink {
 	uint64_t evicted_bytes, evictions; /* quota evictions (alert) */
 	uint64_t copies;		   /* frame-byte copies in the uplink */
 	uint64_t lat_n;
-	uint32_t lat_hist[LAT_BUCKETS];	   /* capture to send completion */
+	uint32_t lat_hist[LAT_BUCKETS];	   /* seal start to send completion */
+	uint32_t cap_hist[LAT_BUCKETS];	   /* capture to send completion */
 	char err[STATS_ERR_MAX];
 };
 

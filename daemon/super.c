@@ -578,7 +578,8 @@ static const char *uplink_state(uint64_t st)
 	return "starting";
 }
 
-static uint64_t pct(const struct stats_uplink *u, unsigned int p)
+static uint64_t pct(const struct stats_uplink *u, const uint32_t *hist,
+		    unsigned int p)
 {
 	uint64_t want, acc = 0;
 
@@ -586,7 +587,7 @@ static uint64_t pct(const struct stats_uplink *u, unsigned int p)
 		return 0;
 	want = (u->lat_n * p + 99) / 100;
 	for (size_t i = 0; i < LAT_BUCKETS; i++) {
-		acc += u->lat_hist[i];
+		acc += hist[i];
 		if (acc >= want)
 			return (i + 1) * LAT_BUCKET_US;
 	}
@@ -604,6 +605,18 @@ static void rates(const struct super *s, int cam, double *fps, double *bps)
 		return;
 	*fps = (double)(b->frames[cam] - a->frames[cam]) / dt;
 	*bps = (double)(b->bytes[cam] - a->bytes[cam]) * 8 / dt;
+}
+
+/* Non-empty buckets, [upper bound in us, count]: a benchmark can take
+ * percentiles over its own window. */
+static void json_hist(struct sbuf *b, const char *name, const uint32_t *hist)
+{
+	sb_printf(b, "  \"%s\": [", name);
+	for (size_t i = 0, k = 0; i < LAT_BUCKETS; i++)
+		if (hist[i])
+			sb_printf(b, "%s[%zu, %u]", k++ ? ", " : "",
+				  (i + 1) * LAT_BUCKET_US, hist[i]);
+	sb_printf(b, "],\n");
 }
 
 static void status_json(const struct super *s, struct sbuf *b)
@@ -651,21 +664,18 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  ", \"zc_refused\": %" PRIu64 ", \"zc_copied\": %" PRIu64 ", \"replayed\": %" PRIu64
 		  ", \"connects\": %" PRIu64 ", \"disconnects\": %" PRIu64 ", \"copies\": %" PRIu64
 		  ", \"latency_p50_us\": %" PRIu64 ", \"latency_p99_us\": %" PRIu64
+		  ", \"capture_p50_us\": %" PRIu64 ", \"capture_p99_us\": %" PRIu64
 		  ", \"ring_bytes\": %" PRIu64 ", \"live_dropped\": %" PRIu64 "},\n",
 		  uplink_state(us->state), state_name(up), (int)up->pid,
 		  up->restarts, s->cfg.relay_host, s->cfg.relay_port,
 		  us->records_sent, us->bytes_sent, us->acked, us->zc_sends,
 		  us->plain_sends, us->zc_refused, us->zc_copied, us->replayed,
-		  us->connects, us->disconnects, us->copies, pct(us, 50),
-		  pct(us, 99), ring_used(&s->c_watch), us->live_dropped);
-	/* The histogram itself (non-empty buckets: upper bound in us, count),
-	 * so that a benchmark can take percentiles over its own window. */
-	sb_printf(b, "  \"latency_hist\": [");
-	for (size_t i = 0, k = 0; i < LAT_BUCKETS; i++)
-		if (us->lat_hist[i])
-			sb_printf(b, "%s[%zu, %u]", k++ ? ", " : "",
-				  (i + 1) * LAT_BUCKET_US, us->lat_hist[i]);
-	sb_printf(b, "],\n");
+		  us->connects, us->disconnects, us->copies,
+		  pct(us, us->lat_hist, 50), pct(us, us->lat_hist, 99),
+		  pct(us, us->cap_hist, 50), pct(us, us->cap_hist, 99),
+		  ring_used(&s->c_watch), us->live_dropped);
+	json_hist(b, "latency_hist", us->lat_hist);
+	json_hist(b, "capture_hist", us->cap_hist);
 	sb_printf(b,
 		  "  \"spool\": {\"path\": \"%s\", \"bytes\": %" PRIu64 ", \"quota\": %" PRIu64
 		  ", \"unacked_bytes\": %" PRIu64 ", \"segments\": %" PRIu64
@@ -726,9 +736,12 @@ static void status_text(const struct super *s, struct sbuf *b)
 	human_bytes(x, sizeof(x), (double)us->bytes_sent);
 	sb_printf(b, "uplink  %s, %" PRIu64 " records sent (%s), %" PRIu64
 		     " acknowledged, %" PRIu64 " zero-copy, %" PRIu64
-		     " resent, latency p50 %" PRIu64 " us p99 %" PRIu64 " us\n",
+		     " resent\n        seal-and-send p50 %" PRIu64 " us p99 %" PRIu64
+		     " us; capture to send p50 %" PRIu64 " us p99 %" PRIu64 " us\n",
 		  uplink_state(us->state), us->records_sent, x, us->acked,
-		  us->zc_sends, us->replayed, pct(us, 50), pct(us, 99));
+		  us->zc_sends, us->replayed, pct(us, us->lat_hist, 50),
+		  pct(us, us->lat_hist, 99), pct(us, us->cap_hist, 50),
+		  pct(us, us->cap_hist, 99));
 	human_bytes(x, sizeof(x), (double)us->spool_bytes);
 	human_bytes(y, sizeof(y), (double)s->cfg.spool_quota);
 	sb_printf(b, "spool   %s of %s in %s", x, y, s->cfg.spool);

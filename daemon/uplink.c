@@ -54,8 +54,8 @@ enum {
 	TXMAX = 32,	 /* sends linked in one chain */
 	WBATCHES = 64,	 /* spool writes in flight */
 	WBATCH_MAX = 64, /* records in one spool write */
-	WRITE_DELAY_MS = 5, /* how long a run of spool writes may gather */
-	WRITE_FLUSH_MS = 50, /* then, at the latest, with no new record */
+	WRITE_DELAY_MS = 100, /* how long a run of spool writes may gather */
+	WRITE_FLUSH_MS = 100, /* the timer that flushes a run nobody adds to */
 	RECV_BUF = 4096,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 5000,
@@ -81,7 +81,8 @@ struct entry {
 	const uint8_t *p; /* the record in the C ring */
 	uint32_t len;
 	uint64_t end;	  /* ring position after its slot */
-	uint64_t cap_ns;  /* capture time (latency) */
+	uint64_t seal_ns; /* when sealing began (latency) */
+	uint32_t wait_us; /* capture to sealing (latency) */
 	uint64_t pos;	  /* spool position (recorded records) */
 	bool live;
 	bool written;	  /* spool write done (live: nothing to write) */
@@ -111,7 +112,8 @@ struct txe {
 	const uint8_t *p;
 	size_t len;
 	uint64_t pos_end;  /* spool position after it (0: live, HELLO) */
-	uint64_t cap_ns;
+	uint64_t seal_ns;
+	uint32_t wait_us;
 };
 
 struct uplink {
@@ -226,6 +228,7 @@ static void arm_timer(struct uplink *u, int ms)
 static void start_connect(struct uplink *u)
 {
 	struct io_uring_sqe *sqe;
+	int one = 1;
 
 	u->sock = socket(u->addr.ss_family,
 			 SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -234,6 +237,10 @@ static void start_connect(struct uplink *u)
 		arm_timer(u, u->backoff_ms);
 		return;
 	}
+	/* Records go out whole, in chains: a small one (a stream's end) must
+	 * not wait behind Nagle for the relay's delayed ACK (40 ms). */
+	if (setsockopt(u->sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		log_debug("uplink: TCP_NODELAY: %s", strerror(errno));
 	sqe = sqe_get(u);
 	io_uring_prep_connect(sqe, u->sock, (struct sockaddr *)&u->addr,
 			      u->addrlen);
@@ -439,7 +446,8 @@ static void take_records(struct uplink *u)
 		*e = (struct entry){ .p = rec.p,
 				     .len = rec.len,
 				     .end = rec.end,
-				     .cap_ns = rec.seq,
+				     .seal_ns = rec.seq,
+				     .wait_us = rec.flags >> CF_WAIT_SHIFT,
 				     .live = rec.flags & CF_LIVE };
 		if (e->live) {
 			e->written = true;
@@ -538,7 +546,8 @@ static void chain_entry(struct uplink *u, uint64_t qi)
 			 .p = e->p,
 			 .len = e->len,
 			 .pos_end = e->live ? 0 : e->pos + e->len,
-			 .cap_ns = e->cap_ns };
+			 .seal_ns = e->seal_ns,
+			 .wait_us = e->wait_us };
 
 	if (e->live)
 		e->queued = true;
@@ -640,16 +649,23 @@ static void push_sent(struct uplink *u, uint64_t pos_end)
 	u->sent[u->sent_n++] = pos_end;
 }
 
-static void latency(struct uplink *u, uint64_t cap_ns)
+static void lat_add(uint32_t *hist, uint64_t us)
+{
+	uint64_t b = us / LAT_BUCKET_US;
+
+	hist[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+}
+
+/* Seal start to send completion, and capture to send completion. */
+static void latency(struct uplink *u, uint64_t seal_ns, uint32_t wait_us)
 {
 	uint64_t now = mono_ns(), us;
-	size_t b;
 
-	if (!cap_ns || now < cap_ns)
+	if (!seal_ns || now < seal_ns)
 		return;
-	us = (now - cap_ns) / 1000;
-	b = us / LAT_BUCKET_US;
-	u->st->lat_hist[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+	us = (now - seal_ns) / 1000;
+	lat_add(u->st->lat_hist, us);
+	lat_add(u->st->cap_hist, us + wait_us);
 	u->st->lat_n++;
 }
 
@@ -674,7 +690,7 @@ static void chain_finish(struct uplink *u)
 			u->st->plain_sends++;
 		u->st->records_sent++;
 		u->st->bytes_sent += t->len;
-		latency(u, t->cap_ns);
+		latency(u, t->seal_ns, t->wait_us);
 		if (t->ring)
 			qent(u, t->qi)->sent = true;
 		if (t->pos_end)

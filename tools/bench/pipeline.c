@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -48,7 +49,7 @@ struct prun {
 	bool extra_copy;
 	double secs, cpu_hub, cpu_relay;
 	double frames, bytes;
-	long long lat50, lat99, copies, zc, zc_copied;
+	long long lat50, lat99, cap50, cap99, copies, zc, zc_copied;
 	double pss_mib, drops;
 	bool ok;
 };
@@ -163,15 +164,18 @@ static double json_sum(const char *j, const char *section, const char *key)
 	return sum;
 }
 
-/* Latency histogram from the status ("latency_hist": [[us, n], ...]). */
-static void lat_hist(const char *j, double *h, size_t n)
+/* A latency histogram from the status ("NAME": [[us, n], ...]). */
+static void lat_hist(const char *j, const char *name, double *h, size_t n)
 {
-	const char *p = strstr(j, "\"latency_hist\": [");
+	char key[64];
+	const char *p;
 
+	snprintf(key, sizeof(key), "\"%s\": [", name);
+	p = strstr(j, key);
 	memset(h, 0, n * sizeof(*h));
 	if (!p)
 		return;
-	p += 17;
+	p += strlen(key);
 	while ((p = strchr(p, '[')) && p < strchr(p, ']') + 1) {
 		unsigned long us = 0, c = 0;
 
@@ -343,10 +347,14 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	{
 		static double h0[2000], h1[2000];
 
-		lat_hist(js0, h0, 2000);
-		lat_hist(js, h1, 2000);
+		lat_hist(js0, "latency_hist", h0, 2000);
+		lat_hist(js, "latency_hist", h1, 2000);
 		r->lat50 = lat_pct(h0, h1, 2000, 0.50);
 		r->lat99 = lat_pct(h0, h1, 2000, 0.99);
+		lat_hist(js0, "capture_hist", h0, 2000);
+		lat_hist(js, "capture_hist", h1, 2000);
+		r->cap50 = lat_pct(h0, h1, 2000, 0.50);
+		r->cap99 = lat_pct(h0, h1, 2000, 0.99);
 	}
 	r->zc = (long long)json_sum(js, "\"uplink\"", "zc_sends");
 	r->zc_copied = (long long)json_sum(js, "\"uplink\"", "zc_copied");
@@ -426,6 +434,40 @@ static void *tls_server(void *arg)
 	return NULL;
 }
 
+/*
+ * A connected TCP pair over 127.0.0.1, as moat's uplink and relay are:
+ * on loopback the sender's CPU time includes the receive path, so an
+ * AF_UNIX pair would flatter TLS.
+ */
+static int tcp_pair(int sv[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	sv[0] = sv[1] = -1;
+	if (l < 0)
+		return -1;
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &al))
+		goto fail;
+	sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&a, sizeof(a)))
+		goto fail;
+	sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (sv[1] < 0)
+		goto fail;
+	setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	close(l);
+	return 0;
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	close(l);
+	return -1;
+}
+
 /* Sends total bytes of access units over TLS 1.3: CPU seconds per side. */
 static int tls_run(const struct annexb_au *au, size_t n_au, double total,
 		   double fps, const char *cipher, double *cpu_send,
@@ -440,9 +482,8 @@ static int tls_run(const struct annexb_au *au, size_t n_au, double total,
 	int ret = -1;
 
 	srv.ctx = SSL_CTX_new(TLS_server_method());
-	if (!cctx || !srv.ctx || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+	if (!cctx || !srv.ctx || tcp_pair(sv))
 		return -1;
-	/* loopback TCP would do the same; a socket pair keeps it in-process */
 	SSL_CTX_set_min_proto_version(srv.ctx, TLS1_3_VERSION);
 	SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION);
 	SSL_CTX_set_ciphersuites(cctx, cipher);
@@ -607,8 +648,9 @@ static int parse(struct popts *o, int argc, char **argv)
 			       "loopback, for each N, then the same with one extra copy of every\n"
 			       "frame. For the same bytes it measures TLS 1.3 (OpenSSL) and\n"
 			       "GStreamer srtpenc (AES-256-GCM). Reports frames/s, MB/s, CPU per\n"
-			       "camera (%% of one core), capture-to-send latency p50/p99, memory\n"
-			       "(PSS), copies of frame bytes besides the AEAD, and bytes per CPU\n"
+			       "camera (%% of one core), latency p50/p99 (seal-and-send: from the\n"
+			       "sealer taking the frame to the send's completion; capture-to-send:\n"
+			       "from the worker's commit), memory (PSS), copies of frame bytes besides the AEAD, and bytes per CPU\n"
 			       "second with ratios against the baselines. Cameras start spread\n"
 			       "over one second, as real ones are out of step; --lockstep starts\n"
 			       "them together (every keyframe in the same frame: the worst case).\n"
@@ -660,9 +702,12 @@ int bench_pipeline(int argc, char **argv)
 		printf("clip: %s, %zu frames, %.2f Mb/s at 30 fps; %.0f s per run\n\n",
 		       clip, n_au, (double)len * 8 * 30 / (double)n_au / 1e6,
 		       o.seconds);
-		printf("%4s %-10s %8s %8s %9s %8s %8s %8s %6s %5s %s\n", "N",
-		       "path", "frames/s", "MB/s", "CPU/cam", "p50 us", "p99 us",
-		       "PSS MiB", "copies", "drops", "MB per CPU-s");
+		printf("%28s %-17s %-17s\n", "", "seal+send (us)",
+		       "capture-send (us)");
+		printf("%4s %-10s %8s %6s %8s %8s %8s %8s %8s %7s %6s %5s %s\n",
+		       "N", "path", "frames/s", "MB/s", "CPU/cam", "p50", "p99",
+		       "p50", "p99", "PSS MiB", "copies", "drops",
+		       "MB/CPU-s");
 	}
 	for (size_t i = 0; i < o.n_cams; i++) {
 		for (int x = 0; x < 2; x++) {
@@ -672,11 +717,12 @@ int bench_pipeline(int argc, char **argv)
 				fprintf(stderr, "moat-bench pipeline: the run with %u camera(s)%s failed\n",
 					o.cams[i], x ? " (extra copy)" : "");
 			if (!o.json)
-				printf("%4u %-10s %8.1f %8.2f %8.3f%% %8lld %8lld %8.1f %6lld %5.0f %8.1f\n",
+				printf("%4u %-10s %8.1f %6.2f %7.3f%% %8lld %8lld %8lld %8lld %7.1f %6lld %5.0f %8.1f\n",
 				       r->n, x ? "extra-copy" : "moat",
 				       r->frames / r->secs, r->bytes / r->secs / 1e6,
 				       r->cpu_hub / r->secs / r->n * 100, r->lat50,
-				       r->lat99, r->pss_mib, r->copies, r->drops,
+				       r->lat99, r->cap50, r->cap99, r->pss_mib,
+				       r->copies, r->drops,
 				       r->cpu_hub > 0 ? r->bytes / r->cpu_hub / 1e6 :
 							0);
 		}
@@ -720,14 +766,15 @@ int bench_pipeline(int argc, char **argv)
 
 					printf("%s{\"cameras\": %u, \"path\": \"%s\", \"frames_per_s\": %.1f, "
 					       "\"mb_per_s\": %.3f, \"cpu_per_camera_pct\": %.4f, \"p50_us\": %lld, "
-					       "\"p99_us\": %lld, \"pss_mib\": %.1f, \"copies\": %lld, \"drops\": %.0f, "
+					       "\"p99_us\": %lld, \"capture_p50_us\": %lld, \"capture_p99_us\": %lld, \"pss_mib\": %.1f, \"copies\": %lld, \"drops\": %.0f, "
 					       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"bytes_per_cpu_s\": %.0f, \"ok\": %s}",
 					       i || x ? ", " : "", r->n,
 					       x ? "extra-copy" : "moat",
 					       r->frames / r->secs,
 					       r->bytes / r->secs / 1e6,
 					       r->cpu_hub / r->secs / r->n * 100,
-					       r->lat50, r->lat99, r->pss_mib,
+					       r->lat50, r->lat99, r->cap50,
+					       r->cap99, r->pss_mib,
 					       r->copies, r->drops, r->zc,
 					       r->zc_copied,
 					       r->cpu_hub > 0 ? r->bytes / r->cpu_hub : 0,
