@@ -102,6 +102,13 @@ $(BUILD)/bin/moatctl: $(BUILD)/obj/tools/moatctl.o $(LIB)
 $(BUILD)/tests/test_mp4: $(BUILD)/obj/tools/view/mp4.o
 
 .SECONDEXPANSION:
+# The test camera is GStreamer's RTSP server; nothing else links GStreamer.
+GST_PKGS := gstreamer-1.0 gstreamer-rtsp-server-1.0
+$(BUILD)/obj/tools/moat-testcam.o: MOAT_CPPFLAGS += \
+	$(shell $(PKG_CONFIG) --cflags $(GST_PKGS) 2>/dev/null)
+$(BUILD)/bin/moat-testcam: LDLIBS += \
+	$(shell $(PKG_CONFIG) --libs $(GST_PKGS) 2>/dev/null)
+
 $(BUILD)/bin/moat-%: $(BUILD)/obj/tools/moat-%.o $$(call tool_parts,$$*) $(LIB)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)

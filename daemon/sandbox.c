@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -51,6 +52,22 @@ int sandbox_landlock_abi(void)
 	 LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |   \
 	 LANDLOCK_ACCESS_FS_MAKE_REG)
 
+/* Landlock ABI 4 (network) as the kernel defines it; Debian 12's headers
+ * predate it. */
+struct ll_ruleset_net {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+};
+struct ll_net_port {
+	uint64_t allowed_access;
+	uint64_t port;
+} __attribute__((packed));
+enum {
+	LL_RULE_NET_PORT = 2,
+	LL_NET_BIND_TCP = 1 << 0,
+	LL_NET_CONNECT_TCP = 1 << 1,
+};
+
 /* No path at all, or only beneath the spool folder. */
 static int landlock(const struct sandbox *sb)
 {
@@ -65,6 +82,28 @@ static int landlock(const struct sandbox *sb)
 	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (fd < 0)
 		return -errno;
+	/* Landlock 4 (Linux 6.7) also governs TCP: the camera's port only. */
+	if (sb->net && sandbox_landlock_abi() < 4)
+		log_warn("%s: Landlock before ABI 4 cannot limit TCP ports; seccomp and the network policy alone confine this camera's connection",
+			 role_name(sb->role));
+	if (sb->net && sandbox_landlock_abi() >= 4) {
+		struct ll_ruleset_net na = {
+			.handled_access_fs = FS_ALL,
+			.handled_access_net = LL_NET_BIND_TCP |
+					      LL_NET_CONNECT_TCP,
+		};
+		struct ll_net_port np = { .allowed_access = LL_NET_CONNECT_TCP,
+					  .port = sb->net_port };
+
+		close(fd);
+		fd = (int)syscall(SYS_landlock_create_ruleset, &na, sizeof(na),
+				  0);
+		if (fd < 0)
+			return -errno;
+		if (sb->net_port && syscall(SYS_landlock_add_rule, fd,
+					    LL_RULE_NET_PORT, &np, 0) < 0)
+			ret = -errno;
+	}
 	if (sb->role == ROLE_UPLINK && sb->spool_fd >= 0) {
 		struct landlock_path_beneath_attr pb = {
 			.allowed_access = FS_SPOOL,
@@ -115,6 +154,18 @@ int sandbox_drop_user(const struct sandbox *sb)
 			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,       \
 					       SCMP_SYS(name), n,         \
 					       __VA_ARGS__);              \
+	} while (0)
+
+/* socket(family, SOCK_STREAM [| flags], 0 or IPPROTO_TCP): TCP only, not
+ * MPTCP or SCTP, which share the stream type. */
+#define TCP_SOCKET(family)                                                 \
+	do {                                                               \
+		ALLOW_IF(socket, 3, SCMP_A0(SCMP_CMP_EQ, family),          \
+			 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff, SOCK_STREAM),   \
+			 SCMP_A2(SCMP_CMP_EQ, 0));                         \
+		ALLOW_IF(socket, 3, SCMP_A0(SCMP_CMP_EQ, family),          \
+			 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff, SOCK_STREAM),   \
+			 SCMP_A2(SCMP_CMP_EQ, IPPROTO_TCP));               \
 	} while (0)
 
 /* What every role needs: memory, time, waiting, eventfds, logging, exit. */
@@ -178,10 +229,62 @@ static int allow_uplink(scmp_filter_ctx ctx, int spool)
 	ALLOW_IF(renameat2, 2, SCMP_A0(SCMP_CMP_EQ, (uint64_t)spool),
 		 SCMP_A2(SCMP_CMP_EQ, (uint64_t)spool));
 	/* a new TCP socket for each connection to the relay */
-	ALLOW_IF(socket, 2, SCMP_A0(SCMP_CMP_EQ, AF_INET),
-		 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff, SOCK_STREAM));
-	ALLOW_IF(socket, 2, SCMP_A0(SCMP_CMP_EQ, AF_INET6),
-		 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff, SOCK_STREAM));
+	TCP_SOCKET(AF_INET);
+	TCP_SOCKET(AF_INET6);
+	return ret;
+}
+
+/* An IP camera's worker: a TCP connection to the camera, and its I/O. */
+static int allow_camera_net(scmp_filter_ctx ctx)
+{
+	int ret = 0;
+
+	TCP_SOCKET(AF_INET);
+	TCP_SOCKET(AF_INET6);
+	ALLOW(connect);
+	ALLOW(fcntl);
+	ALLOW(setsockopt);
+	ALLOW(getsockopt);
+	ALLOW(getsockname);
+	ALLOW(getpeername);
+	ALLOW(sendto);
+	ALLOW(recvfrom);
+	ALLOW(shutdown);
+	ALLOW(uname); /* the TLS library's set-up in avformat_network_init */
+	/* sandbox_close_net() adds a second filter once the camera is
+	 * connected; a filter can only take rights away */
+	ALLOW(seccomp);
+	/* libavutil's random seed (a digest cnonce) tries /dev/urandom
+	 * before its fallback: refused here without looking at the path */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+				       SCMP_SYS(openat), 0);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+				       SCMP_SYS(open), 0);
+	return ret;
+}
+
+int sandbox_close_net(void)
+{
+	static const int calls[] = {
+		SCMP_SYS(socket), SCMP_SYS(socketpair), SCMP_SYS(connect),
+		SCMP_SYS(bind),	  SCMP_SYS(listen),	SCMP_SYS(accept),
+		SCMP_SYS(accept4),
+	};
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int ret = ctx ? 0 : -ENOMEM;
+
+	/* no_new_privs is already set: no prctl() needed to add a filter */
+	if (!ret)
+		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	for (size_t i = 0; !ret && i < sizeof(calls) / sizeof(calls[0]); i++)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, calls[i], 0);
+	if (!ret)
+		ret = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (ret)
+		log_err("worker: cannot close the network: %s", strerror(-ret));
 	return ret;
 }
 
@@ -195,6 +298,8 @@ static int seccomp(const struct sandbox *sb)
 	ret = allow_common(ctx);
 	if (!ret && sb->role == ROLE_UPLINK)
 		ret = allow_uplink(ctx, sb->spool_fd);
+	if (!ret && sb->role == ROLE_WORKER && sb->net)
+		ret = allow_camera_net(ctx);
 	/* the sealer waits on its cameras with epoll (set up beforehand) */
 	if (!ret && sb->role == ROLE_SEALER) {
 		ALLOW(epoll_wait);

@@ -24,6 +24,10 @@ struct sandbox {
 	uid_t uid; /* 0: stay (tests that are not root) */
 	gid_t gid;
 	int spool_fd; /* uplink: the only folder it may touch */
+	/* An IP camera's worker: it may connect to TCP port net_port (until
+	 * sandbox_close_net()), send and receive on that socket. */
+	bool net;
+	unsigned int net_port;
 };
 
 const char *role_name(enum role role);
@@ -36,6 +40,13 @@ const char *role_name(enum role role);
 int sandbox_drop_user(const struct sandbox *sb);
 /* Drops privileges and installs the filters. 0 or -errno (logged). */
 int sandbox_enter(const struct sandbox *sb);
+
+/*
+ * An IP camera's worker, once connected: a second filter on top of the
+ * first that kills the process on any new socket or connection, so what
+ * parses the camera's stream can only talk on the socket it has.
+ */
+int sandbox_close_net(void);
 
 /* 1 if Landlock is available, else 0 (the kernel lacks it). */
 int sandbox_landlock_abi(void);

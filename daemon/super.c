@@ -174,8 +174,8 @@ int super_setup(struct super *s, const char *path, bool check_only)
 	for (size_t i = 0; i < s->cfg.n_cams; i++) {
 		const struct cfg_camera *cam = &s->cfg.cams[i];
 
-		if (cam->kind != CAM_FILE) {
-			log_err("%s: line %u: [camera %s] source: only file: cameras are built so far (rtsp:// and v4l2: come with their issues)",
+		if (cam->kind == CAM_V4L2) {
+			log_err("%s: line %u: [camera %s] source: v4l2: cameras are not built yet; use file: or rtsp://",
 				path, cam->line, cam->name);
 			return -ENOTSUP;
 		}
@@ -607,6 +607,29 @@ static void rates(const struct super *s, int cam, double *fps, double *bps)
 	*bps = (double)(b->bytes[cam] - a->bytes[cam]) * 8 / dt;
 }
 
+/*
+ * A role's error text from its stats page: the role may be compromised,
+ * so the text is copied once, cut to size, and anything but printable
+ * ASCII becomes '?'; JSON also escapes quotes and backslashes.
+ */
+static void role_err(const char *shared, char out[STATS_ERR_MAX])
+{
+	memcpy(out, shared, STATS_ERR_MAX);
+	out[STATS_ERR_MAX - 1] = 0;
+	for (char *p = out; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+}
+
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\')
+			sb_printf(b, "\\%c", *s);
+		else
+			sb_printf(b, "%c", *s);
+}
+
 /* Non-empty buckets, [upper bound in us, count]: a benchmark can take
  * percentiles over its own window. */
 static void json_hist(struct sbuf *b, const char *name, const uint32_t *hist)
@@ -634,6 +657,7 @@ static void status_json(const struct super *s, struct sbuf *b)
 		const struct stats_worker *ws = w->stats;
 		const struct stats_cam *sc = &ss->cam[i];
 		double fps, bps;
+		char e[STATS_ERR_MAX];
 
 		rates(s, (int)i, &fps, &bps);
 		sb_printf(b,
@@ -642,7 +666,7 @@ static void status_json(const struct super *s, struct sbuf *b)
 			  ", \"frames_sealed\": %" PRIu64 ", \"bytes_sealed\": %" PRIu64
 			  ", \"streams\": %" PRIu64 ", \"drops_recorded\": %" PRIu64
 			  ", \"drops_live\": %" PRIu64 ", \"skipped\": %" PRIu64
-			  ", \"last_keyframe_age_s\": %.1f}",
+			  ", \"last_keyframe_age_s\": %.1f, \"error\": \"",
 			  i ? "," : "", s->cfg.cams[i].name, state_name(w),
 			  (int)w->pid, w->restarts, fps, bps, ws->frames,
 			  sc->frames_sealed, sc->bytes_sealed, sc->streams,
@@ -650,6 +674,9 @@ static void status_json(const struct super *s, struct sbuf *b)
 			  sc->last_key_us && now_us > sc->last_key_us ?
 				  (double)(now_us - sc->last_key_us) / 1e6 :
 				  -1.0);
+		role_err(ws->err, e);
+		sb_json_str(b, e);
+		sb_printf(b, "\"}");
 	}
 	sb_printf(b,
 		  "\n  ],\n  \"sealer\": {\"state\": \"%s\", \"pid\": %d, \"restarts\": %u, "
@@ -717,6 +744,7 @@ static void status_text(const struct super *s, struct sbuf *b)
 		const struct stats_worker *ws = w->stats;
 		const struct stats_cam *sc = &ss->cam[i];
 		double fps, bps;
+		char e[STATS_ERR_MAX];
 
 		rates(s, (int)i, &fps, &bps);
 		snprintf(x, sizeof(x), "%.2f Mb/s", bps / 1e6);
@@ -729,6 +757,9 @@ static void status_text(const struct super *s, struct sbuf *b)
 			     " %6" PRIu64 " %s\n",
 			  s->cfg.cams[i].name, state_name(w), fps, x, ws->frames,
 			  sc->frames_sealed, ws->drops_rec + sc->drops_live, y);
+		role_err(ws->err, e);
+		if (e[0])
+			sb_printf(b, "%-16s %s\n", "", e);
 	}
 	sb_printf(b, "\nsealer  %s, %" PRIu64 " viewer(s), %" PRIu64
 		     " records sealed, %u restart(s)\n",

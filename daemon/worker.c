@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "capture/filecam.h"
+#include "capture/rtsp.h"
 #include "common/log.h"
 #include "crypto/frame.h"
 #include "daemon/roles.h"
@@ -71,18 +72,29 @@ int wait_wake(int efd, int timeout_ms)
 	return n;
 }
 
-static int open_source(const struct cfg_camera *cam, struct cap_source **src)
+/* How long an IP camera may stay silent (connect, each reply, each frame)
+ * before its worker gives up and moatd starts it again. */
+#define RTSP_TIMEOUT_MS 10000
+
+static int open_source(const struct cfg_camera *cam, const char *url,
+		       struct cap_source **src, char *why, size_t why_len)
 {
 	struct filecam_opts o = { .realtime = cam->pace == PACE_REALTIME,
 				  .loop = cam->loop,
 				  .fps = 30 };
+	struct rtsp_opts ro = { .timeout_ms = RTSP_TIMEOUT_MS,
+				.stop = role_stopping };
 
-	if (cam->kind != CAM_FILE) {
-		log_err("camera %s: only file: sources are built so far (rtsp:// and v4l2: come with their issues)",
-			cam->name);
+	switch (cam->kind) {
+	case CAM_FILE:
+		return filecam_open(cam->source, &o, src);
+	case CAM_RTSP:
+		return rtsp_open(url, &ro, src, why, why_len);
+	default:
+		snprintf(why, why_len,
+			 "v4l2: sources are not built yet (issue 6)");
 		return -ENOTSUP;
 	}
-	return filecam_open(cam->source, &o, src);
 }
 
 /* Puts one frame in the ring: 1 written, 0 no room, -errno. */
@@ -133,12 +145,29 @@ static int put_end(struct worker_io *io, struct ring *r, uint32_t live)
 	return 0;
 }
 
+static const char *capture_why(int err)
+{
+	switch (err) {
+	case -ETIMEDOUT:
+		return "the camera sent nothing for 10 s";
+	case -ECONNRESET:
+		return "the camera ended the session";
+	case -EPROTO:
+		return "the camera's stream broke the protocol";
+	case -EMSGSIZE:
+		return "the camera sent an access unit over 8 MiB";
+	default:
+		return strerror(-err);
+	}
+}
+
 static int capture(struct worker_io *io, struct cap_source *src,
 		   struct ring *r)
 {
 	const struct cfg_camera *cam = io->cam;
 	uint32_t live = cam->record == REC_OFF ? PFL_LIVE : 0;
 	bool realtime = cam->pace == PACE_REALTIME, skip = false;
+	uint64_t delivered = 0;
 
 	while (!role_stopping()) {
 		struct cap_frame f;
@@ -152,7 +181,7 @@ static int capture(struct worker_io *io, struct cap_source *src,
 		}
 		if (ret < 0) {
 			snprintf(io->st->err, sizeof(io->st->err),
-				 "camera failed: %s", strerror(-ret));
+				 "camera failed: %s", capture_why(ret));
 			return ret;
 		}
 		if (!ret) {
@@ -184,6 +213,8 @@ static int capture(struct worker_io *io, struct cap_source *src,
 			skip = true;
 			continue;
 		}
+		if (!delivered++)
+			io->st->err[0] = 0; /* the camera works (again) */
 		io->st->frames++;
 		io->st->bytes += f.len;
 		if (f.key)
@@ -192,27 +223,67 @@ static int capture(struct worker_io *io, struct cap_source *src,
 	return 0;
 }
 
+/*
+ * An IP camera: its name is resolved while the worker can still read
+ * /etc; it connects under the sandbox with the network open to the
+ * camera's port; once streaming, a second filter closes the network.
+ */
+static int open_rtsp(struct worker_io *io, struct cap_source **src,
+		     char *why, size_t why_len)
+{
+	char url[CFG_STR_MAX + 64];
+	int ret = rtsp_resolve(io->cam->source, url, sizeof(url),
+			       &io->sb.net_port, why, why_len);
+
+	if (ret)
+		return ret;
+	io->sb.net = true;
+	ret = sandbox_enter(&io->sb);
+	if (ret) {
+		snprintf(why, why_len, "cannot enter the sandbox");
+		return ret;
+	}
+	ret = open_source(io->cam, url, src, why, why_len);
+	if (!ret && sandbox_close_net()) {
+		snprintf(why, why_len, "cannot close the network");
+		ret = -EPERM;
+	}
+	explicit_bzero(url, sizeof(url)); /* it may hold a password */
+	return ret;
+}
+
 int worker_main(struct worker_io *io)
 {
 	struct cap_source *src = NULL;
+	char why[200] = "", shown[CFG_STR_MAX];
 	struct ring r;
 	int ret;
 
 	role_signals();
-	ret = open_source(io->cam, &src);
+	rtsp_redact(io->cam->source, shown, sizeof(shown));
+	ret = ring_map(&io->p, true, &r);
+	if (ret) {
+		snprintf(why, sizeof(why), "cannot map its ring");
+	} else if (io->cam->kind == CAM_RTSP) {
+		ret = open_rtsp(io, &src, why, sizeof(why));
+	} else {
+		ret = open_source(io->cam, NULL, &src, why, sizeof(why));
+		if (!ret)
+			ret = sandbox_enter(&io->sb);
+	}
 	if (ret) {
 		snprintf(io->st->err, sizeof(io->st->err), "cannot open %.100s: %s",
-			 io->cam->source, strerror(-ret));
+			 shown, why[0] ? why : strerror(-ret));
 		log_err("camera %s: %s", io->cam->name, io->st->err);
+		cap_close(src);
 		return 1;
 	}
-	ret = ring_map(&io->p, true, &r);
-	if (!ret)
-		ret = sandbox_enter(&io->sb);
-	if (!ret && io->start_delay_ms)
+	if (io->start_delay_ms)
 		poll(NULL, 0, (int)io->start_delay_ms);
-	if (!ret)
-		ret = capture(io, src, &r);
+	ret = capture(io, src, &r);
+	if (ret < 0 && !role_stopping())
+		log_err("camera %s: %s; moatd will start it again",
+			io->cam->name, capture_why(ret));
 	cap_close(src);
 	return ret ? 1 : 0;
 }
