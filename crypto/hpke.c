@@ -213,6 +213,20 @@ static int x25519(const uint8_t sk[static HPKE_X25519_LEN],
 	return ok ? 0 : -MOAT_E_CRYPTO;
 }
 
+int hpke_check_public_key(const uint8_t pk[static HPKE_X25519_LEN])
+{
+	uint8_t sk[HPKE_X25519_LEN], epk[HPKE_X25519_LEN], dh[HPKE_X25519_LEN];
+	int ret = hpke_generate_keypair(sk, epk);
+
+	/* clamped scalars are multiples of 8: a low-order point gives zero
+	 * with any of them, so one trial decides */
+	if (!ret)
+		ret = x25519(sk, pk, dh);
+	OPENSSL_cleanse(sk, sizeof(sk));
+	OPENSSL_cleanse(dh, sizeof(dh));
+	return ret;
+}
+
 /*
  * ExtractAndExpand (section 4.1): dh is one or two DH outputs, kem_context
  * is enc || pkRm (|| pkSm).

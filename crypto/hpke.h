@@ -88,6 +88,14 @@ int hpke_derive_keypair(const uint8_t *ikm, size_t ikm_len,
 			uint8_t sk[static HPKE_X25519_LEN],
 			uint8_t pk[static HPKE_X25519_LEN]);
 
+/*
+ * 0 when pk can be encrypted to; -MOAT_E_CRYPTO for a low-order point (its
+ * shared secret is all zeros with every private key, which RFC 9180 7.1.4
+ * makes an error): one such key among a stream's recipients would fail
+ * every header, so it is refused where keys come in.
+ */
+int hpke_check_public_key(const uint8_t pk[static HPKE_X25519_LEN]);
+
 /* Public key of an X25519 private key. */
 int hpke_public_key(const uint8_t sk[static HPKE_X25519_LEN],
 		    uint8_t pk[static HPKE_X25519_LEN]);

@@ -1053,6 +1053,11 @@ int ks_viewer_save(const char *dir, const struct ks_viewer *v)
 	ret = ks_viewer_path(path, vdir, dir, v->rcpt.viewer_id);
 	if (!ret)
 		ret = ks_check_in(&ks_viewer_kind, path, (const void *)v);
+	if (!ret && hpke_check_public_key(v->rcpt.pk)) {
+		log_err("keystore: %s: not saved: the viewer's public key is a low-order X25519 point, which nothing can be encrypted to; the viewer must pair again with a new key",
+			path);
+		ret = -EINVAL;
+	}
 	if (!ret)
 		ret = ks_mkdir(vdir);
 	if (!ret)

@@ -138,8 +138,7 @@ static int ring_cap(int fd, uint64_t *cap)
 	return 0;
 }
 
-static int map_ring(const struct ring_fds *fds, bool producer, bool data_rw,
-		    struct ring *r)
+int ring_map(const struct ring_fds *fds, bool producer, struct ring *r)
 {
 	int rw = PROT_READ | PROT_WRITE, ro = PROT_READ, ret;
 	size_t pg = page_size();
@@ -162,7 +161,7 @@ static int map_ring(const struct ring_fds *fds, bool producer, bool data_rw,
 	if (!ret && r->prod->magic != RING_MAGIC)
 		ret = -EINVAL;
 	if (!ret)
-		ret = map_twice(r, fds->data, producer || data_rw ? rw : ro);
+		ret = map_twice(r, fds->data, producer ? rw : ro);
 	if (ret)
 		ring_unmap(r);
 	else if (!producer)
@@ -190,15 +189,6 @@ int ring_observe(const struct ring_fds *fds, struct ring *r)
 	return ring_cap(fds->data, &r->cap);
 }
 
-int ring_map(const struct ring_fds *fds, bool producer, struct ring *r)
-{
-	return map_ring(fds, producer, false, r);
-}
-
-int ring_map_consumer_rw(const struct ring_fds *fds, struct ring *r)
-{
-	return map_ring(fds, false, true, r);
-}
 
 void ring_unmap(struct ring *r)
 {

@@ -66,13 +66,6 @@ int ring_create(uint64_t cap, struct ring_fds *fds);
 int ring_fd_readonly(int data_fd);
 /* Maps the ring as its producer or consumer. Does not take the fds. */
 int ring_map(const struct ring_fds *fds, bool producer, struct ring *r);
-/*
- * Maps the ring as its consumer with the data area writable, which io_uring
- * needs to register it as fixed buffers (it pins pages for writing). Only
- * for the ciphertext ring, whose consumer (the uplink) holds nothing secret.
- * fds->data must be a read-write descriptor.
- */
-int ring_map_consumer_rw(const struct ring_fds *fds, struct ring *r);
 void ring_unmap(struct ring *r);
 /* Maps only the two state pages, read-only: for moatd to watch the fill. */
 int ring_observe(const struct ring_fds *fds, struct ring *r);

@@ -80,11 +80,12 @@ struct uplink_io {
 };
 
 /*
- * The uplink's io_uring: buf registered as fixed buffer 0, then restricted
- * to the operations and the SQE flag the uplink uses, then enabled.
+ * The uplink's io_uring, restricted to the operations and the SQE flag the
+ * uplink uses, then enabled. No buffers are registered: the uplink's
+ * mapping of the C ring is read-only, and registering pins for writing.
  */
 struct io_uring;
-int uplink_ring_setup(struct io_uring *ring, void *buf, size_t len);
+int uplink_ring_setup(struct io_uring *ring);
 
 int worker_main(struct worker_io *io);
 int sealer_main(struct sealer_io *io);

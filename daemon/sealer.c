@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "crypto/frame.h"
+#include "crypto/hpke.h"
 #include "crypto/keystore.h"
 #include "crypto/stream.h"
 #include "daemon/roles.h"
@@ -70,9 +72,21 @@ static int load_keys(struct sealer *sl)
 	ret = ks_viewer_list(cfg->keys, &v, &n);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < n && sl->n_rcpt < SEAL_MAX_RECIPIENTS; i++)
-		if (v[i].state == KS_VIEWER_APPROVED)
-			sl->rcpt[sl->n_rcpt++] = v[i].rcpt;
+	for (size_t i = 0; i < n && sl->n_rcpt < SEAL_MAX_RECIPIENTS; i++) {
+		if (v[i].state != KS_VIEWER_APPROVED)
+			continue;
+		/* one bad key would fail every stream for every viewer */
+		if (hpke_check_public_key(v[i].rcpt.pk)) {
+			char hex[2 * SEAL_VIEWER_ID_LEN + 1];
+
+			hex_encode(hex, v[i].rcpt.viewer_id,
+				   SEAL_VIEWER_ID_LEN);
+			log_err("sealer: viewer %s (%s) has an unusable public key (a low-order X25519 point) and is left out of every stream; remove it and pair again",
+				hex, v[i].name);
+			continue;
+		}
+		sl->rcpt[sl->n_rcpt++] = v[i].rcpt;
+	}
 	ks_viewer_list_free(v, n);
 	sl->io->st->viewers = sl->n_rcpt;
 	if (!sl->n_rcpt)

@@ -163,7 +163,7 @@ int super_setup(struct super *s, const char *path, bool check_only)
 	int ret;
 
 	s->ctl_fd = s->sig_fd = s->spool_fd = -1;
-	s->c.data = s->c.cons = s->c_cons_ro = -1;
+	s->c.data = s->c.cons = s->c_cons_ro = s->c_data_ro = -1;
 	snprintf(s->cfg_path, sizeof(s->cfg_path), "%s", path);
 	ret = cfg_load(path, &s->cfg);
 	if (ret)
@@ -226,6 +226,14 @@ int super_setup(struct super *s, const char *path, bool check_only)
 		s->c_cons_ro = ring_fd_readonly(s->c.cons);
 		if (s->c_cons_ro < 0)
 			ret = s->c_cons_ro;
+	}
+	/* The uplink reads sealed records and must not be able to change
+	 * one: the sealer's AEAD reads back what it wrote while it computes
+	 * the tag, so a writer there could get a forged record tagged. */
+	if (!ret) {
+		s->c_data_ro = ring_fd_readonly(s->c.data);
+		if (s->c_data_ro < 0)
+			ret = s->c_data_ro;
 	}
 	if (!ret) {
 		s->cw.data = efd();
@@ -357,7 +365,8 @@ static int child_body(struct super *s, struct child *c)
 	}
 	{
 		struct uplink_io io = { .cfg = &s->cfg,
-					.c = s->c,
+					.c = { .data = s->c_data_ro,
+					       .cons = s->c.cons },
 					.cw = s->cw,
 					.spool_fd = s->spool_fd,
 					.st = c->stats,

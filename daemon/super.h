@@ -54,6 +54,7 @@ struct super {
 	int p_cons_ro[CFG_MAX_CAMERAS]; /* the worker's view of the tail */
 	struct ring_fds c;
 	int c_cons_ro;			 /* the sealer's view of the tail */
+	int c_data_ro;			 /* the uplink's view of the records */
 	struct ring_wake cw;
 	struct ring c_watch;
 	int spool_fd;

@@ -3,9 +3,12 @@
  * Uplink: sealed records from the C ring to the relay and the spool, in
  * one io_uring loop (docs/SPOOL.md, docs/PROTOCOL.md section 12).
  *
- * The C ring's data area (both of its mappings) is registered as fixed
- * buffers. Every recorded record is written to the spool with WRITE_FIXED
- * and sent with SEND_ZC from where the sealer put it; its slot goes back to
+ * The uplink maps the C ring read-only (its descriptor is a read-only
+ * reopen, so the kernel refuses it a writable mapping): it cannot alter a
+ * record, not even while the sealer is still computing its tag. Every
+ * recorded record is written to the spool with WRITEV and sent with
+ * SEND_ZC from where the sealer put it (the kernel pins the pages per
+ * send; registered buffers would need them writable); its slot goes back to
  * the sealer only when the write completed and the send's notification
  * arrived (slots are released in order as their work completes). One send
  * is in flight at a time, so the TCP stream carries whole records in order.
@@ -516,11 +519,10 @@ static void chain_submit(struct uplink *u)
 		struct txe *t = &u->tx[i];
 
 		if (t->zc) {
-			io_uring_prep_send_zc_fixed(
+			io_uring_prep_send_zc(
 				sqe, u->sock, t->p, t->len,
 				MSG_NOSIGNAL | MSG_WAITALL,
-				u->zc_report ? IORING_SEND_ZC_REPORT_USAGE : 0,
-				0);
+				u->zc_report ? IORING_SEND_ZC_REPORT_USAGE : 0);
 			qent(u, t->qi)->notifs++;
 		} else {
 			io_uring_prep_send(sqe, u->sock, t->p, t->len,
@@ -942,10 +944,9 @@ static const uint8_t allowed_ops[] = {
 	IORING_OP_FSYNC,
 };
 
-int uplink_ring_setup(struct io_uring *ring, void *buf, size_t len)
+int uplink_ring_setup(struct io_uring *ring)
 {
 	struct io_uring_restriction res[sizeof(allowed_ops) + 2];
-	struct iovec iov = { buf, len };
 	size_t i;
 	int ret;
 
@@ -962,7 +963,6 @@ int uplink_ring_setup(struct io_uring *ring, void *buf, size_t len)
 		ret = io_uring_queue_init(256, ring, IORING_SETUP_R_DISABLED);
 	if (ret)
 		return ret;
-	ret = io_uring_register_buffers(ring, &iov, 1);
 	memset(res, 0, sizeof(res));
 	for (i = 0; i < sizeof(allowed_ops); i++) {
 		res[i].opcode = IORING_RESTRICTION_SQE_OP;
@@ -980,12 +980,6 @@ int uplink_ring_setup(struct io_uring *ring, void *buf, size_t len)
 	if (ret)
 		log_err("uplink: io_uring setup: %s", strerror(-ret));
 	return ret;
-}
-
-static int setup_ring(struct uplink *u)
-{
-	/* Both mappings of the ring are one registered buffer (index 0). */
-	return uplink_ring_setup(&u->ring, u->c.data, 2 * u->c.cap);
 }
 
 int uplink_main(struct uplink_io *io)
@@ -1009,11 +1003,11 @@ int uplink_main(struct uplink_io *io)
 		ret = wire_rx_init(&u->rx, WIRE_CTL_BODY_MAX);
 	if (!ret)
 		ret = resolve(u);
-	/* Registered buffers are pinned memory: done while still root. */
+	/* read-only: the kernel refuses this process a writable mapping */
 	if (!ret)
-		ret = ring_map_consumer_rw(&io->c, &u->c);
+		ret = ring_map(&io->c, false, &u->c);
 	if (!ret)
-		ret = setup_ring(u);
+		ret = uplink_ring_setup(&u->ring);
 	/* Spool files belong to the uplink's own user. */
 	if (!ret)
 		ret = sandbox_drop_user(&io->sb);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/hex.h"
 #include "crypto/hpke.h"
 #include "tests/lib/check.h"
 #include "tests/lib/vecfile.h"
@@ -226,6 +227,35 @@ static void check_refusals(void)
 	      "all-zero shared secret refused");
 }
 
+/*
+ * Points of small order on Curve25519 (u = 0, 1, and the order-8 points,
+ * with their non-canonical encodings p and p + 1): every one is refused; a
+ * real public key passes.
+ */
+static void check_low_order(void)
+{
+	static const char *const low[] = {
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+		"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	};
+	uint8_t pk[32], sk[32];
+	size_t bad = 0;
+
+	for (size_t i = 0; i < sizeof(low) / sizeof(low[0]); i++) {
+		hex_decode(pk, sizeof(pk), low[i], 64);
+		bad += hpke_check_public_key(pk) == 0;
+	}
+	CHECK(bad == 0, "%zu of 7 low-order points accepted as a public key",
+	      bad);
+	CHECK(!hpke_generate_keypair(sk, pk) && !hpke_check_public_key(pk),
+	      "a generated public key passes the check");
+}
+
 int main(void)
 {
 	struct vec_file f;
@@ -238,5 +268,6 @@ int main(void)
 		check_setup(&f.setups[i]);
 	vec_free(&f);
 	check_refusals();
+	check_low_order();
 	return test_done("test_hpke");
 }

@@ -650,6 +650,16 @@ static void test_names(void)
 	ret = ks_viewer_load(dir, v.rcpt.viewer_id, &got);
 	CHECK(ret == 0 && !strcmp(got.name, v.name), "UTF-8 name round trip");
 	CHECK(ks_viewer_remove(dir, v.rcpt.viewer_id) == 0, "remove");
+
+	/* a key nothing can be encrypted to is never stored */
+	memset(v.rcpt.pk, 0, sizeof(v.rcpt.pk));
+	cap_begin();
+	ret = ks_viewer_save(dir, &v);
+	free(cap_end());
+	CHECK(ret == -EINVAL, "a viewer with an all-zero (low-order) key refused: %s",
+	      moat_strerror(ret));
+	CHECK(ks_viewer_load(dir, v.rcpt.viewer_id, &got) == -ENOENT,
+	      "and not written");
 	ks_viewer_wipe(&got);
 	ks_identity_wipe(&id);
 }

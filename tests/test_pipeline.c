@@ -25,6 +25,25 @@ static const char *clip_path(void)
 	return realpath(m, abs) ? abs : m;
 }
 
+/*
+ * A second approved viewer whose public key is a low-order X25519 point
+ * (all zeros), written by hand as a damaged or hostile keystore would hold
+ * it: the sealer must leave it out and go on sealing for the real viewer.
+ */
+static void plant_bad_viewer(const struct hub *h)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s/keys/viewers && f=000000000000000000000000000000ee.viewer && "
+		 "cp -p $(ls *.viewer | head -1) $f && "
+		 "printf 'moat-keyfile 1\nkind viewer\nviewer-id 000000000000000000000000000000ee\n"
+		 "name broken\nstate approved\nadded 1795427741\npublic-key %064d\npsk %064d\n' > $f && "
+		 "echo \"checksum $(sha256sum $f | cut -c1-64)\" >> $f",
+		 h->dir, 0, 0);
+	CHECK(run_cmd(cmd, NULL, 0) == 0, "a viewer with a low-order key planted");
+}
+
 static void bad_config(struct hub *h)
 {
 	char cmd[600], out[2048], path[200];
@@ -172,6 +191,7 @@ int main(void)
 	snprintf(lines, sizeof(lines), cam, clip);
 	CHECK(!hub_init(&h, "e2e", lines), "hub folder, keys, config");
 	bad_config(&h);
+	plant_bad_viewer(&h);
 	CHECK(!hub_start_relay(&h), "relay up");
 	CHECK(!hub_start_moatd(&h), "moatd answers on its control socket");
 	CHECK(!hub_wait_drained(&h, 60000, true),
@@ -181,6 +201,13 @@ int main(void)
 	CHECK(json_num(st, "cameras", "frames_sealed") == 120,
 	      "120 access units sealed");
 	CHECK(json_num(st, "cameras", "streams") == 4, "a stream per GOP (4)");
+	CHECK(json_num(st, "sealer", "viewers") == 1,
+	      "the viewer with the unusable key is left out of every stream");
+	snprintf(cmd, sizeof(cmd),
+		 "grep -c 'viewer 000000000000000000000000000000ee (broken) has an unusable public key' %s/moatd.log",
+		 h.dir);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0,
+	      "the log names the viewer with the unusable key");
 	CHECK(json_num(st, "uplink", "records_sent") >=
 		      json_num(st, "sealer", "records"),
 	      "every record sent");

@@ -7,10 +7,13 @@
  * simply refusing everything.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <liburing.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,12 @@ static int ring_ro = -1, spool_fd = -1;
 
 typedef int (*probe_fn)(void);
 
+/* The IP camera worker's sandbox: open to one TCP port, or closed. */
+static struct {
+	bool on, closed;
+	unsigned int port;
+} net;
+
 /* Runs fn confined as role: "killed", "ok" (returned 0) or "refused". */
 static const char *confined(enum role role, probe_fn fn)
 {
@@ -45,10 +54,14 @@ static const char *confined(enum role role, probe_fn fn)
 		return "no user (run make deps)";
 	sb.uid = pw->pw_uid;
 	sb.gid = pw->pw_gid;
+	sb.net = net.on;
+	sb.net_port = net.port;
 	fflush(NULL);
 	pid = fork();
 	if (!pid) {
 		if (sandbox_enter(&sb))
+			_exit(100);
+		if (net.closed && sandbox_close_net())
 			_exit(100);
 		_exit(fn());
 	}
@@ -90,6 +103,11 @@ static int p_open_etc(void)
 	return open("/etc/hostname", O_RDONLY) >= 0 ? 2 : 3;
 }
 
+static int p_open_etc_errno(void)
+{
+	return result(open("/etc/hostname", O_RDONLY));
+}
+
 static int p_reopen_ring_rw(void)
 {
 	char path[64];
@@ -113,6 +131,66 @@ static int p_map_ring_writable(void)
 		       0);
 
 	return result(p == MAP_FAILED ? -1 : 0);
+}
+
+/* A read-only mapping made writable afterwards. */
+static int p_mprotect_ring_writable(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ring_ro, 0);
+
+	if (p == MAP_FAILED)
+		return 3;
+	return result(mprotect(p, 4096, PROT_READ | PROT_WRITE));
+}
+
+static int p_udp(void)
+{
+	return socket(AF_INET, SOCK_DGRAM, 0) >= 0 ? 2 : 3;
+}
+
+static int p_mptcp(void)
+{
+	return socket(AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */) >= 0 ? 2 : 3;
+}
+
+static unsigned int cam_port, other_port;
+
+static int connect_to(unsigned int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return 3;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		return 0;
+	return result(-1);
+}
+
+static int p_connect_camera(void)
+{
+	return connect_to(cam_port);
+}
+
+static int p_connect_other(void)
+{
+	return connect_to(other_port) == 0 ? 2 : connect_to(other_port);
+}
+
+/* A listener on loopback: its port. */
+static unsigned int listener(int *fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (*fd < 0 || bind(*fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(*fd, 8) || getsockname(*fd, (struct sockaddr *)&a, &len))
+		return 0;
+	return ntohs(a.sin_port);
 }
 
 static int p_spool_file(void)
@@ -178,10 +256,9 @@ static int ring_try(struct io_uring *r, int op, uint8_t flags)
 /* seccomp cannot see io_uring operations: the ring itself refuses them. */
 static void uplink_ring(void)
 {
-	static uint8_t buf[1 << 16];
 	struct io_uring r;
 
-	CHECK(!uplink_ring_setup(&r, buf, sizeof(buf)), "the uplink's io_uring");
+	CHECK(!uplink_ring_setup(&r), "the uplink's io_uring");
 	CHECK(ring_try(&r, IORING_OP_NOP, 0) == 0, "a NOP it allows");
 	CHECK(ring_try(&r, IORING_OP_NOP, IOSQE_IO_LINK) == 0,
 	      "a linked one too (its chains)");
@@ -224,6 +301,9 @@ int main(void)
 	      "sealer: reopening its read-only ring for writing kills it");
 	CHECK(!strcmp(confined(ROLE_SEALER, p_map_ring_writable), "refused"),
 	      "sealer: a writable mapping of the plaintext ring is refused");
+	CHECK(!strcmp(confined(ROLE_SEALER, p_mprotect_ring_writable),
+		      "refused"),
+	      "sealer: making its read-only mapping writable is refused");
 	CHECK(!strcmp(confined(ROLE_SEALER, p_exec_memory), "killed"),
 	      "sealer: executable memory kills it");
 	CHECK(!strcmp(confined(ROLE_SEALER, p_execve), "killed"),
@@ -244,7 +324,12 @@ int main(void)
 		      "refused"),
 	      "uplink: the same through the spool folder's descriptor is refused");
 	CHECK(!strcmp(confined(ROLE_UPLINK, p_map_ring_writable), "refused"),
-	      "uplink: a writable mapping of a plaintext ring is refused");
+	      "uplink: a writable mapping of a ring it reads (the sealed records) is refused");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_mprotect_ring_writable),
+		      "refused"),
+	      "uplink: making its read-only mapping of the records writable is refused");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_mptcp), "killed"),
+	      "uplink: an MPTCP socket kills it (TCP only)");
 	CHECK(!strcmp(confined(ROLE_UPLINK, p_spool_escape), "refused"),
 	      "uplink: a file outside the spool is refused");
 	CHECK(!strcmp(confined(ROLE_UPLINK, p_execve), "killed"),
@@ -257,6 +342,45 @@ int main(void)
 	      "worker: a socket kills it");
 	CHECK(!strcmp(confined(ROLE_WORKER, p_open_etc), "killed"),
 	      "worker: opening a file kills it");
+
+	/* The IP camera worker: one TCP port until the camera plays, then
+	 * no new connection at all. */
+	{
+		int l1 = -1, l2 = -1;
+
+		cam_port = listener(&l1);
+		other_port = listener(&l2);
+		CHECK(cam_port && other_port, "two loopback listeners");
+		net.on = true;
+		net.port = cam_port;
+		CHECK(!strcmp(confined(ROLE_WORKER, p_connect_camera), "ok"),
+		      "IP camera worker: connects to its camera's port");
+		if (sandbox_landlock_abi() >= 4)
+			CHECK(!strcmp(confined(ROLE_WORKER, p_connect_other),
+				      "refused"),
+			      "IP camera worker: another port is refused (Landlock)");
+		else
+			fprintf(stderr,
+				"note: Landlock ABI %d has no TCP rules; the port check is left to the network policy\n",
+				sandbox_landlock_abi());
+		CHECK(!strcmp(confined(ROLE_WORKER, p_udp), "killed"),
+		      "IP camera worker: a UDP socket kills it");
+		CHECK(!strcmp(confined(ROLE_WORKER, p_mptcp), "killed"),
+		      "IP camera worker: an MPTCP socket kills it");
+		CHECK(!strcmp(confined(ROLE_WORKER, p_open_etc_errno), "refused"),
+		      "IP camera worker: opening a file is refused");
+		CHECK(!strcmp(confined(ROLE_WORKER, p_execve), "killed"),
+		      "IP camera worker: running a program kills it");
+		net.closed = true;
+		CHECK(!strcmp(confined(ROLE_WORKER, p_work), "ok"),
+		      "IP camera worker, streaming: its own work runs");
+		CHECK(!strcmp(confined(ROLE_WORKER, p_connect_camera),
+			      "killed"),
+		      "IP camera worker, streaming: a new socket kills it");
+		net.on = net.closed = false;
+		close(l1);
+		close(l2);
+	}
 
 	uplink_ring();
 	close(spool_fd);

@@ -366,6 +366,8 @@ int main(int argc, char **argv)
 			if (conns[i].fd >= 0 && conns[i].ack_due &&
 			    now_ms() >= conns[i].due_ms && send_ack(&st, &conns[i]))
 				conn_close(&conns[i]);
+		if (st.failed)
+			break;
 		for (int k = 1; k < n; k++) {
 			struct conn *cn = &conns[map[k]];
 
@@ -396,5 +398,12 @@ int main(int argc, char **argv)
 	log_info("stopped: %llu records stored, %llu duplicates, %llu out of order",
 		 (unsigned long long)st.stored,
 		 (unsigned long long)st.duplicates, (unsigned long long)st.gaps);
+	if (st.failed) {
+		/* the hubs still hold what was not acknowledged and send it
+		 * again to a relay started on a disk that works */
+		log_err("stopped because the disk under %s failed to make records durable (%s); check it, then start the relay again",
+			dir, strerror(-st.failed));
+		return 1;
+	}
 	return 0;
 }

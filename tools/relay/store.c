@@ -44,21 +44,43 @@ static void stream_path(const struct store *st, const uint8_t hub[16],
 	snprintf(out, len, "%s/%s.moat", d, hex);
 }
 
-static void drop(struct store_stream *s)
+static void fail(struct store *st, int err, const char *what)
+{
+	if (!st->failed)
+		log_err("store: %s: %s; nothing more is acknowledged", what,
+			strerror(-err));
+	st->failed = st->failed ? st->failed : err;
+}
+
+/* The stream's hub folder, fsynced: the stream file's name is durable. */
+static void sync_name(struct store *st, const struct store_stream *s)
+{
+	char d[300];
+	int err;
+
+	store_hub_dir(st, s->hub, d, sizeof(d));
+	err = fsync_dir(d);
+	if (err)
+		fail(st, err, "fsync of a hub folder");
+}
+
+static void drop(struct store *st, struct store_stream *s)
 {
 	if (s->fd >= 0) {
-		if (s->dirty)
-			fdatasync(s->fd);
+		if (s->dirty && fdatasync(s->fd) < 0)
+			fail(st, -errno, "fdatasync of a stream file");
+		if (s->created)
+			sync_name(st, s);
 		close(s->fd);
 	}
 	s->fd = -1;
-	s->dirty = false;
+	s->dirty = s->created = false;
 }
 
 void store_close(struct store *st)
 {
 	for (size_t i = 0; i < STORE_OPEN_MAX; i++)
-		drop(&st->s[i]);
+		drop(st, &st->s[i]);
 }
 
 /*
@@ -117,13 +139,14 @@ static struct store_stream *find(struct store *st, const uint8_t hub[16],
 
 			store_hub_dir(st, hub, d, sizeof(d));
 			*err = mkdir_p(d, 0700);
+			st->dir_dirty = true;
 			if (!*err)
 				return find(st, hub, id, create, err);
 		}
 		*err = *err ? *err : -errno;
 		return NULL;
 	}
-	drop(lru);
+	drop(st, lru);
 	s = lru;
 	memcpy(s->hub, hub, 16);
 	memcpy(s->id, id, 16);
@@ -131,13 +154,10 @@ static struct store_stream *find(struct store *st, const uint8_t hub[16],
 	s->used = ++st->clock;
 	*err = scan(fd, &s->next);
 	if (*err) {
-		drop(s);
+		drop(st, s);
 		return NULL;
 	}
-	if (create && !s->next) {
-		st->dir_dirty = true;
-		hex_encode(st->dirty_hub, hub, 16);
-	}
+	s->created = create && !s->next;
 	return s;
 }
 
@@ -150,6 +170,8 @@ int store_put(struct store *st, const uint8_t hub[16], const uint8_t *rec,
 
 	if (err || REC_HDR_LEN + h.body_len != len)
 		return -EINVAL;
+	if (st->failed)
+		return st->failed;
 	s = find(st, hub, h.stream_id, h.counter == 0, &err);
 	if (!s) {
 		if (err)
@@ -192,24 +214,32 @@ int store_put(struct store *st, const uint8_t hub[16], const uint8_t *rec,
 
 int store_sync(struct store *st)
 {
-	int ret = 0;
-
 	for (size_t i = 0; i < STORE_OPEN_MAX; i++) {
 		struct store_stream *s = &st->s[i];
 
 		if (s->fd >= 0 && s->dirty) {
 			if (fdatasync(s->fd) < 0)
-				ret = -errno;
+				fail(st, -errno, "fdatasync of a stream file");
 			s->dirty = false;
 		}
 	}
-	if (st->dir_dirty) {
-		char d[300];
+	/* every hub folder that gained a stream file, each once */
+	for (size_t i = 0; i < STORE_OPEN_MAX; i++) {
+		struct store_stream *s = &st->s[i];
 
-		snprintf(d, sizeof(d), "%s/%s", st->dir, st->dirty_hub);
-		fsync_dir(d);
-		fsync_dir(st->dir);
+		if (s->fd < 0 || !s->created)
+			continue;
+		sync_name(st, s);
+		for (size_t j = i; j < STORE_OPEN_MAX; j++)
+			if (st->s[j].created && !memcmp(st->s[j].hub, s->hub, 16))
+				st->s[j].created = false;
+	}
+	if (st->dir_dirty) {
+		int err = fsync_dir(st->dir);
+
+		if (err)
+			fail(st, err, "fsync of the store's folder");
 		st->dir_dirty = false;
 	}
-	return ret;
+	return st->failed;
 }

@@ -25,14 +25,20 @@ struct store_stream {
 	uint64_t next; /* counter expected next */
 	uint64_t used; /* last use, for eviction */
 	bool dirty;
+	bool created; /* its name is not yet durable in the hub's folder */
 };
 
 struct store {
 	char dir[256];
 	struct store_stream s[STORE_OPEN_MAX];
 	uint64_t clock;
-	bool dir_dirty;
-	char dirty_hub[33];
+	bool dir_dirty; /* a hub folder was made: fsync the store's folder */
+	/*
+	 * The first failed fsync, for good: Linux marks the pages clean after
+	 * a write-back error, so a later fsync that succeeds proves nothing
+	 * about them. The relay then acknowledges nothing more and stops.
+	 */
+	int failed;
 	uint64_t stored, duplicates, gaps;
 };
 
@@ -42,7 +48,8 @@ void store_close(struct store *st);
 /* One sealed record (validated frame) for the hub's stream. */
 int store_put(struct store *st, const uint8_t hub[16], const uint8_t *rec,
 	      size_t len, enum store_result *res);
-/* Makes everything stored so far durable (before acknowledging it). */
+/* Makes everything stored so far durable (before acknowledging it); once
+ * it has failed, it fails every time after (struct store, failed). */
 int store_sync(struct store *st);
 
 /* Paths for the viewer side. */
