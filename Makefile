@@ -68,6 +68,8 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 \
 FUZZ_SECONDS ?= 600
 
 MEDIA := $(BUILD)/media/clip.h264
+# motion detection: a still scene, and the same scene with one event
+MEDIA_SCENES := $(BUILD)/media/still.h264 $(BUILD)/media/motion.h264
 
 .PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format
 all: $(LIB) $(TOOLS) $(TESTS)
@@ -133,7 +135,11 @@ $(MEDIA): tools/make-clip.sh
 	$(call msg,CLIP,$@)
 	$(Q)sh tools/make-clip.sh $@
 
-media: $(MEDIA)
+$(MEDIA_SCENES): $(BUILD)/media/%.h264: tools/make-clip.sh
+	$(call msg,CLIP,$@)
+	$(Q)sh tools/make-clip.sh $@ 16 640x360 $*
+
+media: $(MEDIA) $(MEDIA_SCENES)
 
 deps:
 	$(Q)sh tools/install-deps.sh

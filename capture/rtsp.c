@@ -18,6 +18,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 
+#include "capture/avlog.h"
 #include "capture/rtsp.h"
 #include "common/log.h"
 
@@ -83,9 +84,11 @@ static int rtsp_next(struct cap_source *s, uint64_t now_us,
 
 	(void)now_us;
 	(void)due_us;
+	/* one deadline for the whole frame: a camera that keeps sending
+	 * anything but video (or video in driblets) still times out */
+	arm(c);
 	for (;;) {
 		av_packet_unref(c->pkt);
-		arm(c);
 		ret = av_read_frame(c->fmt, c->pkt);
 		if (ret == AVERROR_EXIT || (ret < 0 && c->stop && c->stop()))
 			return -EINTR;
@@ -154,31 +157,6 @@ static const struct cap_source_ops rtsp_ops = {
 	.close = rtsp_close,
 };
 
-/*
- * libavformat's messages go to moat's log, as one line each, with what the
- * camera sent reduced to printable ASCII (its text is untrusted), and
- * without av_log's own terminal probing (an ioctl the sandbox forbids).
- */
-static void av_to_log(void *avcl, int level, const char *fmt, va_list ap)
-{
-	char line[256];
-	int n;
-
-	(void)avcl;
-	if (level > AV_LOG_WARNING)
-		return;
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n <= 0)
-		return;
-	for (char *p = line; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			*p = *p == '\n' && !p[1] ? 0 : '?';
-	if (level <= AV_LOG_ERROR)
-		log_warn("rtsp: %s", line);
-	else
-		log_info("rtsp: %s", line);
-}
-
 static void av_why(int err, char *why, size_t len)
 {
 	char e[AV_ERROR_MAX_STRING_SIZE];
@@ -232,7 +210,7 @@ int rtsp_open(const char *url, const struct rtsp_opts *o,
 	int ret;
 
 	*out = NULL;
-	av_log_set_callback(av_to_log);
+	cap_av_log_init();
 	snprintf(why, why_len, "out of memory");
 	if (!c)
 		return -ENOMEM;

@@ -67,6 +67,21 @@ long frame_meta_put(uint8_t *out, size_t cap, const struct frame_meta *m)
 		off = tlv_put(out, cap, (size_t)off, META_START_US, start, 8);
 	if (off >= 0)
 		off = tlv_put(out, cap, (size_t)off, META_KIND, &m->kind, 1);
+	if (off >= 0 && m->n_gops) {
+		uint8_t t[8];
+
+		if (m->n_gops > META_CLIP_GOPS_MAX)
+			return -EINVAL;
+		off = tlv_put(out, cap, (size_t)off, META_CLIP_GOPS, m->gops,
+			      m->n_gops * 16);
+		put_u64(t, m->motion_us);
+		if (off >= 0)
+			off = tlv_put(out, cap, (size_t)off, META_MOTION_US, t,
+				      8);
+		put_u64(t, m->end_us);
+		if (off >= 0)
+			off = tlv_put(out, cap, (size_t)off, META_END_US, t, 8);
+	}
 	return off;
 }
 
@@ -95,6 +110,19 @@ static int meta_field(struct frame_meta *m, uint8_t type, const uint8_t *v,
 		if (n != 1)
 			return -MOAT_E_MALFORMED;
 		m->kind = v[0];
+		break;
+	case META_CLIP_GOPS:
+		if (!n || n % 16)
+			return -MOAT_E_MALFORMED;
+		m->gops = v;
+		m->n_gops = n / 16;
+		break;
+	case META_MOTION_US:
+	case META_END_US:
+		if (n != 8)
+			return -MOAT_E_MALFORMED;
+		*(type == META_MOTION_US ? &m->motion_us : &m->end_us) =
+			get_u64(v);
 		break;
 	}
 	return 0;

@@ -28,7 +28,14 @@ enum {
 	META_CODEC = 2,	   /* "h264" or "h265" */
 	META_START_US = 3, /* u64 start time */
 	META_KIND = 4,	   /* u8: 1 GOP, 2 clip, 3 live */
+	META_CLIP_GOPS = 5,  /* clip: its GOP streams' ids, 16 bytes each */
+	META_MOTION_US = 6,  /* clip: u64 time the motion began */
+	META_END_US = 7,     /* clip: u64 end of its last GOP */
 	META_NAME_MAX = 64,
+	META_CLIP_GOPS_MAX = 4095, /* ids in one TLV (65,520 bytes) */
+	META_KIND_GOP = 1,
+	META_KIND_CLIP = 2,
+	META_KIND_LIVE = 3,
 };
 
 struct frame_hdr {
@@ -43,6 +50,10 @@ struct frame_meta {
 	char codec[8];
 	uint64_t start_us;
 	uint8_t kind;
+	/* a clip's index (kind 2); gops points into the parsed record */
+	const uint8_t *gops; /* n_gops stream ids of 16 bytes, in order */
+	size_t n_gops;
+	uint64_t motion_us, end_us;
 };
 
 void frame_hdr_put(uint8_t out[static FRAME_HDR_LEN],

@@ -44,10 +44,30 @@ static int sf_frame(struct sf_result *res, const uint8_t *pt, size_t n,
 	ret = frame_parse(pt, n, &f, &payload, &plen);
 	if (ret)
 		return ret;
-	if (f.kind == FRAME_KIND_META)
-		return frame_meta_parse(payload, plen, &res->meta);
+	if (f.kind == FRAME_KIND_META) {
+		uint8_t *ids;
+
+		sf_result_free(res);
+		ret = frame_meta_parse(payload, plen, &res->meta);
+		if (ret || !res->meta.n_gops)
+			return ret;
+		/* the plaintext is wiped after this frame: keep a copy */
+		ids = malloc(res->meta.n_gops * 16);
+		if (!ids)
+			return -ENOMEM;
+		memcpy(ids, res->meta.gops, res->meta.n_gops * 16);
+		res->meta.gops = ids;
+		return 0;
+	}
 	res->frames++;
 	return fn ? fn(arg, &f, payload, plen) : 0;
+}
+
+void sf_result_free(struct sf_result *res)
+{
+	free((void *)res->meta.gops);
+	res->meta.gops = NULL;
+	res->meta.n_gops = 0;
 }
 
 int sf_open_buf(const uint8_t *buf, size_t len, const struct open_identity *id,

@@ -27,7 +27,9 @@ typedef int (*sf_frame_fn)(void *arg, const struct frame_hdr *f,
 			   const uint8_t *payload, size_t len);
 
 struct sf_result {
-	struct frame_meta meta; /* from the stream's metadata frame */
+	struct frame_meta meta; /* from the stream's metadata frame; a
+				 * clip's meta.gops is a copy, freed by
+				 * sf_result_free() */
 	size_t records;		/* records opened, header included */
 	size_t frames;		/* access unit frames delivered */
 	char why[224];		/* reason for a failure */
@@ -39,5 +41,6 @@ struct sf_result {
  */
 int sf_open_buf(const uint8_t *buf, size_t len, const struct open_identity *id,
 		sf_frame_fn fn, void *arg, struct sf_result *res);
+void sf_result_free(struct sf_result *res);
 
 #endif

@@ -24,7 +24,9 @@ enum cfg_type {
 	T_BOOL,
 	T_USER,
 	T_HOST,
-	T_SOURCE
+	T_SOURCE,
+	T_UINT,
+	T_ZONES
 };
 
 struct cfg_enum {
@@ -102,6 +104,22 @@ static const struct cfg_key keys[] = {
 	  0, "continuous (every GOP), events (motion clips) or off" },
 	{ S_CAMERA, "live", T_BOOL, CAM(live), "yes", NULL, 0, 0,
 	  "whether viewers may watch this camera live" },
+	{ S_CAMERA, "motion_sensitivity", T_UINT, CAM(motion_sensitivity), "50",
+	  NULL, 1, 100,
+	  "record = events: 1 (only large, clear motion) to 100 (the smallest change)" },
+	{ S_CAMERA, "motion_fps", T_UINT, CAM(motion_fps), "5", NULL, 1, 30,
+	  "record = events: pictures compared per second" },
+	{ S_CAMERA, "motion_ignore", T_ZONES, CAM(motion_ignore), "none", NULL,
+	  0, 0,
+	  "record = events: zones where motion does not count, x,y,w,h in percent of the picture, separated by ';' (at most 8), or none" },
+	{ S_CAMERA, "preroll", T_UINT, CAM(preroll_s), "5", NULL, 5, 60,
+	  "record = events: seconds before the motion that a clip starts with (held sealed)" },
+	{ S_CAMERA, "clip_length", T_UINT, CAM(clip_length_s), "10", NULL, 1,
+	  600, "record = events: seconds a clip goes on after the last motion" },
+	{ S_CAMERA, "clip_max", T_UINT, CAM(clip_max_s), "120", NULL, 10, 3600,
+	  "record = events: longest clip in seconds (motion that goes on starts a new clip)" },
+	{ S_CAMERA, "cooldown", T_UINT, CAM(cooldown_s), "5", NULL, 0, 3600,
+	  "record = events: seconds after a clip before motion can start the next" },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -293,11 +311,44 @@ static int set_source(struct cfg_parser *p, const struct cfg_key *k,
 	return 0;
 }
 
+static int set_uint(struct cfg_parser *p, const struct cfg_key *k,
+		    const char *v, void *dst)
+{
+	unsigned long n = 0;
+	size_t i;
+
+	for (i = 0; isdigit((unsigned char)v[i]) && i < 8; i++)
+		n = n * 10 + (unsigned long)(v[i] - '0');
+	if (!i || v[i] || n < k->min || n > k->max)
+		return cfg_err(p, "[%s] %s `%.64s' is not a whole number from %llu to %llu",
+			       sect_names[k->sect], k->key, v,
+			       (unsigned long long)k->min,
+			       (unsigned long long)k->max);
+	*(unsigned int *)dst = (unsigned int)n;
+	return 0;
+}
+
+static int set_zones(struct cfg_parser *p, const struct cfg_key *k,
+		     const char *v, void *dst)
+{
+	char why[160];
+
+	if (!strcmp(v, "none")) {
+		p->cam->n_motion_ignore = 0;
+		return 0;
+	}
+	if (motion_parse_zones(v, dst, &p->cam->n_motion_ignore, why,
+			       sizeof(why)))
+		return bad(p, k, v, why);
+	return 0;
+}
+
 static int (*const setters[])(struct cfg_parser *, const struct cfg_key *,
 			      const char *, void *) = {
 	[T_PATH] = set_path, [T_SIZE] = set_size,     [T_PORT] = set_port,
 	[T_ENUM] = set_enum, [T_BOOL] = set_bool,     [T_USER] = set_user,
-	[T_HOST] = set_host, [T_SOURCE] = set_source,
+	[T_HOST] = set_host, [T_SOURCE] = set_source, [T_UINT] = set_uint,
+	[T_ZONES] = set_zones,
 };
 
 static void *key_dst(struct cfg_parser *p, const struct cfg_key *k)

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture/motion.h"
+
 enum {
 	CFG_FILE_MAX = 64 << 10,
 	CFG_LINE_MAX = 1024,
@@ -39,6 +41,11 @@ struct cfg_camera {
 	bool loop;
 	enum cfg_record record;
 	bool live;
+	/* record = events */
+	unsigned int motion_sensitivity, motion_fps;
+	struct motion_zone motion_ignore[MOTION_ZONES_MAX];
+	size_t n_motion_ignore;
+	unsigned int preroll_s, clip_length_s, clip_max_s, cooldown_s;
 	unsigned int line; /* where the section starts */
 };
 

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "capture/source.h"
 #include "common/err.h"
 #include "common/hex.h"
 #include "common/log.h"
@@ -40,6 +41,33 @@ struct cam {
 	size_t next_len;
 	struct stats_cam *st;
 	bool dead;
+	/* record = events (see "Event clips" below) */
+	bool events, in_clip, hold_broken;
+	struct hold *hold;
+	uint64_t clip_start_us, motion_us, last_motion_us, cooldown_until_us;
+	uint64_t gop_start_us;
+	uint8_t *clip_ids; /* GOP stream ids of the clip being recorded */
+	size_t n_clip, cap_clip;
+};
+
+/*
+ * Sealed records of an events camera between clips: the last GOP streams,
+ * header, META, access units and final record each, exactly as they
+ * would have gone into the C ring. Records sit back to back from start to
+ * used, each behind a 4-byte length; gop[] says where each GOP begins.
+ */
+enum { HOLD_CAP = 16 << 20, HOLD_GOPS = 128 };
+
+struct hold {
+	uint8_t *buf;
+	size_t start, used;
+	uint64_t slot_bytes; /* C ring room the held records will take */
+	struct {
+		size_t off;
+		uint64_t ts_us, slot_bytes;
+		uint8_t id[REC_STREAM_ID_LEN];
+	} gop[HOLD_GOPS];
+	size_t n_gop;
 };
 
 struct sealer {
@@ -114,13 +142,37 @@ static void c_commit(struct sealer *sl, uint32_t len, uint32_t flags,
 	sl->io->st->bytes += len;
 }
 
-/* One data record from spans, straight into the C ring. */
+static bool holding(const struct cam *cm)
+{
+	return cm->events && !cm->in_clip;
+}
+
+static uint8_t *hold_slot(struct cam *cm, uint32_t len);
+static void hold_commit(struct cam *cm, uint32_t len);
+
+/* Where a camera's next record goes: the C ring, or the pre-roll hold. */
+static uint8_t *out_slot(struct sealer *sl, struct cam *cm, uint32_t len)
+{
+	return holding(cm) ? hold_slot(cm, len) : c_slot(sl, len);
+}
+
+static void out_commit(struct sealer *sl, struct cam *cm, uint32_t len,
+		       uint32_t cflags, uint64_t aux)
+{
+	if (holding(cm))
+		hold_commit(cm, len);
+	else
+		c_commit(sl, len, cflags, aux);
+	cm->st->records++;
+}
+
+/* One data record from spans, straight into the C ring (or the hold). */
 static int seal_into_ring(struct sealer *sl, struct cam *cm,
 			  const struct iovec *src, int n, size_t body,
 			  bool final, uint32_t cflags, uint64_t aux)
 {
 	uint32_t len = (uint32_t)(REC_HDR_LEN + body + REC_TAG_LEN);
-	uint8_t *rec = c_slot(sl, len);
+	uint8_t *rec = out_slot(sl, cm, len);
 	int ret;
 
 	if (!rec)
@@ -129,8 +181,7 @@ static int seal_into_ring(struct sealer *sl, struct cam *cm,
 			     rec + REC_HDR_LEN + body);
 	if (ret)
 		return ret;
-	c_commit(sl, len, cflags, aux);
-	cm->st->records++;
+	out_commit(sl, cm, len, cflags, aux);
 	return 0;
 }
 
@@ -178,43 +229,379 @@ static size_t meta_len(const struct cam *cm)
 	       1;
 }
 
+/* Opens the camera's next stream (built ahead) with m as its META. */
+static int open_stream_meta(struct sealer *sl, struct cam *cm,
+			    const struct frame_meta *m, uint32_t cflags,
+			    uint64_t aux)
+{
+	struct frame_hdr fh = { .kind = FRAME_KIND_META, .ts_us = m->start_us };
+	size_t cap = FRAME_HDR_LEN + 128 + m->n_gops * 16 + 32, got;
+	uint8_t stackbuf[FRAME_HDR_LEN + 160], *buf = stackbuf, *rec;
+	struct iovec iov;
+	long n;
+	int ret;
+
+	if (cap > sizeof(stackbuf)) {
+		buf = malloc(cap);
+		if (!buf)
+			return -ENOMEM;
+	} else {
+		cap = sizeof(stackbuf);
+	}
+	frame_hdr_put(buf, &fh);
+	n = frame_meta_put(buf + FRAME_HDR_LEN, cap - FRAME_HDR_LEN, m);
+	ret = n < 0 ? (int)n : prebuild(sl, cm);
+	/* The header first: a viewer can open the stream as it arrives. */
+	rec = ret ? NULL : out_slot(sl, cm, (uint32_t)cm->next_len);
+	if (!ret && !rec)
+		ret = -ENOSPC;
+	if (!ret) {
+		/* Sealed bytes of a header, not frame bytes: copying them
+		 * is free. */
+		got = cm->next_len;
+		memcpy(rec, cm->next_hdr, got);
+		cm->s = cm->next;
+		cm->next = NULL;
+		out_commit(sl, cm, (uint32_t)got, cflags, aux);
+		cm->st->streams++;
+		iov.iov_base = buf;
+		iov.iov_len = FRAME_HDR_LEN + (size_t)n;
+		ret = seal_into_ring(sl, cm, &iov, 1, iov.iov_len, false,
+				     cflags, aux);
+	}
+	if (buf != stackbuf)
+		free(buf);
+	return ret;
+}
+
 static int open_stream(struct sealer *sl, struct cam *cm, uint64_t ts_us,
 		       uint32_t cflags, uint64_t aux)
 {
 	struct frame_meta m = { .codec = "h264",
 				.start_us = ts_us,
-				.kind = cflags & CF_LIVE ? 3 : 1 };
-	struct frame_hdr fh = { .kind = FRAME_KIND_META, .ts_us = ts_us };
-	uint8_t buf[FRAME_HDR_LEN + 128], *rec;
-	size_t hlen = seal_header_len(sl->n_rcpt), got;
-	struct iovec iov;
-	long n;
-	int ret;
+				.kind = cflags & CF_LIVE ? META_KIND_LIVE :
+							   META_KIND_GOP };
 
 	snprintf(m.camera, sizeof(m.camera), "%s", cm->cfg->name);
-	frame_hdr_put(buf, &fh);
-	n = frame_meta_put(buf + FRAME_HDR_LEN, sizeof(buf) - FRAME_HDR_LEN,
-			   &m);
-	if (n < 0)
-		return (int)n;
-	/* The header first: a viewer can open the stream as it arrives. */
-	rec = c_slot(sl, (uint32_t)hlen);
-	if (!rec)
-		return -ENOSPC;
-	ret = prebuild(sl, cm);
-	if (ret)
-		return ret;
-	/* Sealed bytes of a header, not frame bytes: copying them is free. */
-	got = cm->next_len;
-	memcpy(rec, cm->next_hdr, got);
-	cm->s = cm->next;
-	cm->next = NULL;
-	c_commit(sl, (uint32_t)got, cflags, aux);
-	cm->st->records++;
-	cm->st->streams++;
-	iov.iov_base = buf;
-	iov.iov_len = FRAME_HDR_LEN + (size_t)n;
-	return seal_into_ring(sl, cm, &iov, 1, iov.iov_len, false, cflags, aux);
+	return open_stream_meta(sl, cm, &m, cflags, aux);
+}
+
+
+/* ---- Event clips (record = events) ----
+ *
+ * Every GOP of an events camera is sealed as it is captured, as its own
+ * stream with its own content key, exactly as a continuous camera's:
+ * the header (the key wrapped to the viewers) is made ahead, the key is
+ * erased when the GOP's stream closes. Between clips the sealed streams
+ * go to the camera's hold instead of the C ring; the hold keeps the GOPs
+ * that cover the last `preroll` seconds and discards older ones unsent
+ * (whose keys are already gone). Motion flushes the hold into the C ring
+ * and sends the camera's GOPs straight on until `clip_length` seconds
+ * after the last motion (or `clip_max`), ending at a keyframe; then a
+ * clip stream (META kind 2) lists the clip's GOP stream ids in order, so
+ * a viewer can put the clip together. docs/EVENTS.md.
+ */
+
+static uint64_t rec_slot(uint32_t len)
+{
+	return ring_slot_size(len);
+}
+
+static void hold_drop_oldest(struct cam *cm)
+{
+	struct hold *h = cm->hold;
+	size_t end = h->n_gop > 1 ? h->gop[1].off : h->used;
+
+	h->slot_bytes -= h->gop[0].slot_bytes;
+	memmove(&h->gop[0], &h->gop[1], (h->n_gop - 1) * sizeof(h->gop[0]));
+	h->n_gop--;
+	h->start = end;
+	if (h->start == h->used)
+		h->start = h->used = 0;
+	cm->st->discarded_gops++;
+}
+
+/* Room for len more bytes (and its length word), compacting if needed. */
+static uint8_t *hold_slot(struct cam *cm, uint32_t len)
+{
+	struct hold *h = cm->hold;
+	size_t need = 8 + (((size_t)len + 7) & ~(size_t)7);
+
+	if (!h || cm->hold_broken)
+		return NULL;
+	for (;;) {
+		if (h->used + need <= HOLD_CAP)
+			return h->buf + h->used + 8;
+		if (h->start) {
+			memmove(h->buf, h->buf + h->start, h->used - h->start);
+			for (size_t i = 0; i < h->n_gop; i++)
+				h->gop[i].off -= h->start;
+			h->used -= h->start;
+			h->start = 0;
+			continue;
+		}
+		/* full of GOPs that still cover the pre-roll: the oldest
+		 * goes early (counted), never the one being sealed */
+		if (h->n_gop < 2)
+			return NULL;
+		hold_drop_oldest(cm);
+		cm->st->preroll_short++;
+	}
+}
+
+static void hold_commit(struct cam *cm, uint32_t len)
+{
+	struct hold *h = cm->hold;
+	size_t need = 8 + (((size_t)len + 7) & ~(size_t)7);
+
+	memcpy(h->buf + h->used, &len, sizeof(len));
+	h->used += need;
+	h->slot_bytes += rec_slot(len);
+	if (h->n_gop)
+		h->gop[h->n_gop - 1].slot_bytes += rec_slot(len);
+	cm->st->held_bytes = h->used - h->start;
+}
+
+/* Drops what the hold has (the source ended, or the sealer stops). */
+static void hold_clear(struct cam *cm)
+{
+	while (cm->hold && cm->hold->n_gop)
+		hold_drop_oldest(cm);
+	if (cm->hold)
+		cm->hold->start = cm->hold->used = cm->hold->slot_bytes = 0;
+	cm->st->held_bytes = 0;
+}
+
+static int clip_add(struct cam *cm, const uint8_t id[static REC_STREAM_ID_LEN])
+{
+	if (cm->n_clip == META_CLIP_GOPS_MAX)
+		return -E2BIG;
+	if (cm->n_clip == cm->cap_clip) {
+		size_t cap = cm->cap_clip ? cm->cap_clip * 2 : 64;
+		uint8_t *p = realloc(cm->clip_ids, cap * REC_STREAM_ID_LEN);
+
+		if (!p)
+			return -ENOMEM;
+		cm->clip_ids = p;
+		cm->cap_clip = cap;
+	}
+	memcpy(cm->clip_ids + cm->n_clip++ * REC_STREAM_ID_LEN, id,
+	       REC_STREAM_ID_LEN);
+	return 0;
+}
+
+/* A keyframe between clips: the GOP begins here in the hold. */
+static void gop_begin(struct cam *cm, uint64_t ts_us)
+{
+	struct hold *h = cm->hold;
+
+	if (h->n_gop == HOLD_GOPS)
+		hold_drop_oldest(cm);
+	h->gop[h->n_gop].off = h->used;
+	h->gop[h->n_gop].ts_us = ts_us;
+	h->gop[h->n_gop].slot_bytes = 0;
+	memset(h->gop[h->n_gop].id, 0, REC_STREAM_ID_LEN);
+	h->n_gop++;
+}
+
+/* Its stream opened: its id, for the hold or the clip being recorded. */
+static int gop_opened(struct cam *cm, uint64_t ts_us)
+{
+	const uint8_t *id = seal_stream_id(cm->s);
+
+	cm->gop_start_us = ts_us;
+	if (!holding(cm))
+		return clip_add(cm, id);
+	memcpy(cm->hold->gop[cm->hold->n_gop - 1].id, id, REC_STREAM_ID_LEN);
+	return 0;
+}
+
+/*
+ * A GOP too large for the hold: it goes, unsent, with its stream (its key
+ * erased unused), and the camera waits for the next keyframe.
+ */
+static void hold_abort_gop(struct cam *cm)
+{
+	struct hold *h = cm->hold;
+
+	seal_stream_free(cm->s);
+	cm->s = NULL;
+	if (h->n_gop) {
+		h->n_gop--;
+		h->used = h->gop[h->n_gop].off;
+		h->slot_bytes -= h->gop[h->n_gop].slot_bytes;
+		if (h->start >= h->used)
+			h->start = h->used = 0;
+	}
+	cm->hold_broken = true;
+	cm->st->preroll_short++;
+	cm->st->held_bytes = h->used - h->start;
+	log_warn("camera %s: a GOP larger than the %d MiB pre-roll hold was dropped",
+		 cm->cfg->name, HOLD_CAP >> 20);
+}
+
+/* At a keyframe between clips: GOPs no trigger from now on could use go. */
+static void hold_trim(struct cam *cm, uint64_t ts_us)
+{
+	uint64_t pre = (uint64_t)cm->cfg->preroll_s * 1000000;
+
+	while (cm->hold->n_gop >= 2 && cm->hold->gop[1].ts_us + pre <= ts_us)
+		hold_drop_oldest(cm);
+}
+
+/* Motion: the held GOPs go to the C ring, the clip begins. 1, 0 (no room
+ * yet: try again), -errno. */
+static int clip_begin(struct sealer *sl, struct cam *cm, uint64_t ts_us,
+		      uint64_t aux)
+{
+	struct hold *h = cm->hold;
+	size_t off;
+	int ret;
+
+	cm->n_clip = 0;
+	for (size_t i = 0; i < h->n_gop; i++) {
+		ret = clip_add(cm, h->gop[i].id);
+		if (ret)
+			return ret;
+	}
+	/* sealed bytes, moved once: the pre-roll's only copy */
+	for (off = h->start; off < h->used;) {
+		uint32_t len;
+		uint8_t *rec;
+
+		memcpy(&len, h->buf + off, 4);
+		rec = c_slot(sl, len);
+		if (!rec)
+			return -ENOSPC;
+		memcpy(rec, h->buf + off + 8, len);
+		c_commit(sl, len, 0, aux);
+		off += 8 + (((size_t)len + 7) & ~(size_t)7);
+	}
+	cm->clip_start_us = h->n_gop ? h->gop[0].ts_us : cm->gop_start_us;
+	h->start = h->used = h->slot_bytes = 0;
+	h->n_gop = 0;
+	cm->st->held_bytes = 0;
+	cm->in_clip = true;
+	cm->st->in_clip = 1;
+	cm->motion_us = cm->last_motion_us = ts_us;
+	log_info("camera %s: motion; clip begins with %.1f s of pre-roll",
+		 cm->cfg->name,
+		 (double)(ts_us - cm->clip_start_us) / 1e6);
+	return 1;
+}
+
+/* The clip's index, as a stream of its own: META kind 2 and the final. */
+static int clip_end(struct sealer *sl, struct cam *cm, uint64_t end_us,
+		    uint64_t aux)
+{
+	struct frame_meta m = { .codec = "h264",
+				.start_us = cm->clip_start_us,
+				.kind = META_KIND_CLIP,
+				.gops = cm->clip_ids,
+				.n_gops = cm->n_clip,
+				.motion_us = cm->motion_us,
+				.end_us = end_us };
+	int ret = 0;
+
+	snprintf(m.camera, sizeof(m.camera), "%s", cm->cfg->name);
+	cm->in_clip = false;
+	cm->st->in_clip = 0;
+	if (cm->n_clip) {
+		/* the index goes to the C ring, not the hold */
+		cm->in_clip = true;
+		ret = open_stream_meta(sl, cm, &m, 0, aux);
+		if (!ret)
+			ret = close_stream(sl, cm, 0, aux);
+		cm->in_clip = false;
+	}
+	if (!ret) {
+		cm->st->clips++;
+		log_info("camera %s: clip of %.1f s closed (%zu GOPs)",
+			 cm->cfg->name,
+			 (double)(end_us - cm->clip_start_us) / 1e6, cm->n_clip);
+	}
+	cm->n_clip = 0;
+	return ret;
+}
+
+/* C ring room a clip's end takes: a GOP's final, the index stream. */
+static uint64_t clip_end_room(const struct sealer *sl, const struct cam *cm)
+{
+	uint64_t t = REC_HDR_LEN + REC_TAG_LEN;
+
+	return rec_slot((uint32_t)t) * 2 +
+	       rec_slot((uint32_t)seal_header_len(sl->n_rcpt)) +
+	       rec_slot((uint32_t)(t + FRAME_HDR_LEN + 160 +
+				   cm->n_clip * REC_STREAM_ID_LEN));
+}
+
+/*
+ * An events camera's frame, before it is sealed: clip boundaries at
+ * keyframes, motion beginning a clip. 1 go on, 0 wait for C ring room,
+ * -errno.
+ */
+static int events_step(struct sealer *sl, struct cam *cm, uint32_t flags,
+		       uint64_t ts_us, uint32_t cflags, uint64_t aux,
+		       uint64_t need)
+{
+	const struct cfg_camera *cfg = cm->cfg;
+	bool motion = flags & PFL_MOTION;
+	int ret;
+
+	if (!cm->hold) {
+		cm->hold = calloc(1, sizeof(*cm->hold));
+		if (cm->hold)
+			cm->hold->buf = malloc(HOLD_CAP);
+		if (!cm->hold || !cm->hold->buf)
+			return -ENOMEM;
+	}
+	if ((flags & PFL_KEY) && cm->in_clip &&
+	    (ts_us >= cm->last_motion_us + (uint64_t)cfg->clip_length_s * 1000000 ||
+	     ts_us >= cm->clip_start_us + (uint64_t)cfg->clip_max_s * 1000000)) {
+		bool too_long = ts_us < cm->last_motion_us +
+					       (uint64_t)cfg->clip_length_s * 1000000;
+
+		if (ring_free(&sl->c) < clip_end_room(sl, cm)) {
+			sl->room_at_block = ring_free(&sl->c);
+			return 0;
+		}
+		ret = close_stream(sl, cm, cflags, aux);
+		if (!ret)
+			ret = clip_end(sl, cm, ts_us, aux);
+		if (ret)
+			return ret;
+		/* a clip cut by clip_max goes on at once if motion does */
+		cm->cooldown_until_us =
+			too_long ? ts_us :
+				   ts_us + (uint64_t)cfg->cooldown_s * 1000000;
+	}
+	/* a clip that begins at this frame moves the hold to the C ring */
+	if (motion && holding(cm) && ts_us >= cm->cooldown_until_us &&
+	    ring_free(&sl->c) < cm->hold->slot_bytes + need) {
+		sl->room_at_block = ring_free(&sl->c);
+		return 0;
+	}
+	if ((flags & PFL_KEY) && holding(cm)) {
+		ret = close_stream(sl, cm, cflags, aux);
+		if (ret)
+			return ret;
+		hold_trim(cm, ts_us);
+		cm->hold_broken = false;
+	}
+	return 1 + (motion ? 1 : 0); /* 2: motion at this frame */
+}
+
+/* After the keyframe's stream opened: motion may begin a clip. */
+static int events_motion(struct sealer *sl, struct cam *cm, uint64_t ts_us,
+			 uint64_t aux)
+{
+	if (cm->in_clip) {
+		cm->last_motion_us = ts_us;
+		return 1;
+	}
+	if (ts_us < cm->cooldown_until_us || !cm->s)
+		return 1;
+	return clip_begin(sl, cm, ts_us, aux);
 }
 
 /* C ring bytes the worst case of one frame takes. */
@@ -240,6 +627,7 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 	struct frame_hdr fh;
 	const uint8_t *payload;
 	uint64_t t0, wait_us;
+	bool motion = false;
 	size_t plen;
 	int ret;
 
@@ -253,8 +641,14 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 	wait_us = t0 > rec->seq ? (t0 - rec->seq) / 1000 : 0;
 	cflags |= (uint32_t)(wait_us < CF_WAIT_MAX ? wait_us : CF_WAIT_MAX)
 		  << CF_WAIT_SHIFT;
-	if (flags & PFL_END)
-		return close_stream(sl, cm, cflags, t0) ?: 1;
+	if (flags & PFL_END) {
+		ret = close_stream(sl, cm, cflags, t0);
+		if (!ret && cm->in_clip)
+			ret = clip_end(sl, cm, cap_now_us(), t0);
+		else if (!ret && cm->events)
+			hold_clear(cm);
+		return ret ?: 1;
+	}
 	/* The worker is untrusted: a frame the viewer could not parse is
 	 * refused here, not sealed. */
 	if (frame_parse(pt, len, &fh, &payload, &plen) ||
@@ -268,16 +662,38 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 		cm->st->skipped++;
 		return 1;
 	}
+	if (cm->events) {
+		ret = events_step(sl, cm, flags, fh.ts_us, cflags, t0,
+				  need_for(sl, cm, len));
+		if (ret <= 0)
+			return ret;
+		motion = ret == 2;
+	}
 	if (flags & PFL_KEY) {
+		/* (an events camera between clips closed it already) */
 		ret = close_stream(sl, cm, cflags, t0);
+		if (!ret && holding(cm))
+			gop_begin(cm, fh.ts_us);
 		if (!ret)
 			ret = open_stream(sl, cm, fh.ts_us, cflags, t0);
+		if (ret == -ENOSPC && holding(cm)) {
+			hold_abort_gop(cm);
+			cm->st->skipped++;
+			return 1;
+		}
+		if (!ret && cm->events)
+			ret = gop_opened(cm, fh.ts_us);
 		if (ret)
 			return ret;
 		cm->st->last_key_us = fh.ts_us;
 	} else if (!cm->s) {
 		cm->st->skipped++; /* no keyframe yet: nothing decodable */
 		return 1;
+	}
+	if (motion) {
+		ret = events_motion(sl, cm, fh.ts_us, t0);
+		if (ret < 0)
+			return ret;
 	}
 	iov.iov_base = (void *)pt;
 	iov.iov_len = len;
@@ -295,6 +711,11 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 		sl->io->st->copies++;
 	}
 	ret = seal_into_ring(sl, cm, &iov, 1, len, false, cflags, t0);
+	if (ret == -ENOSPC && holding(cm)) {
+		hold_abort_gop(cm);
+		cm->st->skipped++;
+		return 1;
+	}
 	if (ret)
 		return ret;
 	cm->st->frames_sealed++;
@@ -439,6 +860,7 @@ static int prepare(struct sealer *sl)
 
 		cm->cfg = &sl->io->cfg->cams[i];
 		cm->st = &sl->io->st->cam[i];
+		cm->events = cm->cfg->record == REC_EVENTS;
 		ret = ring_map(&sl->io->p[i], false, &cm->p);
 		if (ret)
 			return ret;
@@ -489,11 +911,21 @@ int sealer_main(struct sealer_io *io)
 		ret = loop(sl);
 	/* Streams left open end here (SIGTERM): close them properly. */
 	for (size_t i = 0; i < sl->n_cams; i++) {
-		if (!ret && sl->cams[i].s)
-			close_stream(sl, &sl->cams[i], 0, mono_ns());
-		seal_stream_free(sl->cams[i].s);
-		seal_stream_free(sl->cams[i].next);
-		free(sl->cams[i].next_hdr);
+		struct cam *cm = &sl->cams[i];
+
+		if (!ret && cm->s)
+			close_stream(sl, cm, 0, mono_ns());
+		/* a clip being recorded is indexed; a held pre-roll goes */
+		if (!ret && cm->in_clip)
+			clip_end(sl, cm, cap_now_us(), mono_ns());
+		hold_clear(cm);
+		seal_stream_free(cm->s);
+		seal_stream_free(cm->next);
+		free(cm->next_hdr);
+		if (cm->hold)
+			free(cm->hold->buf);
+		free(cm->hold);
+		free(cm->clip_ids);
 	}
 	wake(io->cw.data);
 	ks_hub_wipe(&sl->hub);

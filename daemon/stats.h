@@ -23,6 +23,9 @@ struct stats_worker {
 	uint64_t drops_rec;	      /* recorded frames lost (ring full) */
 	uint64_t last_key_us;	      /* capture time of the last keyframe */
 	uint64_t ended;		      /* a finite source ended */
+	uint64_t motion;	      /* record = events: motion now (0/1) */
+	uint64_t motion_samples;      /* pictures compared */
+	uint64_t motion_starts;	      /* times motion began */
 	char err[STATS_ERR_MAX];
 };
 
@@ -32,6 +35,12 @@ struct stats_cam {
 	uint64_t drops_live;		      /* live frames dropped, oldest first */
 	uint64_t skipped;		      /* waiting for a keyframe, unrecorded */
 	uint64_t last_key_us;
+	/* record = events */
+	uint64_t clips;			      /* clips closed and indexed */
+	uint64_t in_clip;		      /* a clip is being recorded (0/1) */
+	uint64_t held_bytes;		      /* sealed pre-roll held now */
+	uint64_t discarded_gops;	      /* sealed GOPs no clip used */
+	uint64_t preroll_short;		      /* GOPs dropped early: hold full */
 };
 
 struct stats_sealer {

@@ -179,11 +179,6 @@ int super_setup(struct super *s, const char *path, bool check_only)
 				path, cam->line, cam->name);
 			return -ENOTSUP;
 		}
-		if (cam->record == REC_EVENTS) {
-			log_err("%s: line %u: [camera %s] record = events needs motion detection, which is not built yet; use continuous or off",
-				path, cam->line, cam->name);
-			return -ENOTSUP;
-		}
 	}
 	if (geteuid()) {
 		log_err("moatd must start as root: it gives each role a user of its own");
@@ -685,7 +680,19 @@ static void status_json(const struct super *s, struct sbuf *b)
 				  -1.0);
 		role_err(ws->err, e);
 		sb_json_str(b, e);
-		sb_printf(b, "\"}");
+		sb_printf(b, "\"");
+		if (s->cfg.cams[i].record == REC_EVENTS)
+			sb_printf(b,
+				  ", \"events\": {\"motion\": %s, \"motion_starts\": %" PRIu64
+				  ", \"samples\": %" PRIu64 ", \"clips\": %" PRIu64
+				  ", \"in_clip\": %s, \"held_bytes\": %" PRIu64
+				  ", \"discarded_gops\": %" PRIu64
+				  ", \"preroll_short\": %" PRIu64 "}",
+				  ws->motion ? "true" : "false", ws->motion_starts,
+				  ws->motion_samples, sc->clips,
+				  sc->in_clip ? "true" : "false", sc->held_bytes,
+				  sc->discarded_gops, sc->preroll_short);
+		sb_printf(b, "}");
 	}
 	sb_printf(b,
 		  "\n  ],\n  \"sealer\": {\"state\": \"%s\", \"pid\": %d, \"restarts\": %u, "
@@ -769,6 +776,14 @@ static void status_text(const struct super *s, struct sbuf *b)
 		role_err(ws->err, e);
 		if (e[0])
 			sb_printf(b, "%-16s %s\n", "", e);
+		if (s->cfg.cams[i].record == REC_EVENTS) {
+			human_bytes(x, sizeof(x), (double)sc->held_bytes);
+			sb_printf(b, "%-16s events: %s, %" PRIu64
+				     " clip(s)%s, %s of sealed pre-roll held\n",
+				  "", ws->motion ? "motion now" : "no motion",
+				  sc->clips,
+				  sc->in_clip ? ", recording one now" : "", x);
+		}
 	}
 	sb_printf(b, "\nsealer  %s, %" PRIu64 " viewer(s), %" PRIu64
 		     " records sealed, %u restart(s)\n",

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "capture/filecam.h"
+#include "capture/motion.h"
 #include "capture/rtsp.h"
 #include "common/log.h"
 #include "crypto/frame.h"
@@ -154,15 +155,44 @@ static const char *capture_why(int err)
 		return "the camera ended the session";
 	case -EPROTO:
 		return "the camera's stream broke the protocol";
+	case -EBADMSG:
+		return "the camera's video cannot be decoded for motion detection (5 s of frames refused)";
 	case -EMSGSIZE:
-		return "the camera sent an access unit over 8 MiB";
+		return "the camera sent an access unit over 8 MiB (or a picture too large to analyse)";
 	default:
 		return strerror(-err);
 	}
 }
 
+/* record = events: the motion flag for this frame (the detector lags
+ * the frame it is given by at most the decoder's delay). */
+static int motion_flag(struct worker_io *io, struct motion *m,
+		       const struct cap_frame *f, uint32_t *flags)
+{
+	struct motion_result mr;
+	int ret;
+
+	if (!m)
+		return 0;
+	ret = motion_feed(m, f->p, f->len, f->ts_us, &mr);
+	if (ret == -EPROTO)
+		return -EBADMSG; /* worded apart from an RTSP protocol error */
+	if (ret)
+		return ret;
+	io->st->motion_samples += mr.sampled;
+	if (mr.active && !io->st->motion) {
+		io->st->motion_starts++;
+		log_info("camera %s: motion (%u of %u cells changed)",
+			 io->cam->name, mr.cells, mr.of);
+	}
+	io->st->motion = mr.active;
+	if (mr.active)
+		*flags |= PFL_MOTION;
+	return 0;
+}
+
 static int capture(struct worker_io *io, struct cap_source *src,
-		   struct ring *r)
+		   struct ring *r, struct motion *m)
 {
 	const struct cfg_camera *cam = io->cam;
 	uint32_t live = cam->record == REC_OFF ? PFL_LIVE : 0;
@@ -172,6 +202,7 @@ static int capture(struct worker_io *io, struct cap_source *src,
 	while (!role_stopping()) {
 		struct cap_frame f;
 		uint64_t now = cap_now_us(), due = 0;
+		uint32_t flags;
 		int ret = cap_next(src, now, &f, &due);
 
 		if (ret == -ENODATA) {
@@ -196,8 +227,15 @@ static int capture(struct worker_io *io, struct cap_source *src,
 			continue;
 		}
 		skip = false;
+		flags = live;
+		ret = motion_flag(io, m, &f, &flags);
+		if (ret) {
+			snprintf(io->st->err, sizeof(io->st->err),
+				 "camera failed: %s", capture_why(ret));
+			return ret;
+		}
 		for (;;) {
-			ret = put_frame(io, r, &f, live);
+			ret = put_frame(io, r, &f, flags);
 			if (ret || realtime || role_stopping())
 				break;
 			wait_room(io, r, (uint32_t)(FRAME_HDR_LEN + f.len));
@@ -256,14 +294,29 @@ int worker_main(struct worker_io *io)
 {
 	struct cap_source *src = NULL;
 	char why[200] = "", shown[CFG_STR_MAX];
+	struct motion *m = NULL;
 	struct ring r;
 	int ret;
 
 	role_signals();
 	rtsp_redact(io->cam->source, shown, sizeof(shown));
 	ret = ring_map(&io->p, true, &r);
+	/* the decoder is set up before the sandbox, used only inside it */
+	if (!ret && io->cam->record == REC_EVENTS) {
+		struct motion_opts mo = {
+			.sensitivity = io->cam->motion_sensitivity,
+			.fps = io->cam->motion_fps,
+			.n_ignore = io->cam->n_motion_ignore,
+		};
+
+		memcpy(mo.ignore, io->cam->motion_ignore, sizeof(mo.ignore));
+		m = motion_new(&mo, why, sizeof(why));
+		if (!m)
+			ret = -ENOMEM;
+	}
 	if (ret) {
-		snprintf(why, sizeof(why), "cannot map its ring");
+		if (!why[0])
+			snprintf(why, sizeof(why), "cannot map its ring");
 	} else if (io->cam->kind == CAM_RTSP) {
 		ret = open_rtsp(io, &src, why, sizeof(why));
 	} else {
@@ -276,14 +329,16 @@ int worker_main(struct worker_io *io)
 			 shown, why[0] ? why : strerror(-ret));
 		log_err("camera %s: %s", io->cam->name, io->st->err);
 		cap_close(src);
+		motion_free(m);
 		return 1;
 	}
 	if (io->start_delay_ms)
 		poll(NULL, 0, (int)io->start_delay_ms);
-	ret = capture(io, src, &r);
+	ret = capture(io, src, &r, m);
 	if (ret < 0 && !role_stopping())
 		log_err("camera %s: %s; moatd will start it again",
 			io->cam->name, capture_why(ret));
 	cap_close(src);
+	motion_free(m);
 	return ret ? 1 : 0;
 }

@@ -112,7 +112,9 @@ static void test_values(void)
 	snprintf(text, sizeof(text),
 		 "%s[hub]\nspool_quota = 512m\ncipher = chacha20-poly1305\n"
 		 "[camera b]\nsource = v4l2:/dev/video11\nloop = off\n"
-		 "record = events\n[camera c]\nsource = rtsp://cam/s\n",
+		 "record = events\nmotion_sensitivity = 80\n"
+		 "motion_ignore = 0,0,100,20; 70,50,30,50\npreroll = 8\n"
+		 "[camera c]\nsource = rtsp://cam/s\n",
 		 base);
 	CHECK(cfg_parse("t", text, strlen(text), &c, err) == 0, "%s", err);
 	CHECK(c.spool_quota == 512ULL << 20 && c.cipher == CIPHER_CHACHA20,
@@ -122,6 +124,13 @@ static void test_values(void)
 		      !c.cams[1].loop && c.cams[1].record == REC_EVENTS &&
 		      c.cams[2].loop,
 	      "camera values and per-camera defaults");
+	CHECK(c.cams[1].motion_sensitivity == 80 &&
+		      c.cams[1].n_motion_ignore == 2 &&
+		      c.cams[1].motion_ignore[1].x == 70 &&
+		      c.cams[1].preroll_s == 8 && c.cams[1].clip_length_s == 10 &&
+		      c.cams[2].n_motion_ignore == 0 &&
+		      c.cams[2].motion_sensitivity == 50,
+	      "event clip values and their defaults");
 }
 
 static void test_mistakes(void)
@@ -140,6 +149,10 @@ static void test_mistakes(void)
 		   "[hub] keys `relative/path' is not an absolute path");
 	expect_err("[hub]\nspool_quota = 12Q\n", "is not a size like 512M");
 	expect_err("[hub]\nspool_quota = 100K\n", "is out of range 1M-1T");
+	expect_err("[camera a]\nsource = file:/x\npreroll = 2\n",
+		   "[camera] preroll `2' is not a whole number from 5 to 60");
+	expect_err("[camera a]\nsource = file:/x\nmotion_ignore = 10,10,95,5\n",
+		   "[camera] motion_ignore `10,10,95,5' zone 1 (10,10,95,5) is empty or reaches past the picture");
 	expect_err("[hub]\nspool_quota = 99999999999999999999999\n",
 		   "is too large");
 	expect_err("[hub]\nworker_user = Root\n", "is not a user name");

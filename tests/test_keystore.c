@@ -85,40 +85,6 @@ static unsigned int mode_of(const char *path)
 	return stat(path, &st) ? 0 : (unsigned int)(st.st_mode & 07777);
 }
 
-/* ---- stderr capture ---- */
-
-static int cap_saved = -1;
-static FILE *cap_file;
-
-static void cap_begin(void)
-{
-	fflush(stderr);
-	cap_file = tmpfile();
-	cap_saved = dup(2);
-	if (cap_file)
-		dup2(fileno(cap_file), 2);
-}
-
-/* Ends the capture; returns what was printed (malloc'd, never NULL). */
-static char *cap_end(void)
-{
-	char *buf;
-	long n;
-
-	fflush(stderr);
-	dup2(cap_saved, 2);
-	close(cap_saved);
-	if (!cap_file)
-		return strdup("");
-	n = ftell(cap_file);
-	buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-	rewind(cap_file);
-	if (buf && n > 0 && fread(buf, 1, (size_t)n, cap_file) != (size_t)n)
-		buf[0] = '\0';
-	fclose(cap_file);
-	return buf ? buf : strdup("");
-}
-
 /* Lines of text, and how many of them contain needle. */
 static size_t lines_with(const char *text, const char *needle, size_t *lines)
 {

@@ -90,8 +90,10 @@ static size_t seal_to_store(const char *keys, const struct seal_hub_key *hub,
 static int opens(const uint8_t *buf, size_t len, int i)
 {
 	struct sf_result res;
+	int ret = sf_open_buf(buf, len, &oids[i], NULL, NULL, &res);
 
-	return sf_open_buf(buf, len, &oids[i], NULL, NULL, &res);
+	sf_result_free(&res);
+	return ret;
 }
 
 static int rm_one(const char *p, const struct stat *st, int f, struct FTW *w)

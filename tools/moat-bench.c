@@ -19,6 +19,8 @@ static const struct bench_cmd {
 	  "record sealing against OpenSSL's own EVP speed" },
 	{ "pipeline", bench_pipeline,
 	  "N cameras through moatd to a relay, against TLS 1.3 and SRTP" },
+	{ "motion", bench_motion,
+	  "motion detection per 1080p30 camera, against a plain decode" },
 };
 
 static void usage(FILE *f)

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -31,8 +32,8 @@
 
 static const char usage[] =
 	"usage: moat-view pair --hub-keys DIR --out FILE [--name NAME]\n"
-	"       moat-view fetch --identity FILE [--relay HOST:PORT] --out FILE\n"
-	"                       [--format mp4|h264] [--json]\n"
+	"       moat-view fetch --identity FILE [--relay HOST:PORT] [--out FILE]\n"
+	"                       [--clips DIR] [--format mp4|h264] [--json]\n"
 	"\n"
 	"pair   makes a new viewer identity in FILE (mode 0600) and registers\n"
 	"       it, approved, in the hub's key folder DIR (made with a new hub\n"
@@ -43,7 +44,12 @@ static const char usage[] =
 	"       in .mp4) or raw Annex-B H.264. Streams that fail to verify are\n"
 	"       named and left out; streams the hub stopped mid-way (a crash)\n"
 	"       give what they verified and are reported as ended early.\n"
-	"       Exit status 1 if any stream failed to verify.\n";
+	"       --clips DIR writes each event clip (record = events) as a file\n"
+	"       of its own in DIR, CAMERA-YYYYmmdd-HHMMSS.mp4 (UTC start), its\n"
+	"       pre-roll included; a clip with any part missing or failing to\n"
+	"       verify is refused whole, with the reason. Give --out, --clips\n"
+	"       or both.\n"
+	"       Exit status 1 if any stream or clip failed to verify.\n";
 
 /* ---- pair ---- */
 
@@ -121,6 +127,10 @@ struct got {
 	int err;
 	char why[224];
 	char camera[META_NAME_MAX + 1];
+	uint8_t kind;		/* META_KIND_*: a clip's index is kind 2 */
+	uint8_t *gops;		/* a clip: its GOP streams' ids */
+	size_t n_gops;
+	uint64_t motion, end;
 };
 
 static int connect_relay(const char *spec)
@@ -256,6 +266,16 @@ static int fetch_stream(int fd, struct wire_rx *rx, struct got *g,
 	snprintf(g->why, sizeof(g->why), "%s", res.why);
 	snprintf(g->camera, sizeof(g->camera), "%s", res.meta.camera);
 	g->start = res.meta.start_us;
+	g->kind = res.meta.kind;
+	if (!g->err && res.meta.kind == META_KIND_CLIP) {
+		/* the index is the sealer's word: take it only verified */
+		g->gops = (uint8_t *)res.meta.gops;
+		g->n_gops = res.meta.n_gops;
+		g->motion = res.meta.motion_us;
+		g->end = res.meta.end_us;
+		res.meta.gops = NULL;
+	}
+	sf_result_free(&res);
 	free(buf);
 	return 0;
 }
@@ -318,8 +338,97 @@ static int write_out(const char *out, bool mp4, struct got *g, size_t n,
 	return ret;
 }
 
+static struct got *by_id(struct got *g, size_t n, const uint8_t *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(g[i].id, id, 16))
+			return &g[i];
+	return NULL;
+}
+
+/*
+ * One file per clip in dir: <camera>-<UTC start>.mp4 (or .h264), its GOP
+ * streams in the order the index gives. A clip with a GOP missing, cut
+ * short or refused is refused whole, with the reason: never shown in part.
+ */
+static int write_clips(const char *dir, bool mp4, struct got *g, size_t n,
+		       bool json, size_t *written, size_t *refused)
+{
+	bool first = true;
+	int ret = 0;
+
+	if (json)
+		printf("\"clips\": [");
+	for (size_t i = 0; i < n; i++) {
+		struct got *c = &g[i], *parts = NULL;
+		char path[PATH_MAX], when[32], why[PATH_MAX + 300] = "";
+		uint64_t frames = 0;
+		time_t t;
+		struct tm tm;
+
+		if (c->kind != META_KIND_CLIP || c->err)
+			continue;
+		parts = calloc(c->n_gops, sizeof(*parts));
+		for (size_t k = 0; parts && k < c->n_gops && !why[0]; k++) {
+			struct got *p = by_id(g, n, c->gops + 16 * k);
+
+			if (!p)
+				snprintf(why, sizeof(why),
+					 "GOP %zu of %zu is not on the relay", k + 1,
+					 c->n_gops);
+			else if (p->err)
+				snprintf(why, sizeof(why), "GOP %zu of %zu: %s",
+					 k + 1, c->n_gops, p->why);
+			else if (p->kind != META_KIND_GOP ||
+				 strcmp(p->camera, c->camera))
+				snprintf(why, sizeof(why),
+					 "GOP %zu of %zu is not a GOP of camera %s",
+					 k + 1, c->n_gops, c->camera);
+			else
+				parts[k] = *p;
+		}
+		if (!parts)
+			snprintf(why, sizeof(why), "out of memory");
+		t = (time_t)(c->start / 1000000);
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+		snprintf(path, sizeof(path), "%s/%s-%s.%s", dir, c->camera, when,
+			 mp4 ? "mp4" : "h264");
+		if (!why[0] && write_out(path, mp4, parts, c->n_gops, &frames))
+			snprintf(why, sizeof(why), "cannot write %s", path);
+		free(parts);
+		if (why[0]) {
+			(*refused)++;
+			ret = 1;
+			fprintf(stderr, "moat-view: clip of %s at %s refused: %s\n",
+				c->camera, when, why);
+		} else {
+			(*written)++;
+		}
+		if (json)
+			printf("%s{\"camera\": \"%s\", \"start_us\": %llu, \"motion_us\": %llu, "
+			       "\"end_us\": %llu, \"gops\": %zu, \"frames\": %llu, \"out\": \"%s\", "
+			       "\"refused\": \"%s\"}",
+			       first ? "" : ", ", c->camera,
+			       (unsigned long long)c->start,
+			       (unsigned long long)c->motion,
+			       (unsigned long long)c->end, c->n_gops,
+			       (unsigned long long)frames, why[0] ? "" : path,
+			       why);
+		else if (!why[0])
+			printf("clip: %s, %.1f s from %s UTC (motion %.1f s in), %llu frames: %s\n",
+			       c->camera, (double)(c->end - c->start) / 1e6, when,
+			       (double)(c->motion - c->start) / 1e6,
+			       (unsigned long long)frames, path);
+		first = false;
+	}
+	if (json)
+		printf("], ");
+	return ret;
+}
+
 static int cmd_fetch(const char *ident, const char *relay, const char *out,
-		     const char *format, bool json)
+		     const char *format, bool json, const char *clips)
 {
 	struct ks_identity id;
 	struct open_identity oid;
@@ -327,14 +436,16 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	struct wire_hdr h;
 	const uint8_t *f;
 	struct got *g = NULL;
-	size_t n = 0, cap = 0, ok = 0, early = 0, bad = 0;
+	size_t n = 0, cap = 0, ok = 0, early = 0, bad = 0, clips_ok = 0,
+	       clips_bad = 0;
 	uint64_t frames = 0, bytes = 0;
 	uint8_t hub_id[SEAL_KEY_ID_LEN];
 	bool mp4;
 	int fd, ret;
 
 	mp4 = format ? !strcmp(format, "mp4") :
-		       strlen(out) > 4 && !strcmp(out + strlen(out) - 4, ".mp4");
+		       !out || (strlen(out) > 4 &&
+				!strcmp(out + strlen(out) - 4, ".mp4"));
 	if (format && strcmp(format, "mp4") && strcmp(format, "h264")) {
 		fprintf(stderr, "moat-view: --format %s: use mp4 or h264\n",
 			format);
@@ -403,26 +514,37 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 		bytes += g[i].len;
 	}
 	qsort(g, n, sizeof(*g), cmp_start);
-	ret = write_out(out, mp4, g, n, &frames);
 	if (json)
-		printf("{\"streams\": %zu, \"opened\": %zu, \"ended_early\": %zu, \"refused\": %zu, "
+		printf("{");
+	if (clips) /* each clip reported; the exit status says if any failed */
+		write_clips(clips, mp4, g, n, json, &clips_ok, &clips_bad);
+	if (out)
+		ret = write_out(out, mp4, g, n, &frames);
+	if (json)
+		printf("\"streams\": %zu, \"opened\": %zu, \"ended_early\": %zu, \"refused\": %zu, "
+		       "\"clips_written\": %zu, \"clips_refused\": %zu, "
 		       "\"frames\": %llu, \"bytes\": %llu, \"out\": \"%s\", \"format\": \"%s\"}\n",
-		       n, ok, early, bad, (unsigned long long)frames,
-		       (unsigned long long)bytes, out, mp4 ? "mp4" : "h264");
-	else
+		       n, ok, early, bad, clips_ok, clips_bad,
+		       (unsigned long long)frames, (unsigned long long)bytes,
+		       out ? out : "", mp4 ? "mp4" : "h264");
+	else if (out)
 		printf("%zu stream(s): %zu opened, %zu ended early, %zu refused; %llu frames written to %s (%s)\n",
 		       n, ok, early, bad, (unsigned long long)frames, out,
 		       mp4 ? "MP4" : "H.264");
+	else
+		printf("%zu stream(s): %zu opened, %zu ended early, %zu refused; %zu clip(s) written to %s, %zu refused\n",
+		       n, ok, early, bad, clips_ok, clips, clips_bad);
 out:
 	for (size_t i = 0; i < n; i++) {
 		OPENSSL_cleanse(g[i].data, g[i].len);
 		free(g[i].data);
 		free(g[i].au);
+		free(g[i].gops);
 	}
 	free(g);
 	OPENSSL_cleanse(&oid, sizeof(oid));
 	ks_identity_wipe(&id);
-	return ret || bad ? 1 : 0;
+	return ret || bad || clips_bad ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -435,11 +557,12 @@ int main(int argc, char **argv)
 		{ "relay", required_argument, NULL, 'r' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "clips", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *hub = NULL, *out = NULL, *name = "viewer", *ident = NULL,
-		   *relay = "127.0.0.1:7443", *format = NULL, *cmd;
+		   *relay = "127.0.0.1:7443", *format = NULL, *clips = NULL, *cmd;
 	bool json = false;
 	int c;
 
@@ -449,7 +572,7 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "k:o:n:i:r:f:jh", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "k:o:n:i:r:f:c:jh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'k':
@@ -473,6 +596,9 @@ int main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'c':
+			clips = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -484,8 +610,8 @@ int main(int argc, char **argv)
 	log_init("moat-view", LOG_LVL_WARN);
 	if (!strcmp(cmd, "pair") && hub && out && optind == argc)
 		return cmd_pair(hub, out, name);
-	if (!strcmp(cmd, "fetch") && ident && out && optind == argc)
-		return cmd_fetch(ident, relay, out, format, json);
+	if (!strcmp(cmd, "fetch") && ident && (out || clips) && optind == argc)
+		return cmd_fetch(ident, relay, out, format, json, clips);
 	fprintf(stderr, "moat-view: %s\n%s",
 		strcmp(cmd, "pair") && strcmp(cmd, "fetch") ?
 			"unknown command (pair or fetch)" :

@@ -107,5 +107,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sf_result res;
 
 	sf_open_buf(data, size, &ident, NULL, NULL, &res);
+	sf_result_free(&res);
 	return 0;
 }

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "tests/lib/check.h"
 
@@ -34,4 +38,35 @@ void test_skip(const char *why)
 {
 	printf("skip: %s\n", why);
 	exit(77);
+}
+
+static int cap_saved = -1;
+static FILE *cap_file;
+
+void cap_begin(void)
+{
+	fflush(stderr);
+	cap_file = tmpfile();
+	cap_saved = dup(2);
+	if (cap_file)
+		dup2(fileno(cap_file), 2);
+}
+
+char *cap_end(void)
+{
+	char *buf;
+	long n;
+
+	fflush(stderr);
+	dup2(cap_saved, 2);
+	close(cap_saved);
+	if (!cap_file)
+		return strdup("");
+	n = ftell(cap_file);
+	buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+	rewind(cap_file);
+	if (buf && n > 0 && fread(buf, 1, (size_t)n, cap_file) != (size_t)n)
+		buf[0] = '\0';
+	fclose(cap_file);
+	return buf ? buf : strdup("");
 }

@@ -33,4 +33,9 @@ const char *test_src_path(const char *rel);
 int test_done(const char *name);
 void test_skip(const char *why) __attribute__((noreturn));
 
+/* Captures what is written to stderr (fd 2) from cap_begin() on;
+ * cap_end() restores it and returns the text (malloc'd, never NULL). */
+void cap_begin(void);
+char *cap_end(void);
+
 #endif

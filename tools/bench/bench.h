@@ -30,7 +30,11 @@ size_t bench_parse_size(const char *s);
 /* "16 KiB", "1 MiB", "512 B" into buf. */
 const char *bench_size_str(size_t n, char *buf, size_t cap);
 
+/* The 1080p30 8 Mb/s test clip at path, made with libx264 if missing. */
+int bench_make_clip(const char *path);
+
 int bench_seal(int argc, char **argv);
 int bench_pipeline(int argc, char **argv);
+int bench_motion(int argc, char **argv);
 
 #endif

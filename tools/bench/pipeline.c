@@ -88,7 +88,7 @@ static int sh(const char *cmd, char *out, size_t len)
 }
 
 /* The 1080p30 8 Mb/s clip: made once, with libx264 in CBR (filler NALs). */
-static int make_clip(const char *path)
+int bench_make_clip(const char *path)
 {
 	char cmd[PATH_MAX + 512];
 	struct stat st;
@@ -687,7 +687,7 @@ int bench_pipeline(int argc, char **argv)
 		return 1;
 	bindir[nb] = 0;
 	*strrchr(bindir, '/') = 0;
-	if (make_clip(o.clip) || !realpath(o.clip, clip) ||
+	if (bench_make_clip(o.clip) || !realpath(o.clip, clip) ||
 	    file_read_bounded(clip, 1 << 30, &buf, &len)) {
 		fprintf(stderr, "moat-bench pipeline: no clip at %s\n", o.clip);
 		return 1;

@@ -120,6 +120,7 @@ static void demo_tamper(struct demo_run *d)
 	d->tamper_err =
 		sf_open_buf(buf, len, &d->keys.ident[0], NULL, NULL, &res);
 	snprintf(d->tamper_why, sizeof(d->tamper_why), "%s", res.why);
+	sf_result_free(&res);
 	free(buf);
 }
 

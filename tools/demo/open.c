@@ -85,8 +85,11 @@ int demo_open_all(const struct demo_clip *c, const struct demo_spool *sp,
 		ret = file_read_bounded(demo_stream_path(sp, i, path,
 							 sizeof(path)),
 					SPOOL_FILE_MAX, &buf, &len);
-		if (!ret)
+		res.why[0] = 0;
+		if (!ret) {
 			ret = sf_open_buf(buf, len, id, cmp_frame, &cmp, &res);
+			sf_result_free(&res);
+		}
 		free(buf);
 		if (ret && !chk->first_err) {
 			chk->first_err = ret;
