@@ -19,6 +19,7 @@
 #include <libavutil/log.h>
 
 #include "capture/avlog.h"
+#include "capture/h264.h"
 #include "capture/rtsp.h"
 #include "common/log.h"
 
@@ -59,21 +60,6 @@ static void arm(struct rtsp_cam *c)
 	c->deadline_ns = now_ns() + (uint64_t)c->timeout_ms * 1000000u;
 }
 
-/* The NAL unit types present in an Annex-B access unit, as a bit mask. */
-static uint32_t nal_types(const uint8_t *p, size_t n)
-{
-	uint32_t mask = 0;
-
-	for (size_t i = 0; i + 3 < n; i++) {
-		if (p[i] || p[i + 1] || p[i + 2] != 1)
-			continue;
-		mask |= 1u << (p[i + 3] & 0x1f);
-		i += 3;
-	}
-	return mask;
-}
-
-enum { NAL_IDR = 5, NAL_SPS = 7, NAL_PPS = 8 };
 
 static int rtsp_next(struct cap_source *s, uint64_t now_us,
 		     struct cap_frame *f, uint64_t *due_us)
@@ -101,14 +87,14 @@ static int rtsp_next(struct cap_source *s, uint64_t now_us,
 	}
 	if ((size_t)c->pkt->size > RTSP_AU_MAX)
 		return -EMSGSIZE;
-	types = nal_types(c->pkt->data, (size_t)c->pkt->size);
+	types = h264_nal_types(c->pkt->data, (size_t)c->pkt->size);
 	*f = (struct cap_frame){ .p = c->pkt->data,
 				 .len = (size_t)c->pkt->size,
 				 .ts_us = cap_now_us(),
 				 .index = c->frames++,
-				 .key = types & (1u << NAL_IDR),
-				 .config = (types & (1u << NAL_SPS)) &&
-					   (types & (1u << NAL_PPS)) };
+				 .key = types & (1u << H264_NAL_IDR),
+				 .config = (types & (1u << H264_NAL_SPS)) &&
+					   (types & (1u << H264_NAL_PPS)) };
 	/*
 	 * A camera that sends its parameter sets only in the SDP: put them in
 	 * front of each keyframe, so that every recorded GOP decodes alone.
@@ -182,10 +168,10 @@ static int pick_video(struct rtsp_cam *c, char *why, size_t why_len)
 		if (cp->extradata_size > 0 &&
 		    (size_t)cp->extradata_size <= EXTRADATA_MAX &&
 		    cp->extradata[0] == 0) { /* Annex-B, from the SDP */
-			uint32_t t = nal_types(cp->extradata,
+			uint32_t t = h264_nal_types(cp->extradata,
 					       (size_t)cp->extradata_size);
 
-			if ((t & (1u << NAL_SPS)) && (t & (1u << NAL_PPS))) {
+			if ((t & (1u << H264_NAL_SPS)) && (t & (1u << H264_NAL_PPS))) {
 				c->ps = malloc((size_t)cp->extradata_size);
 				if (!c->ps)
 					return -ENOMEM;

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * libFuzzer harness for what moat parses of a camera's bytes beyond the
+ * Annex-B splitter (fuzz_annexb): the NAL type scan the RTSP camera uses
+ * to find keyframes and parameter sets, and the motion detector, fed the
+ * input as a run of access units (the decoder is libavcodec's; the grid,
+ * the comparison and the decoder's limits around it are ours).
+ */
+#include <libavutil/log.h>
+
+#include "capture/annexb.h"
+#include "capture/h264.h"
+#include "capture/motion.h"
+#include "common/log.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct motion_opts o = { .sensitivity = 100, .fps = 30,
+					.n_ignore = 1,
+					.ignore = { { 10, 10, 20, 20 } } };
+	static bool quiet;
+	struct motion_result r;
+	struct annexb a;
+	struct annexb_au au;
+	struct motion *m;
+	char why[128];
+	uint32_t t;
+	uint64_t ts = 0;
+
+	if (!quiet) {
+		log_init("fuzz_camera", LOG_LVL_ERR);
+		av_log_set_level(AV_LOG_QUIET);
+		quiet = true;
+	}
+	t = h264_nal_types(data, size);
+	/* a type is only seen after a start code: short input has none */
+	if (size < 4 && t)
+		__builtin_trap();
+	m = motion_new(&o, why, sizeof(why));
+	if (!m)
+		return 0;
+	annexb_init(&a, data, size);
+	while (annexb_next_au(&a, &au) == 1) {
+		if (motion_feed(m, au.p, au.len, ts, &r) < 0)
+			break;
+		if (r.cells > r.of || r.of > MOTION_GRID_W * MOTION_GRID_H)
+			__builtin_trap();
+		ts += 33333;
+	}
+	motion_free(m);
+	return 0;
+}
