@@ -50,7 +50,7 @@ static uint64_t now_ms(void)
 
 
 static const char usage[] =
-	"usage: moat-relay --dir DIR [--listen HOST:PORT] [--verbose]\n"
+	"usage: moat-relay --dir DIR [--listen HOST:PORT] [--quota SIZE] [--verbose]\n"
 	"\n"
 	"The relay between hubs and viewers. It stores the sealed records hubs\n"
 	"send, per hub and per stream, under DIR, acknowledges them once they\n"
@@ -59,6 +59,9 @@ static const char usage[] =
 	"\n"
 	"  -d, --dir DIR         where streams are stored (made if missing)\n"
 	"  -l, --listen H:P      address to listen on (default 127.0.0.1:7443)\n"
+	"  -q, --quota SIZE      most each hub may store (K, M, G, T; default no\n"
+	"                        limit): past it, the hub's oldest streams are\n"
+	"                        deleted, down to 90%, and the log says so\n"
 	"  -v, --verbose         log every connection\n"
 	"  -h, --help            this text\n";
 
@@ -282,12 +285,33 @@ static int on_readable(struct store *st, struct conn *c)
 	return 0;
 }
 
+/* "512M", "20G", "65536": bytes, or 0 when it is not a size of 64 KiB+. */
+static uint64_t parse_size(const char *s)
+{
+	static const char units[] = "KMGT";
+	uint64_t n = 0;
+	const char *u;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (n > (UINT64_MAX >> 40) / 10)
+			return 0;
+		n = n * 10 + (uint64_t)(s[i] - '0');
+	}
+	u = s[i] ? strchr(units, s[i] & ~0x20) : NULL;
+	if (!i || (s[i] && (!u || s[i + 1])))
+		return 0;
+	n <<= u ? 10 * (u - units + 1) : 0;
+	return n >= 64 << 10 ? n : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "quota", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -296,9 +320,10 @@ int main(int argc, char **argv)
 	static struct store st;
 	struct sigaction sa = { .sa_handler = on_term };
 	enum log_level lvl = LOG_LVL_INFO;
+	uint64_t quota = 0;
 	int c, lfd, ret;
 
-	while ((c = getopt_long(argc, argv, "d:l:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:l:q:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
@@ -308,6 +333,14 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			lvl = LOG_LVL_DEBUG;
+			break;
+		case 'q':
+			quota = parse_size(optarg);
+			if (!quota) {
+				fprintf(stderr, "moat-relay: --quota %s: not a size like 512M or 20G (at least 64K)\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -328,6 +361,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "moat-relay: --dir %s: %s\n", dir, strerror(-ret));
 		return 1;
 	}
+	st.quota = quota;
 	lfd = listen_on(addr);
 	if (lfd < 0)
 		return 1;
@@ -366,6 +400,7 @@ int main(int argc, char **argv)
 			if (conns[i].fd >= 0 && conns[i].ack_due &&
 			    now_ms() >= conns[i].due_ms && send_ack(&st, &conns[i]))
 				conn_close(&conns[i]);
+		store_retain(&st);
 		if (st.failed)
 			break;
 		for (int k = 1; k < n; k++) {
@@ -395,9 +430,10 @@ int main(int argc, char **argv)
 		}
 	}
 	store_close(&st);
-	log_info("stopped: %llu records stored, %llu duplicates, %llu out of order",
+	log_info("stopped: %llu records stored, %llu duplicates, %llu out of order, %llu streams deleted by the quota",
 		 (unsigned long long)st.stored,
-		 (unsigned long long)st.duplicates, (unsigned long long)st.gaps);
+		 (unsigned long long)st.duplicates, (unsigned long long)st.gaps,
+		 (unsigned long long)st.retained_streams);
 	if (st.failed) {
 		/* the hubs still hold what was not acknowledged and send it
 		 * again to a relay started on a disk that works */

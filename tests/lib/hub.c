@@ -146,9 +146,14 @@ static pid_t spawn_logged(char *const argv[], const char *log)
 int hub_start_relay(struct hub *h)
 {
 	char bin[300], log[200];
-	char *argv[] = { bin, "--dir", h->relay_dir, "--listen", h->relay_addr,
-			 NULL };
+	char *argv[] = { bin,	   "--dir",	   h->relay_dir,
+			 "--listen", h->relay_addr, NULL,
+			 NULL,	   NULL };
 
+	if (h->relay_quota[0]) {
+		argv[5] = "--quota";
+		argv[6] = h->relay_quota;
+	}
 	snprintf(bin, sizeof(bin), "%s/moat-relay", h->bin);
 	snprintf(log, sizeof(log), "%s/relay.log", h->dir);
 	h->relay = spawn_logged(argv, log);

@@ -17,6 +17,7 @@ struct hub {
 	char bin[256];
 	char conf[200], ident[200], relay_dir[200], spool[200], sock[200];
 	char relay_addr[64];
+	char relay_quota[16]; /* --quota for the relay, if set */
 	unsigned int port;
 	pid_t relay, moatd;
 };

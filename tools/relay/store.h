@@ -15,6 +15,14 @@
 enum {
 	STORE_OPEN_MAX = 128, /* stream files kept open */
 	STORE_STREAM_MAX = 256 << 20,
+	STORE_HUBS_MAX = 256, /* hubs whose use is tracked for the quota */
+};
+
+/* A hub's bytes on disk, counted once by a scan and then as they grow. */
+struct store_hub {
+	uint8_t hub[16];
+	uint64_t bytes;
+	bool used;
 };
 
 enum store_result { STORED = 0, DUPLICATE, GAP };
@@ -26,6 +34,7 @@ struct store_stream {
 	uint64_t used; /* last use, for eviction */
 	bool dirty;
 	bool created; /* its name is not yet durable in the hub's folder */
+	bool finished; /* its final record is stored */
 };
 
 struct store {
@@ -40,6 +49,10 @@ struct store {
 	 */
 	int failed;
 	uint64_t stored, duplicates, gaps;
+	/* retention: per hub, oldest streams go first (0: no quota) */
+	uint64_t quota;
+	struct store_hub hubs[STORE_HUBS_MAX];
+	uint64_t retained_streams, retained_bytes;
 };
 
 int store_init(struct store *st, const char *dir);
@@ -51,6 +64,14 @@ int store_put(struct store *st, const uint8_t hub[16], const uint8_t *rec,
 /* Makes everything stored so far durable (before acknowledging it); once
  * it has failed, it fails every time after (struct store, failed). */
 int store_sync(struct store *st);
+
+/*
+ * Keeps every hub within st->quota: while a hub's streams take more, the
+ * oldest (by last write) are deleted, down to 90% of the quota; a stream
+ * still being written is never deleted. Logged; counted in
+ * retained_streams and retained_bytes.
+ */
+void store_retain(struct store *st);
 
 /* Paths for the viewer side. */
 void store_hub_dir(const struct store *st, const uint8_t hub[16], char *out,
