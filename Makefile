@@ -162,7 +162,7 @@ check:
 
 demo: deps
 	$(Q)$(MAKE) -s --no-print-directory all media
-	$(Q)$(BUILD)/bin/moat-demo --out $(BUILD)/demo.mp4 $(MEDIA)
+	$(Q)$(BUILD)/bin/moat-demo --out $(BUILD)/demo.mp4 --clips $(BUILD)/demo-clips $(MEDIA)
 
 fuzz-long: fuzz
 	$(Q)tests/fuzz-run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)

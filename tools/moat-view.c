@@ -33,7 +33,8 @@
 static const char usage[] =
 	"usage: moat-view pair --hub-keys DIR --out FILE [--name NAME]\n"
 	"       moat-view fetch --identity FILE [--relay HOST:PORT] [--out FILE]\n"
-	"                       [--clips DIR] [--format mp4|h264] [--json]\n"
+	"                       [--camera NAME] [--clips DIR] [--format mp4|h264]\n"
+	"                       [--json]\n"
 	"\n"
 	"pair   makes a new viewer identity in FILE (mode 0600) and registers\n"
 	"       it, approved, in the hub's key folder DIR (made with a new hub\n"
@@ -44,6 +45,7 @@ static const char usage[] =
 	"       in .mp4) or raw Annex-B H.264. Streams that fail to verify are\n"
 	"       named and left out; streams the hub stopped mid-way (a crash)\n"
 	"       give what they verified and are reported as ended early.\n"
+	"       --camera NAME puts only that camera's streams in --out.\n"
 	"       --clips DIR writes each event clip (record = events) as a file\n"
 	"       of its own in DIR, CAMERA-YYYYmmdd-HHMMSS.mp4 (UTC start), its\n"
 	"       pre-roll included; a clip with any part missing or failing to\n"
@@ -428,7 +430,8 @@ static int write_clips(const char *dir, bool mp4, struct got *g, size_t n,
 }
 
 static int cmd_fetch(const char *ident, const char *relay, const char *out,
-		     const char *format, bool json, const char *clips)
+		     const char *format, bool json, const char *clips,
+		     const char *camera)
 {
 	struct ks_identity id;
 	struct open_identity oid;
@@ -518,8 +521,23 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 		printf("{");
 	if (clips) /* each clip reported; the exit status says if any failed */
 		write_clips(clips, mp4, g, n, json, &clips_ok, &clips_bad);
-	if (out)
+	if (out && camera) {
+		/* only that camera's streams go to --out (sorted first) */
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (!strcmp(g[i].camera, camera)) {
+				struct got t = g[k];
+
+				g[k++] = g[i];
+				g[i] = t;
+			}
+		}
+		qsort(g, k, sizeof(*g), cmp_start);
+		ret = write_out(out, mp4, g, k, &frames);
+	} else if (out) {
 		ret = write_out(out, mp4, g, n, &frames);
+	}
 	if (json)
 		printf("\"streams\": %zu, \"opened\": %zu, \"ended_early\": %zu, \"refused\": %zu, "
 		       "\"clips_written\": %zu, \"clips_refused\": %zu, "
@@ -558,11 +576,13 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "clips", required_argument, NULL, 'c' },
+		{ "camera", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *hub = NULL, *out = NULL, *name = "viewer", *ident = NULL,
-		   *relay = "127.0.0.1:7443", *format = NULL, *clips = NULL, *cmd;
+		   *relay = "127.0.0.1:7443", *format = NULL, *clips = NULL,
+		   *camera = NULL, *cmd;
 	bool json = false;
 	int c;
 
@@ -572,7 +592,7 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "k:o:n:i:r:f:c:jh", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "k:o:n:i:r:f:c:C:jh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'k':
@@ -599,6 +619,9 @@ int main(int argc, char **argv)
 		case 'c':
 			clips = optarg;
 			break;
+		case 'C':
+			camera = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -611,7 +634,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "pair") && hub && out && optind == argc)
 		return cmd_pair(hub, out, name);
 	if (!strcmp(cmd, "fetch") && ident && (out || clips) && optind == argc)
-		return cmd_fetch(ident, relay, out, format, json, clips);
+		return cmd_fetch(ident, relay, out, format, json, clips,
+				 camera);
 	fprintf(stderr, "moat-view: %s\n%s",
 		strcmp(cmd, "pair") && strcmp(cmd, "fetch") ?
 			"unknown command (pair or fetch)" :

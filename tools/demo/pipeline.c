@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The pipeline demo: on this machine, a relay (moat-relay), the hub
- * (moatd with the file camera, its worker, sealer and uplink) and a viewer
- * (moat-view), all the real programs. A tap between the hub and the relay
- * keeps every byte that crosses the wire. When the clip has been recorded
- * and acknowledged, the viewer fetches it and writes an MP4; then the demo
- * checks the viewer's frames against the camera's and looks for the video
- * in every file the hub and the relay wrote and in the captured traffic.
+ * (moatd with its workers, sealer and uplink) and a viewer (moat-view), all
+ * the real programs, and two cameras: the file camera recording
+ * continuously, and an IP camera (moat-testcam, an RTSP server with digest
+ * auth) in a network namespace of its own, recording motion clips. A tap
+ * between the hub and the relay keeps every byte that crosses the wire.
+ * When both have done, the viewer fetches the file camera's recording as
+ * an MP4 and the motion clip as another; then the demo checks the
+ * viewer's frames against the camera's and looks for either video in
+ * every file the hub and the relay wrote and in the captured traffic.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,7 +36,11 @@
 #include "tools/demo/demo.h"
 
 struct pd {
-	const char *clip, *out;
+	const char *clip, *out, *clips, *motion;
+	bool rtsp; /* the IP camera part (default on) */
+	char ns[32], pass[20], motion_abs[PATH_MAX];
+	unsigned int net; /* 10.79.NET.0/24 for the camera */
+	pid_t cam;
 	char dir[PATH_MAX], bin[PATH_MAX], relay_dir[PATH_MAX + 8];
 	char spool[PATH_MAX + 8], sock[PATH_MAX + 16], ident[PATH_MAX + 16];
 	bool keep, json, made_dir;
@@ -172,6 +180,70 @@ static long long json_ll(const char *j, const char *section, const char *key)
 	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }
 
+/*
+ * The IP camera: a network namespace with a veth pair to this one
+ * (10.79.N.1 here, 10.79.N.2 there) and moat-testcam in it serving the
+ * motion clip over RTSP, behind digest auth with a random password.
+ */
+static int camera_up(struct pd *d)
+{
+	char cmd[3 * PATH_MAX], out[1024], port[8] = "8554", bin[PATH_MAX + 16],
+		log[PATH_MAX + 16], user[] = "demo", ipb[] = "/usr/bin/ip",
+		netns[] = "netns", exec[] = "exec", file[] = "--file",
+		portf[] = "--port", pathf[] = "--path", path[] = "/live",
+		userf[] = "--user", passf[] = "--password";
+	char *const argv[] = { ipb,   netns, exec,  d->ns,  bin,   file,
+			       d->motion_abs, portf, port,  pathf, path,
+			       userf, user,  passf, d->pass, NULL };
+	uint8_t r[8];
+
+	d->net = (unsigned int)getpid() % 200 + 20;
+	snprintf(d->ns, sizeof(d->ns), "moat-demo-%d", (int)getpid());
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		return -1;
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(d->pass + 2 * i, 3, "%02x", r[i]);
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns add %1$s && ip link add md%2$u-h type veth peer name md%2$u-c && "
+		 "ip link set md%2$u-c netns %1$s && ip addr add 10.79.%2$u.1/24 dev md%2$u-h && "
+		 "ip link set md%2$u-h up && ip -n %1$s addr add 10.79.%2$u.2/24 dev md%2$u-c && "
+		 "ip -n %1$s link set md%2$u-c up && ip -n %1$s link set lo up 2>&1",
+		 d->ns, d->net);
+	if (run_capture(cmd, out, sizeof(out))) {
+		fprintf(stderr, "moat-demo: cannot make the camera's network namespace (iproute2, root): %s",
+			out);
+		return -1;
+	}
+	snprintf(bin, sizeof(bin), "%s/moat-testcam", d->bin);
+	snprintf(log, sizeof(log), "%s/camera.log", d->dir);
+	d->cam = spawn(argv, log);
+	for (int i = 0; i < 100; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "ip netns exec %s ss -Hltn 'sport = :8554' | grep -q 8554",
+			 d->ns);
+		if (!run_capture(cmd, out, sizeof(out)))
+			return 0;
+		msleep(50);
+	}
+	fprintf(stderr, "moat-demo: the RTSP camera did not start; see %s\n",
+		log);
+	return -1;
+}
+
+static void camera_down(struct pd *d)
+{
+	char cmd[256], out[256];
+
+	if (!d->ns[0])
+		return;
+	stop(&d->cam);
+	snprintf(cmd, sizeof(cmd),
+		 "ip link del md%u-h 2>/dev/null; ip netns del %s 2>/dev/null; true",
+		 d->net, d->ns);
+	run_capture(cmd, out, sizeof(out));
+	d->ns[0] = 0;
+}
+
 static int setup(struct pd *d)
 {
 	char cmd[4 * PATH_MAX], out[1024], path[PATH_MAX + 16], log[PATH_MAX + 16];
@@ -223,6 +295,8 @@ static int setup(struct pd *d)
 		_exit(0);
 	}
 	close(lfd);
+	if (d->rtsp && camera_up(d))
+		return -1;
 	snprintf(path, sizeof(path), "%s/moat.conf", d->dir);
 	f = fopen(path, "w");
 	if (!f)
@@ -233,6 +307,11 @@ static int setup(struct pd *d)
 		"[camera front-door]\nsource = file:%s\npace = realtime\nloop = no\n"
 		"record = continuous\nlive = no\n",
 		d->dir, d->spool, d->sock, d->tap_port, d->clip);
+	if (d->rtsp)
+		fprintf(f,
+			"\n[camera porch]\nsource = rtsp://demo:%s@10.79.%u.2:8554/live\n"
+			"record = events\npreroll = 5\nclip_length = 2\ncooldown = 60\nlive = no\n",
+			d->pass, d->net);
 	return fclose(f) ? -1 : 0;
 }
 
@@ -261,9 +340,19 @@ static int run_hub(struct pd *d, char *status, size_t len)
 		acked = json_ll(status, "uplink", "acked");
 		unacked = json_ll(status, "spool", "unacked_bytes");
 		ended = strstr(status, "\"state\": \"ended\"") != NULL;
+		/* the IP camera: one clip recorded and closed */
+		if (d->rtsp && (json_ll(status, "porch", "clips") < 1 ||
+				strstr(status, "\"in_clip\": true")))
+			ended = false;
 		if (!d->json && sealed != last && isatty(1)) {
-			printf("\r  recording: %lld frames sealed, %lld records acknowledged",
-			       sealed, acked);
+			printf("\r  recording: %lld frames sealed, %lld records acknowledged%s",
+			       sealed, acked,
+			       !d->rtsp ? "" :
+			       strstr(status, "\"in_clip\": true") ?
+					  "; porch: recording a motion clip" :
+			       json_ll(status, "porch", "clips") > 0 ?
+					  "; porch: clip done    " :
+					  "; porch: no motion yet");
 			fflush(stdout);
 			last = sealed;
 		}
@@ -275,6 +364,9 @@ static int run_hub(struct pd *d, char *status, size_t len)
 	}
 	fprintf(stderr, "moat-demo: the hub did not finish in 60 s; see %s/moatd.log\n",
 		d->dir);
+	if (d->rtsp)
+		fprintf(stderr, "moat-demo: the IP camera: %s/camera.log, and `porch' in the status above\n",
+			d->dir);
 	return -1;
 }
 
@@ -289,20 +381,29 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 
 static void usage(FILE *f)
 {
-	fputs("Usage: moat-demo [--out FILE.mp4] [--dir DIR] [--keep] [--json] [CLIP.h264]\n"
+	fputs("Usage: moat-demo [--out FILE.mp4] [--clips DIR] [--motion-clip FILE]\n"
+	      "                 [--no-rtsp] [--dir DIR] [--keep] [--json] [CLIP.h264]\n"
 	      "       moat-demo offline --help\n\n"
-	      "Runs the whole hub on this machine with the file camera: moat-relay,\n"
-	      "moatd (capture worker, sealer and uplink, each sandboxed as its own\n"
-	      "user) and moat-view, with a tap on the wire between hub and relay.\n"
-	      "The clip (default build/media/clip.h264, made by `make media') is\n"
-	      "recorded in real time, sealed a stream per GOP, sent and acknowledged;\n"
-	      "the viewer fetches it, checks it against the camera's bytes and writes\n"
-	      "an MP4. Then every file the hub and the relay wrote, and every byte on\n"
-	      "the wire, is searched for any 8-byte run of the video. Needs root.\n\n"
-	      "  --out FILE  the viewer's MP4 (default moat-demo.mp4)\n"
-	      "  --dir DIR   work folder (default: new under /tmp, removed after)\n"
-	      "  --keep      keep the work folder (logs, spool, relay store)\n"
-	      "  --json      one JSON object instead of the summary\n",
+	      "Runs the whole hub on this machine: moat-relay, moatd (a capture\n"
+	      "worker per camera, the sealer and the uplink, each sandboxed as its\n"
+	      "own user) and moat-view, with a tap on the wire between hub and relay,\n"
+	      "and two cameras. front-door, a file camera, records CLIP (default\n"
+	      "build/media/clip.h264, made by `make media') continuously in real\n"
+	      "time; porch, an IP camera, is moat-testcam serving the motion clip\n"
+	      "(default build/media/motion.h264: a box crosses the picture at 7 s)\n"
+	      "over RTSP with digest auth from a network namespace of its own, and\n"
+	      "records motion clips with 5 s of sealed pre-roll. The viewer fetches\n"
+	      "front-door's recording, checks it against the camera's bytes and\n"
+	      "writes an MP4, and writes porch's motion clip as an MP4 of its own.\n"
+	      "Then every file the hub and the relay wrote, and every byte on the\n"
+	      "wire, is searched for any 8-byte run of either video. Needs root.\n\n"
+	      "  --out FILE         front-door's MP4 (default moat-demo.mp4)\n"
+	      "  --clips DIR        where porch's clips go (default moat-demo-clips)\n"
+	      "  --motion-clip FILE what porch's camera serves\n"
+	      "  --no-rtsp          the file camera only\n"
+	      "  --dir DIR          work folder (default: new under /tmp, removed after)\n"
+	      "  --keep             keep the work folder (logs, spool, relay store)\n"
+	      "  --json             one JSON object instead of the summary\n",
 	      f);
 }
 
@@ -313,6 +414,9 @@ static int parse(struct pd *d, int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "clips", required_argument, NULL, 'c' },
+		{ "motion-clip", required_argument, NULL, 'm' },
+		{ "no-rtsp", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -320,6 +424,9 @@ static int parse(struct pd *d, int argc, char **argv)
 
 	d->clip = "build/media/clip.h264";
 	d->out = "moat-demo.mp4";
+	d->clips = "moat-demo-clips";
+	d->motion = NULL;
+	d->rtsp = true;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -333,6 +440,15 @@ static int parse(struct pd *d, int argc, char **argv)
 			break;
 		case 'j':
 			d->json = true;
+			break;
+		case 'c':
+			d->clips = optarg;
+			break;
+		case 'm':
+			d->motion = optarg;
+			break;
+		case 'n':
+			d->rtsp = false;
 			break;
 		case 'h':
 			usage(stdout);
@@ -355,15 +471,17 @@ static int parse(struct pd *d, int argc, char **argv)
 int demo_pipeline_main(int argc, char **argv)
 {
 	static struct pd d;
-	static char status[1 << 16], fetch[4096], probe[256];
+	static char status[1 << 16], fetch[4096], probe[256], clipj[4096];
 	char clip_abs[PATH_MAX], cmd[4 * PATH_MAX], h264[PATH_MAX + 16];
+	char clip_out[PATH_MAX] = "";
 	size_t clip_len = 0, got_len = 0, spool_files = 0, relay_files = 0;
-	size_t hits = 0, wire_hits = 0, control = 0, wire_len = 0;
-	uint8_t *clip = NULL, *got = NULL, *wire = NULL;
-	struct pt_set *set = NULL;
+	size_t hits = 0, wire_hits = 0, control = 0, wire_len = 0, mot_len = 0;
+	uint8_t *clip = NULL, *got = NULL, *wire = NULL, *mot = NULL;
+	struct pt_set *set = NULL, *mset = NULL;
+	long long clips = 0, pre_us = 0, clip_us = 0;
 	bool same = false;
 	ssize_t n;
-	int ret = parse(&d, argc, argv), frames = -1;
+	int ret = parse(&d, argc, argv), frames = -1, clip_frames = -1;
 
 	if (ret)
 		return ret;
@@ -378,6 +496,33 @@ int demo_pipeline_main(int argc, char **argv)
 		return 1;
 	}
 	d.clip = clip_abs;
+	if (d.rtsp) {
+		char tmp[PATH_MAX];
+
+		if (!d.motion) {
+			snprintf(tmp, sizeof(tmp), "%s", clip_abs);
+			*strrchr(tmp, '/') = 0;
+			snprintf(d.motion_abs, sizeof(d.motion_abs),
+				 "%.*s/motion.h264", PATH_MAX - 20, tmp);
+		} else if (!realpath(d.motion, d.motion_abs)) {
+			d.motion_abs[0] = 0;
+		}
+		if (!d.motion_abs[0] ||
+		    file_read_bounded(d.motion_abs, 1 << 30, &mot, &mot_len)) {
+			fprintf(stderr, "moat-demo: the motion clip %s: %s (make it with `make media', or run with --no-rtsp)\n",
+				d.motion ? d.motion : d.motion_abs,
+				strerror(errno));
+			free(clip);
+			return 1;
+		}
+		if (mkdir_p(d.clips, 0755)) {
+			fprintf(stderr, "moat-demo: --clips %s: %s\n", d.clips,
+				strerror(errno));
+			free(clip);
+			free(mot);
+			return 1;
+		}
+	}
 	n = readlink("/proc/self/exe", d.bin, sizeof(d.bin) - 1);
 	if (n <= 0)
 		return 1;
@@ -394,15 +539,16 @@ int demo_pipeline_main(int argc, char **argv)
 	}
 	chmod(d.dir, 0755); /* the roles' users reach their spool through it */
 	if (!d.json)
-		printf("moat demo: camera -> moatd (worker, sealer, uplink) -> relay -> viewer\n"
+		printf("moat demo: cameras -> moatd (workers, sealer, uplink) -> relay -> viewer\n"
 		       "  work folder %s\n",
 		       d.dir);
 	ret = setup(&d) || run_hub(&d, status, sizeof(status)) ? 1 : 0;
 	stop(&d.moatd);
 	stop(&d.tap);
+	camera_down(&d);
 	if (!ret) {
 		snprintf(cmd, sizeof(cmd),
-			 "'%s/moat-view' fetch --identity '%s' --relay 127.0.0.1:%u --out '%s' --json",
+			 "'%s/moat-view' fetch --identity '%s' --relay 127.0.0.1:%u --camera front-door --out '%s' --json",
 			 d.bin, d.ident, d.relay_port, d.out);
 		ret = run_capture(cmd, fetch, sizeof(fetch)) ? 1 : 0;
 		if (ret)
@@ -412,7 +558,7 @@ int demo_pipeline_main(int argc, char **argv)
 		/* Raw H.264 too, to compare with the camera's bytes. */
 		snprintf(h264, sizeof(h264), "%s/viewer.h264", d.dir);
 		snprintf(cmd, sizeof(cmd),
-			 "'%s/moat-view' fetch --identity '%s' --relay 127.0.0.1:%u --out '%s' --json",
+			 "'%s/moat-view' fetch --identity '%s' --relay 127.0.0.1:%u --camera front-door --out '%s' --json",
 			 d.bin, d.ident, d.relay_port, h264);
 		run_capture(cmd, probe, sizeof(probe));
 		file_read_bounded(h264, 1 << 30, &got, &got_len);
@@ -426,29 +572,69 @@ int demo_pipeline_main(int argc, char **argv)
 		if (got)
 			unlink(h264); /* plaintext: the viewer's, not the hub's */
 	}
+	if (!ret && d.rtsp) {
+		const char *o;
+
+		snprintf(cmd, sizeof(cmd),
+			 "'%s/moat-view' fetch --identity '%s' --relay 127.0.0.1:%u --clips '%s' --json",
+			 d.bin, d.ident, d.relay_port, d.clips);
+		if (run_capture(cmd, clipj, sizeof(clipj))) {
+			fprintf(stderr, "moat-demo: the viewer could not write the clip: %s\n",
+				clipj);
+			ret = 1;
+		}
+		clips = json_ll(clipj, "clips_written", "clips_written");
+		pre_us = json_ll(clipj, "clips", "motion_us") -
+			 json_ll(clipj, "clips", "start_us");
+		clip_us = json_ll(clipj, "clips", "end_us") -
+			  json_ll(clipj, "clips", "start_us");
+		o = strstr(clipj, "\"out\": \"");
+		if (o)
+			snprintf(clip_out, sizeof(clip_out), "%.*s",
+				 (int)strcspn(o + 8, "\""), o + 8);
+		snprintf(cmd, sizeof(cmd),
+			 "ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+			 "stream=nb_read_frames -of csv=p=0 '%s'",
+			 clip_out);
+		if (clip_out[0] && !run_capture(cmd, probe, sizeof(probe)))
+			clip_frames = atoi(probe);
+	}
 	stop(&d.relay);
+	camera_down(&d);
 	set = pt_set_new(clip, clip_len);
+	mset = mot ? pt_set_new(mot, mot_len) : NULL;
 	if (set) {
 		control = got ? pt_scan(set, got, got_len) : 0;
 		hits = pt_scan_tree(set, d.spool, &spool_files) +
 		       pt_scan_tree(set, d.relay_dir, &relay_files);
+		if (mset)
+			hits += pt_scan_tree(mset, d.spool, &spool_files) +
+				pt_scan_tree(mset, d.relay_dir, &relay_files);
 		wire_len = (size_t)lseek(d.wire_fd, 0, SEEK_END);
 		wire = wire_len ? mmap(NULL, wire_len, PROT_READ, MAP_PRIVATE,
 				       d.wire_fd, 0) :
 				  NULL;
 		if (wire && wire != MAP_FAILED) {
 			wire_hits = pt_scan(set, wire, wire_len);
+			if (mset)
+				wire_hits += pt_scan(mset, wire, wire_len);
 			munmap(wire, wire_len);
 		}
 	}
 	if (!ret && (!same || hits || wire_hits || !wire_len || frames != 120))
+		ret = 1;
+	/* the motion clip: one, with at least 5 s before the motion */
+	if (!ret && d.rtsp &&
+	    (clips != 1 || pre_us < 5000000 || clip_frames < 200))
 		ret = 1;
 	if (d.json) {
 		printf("{\"ok\": %s, \"frames_sealed\": %lld, \"streams\": %lld, \"records\": %lld, "
 		       "\"bytes_sent\": %lld, \"zero_copy_sends\": %lld, \"acked\": %lld, "
 		       "\"viewer_identical\": %s, \"mp4\": \"%s\", \"mp4_frames\": %d, "
 		       "\"plaintext_hits_disk\": %zu, \"plaintext_hits_wire\": %zu, "
-		       "\"wire_bytes\": %zu, \"files_scanned\": %zu}\n",
+		       "\"wire_bytes\": %zu, \"files_scanned\": %zu, \"clips\": %lld, "
+		       "\"clip\": \"%s\", \"clip_frames\": %d, \"clip_preroll_us\": %lld, "
+		       "\"clip_us\": %lld}\n",
 		       ret ? "false" : "true",
 		       json_ll(status, "cameras", "frames_sealed"),
 		       json_ll(status, "cameras", "streams"),
@@ -457,10 +643,14 @@ int demo_pipeline_main(int argc, char **argv)
 		       json_ll(status, "uplink", "zc_sends"),
 		       json_ll(status, "uplink", "acked"), same ? "true" : "false",
 		       d.out, frames, hits, wire_hits, wire_len,
-		       spool_files + relay_files);
+		       spool_files + relay_files, clips, clip_out, clip_frames,
+		       pre_us, clip_us);
 	} else if (status[0]) {
-		printf("  camera      %s: %zu bytes of H.264, recorded in real time\n",
+		printf("  camera      front-door, a file camera: %s, %zu bytes of H.264, recorded in real time\n",
 		       d.clip, clip_len);
+		if (d.rtsp)
+			printf("  camera      porch, an IP camera: RTSP from its own network namespace\n"
+			       "              (moat-testcam, digest auth), motion clips only\n");
 		printf("  sealed      %lld frames in %lld streams (one per GOP) for 1 paired viewer\n",
 		       json_ll(status, "cameras", "frames_sealed"),
 		       json_ll(status, "cameras", "streams"));
@@ -474,7 +664,15 @@ int demo_pipeline_main(int argc, char **argv)
 			       "FRAMES DIFFER from the camera's");
 		printf("  written     %s (MP4, %d frames per ffprobe)\n", d.out,
 		       frames);
-		printf("  plaintext   %zu 8-byte runs of the video on disk (%zu spool and relay files), %zu on the wire (%zu bytes seen);\n"
+		if (d.rtsp && clip_out[0])
+			printf("  motion      porch saw motion: %lld clip, %.1f s long with %.1f s of pre-roll\n"
+			       "              held sealed before the motion; the viewer wrote %s\n"
+			       "              (MP4, %d frames per ffprobe)\n",
+			       clips, (double)clip_us / 1e6,
+			       (double)pre_us / 1e6, clip_out, clip_frames);
+		else if (d.rtsp)
+			printf("  motion      NO CLIP from porch: %s\n", clipj);
+		printf("  plaintext   %zu 8-byte runs of either video on disk (%zu spool and relay files), %zu on the wire (%zu bytes seen);\n"
 		       "              the same search finds %zu runs in the viewer's own output\n",
 		       hits, spool_files + relay_files, wire_hits, wire_len,
 		       control);
@@ -482,7 +680,9 @@ int demo_pipeline_main(int argc, char **argv)
 				     "moat demo: ok");
 	}
 	pt_set_free(set);
+	pt_set_free(mset);
 	free(clip);
+	free(mot);
 	free(got);
 	if (d.wire_fd >= 0)
 		close(d.wire_fd);
