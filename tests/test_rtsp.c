@@ -7,19 +7,26 @@
  * do the rest. The viewer's NAL units must equal the clip's, in order;
  * nothing plaintext may rest at the hub or the relay; a camera with the
  * wrong password is reported and leaves the other camera recording.
+ * Two more cameras record motion clips (record = events) from RTSP: one
+ * sees a box cross the picture at 7 s and yields exactly one clip with
+ * at least 5 s of pre-roll, NAL for NAL the camera's frames 60-359; the
+ * other sees a still scene and yields none.
  */
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/lib/check.h"
 #include "tests/lib/hub.h"
 
-static char ns[32], cam_pidfile[200];
+static char ns[32];
+static int n_cams;
+static char cam_pidfile[4][200];
 
 static const char *clip_path(void)
 {
@@ -54,29 +61,32 @@ static void netns_down(unsigned int n)
 	char cmd[1024], out[256];
 
 	snprintf(cmd, sizeof(cmd),
-		 "[ -s %s ] && kill $(cat %s) 2>/dev/null; sleep 0.2; "
+		 "for f in %s %s %s %s; do [ -s $f ] && kill $(cat $f) 2>/dev/null; done; sleep 0.2; "
 		 "ip link del mr%u-h 2>/dev/null; ip netns del %s 2>/dev/null; true",
-		 cam_pidfile, cam_pidfile, n, ns);
+		 n_cams > 0 ? cam_pidfile[0] : "", n_cams > 1 ? cam_pidfile[1] : "",
+		 n_cams > 2 ? cam_pidfile[2] : "", n_cams > 3 ? cam_pidfile[3] : "",
+		 n, ns);
 	run_cmd(cmd, out, sizeof(out));
 }
 
-static int camera_up(const struct hub *h, const char *clip)
+static int camera_up(const struct hub *h, const char *clip, unsigned int port)
 {
-	char cmd[8192], out[1024];
+	char cmd[8192], out[1024], *pidfile = cam_pidfile[n_cams++];
 
-	snprintf(cam_pidfile, sizeof(cam_pidfile), "%s/testcam.pid", h->dir);
+	snprintf(pidfile, sizeof(cam_pidfile[0]), "%s/testcam-%u.pid", h->dir,
+		 port);
 	snprintf(cmd, sizeof(cmd),
 		 "ip netns exec %s sh -c 'echo $$ > %s; exec %s/moat-testcam --file %s "
-		 "--port 8554 --path /main --user admin --password s3cret' "
-		 ">%s/testcam.log 2>&1 &",
-		 ns, cam_pidfile, h->bin, clip, h->dir);
+		 "--port %u --path /main --user admin --password s3cret' "
+		 ">%s/testcam-%u.log 2>&1 &",
+		 ns, pidfile, h->bin, clip, port, h->dir, port);
 	if (run_cmd(cmd, out, sizeof(out)))
 		return -1;
 	/* up when it listens */
 	for (int i = 0; i < 50; i++) {
 		snprintf(cmd, sizeof(cmd),
-			 "ip netns exec %s ss -Hltn 'sport = :8554' | grep -q 8554",
-			 ns);
+			 "ip netns exec %s ss -Hltn 'sport = :%u' | grep -q %u",
+			 ns, port, port);
 		if (!run_cmd(cmd, out, sizeof(out)))
 			return 0;
 		usleep(100000);
@@ -158,10 +168,15 @@ static size_t match(const struct nals *clip, const struct nals *got,
 int main(void)
 {
 	static const char cams[] =
-		"[camera door]\nsource = rtsp://admin:s3cret@10.77.%u.2:8554/main\n"
-		"[camera yard]\nsource = rtsp://admin:wrong@10.77.%u.2:8554/main\n";
+		"[camera door]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8554/main\n"
+		"[camera yard]\nsource = rtsp://admin:wrong@10.77.%1$u.2:8554/main\n"
+		"[camera porch]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8555/main\n"
+		"record = events\npreroll = 5\nclip_length = 2\ncooldown = 60\n"
+		"[camera hall]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8556/main\n"
+		"record = events\n";
 	unsigned int n = (unsigned int)getpid() % 200 + 20, passes = 0;
-	char lines[512], cmd[2048], out[8192], path[300], err[256] = "";
+	char lines[1024], cmd[2048], out[8192], path[300], err[256] = "";
+	char motion[PATH_MAX], still[PATH_MAX], clipdir[300];
 	const char *clip = clip_path();
 	struct nals cn, gn;
 	size_t clip_len, got_len, files = 0;
@@ -177,13 +192,20 @@ int main(void)
 	CHECK(clip_b && clip_len > 100000, "clip %s readable", clip);
 	if (!clip_b)
 		return test_done("test_rtsp");
-	snprintf(lines, sizeof(lines), cams, n, n);
+	snprintf(lines, sizeof(lines), cams, n);
 	CHECK(!hub_init(&h, "rtsp", lines), "hub folder, keys, config");
 	if (netns_up(n)) {
 		CHECK(0, "a network namespace for the camera");
 		goto out;
 	}
-	CHECK(!camera_up(&h, clip), "the RTSP camera listens in its namespace");
+	snprintf(motion, sizeof(motion), "%s", clip);
+	snprintf(strrchr(motion, '/'), sizeof(motion) - (size_t)(strrchr(motion, '/') - motion),
+		 "/motion.h264");
+	snprintf(still, sizeof(still), "%s", motion);
+	memcpy(strrchr(still, '/'), "/still.h264", sizeof("/still.h264"));
+	CHECK(!camera_up(&h, clip, 8554) && !camera_up(&h, motion, 8555) &&
+		      !camera_up(&h, still, 8556),
+	      "three RTSP cameras listen in their namespace");
 	CHECK(!hub_start_relay(&h), "relay up");
 	CHECK(!hub_start_moatd(&h), "moatd answers on its control socket");
 
@@ -208,17 +230,94 @@ int main(void)
 	      "no password in the status");
 	CHECK(json_num(st, "yard", "frames_sealed") == 0,
 	      "nothing recorded from the camera that refused us");
+	/* the box crosses porch's picture 7-9 s into its session */
+	for (int i = 0; i < 300; i++) {
+		if (json_num(st, "porch", "clips") >= 1 &&
+		    !strstr(st, "\"in_clip\": true"))
+			break;
+		usleep(100000);
+		free(st);
+		st = hub_status(&h);
+	}
+	CHECK(json_num(st, "porch", "clips") == 1,
+	      "porch: one motion clip (%lld)",
+	      (long long)json_num(st, "porch", "clips"));
+	CHECK(json_num(st, "hall", "clips") == 0 &&
+		      json_num(st, "hall", "motion_starts") == 0 &&
+		      json_num(st, "hall", "frames_sealed") > 100,
+	      "hall: frames sealed, no motion, no clip");
 	free(st);
 
 	/* A clean stop closes the open stream; everything reaches the relay. */
 	CHECK(!hub_stop(&h.moatd, SIGTERM, 15000), "moatd stops on SIGTERM");
 	snprintf(path, sizeof(path), "%s/view.h264", h.dir);
 	snprintf(cmd, sizeof(cmd),
-		 "%s/moat-view fetch --identity %s --relay %s --out %s --json",
+		 "%s/moat-view fetch --identity %s --relay %s --camera door --out %s --json",
 		 h.bin, h.ident, h.relay_addr, path);
 	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "\"opened\""),
 	      "the viewer fetches and opens the streams: %.300s", out);
 	got = read_all(path, &got_len);
+	/* porch's clip, as its own file */
+	snprintf(clipdir, sizeof(clipdir), "%s/clips", h.dir);
+	mkdir(clipdir, 0700);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view fetch --identity %s --relay %s --clips %s --format h264 --json",
+		 h.bin, h.ident, h.relay_addr, clipdir);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 &&
+		      strstr(out, "\"clips_written\": 1,"),
+	      "the viewer writes exactly one clip: %.400s", out);
+	{
+		int64_t pre = json_num(out, "clips", "motion_us") -
+			      json_num(out, "clips", "start_us");
+		char cpath[PATH_MAX] = "";
+		size_t cl = 0, ml = 0;
+		uint8_t *cb, *mb = read_all(motion, &ml);
+		struct nals mn, kn;
+
+		/* at least 5 s, and at most a GOP more (arrival times jitter,
+		 * so the keyframe at 2 s may be kept a GOP early) */
+		CHECK(pre >= 5000000 && pre < 7500000,
+		      "at least 5 s of pre-roll before the motion (%.2f s)",
+		      (double)pre / 1e6);
+		json_str(out, "clips", "out", cpath, sizeof(cpath));
+		cb = read_all(cpath, &cl);
+		if (cb && mb) {
+			size_t first = 0, k = 0, gop = 0;
+
+			split(mb, ml, &mn);
+			split(cb, cl, &kn);
+			/* where the clip's first IDR is in the camera's clip:
+			 * the keyframe at 1 s or 2 s (GOPs of 30 frames) */
+			for (size_t i = 0, sps = 0; kn.n > 2 && i + 2 < mn.n;
+			     i++) {
+				sps += (mn.p[i][0] & 0x1f) == 7;
+				if ((mn.p[i][0] & 0x1f) == 7 &&
+				    nal_eq(&kn, 2, &mn, i + 2)) {
+					first = i;
+					gop = sps - 1;
+					break;
+				}
+			}
+			for (; k < kn.n && first + k < mn.n &&
+			       nal_eq(&kn, k, &mn, first + k);
+			     k++)
+				;
+			CHECK(first && (gop == 1 || gop == 2) && k == kn.n &&
+				      kn.n > 300 &&
+				      (first + k == mn.n ||
+				       (mn.p[first + k][0] & 0x1f) == 7),
+			      "the clip's NAL units equal the camera's, from the keyframe at %zu s to a GOP's end (%zu of %zu matched)",
+			      gop, k, kn.n);
+			free(mn.p);
+			free(mn.len);
+			free(kn.p);
+			free(kn.len);
+		} else {
+			CHECK(0, "the clip %s and %s readable", cpath, motion);
+		}
+		free(cb);
+		free(mb);
+	}
 	CHECK(got && got_len > clip_len, "the viewer wrote %zu bytes", got_len);
 	if (got) {
 		split(clip_b, clip_len, &cn);
