@@ -70,6 +70,8 @@ FUZZ_SECONDS ?= 600
 MEDIA := $(BUILD)/media/clip.h264
 # motion detection: a still scene, and the same scene with one event
 MEDIA_SCENES := $(BUILD)/media/still.h264 $(BUILD)/media/motion.h264
+# an IP camera's H.265
+MEDIA_HEVC := $(BUILD)/media/clip-h265.hevc
 
 .PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format
 all: $(LIB) $(TOOLS) $(TESTS)
@@ -139,7 +141,11 @@ $(MEDIA_SCENES): $(BUILD)/media/%.h264: tools/make-clip.sh
 	$(call msg,CLIP,$@)
 	$(Q)sh tools/make-clip.sh $@ 16 640x360 $*
 
-media: $(MEDIA) $(MEDIA_SCENES)
+$(MEDIA_HEVC): tools/make-clip.sh
+	$(call msg,CLIP,$@)
+	$(Q)sh tools/make-clip.sh $@ 4 640x360 pattern h265
+
+media: $(MEDIA) $(MEDIA_SCENES) $(MEDIA_HEVC)
 
 deps:
 	$(Q)sh tools/install-deps.sh

@@ -57,7 +57,8 @@ static bool in_zone(const struct motion_zone *z, unsigned int cx,
 struct motion *motion_new(const struct motion_opts *o, char *why,
 			  size_t why_len)
 {
-	const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+	const AVCodec *codec = avcodec_find_decoder(
+		o->hevc ? AV_CODEC_ID_HEVC : AV_CODEC_ID_H264);
 	struct motion *m = calloc(1, sizeof(*m));
 	unsigned int sens = o->sensitivity, fps = o->fps;
 
@@ -67,7 +68,8 @@ struct motion *motion_new(const struct motion_opts *o, char *why,
 	}
 	cap_av_log_init();
 	if (!codec) {
-		snprintf(why, why_len, "this libavcodec has no H.264 decoder");
+		snprintf(why, why_len, "this libavcodec has no %s decoder",
+			 o->hevc ? "H.265" : "H.264");
 		free(m);
 		return NULL;
 	}
@@ -102,7 +104,8 @@ struct motion *motion_new(const struct motion_opts *o, char *why,
 	m->dec->flags2 |= AV_CODEC_FLAG2_FAST;
 	m->dec->max_pixels = MOTION_PIXELS_MAX;
 	if (avcodec_open2(m->dec, codec, NULL) < 0) {
-		snprintf(why, why_len, "cannot open the H.264 decoder");
+		snprintf(why, why_len, "cannot open the %s decoder",
+			 o->hevc ? "H.265" : "H.264");
 		motion_free(m);
 		return NULL;
 	}

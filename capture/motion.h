@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Motion detection for event clips: the camera's H.264 decoded with
+ * Motion detection for event clips: the camera's H.264 or H.265 decoded with
  * libavcodec inside the capture worker (the access units are untrusted;
  * the decoder runs in the worker's sandbox, single-threaded), sampled a
  * few times a second, each sample reduced to a grid of mean luma cells.
@@ -33,6 +33,7 @@ struct motion_zone {
 };
 
 struct motion_opts {
+	bool hevc;		  /* H.265; else H.264 */
 	unsigned int sensitivity; /* 1 (only large, clear motion) - 100 */
 	unsigned int fps;	  /* samples analysed per second, 1-30 */
 	struct motion_zone ignore[MOTION_ZONES_MAX];

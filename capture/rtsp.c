@@ -30,6 +30,7 @@ struct rtsp_cam {
 	AVFormatContext *fmt;
 	AVPacket *pkt;
 	int video;		/* stream index */
+	enum cap_codec codec;
 	int timeout_ms;
 	int (*stop)(void);
 	uint64_t deadline_ns;	/* for the blocking call under way */
@@ -65,7 +66,6 @@ static int rtsp_next(struct cap_source *s, uint64_t now_us,
 		     struct cap_frame *f, uint64_t *due_us)
 {
 	struct rtsp_cam *c = (struct rtsp_cam *)s;
-	uint32_t types;
 	int ret;
 
 	(void)now_us;
@@ -87,14 +87,12 @@ static int rtsp_next(struct cap_source *s, uint64_t now_us,
 	}
 	if ((size_t)c->pkt->size > RTSP_AU_MAX)
 		return -EMSGSIZE;
-	types = h264_nal_types(c->pkt->data, (size_t)c->pkt->size);
 	*f = (struct cap_frame){ .p = c->pkt->data,
 				 .len = (size_t)c->pkt->size,
 				 .ts_us = cap_now_us(),
 				 .index = c->frames++,
-				 .key = types & (1u << H264_NAL_IDR),
-				 .config = (types & (1u << H264_NAL_SPS)) &&
-					   (types & (1u << H264_NAL_PPS)) };
+				 .hevc = c->codec == CODEC_H265 };
+	nal_scan(c->codec, f->p, f->len, &f->key, &f->config);
 	/*
 	 * A camera that sends its parameter sets only in the SDP: put them in
 	 * front of each keyframe, so that every recorded GOP decodes alone.
@@ -158,20 +156,24 @@ static int pick_video(struct rtsp_cam *c, char *why, size_t why_len)
 
 		if (cp->codec_type != AVMEDIA_TYPE_VIDEO)
 			continue;
-		if (cp->codec_id != AV_CODEC_ID_H264) {
+		if (cp->codec_id != AV_CODEC_ID_H264 &&
+		    cp->codec_id != AV_CODEC_ID_HEVC) {
 			snprintf(why, why_len,
-				 "the camera's video is %s; moat records H.264 only",
+				 "the camera's video is %s; moat records H.264 and H.265 only",
 				 avcodec_get_name(cp->codec_id));
 			return -EPROTONOSUPPORT;
 		}
 		c->video = (int)i;
+		c->codec = cp->codec_id == AV_CODEC_ID_HEVC ? CODEC_H265 :
+							      CODEC_H264;
 		if (cp->extradata_size > 0 &&
 		    (size_t)cp->extradata_size <= EXTRADATA_MAX &&
 		    cp->extradata[0] == 0) { /* Annex-B, from the SDP */
-			uint32_t t = h264_nal_types(cp->extradata,
-					       (size_t)cp->extradata_size);
+			bool key, all;
 
-			if ((t & (1u << H264_NAL_SPS)) && (t & (1u << H264_NAL_PPS))) {
+			nal_scan(c->codec, cp->extradata,
+				 (size_t)cp->extradata_size, &key, &all);
+			if (all) {
 				c->ps = malloc((size_t)cp->extradata_size);
 				if (!c->ps)
 					return -ENOMEM;
@@ -214,10 +216,10 @@ int rtsp_open(const char *url, const struct rtsp_opts *o,
 	}
 	c->fmt->interrupt_callback.callback = interrupted;
 	c->fmt->interrupt_callback.opaque = c;
-	/* Only what a camera on the LAN needs: RTSP, over TCP, H.264. */
+	/* Only what a camera on the LAN needs: RTSP, over TCP, H.264/5. */
 	av_dict_set(&d, "protocol_whitelist", "rtsp,tcp", 0);
 	av_dict_set(&d, "format_whitelist", "rtsp", 0);
-	av_dict_set(&d, "codec_whitelist", "h264", 0);
+	av_dict_set(&d, "codec_whitelist", "h264,hevc", 0);
 	av_dict_set(&d, "rtsp_transport", "tcp", 0);
 	av_dict_set(&d, "allowed_media_types", "video", 0);
 	snprintf(us, sizeof(us), "%lld", (long long)c->timeout_ms * 1000);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * RTSP camera: H.264 from an IP camera through libavformat, RTSP over TCP
+ * RTSP camera: H.264 or H.265 from an IP camera through libavformat, RTSP over TCP
  * (interleaved) only, with protocol, format and codec whitelists, an I/O
  * timeout, and access units passed through without re-encoding.
  *
@@ -29,7 +29,7 @@ struct rtsp_opts {
 /*
  * Connects to url (rtsp://[user:password@]host[:port]/path; host already
  * numeric if the caller must not resolve names later), DESCRIBE/SETUP/PLAY
- * over TCP, and picks the first H.264 video stream. 0 and *out, or -errno
+ * over TCP, and picks the first H.264 or H.265 video stream. 0 and *out, or -errno
  * with why (a line, no password in it) in why[why_len].
  */
 int rtsp_open(const char *url, const struct rtsp_opts *o,

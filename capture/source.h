@@ -22,7 +22,8 @@ struct cap_frame {
 	uint64_t ts_us; /* capture time, microseconds (Unix epoch) */
 	uint64_t index; /* frames delivered before this one */
 	bool key;
-	bool config; /* carries SPS/PPS */
+	bool config; /* carries SPS/PPS (and VPS for H.265) */
+	bool hevc;   /* H.265; else H.264 */
 };
 
 struct cap_source;

@@ -26,6 +26,7 @@ enum {
 	PFL_END = 1U << 2,    /* the source ended: close the stream */
 	PFL_LIVE = 1U << 3,   /* live only: may be dropped oldest first */
 	PFL_MOTION = 1U << 4, /* record = events: motion at this frame */
+	PFL_HEVC = 1U << 5,   /* H.265 (else H.264) */
 };
 
 /*

@@ -41,6 +41,7 @@ struct cam {
 	size_t next_len;
 	struct stats_cam *st;
 	bool dead;
+	bool hevc; /* the camera's codec, as its last keyframe said */
 	/* record = events (see "Event clips" below) */
 	bool events, in_clip, hold_broken;
 	struct hold *hold;
@@ -277,12 +278,12 @@ static int open_stream_meta(struct sealer *sl, struct cam *cm,
 static int open_stream(struct sealer *sl, struct cam *cm, uint64_t ts_us,
 		       uint32_t cflags, uint64_t aux)
 {
-	struct frame_meta m = { .codec = "h264",
-				.start_us = ts_us,
+	struct frame_meta m = { .start_us = ts_us,
 				.kind = cflags & CF_LIVE ? META_KIND_LIVE :
 							   META_KIND_GOP };
 
 	snprintf(m.camera, sizeof(m.camera), "%s", cm->cfg->name);
+	snprintf(m.codec, sizeof(m.codec), "%s", cm->hevc ? "h265" : "h264");
 	return open_stream_meta(sl, cm, &m, cflags, aux);
 }
 
@@ -494,8 +495,7 @@ static int clip_begin(struct sealer *sl, struct cam *cm, uint64_t ts_us,
 static int clip_end(struct sealer *sl, struct cam *cm, uint64_t end_us,
 		    uint64_t aux)
 {
-	struct frame_meta m = { .codec = "h264",
-				.start_us = cm->clip_start_us,
+	struct frame_meta m = { .start_us = cm->clip_start_us,
 				.kind = META_KIND_CLIP,
 				.gops = cm->clip_ids,
 				.n_gops = cm->n_clip,
@@ -504,6 +504,7 @@ static int clip_end(struct sealer *sl, struct cam *cm, uint64_t end_us,
 	int ret = 0;
 
 	snprintf(m.camera, sizeof(m.camera), "%s", cm->cfg->name);
+	snprintf(m.codec, sizeof(m.codec), "%s", cm->hevc ? "h265" : "h264");
 	cm->in_clip = false;
 	cm->st->in_clip = 0;
 	if (cm->n_clip) {
@@ -674,6 +675,7 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 		ret = close_stream(sl, cm, cflags, t0);
 		if (!ret && holding(cm))
 			gop_begin(cm, fh.ts_us);
+		cm->hevc = flags & PFL_HEVC;
 		if (!ret)
 			ret = open_stream(sl, cm, fh.ts_us, cflags, t0);
 		if (ret == -ENOSPC && holding(cm)) {

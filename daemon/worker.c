@@ -114,7 +114,8 @@ static int put_frame(struct worker_io *io, struct ring *r,
 		return err == -ENOSPC ? 0 : err;
 	fh.flags = (uint8_t)((f->key ? FRAME_F_KEY : 0) |
 			     (f->config ? FRAME_F_CONFIG : 0));
-	flags |= (f->key ? PFL_KEY : 0) | (f->config ? PFL_CONFIG : 0);
+	flags |= (f->key ? PFL_KEY : 0) | (f->config ? PFL_CONFIG : 0) |
+		 (f->hevc ? PFL_HEVC : 0);
 	frame_hdr_put(slot, &fh);
 	/* The camera's bytes land in the ring once: this is the capture. */
 	memcpy(slot + FRAME_HDR_LEN, f->p, f->len);
@@ -166,14 +167,34 @@ static const char *capture_why(int err)
 
 /* record = events: the motion flag for this frame (the detector lags
  * the frame it is given by at most the decoder's delay). */
-static int motion_flag(struct worker_io *io, struct motion *m,
+static int motion_flag(struct worker_io *io, struct motion **mp,
 		       const struct cap_frame *f, uint32_t *flags)
 {
 	struct motion_result mr;
+	struct motion *m = *mp;
 	int ret;
 
-	if (!m)
+	if (io->cam->record != REC_EVENTS)
 		return 0;
+	if (!m) {
+		/* made at the first frame, when the codec is known: inside
+		 * the sandbox, where the decoder needs only memory */
+		struct motion_opts mo = {
+			.hevc = f->hevc,
+			.sensitivity = io->cam->motion_sensitivity,
+			.fps = io->cam->motion_fps,
+			.n_ignore = io->cam->n_motion_ignore,
+		};
+		char why[128];
+
+		memcpy(mo.ignore, io->cam->motion_ignore, sizeof(mo.ignore));
+		m = *mp = motion_new(&mo, why, sizeof(why));
+		if (!m) {
+			log_err("camera %s: motion detection: %s",
+				io->cam->name, why);
+			return -ENOMEM;
+		}
+	}
 	ret = motion_feed(m, f->p, f->len, f->ts_us, &mr);
 	if (ret == -EPROTO)
 		return -EBADMSG; /* worded apart from an RTSP protocol error */
@@ -192,7 +213,7 @@ static int motion_flag(struct worker_io *io, struct motion *m,
 }
 
 static int capture(struct worker_io *io, struct cap_source *src,
-		   struct ring *r, struct motion *m)
+		   struct ring *r, struct motion **m)
 {
 	const struct cfg_camera *cam = io->cam;
 	uint32_t live = cam->record == REC_OFF ? PFL_LIVE : 0;
@@ -301,22 +322,8 @@ int worker_main(struct worker_io *io)
 	role_signals();
 	rtsp_redact(io->cam->source, shown, sizeof(shown));
 	ret = ring_map(&io->p, true, &r);
-	/* the decoder is set up before the sandbox, used only inside it */
-	if (!ret && io->cam->record == REC_EVENTS) {
-		struct motion_opts mo = {
-			.sensitivity = io->cam->motion_sensitivity,
-			.fps = io->cam->motion_fps,
-			.n_ignore = io->cam->n_motion_ignore,
-		};
-
-		memcpy(mo.ignore, io->cam->motion_ignore, sizeof(mo.ignore));
-		m = motion_new(&mo, why, sizeof(why));
-		if (!m)
-			ret = -ENOMEM;
-	}
 	if (ret) {
-		if (!why[0])
-			snprintf(why, sizeof(why), "cannot map its ring");
+		snprintf(why, sizeof(why), "cannot map its ring");
 	} else if (io->cam->kind == CAM_RTSP) {
 		ret = open_rtsp(io, &src, why, sizeof(why));
 	} else {
@@ -334,7 +341,7 @@ int worker_main(struct worker_io *io)
 	}
 	if (io->start_delay_ms)
 		poll(NULL, 0, (int)io->start_delay_ms);
-	ret = capture(io, src, &r, m);
+	ret = capture(io, src, &r, &m);
 	if (ret < 0 && !role_stopping())
 		log_err("camera %s: %s; moatd will start it again",
 			io->cam->name, capture_why(ret));

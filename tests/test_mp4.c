@@ -63,7 +63,7 @@ static size_t write_clip(const char *file, const uint8_t *clip, size_t len)
 	struct annexb a;
 	struct annexb_au au;
 	char err[256] = "";
-	struct mp4w *w = mp4_open(file, err, sizeof(err));
+	struct mp4w *w = mp4_open(file, false, err, sizeof(err));
 	size_t n = 0;
 	int ret, more;
 
@@ -122,7 +122,7 @@ static void test_times(const char *file, const uint8_t *clip, size_t len)
 		0.068666, 3600.068666, 3600.101999,
 	};
 	char err[256] = "", cmd[512], out[512] = "", *p = out;
-	struct mp4w *w = mp4_open(file, err, sizeof(err));
+	struct mp4w *w = mp4_open(file, false, err, sizeof(err));
 	struct annexb a;
 	struct annexb_au au;
 	size_t i;
@@ -156,12 +156,12 @@ static void test_errors(const char *dir)
 	static const uint8_t junk[] = { 1, 2, 3, 4 };
 
 	snprintf(path, sizeof(path), "%s/missing/x.mp4", dir);
-	w = mp4_open(path, err, sizeof(err));
+	w = mp4_open(path, false, err, sizeof(err));
 	CHECK(!w && strstr(err, path), "an unwritable path is named: %s", err);
 	mp4_close(w, err, sizeof(err));
 
 	snprintf(path, sizeof(path), "%s/empty.mp4", dir);
-	w = mp4_open(path, err, sizeof(err));
+	w = mp4_open(path, false, err, sizeof(err));
 	CHECK(w && mp4_add(w, junk, sizeof(junk), 1, true, err, sizeof(err)) ==
 			      -EINVAL,
 	      "bytes with no start code refused: %s", err);

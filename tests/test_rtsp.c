@@ -26,7 +26,7 @@
 
 static char ns[32];
 static int n_cams;
-static char cam_pidfile[4][200];
+static char cam_pidfile[5][200];
 
 static const char *clip_path(void)
 {
@@ -58,14 +58,14 @@ static int netns_up(unsigned int n)
 
 static void netns_down(unsigned int n)
 {
-	char cmd[1024], out[256];
+	char cmd[2048], out[256];
 
 	snprintf(cmd, sizeof(cmd),
-		 "for f in %s %s %s %s; do [ -s $f ] && kill $(cat $f) 2>/dev/null; done; sleep 0.2; "
+		 "for f in %s %s %s %s %s; do [ -s $f ] && kill $(cat $f) 2>/dev/null; done; sleep 0.2; "
 		 "ip link del mr%u-h 2>/dev/null; ip netns del %s 2>/dev/null; true",
 		 n_cams > 0 ? cam_pidfile[0] : "", n_cams > 1 ? cam_pidfile[1] : "",
 		 n_cams > 2 ? cam_pidfile[2] : "", n_cams > 3 ? cam_pidfile[3] : "",
-		 n, ns);
+		 n_cams > 4 ? cam_pidfile[4] : "", n, ns);
 	run_cmd(cmd, out, sizeof(out));
 }
 
@@ -173,10 +173,11 @@ int main(void)
 		"[camera porch]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8555/main\n"
 		"record = events\npreroll = 5\nclip_length = 2\ncooldown = 60\n"
 		"[camera hall]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8556/main\n"
-		"record = events\n";
+		"record = events\n"
+		"[camera garage]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8557/main\n";
 	unsigned int n = (unsigned int)getpid() % 200 + 20, passes = 0;
-	char lines[1024], cmd[2048], out[8192], path[300], err[256] = "";
-	char motion[PATH_MAX], still[PATH_MAX], clipdir[300];
+	char lines[1024], cmd[4096], out[8192], path[300], err[256] = "";
+	char motion[PATH_MAX], still[PATH_MAX], hevc[PATH_MAX], clipdir[300];
 	const char *clip = clip_path();
 	struct nals cn, gn;
 	size_t clip_len, got_len, files = 0;
@@ -203,9 +204,11 @@ int main(void)
 		 "/motion.h264");
 	snprintf(still, sizeof(still), "%s", motion);
 	memcpy(strrchr(still, '/'), "/still.h264", sizeof("/still.h264"));
+	snprintf(hevc, sizeof(hevc), "%s", motion);
+	memcpy(strrchr(hevc, '/'), "/clip-h265.hevc", sizeof("/clip-h265.hevc"));
 	CHECK(!camera_up(&h, clip, 8554) && !camera_up(&h, motion, 8555) &&
-		      !camera_up(&h, still, 8556),
-	      "three RTSP cameras listen in their namespace");
+		      !camera_up(&h, still, 8556) && !camera_up(&h, hevc, 8557),
+	      "four RTSP cameras listen in their namespace");
 	CHECK(!hub_start_relay(&h), "relay up");
 	CHECK(!hub_start_moatd(&h), "moatd answers on its control socket");
 
@@ -246,6 +249,9 @@ int main(void)
 		      json_num(st, "hall", "motion_starts") == 0 &&
 		      json_num(st, "hall", "frames_sealed") > 100,
 	      "hall: frames sealed, no motion, no clip");
+	CHECK(json_num(st, "garage", "frames_sealed") >= 200,
+	      "garage: H.265 sealed as it came (%lld frames)",
+	      (long long)json_num(st, "garage", "frames_sealed"));
 	free(st);
 
 	/* A clean stop closes the open stream; everything reaches the relay. */
@@ -257,6 +263,47 @@ int main(void)
 	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "\"opened\""),
 	      "the viewer fetches and opens the streams: %.300s", out);
 	got = read_all(path, &got_len);
+	/* garage's H.265: raw, NAL for NAL; and as an MP4 */
+	{
+		char hpath[300], mpath[300];
+		uint8_t *hb, *gb;
+		size_t hl = 0, gl = 0;
+		struct nals hn, gn2;
+		unsigned int hp = 0;
+
+		snprintf(hpath, sizeof(hpath), "%s/garage.hevc", h.dir);
+		snprintf(mpath, sizeof(mpath), "%s/garage.mp4", h.dir);
+		snprintf(cmd, sizeof(cmd),
+			 "%s/moat-view fetch --identity %s --relay %s --camera garage --out %s --format h264 --json && "
+			 "%s/moat-view fetch --identity %s --relay %s --camera garage --out %s --json >/dev/null && "
+			 "ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,nb_read_frames -of csv=p=0 %s",
+			 h.bin, h.ident, h.relay_addr, hpath, h.bin, h.ident,
+			 h.relay_addr, mpath, mpath);
+		CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "hevc,"),
+		      "garage: the viewer writes H.265 and an MP4 of it: %.300s",
+		      out);
+		CHECK(strstr(out, "hevc,") && atoi(strstr(out, "hevc,") + 5) >= 200,
+		      "garage: the MP4 holds the frames (%s)",
+		      strstr(out, "hevc,") ? strstr(out, "hevc,") : "none");
+		hb = read_all(hevc, &hl);
+		gb = read_all(hpath, &gl);
+		if (hb && gb) {
+			split(hb, hl, &hn);
+			split(gb, gl, &gn2);
+			CHECK(hn.n > 120 && match(&hn, &gn2, &hp) == gn2.n &&
+				      hp >= 1,
+			      "garage: the viewer's H.265 NAL units equal the camera's, in order (%zu NAL units, %u whole passes)",
+			      gn2.n, hp);
+			free(hn.p);
+			free(hn.len);
+			free(gn2.p);
+			free(gn2.len);
+		} else {
+			CHECK(0, "%s and %s readable", hevc, hpath);
+		}
+		free(hb);
+		free(gb);
+	}
 	/* porch's clip, as its own file */
 	snprintf(clipdir, sizeof(clipdir), "%s/clips", h.dir);
 	mkdir(clipdir, 0700);

@@ -2,7 +2,9 @@
 # Makes the demo and test clips, H.264 (libx264, main profile, a keyframe
 # every 30 frames), Annex-B byte stream, so every access unit boundary is
 # real encoder output.
-#   tools/make-clip.sh OUT.h264 [SECONDS] [SIZE] [SCENE]
+#   tools/make-clip.sh OUT.h264 [SECONDS] [SIZE] [SCENE] [h264|h265]
+# (h265: libx265, the same GOP of 30 frames, no B-frames, parameter sets
+# with every keyframe)
 # SCENE:
 #   pattern  a moving test pattern (the default; 4 s of 640x360 at 30 fps)
 #   still    a still picture with sensor-like noise: no motion anywhere
@@ -13,6 +15,7 @@ out=$1
 secs=${2:-4}
 size=${3:-640x360}
 scene=${4:-pattern}
+codec=${5:-h264}
 command -v ffmpeg >/dev/null || {
 	echo "make-clip: ffmpeg not found; run 'sudo make deps'" >&2
 	exit 1
@@ -30,9 +33,17 @@ motion)
 	;;
 esac
 mkdir -p "$(dirname "$out")"
-ffmpeg -hide_banner -loglevel error -y \
-	-f lavfi -i "$graph" -t "$secs" \
-	-c:v libx264 -profile:v main -preset veryfast -g 30 -bf 0 \
-	-x264-params "repeat-headers=1" -pix_fmt yuv420p \
-	-bsf:v h264_mp4toannexb -f h264 "$out.tmp"
+if [ "$codec" = h265 ]; then
+	ffmpeg -hide_banner -loglevel error -y \
+		-f lavfi -i "$graph" -t "$secs" \
+		-c:v libx265 -preset veryfast -pix_fmt yuv420p \
+		-x265-params "keyint=30:min-keyint=30:bframes=0:repeat-headers=1:log-level=error" \
+		-f hevc "$out.tmp"
+else
+	ffmpeg -hide_banner -loglevel error -y \
+		-f lavfi -i "$graph" -t "$secs" \
+		-c:v libx264 -profile:v main -preset veryfast -g 30 -bf 0 \
+		-x264-params "repeat-headers=1" -pix_fmt yuv420p \
+		-bsf:v h264_mp4toannexb -f h264 "$out.tmp"
+fi
 mv "$out.tmp" "$out"

@@ -24,8 +24,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: moat-testcam --file CLIP.h264 [--port 8554] [--path /cam]\n"
 		"                    [--fps 30] [--user NAME --password WORD] [--loop]\n"
+		"                    [--codec h264|h265]\n"
 		"\n"
-		"Serves an Annex-B H.264 file over RTSP (TCP interleaved) with\n"
+		"Serves an Annex-B H.264 or H.265 file (--codec; by default H.265\n"
+		"when the name ends in .hevc or .h265) over RTSP (TCP interleaved) with\n"
 		"GStreamer's RTSP server, paced at --fps, as an IP camera would:\n"
 		"rtsp://ADDRESS:PORT/PATH. With --user and --password, clients\n"
 		"must answer a digest challenge. --loop replays the file for as\n"
@@ -71,11 +73,12 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "password", required_argument, NULL, 'w' },
 		{ "loop", no_argument, NULL, 'l' },
+		{ "codec", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *file = NULL, *port = "8554", *path = "/cam", *user = NULL,
-		   *pass = NULL;
+		   *pass = NULL, *codec = NULL;
 	int fps = 30, c, loop_clip = 0;
 	GstRTSPServer *srv;
 	GstRTSPMediaFactory *f;
@@ -105,6 +108,9 @@ int main(int argc, char **argv)
 		case 'l':
 			loop_clip = 1;
 			break;
+		case 'c':
+			codec = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -113,7 +119,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!codec && file) {
+		size_t n = strlen(file);
+
+		codec = n > 5 && (!strcmp(file + n - 5, ".hevc") ||
+				  !strcmp(file + n - 5, ".h265")) ?
+				"h265" :
+				"h264";
+	}
 	if (!file || fps < 1 || fps > 240 || path[0] != '/' ||
+	    (strcmp(codec, "h264") && strcmp(codec, "h265")) ||
 	    !user != !pass || strchr(file, '"') || access(file, R_OK)) {
 		if (file && access(file, R_OK))
 			fprintf(stderr, "moat-testcam: cannot read %s\n", file);
@@ -132,10 +147,10 @@ int main(int argc, char **argv)
 	 */
 	snprintf(launch, sizeof(launch),
 		 "( %s location=\"%s\" %s "
-		 "! video/x-h264,stream-format=byte-stream,framerate=%d/1 "
-		 "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=0 )",
+		 "! video/x-%s,stream-format=byte-stream,framerate=%d/1 "
+		 "! %sparse ! rtp%spay name=pay0 pt=96 config-interval=0 )",
 		 loop_clip ? "multifilesrc" : "filesrc", file,
-		 loop_clip ? "loop=true" : "", fps);
+		 loop_clip ? "loop=true" : "", codec, fps, codec, codec);
 	f = gst_rtsp_media_factory_new();
 	gst_rtsp_media_factory_set_launch(f, launch);
 	gst_rtsp_media_factory_set_protocols(f, GST_RTSP_LOWER_TRANS_TCP);

@@ -130,6 +130,7 @@ struct got {
 	char why[224];
 	char camera[META_NAME_MAX + 1];
 	uint8_t kind;		/* META_KIND_*: a clip's index is kind 2 */
+	bool hevc;		/* H.265 (META codec "h265"), else H.264 */
 	uint8_t *gops;		/* a clip: its GOP streams' ids */
 	size_t n_gops;
 	uint64_t motion, end;
@@ -269,6 +270,7 @@ static int fetch_stream(int fd, struct wire_rx *rx, struct got *g,
 	snprintf(g->camera, sizeof(g->camera), "%s", res.meta.camera);
 	g->start = res.meta.start_us;
 	g->kind = res.meta.kind;
+	g->hevc = !strcmp(res.meta.codec, "h265");
 	if (!g->err && res.meta.kind == META_KIND_CLIP) {
 		/* the index is the sealer's word: take it only verified */
 		g->gops = (uint8_t *)res.meta.gops;
@@ -295,10 +297,19 @@ static int write_out(const char *out, bool mp4, struct got *g, size_t n,
 	char err[256];
 	struct mp4w *w = NULL;
 	FILE *fp = NULL;
+	size_t other = 0;
+	bool hevc = false;
 	int ret = 0;
 
+	/* one codec per file: the first stream's */
+	for (size_t i = 0; i < n; i++) {
+		if (g[i].n_au) {
+			hevc = g[i].hevc;
+			break;
+		}
+	}
 	if (mp4)
-		w = mp4_open(out, err, sizeof(err));
+		w = mp4_open(out, hevc, err, sizeof(err));
 	else
 		fp = fopen(out, "wbe");
 	if (!w && !fp) {
@@ -307,6 +318,10 @@ static int write_out(const char *out, bool mp4, struct got *g, size_t n,
 		return -EIO;
 	}
 	for (size_t i = 0; !ret && i < n; i++) {
+		if (g[i].n_au && g[i].hevc != hevc) {
+			other++;
+			continue;
+		}
 		for (size_t k = 0; !ret && k < g[i].n_au; k++) {
 			const struct au *a = &g[i].au[k];
 
@@ -337,6 +352,10 @@ static int write_out(const char *out, bool mp4, struct got *g, size_t n,
 	if (ret)
 		fprintf(stderr, "moat-view: writing %s failed: %s\n", out,
 			mp4 ? err : strerror(-ret));
+	if (other)
+		fprintf(stderr, "moat-view: %zu stream(s) in %s left out of %s, which is %s (use --camera)\n",
+			other, hevc ? "H.264" : "H.265", out,
+			hevc ? "H.265" : "H.264");
 	return ret;
 }
 

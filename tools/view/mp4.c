@@ -9,6 +9,7 @@
 #include <libavformat/avformat.h>
 
 #include "capture/annexb.h"
+#include "capture/h264.h"
 #include "tools/view/mp4.h"
 
 #define MP4_GAP_MIN_US 1000ULL		   /* a time not after the last */
@@ -17,6 +18,7 @@
 static const AVRational us_base = { 1, 1000000 };
 
 struct mp4w {
+	enum cap_codec codec;
 	AVFormatContext *oc;
 	AVPacket *pkt;
 	int error;	  /* sticky: a failed header or frame write */
@@ -28,9 +30,10 @@ struct mp4w {
 	char path[];
 };
 
-/* What the first frame must hold, and the size of its SPS/PPS extradata. */
+/* What the first frame must hold, and the size of its parameter sets. */
 struct au_scan {
-	unsigned int sps, pps, idr;
+	unsigned int ps; /* bit per kind of parameter set seen */
+	unsigned int idr;
 	size_t extra_len;
 };
 
@@ -69,7 +72,7 @@ static struct mp4w *open_fail(struct mp4w *w, int averr, const char *what,
 	return NULL;
 }
 
-struct mp4w *mp4_open(const char *path, char *err, size_t errlen)
+struct mp4w *mp4_open(const char *path, bool hevc, char *err, size_t errlen)
 {
 	size_t n = strlen(path);
 	/* path, then "file:" path */
@@ -82,6 +85,7 @@ struct mp4w *mp4_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	/* "file:" so that a name with a colon is never taken for a URL */
+	w->codec = hevc ? CODEC_H265 : CODEC_H264;
 	url = w->path + n + 1;
 	memcpy(w->path, path, n + 1);
 	memcpy(url, "file:", 5);
@@ -135,25 +139,28 @@ static int nal_next(const uint8_t *b, size_t len, size_t *off,
 	return 1;
 }
 
-static void au_scan(const uint8_t *au, size_t len, struct au_scan *sc)
+static void au_scan(enum cap_codec c, const uint8_t *au, size_t len,
+		    struct au_scan *sc)
 {
 	const uint8_t *nal;
 	size_t off = 0, n;
 
 	memset(sc, 0, sizeof(*sc));
 	while (nal_next(au, len, &off, &nal, &n)) {
-		unsigned int type = nal[0] & 0x1f;
+		unsigned int type = nal_type(c, nal[0]);
 
-		sc->idr += type == NAL_IDR;
-		if (type != NAL_SPS && type != NAL_PPS)
+		sc->idr += nal_is_key(c, type);
+		if (!nal_is_ps(c, type))
 			continue;
-		*(type == NAL_SPS ? &sc->sps : &sc->pps) += 1;
+		sc->ps |= 1u << (c == CODEC_H265 ? type - H265_NAL_VPS :
+						   type - H264_NAL_SPS);
 		sc->extra_len += 4 + n; /* len <= ANNEXB_AU_MAX: no overflow */
 	}
 }
 
-/* The SPS and PPS units, each after a 4-byte start code, padded. */
-static uint8_t *make_extradata(const uint8_t *au, size_t len, size_t xlen)
+/* The parameter sets, each after a 4-byte start code, padded. */
+static uint8_t *make_extradata(enum cap_codec c, const uint8_t *au,
+			       size_t len, size_t xlen)
 {
 	uint8_t *x = av_mallocz(xlen + AV_INPUT_BUFFER_PADDING_SIZE);
 	const uint8_t *nal;
@@ -162,9 +169,7 @@ static uint8_t *make_extradata(const uint8_t *au, size_t len, size_t xlen)
 	if (!x)
 		return NULL;
 	while (nal_next(au, len, &off, &nal, &n)) {
-		unsigned int type = nal[0] & 0x1f;
-
-		if ((type != NAL_SPS && type != NAL_PPS) || 4 + n > xlen - at)
+		if (!nal_is_ps(c, nal_type(c, nal[0])) || 4 + n > xlen - at)
 			continue;
 		memcpy(x + at, "\0\0\0\1", 4);
 		memcpy(x + at + 4, nal, n);
@@ -174,9 +179,11 @@ static uint8_t *make_extradata(const uint8_t *au, size_t len, size_t xlen)
 }
 
 /* Picture size from the SPS and first slice, by libavcodec's parser. */
-static int picture_size(const uint8_t *au, size_t len, int *wd, int *ht)
+static int picture_size(enum cap_codec c, const uint8_t *au, size_t len,
+			int *wd, int *ht)
 {
-	AVCodecParserContext *pc = av_parser_init(AV_CODEC_ID_H264);
+	AVCodecParserContext *pc = av_parser_init(
+		c == CODEC_H265 ? AV_CODEC_ID_HEVC : AV_CODEC_ID_H264);
 	AVCodecContext *cc = avcodec_alloc_context3(NULL);
 	/* the parser may read AV_INPUT_BUFFER_PADDING_SIZE past the end */
 	uint8_t *buf = av_mallocz(len + AV_INPUT_BUFFER_PADDING_SIZE);
@@ -208,14 +215,14 @@ static int set_codec(struct mp4w *w, const uint8_t *au, size_t len)
 	uint8_t *x;
 	int wd, ht;
 
-	au_scan(au, len, &sc);
-	if (!sc.sps || !sc.pps || !sc.idr)
+	au_scan(w->codec, au, len, &sc);
+	if (sc.ps != (w->codec == CODEC_H265 ? 7u : 3u) || !sc.idr)
 		return 1;
-	if (picture_size(au, len, &wd, &ht))
+	if (picture_size(w->codec, au, len, &wd, &ht))
 		return -ENOMEM;
 	if (wd <= 0 || ht <= 0)
 		return 1; /* an SPS the parser could not read */
-	x = make_extradata(au, len, sc.extra_len);
+	x = make_extradata(w->codec, au, len, sc.extra_len);
 	st = x ? avformat_new_stream(w->oc, NULL) : NULL;
 	if (!st) {
 		av_free(x);
@@ -223,7 +230,12 @@ static int set_codec(struct mp4w *w, const uint8_t *au, size_t len)
 	}
 	st->time_base = (AVRational){ 1, 90000 };
 	st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
-	st->codecpar->codec_id = AV_CODEC_ID_H264;
+	st->codecpar->codec_id = w->codec == CODEC_H265 ? AV_CODEC_ID_HEVC :
+							  AV_CODEC_ID_H264;
+	/* hvc1: parameter sets only in the sample entry, as Apple's players
+	 * want */
+	if (w->codec == CODEC_H265)
+		st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
 	st->codecpar->extradata = x;
 	st->codecpar->extradata_size = (int)sc.extra_len;
 	st->codecpar->width = wd;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * MP4 output for the viewer: H.264 access units (Annex-B, as the camera
+ * MP4 output for the viewer: H.264 or H.265 access units (Annex-B, as the camera
  * sent them) remuxed into an MP4 file with libavformat, no re-encoding.
  *
- * The video starts at the first keyframe that carries SPS and PPS (its
- * codec setup, which becomes the avcC box); access units before it are
- * skipped and counted.
+ * The video starts at the first keyframe that carries its parameter sets
+ * (H.264 SPS and PPS, which become the avcC box; H.265 VPS, SPS and PPS,
+ * the hvcC box); access units before it are skipped and counted.
  *
  * Times: the first frame written is t = 0. Each later frame follows the
  * one before by the gap between their capture times, held to 1 ms .. 1 h:
@@ -30,7 +30,7 @@ struct mp4w;
  * Opens path (always a local file, never a URL) for writing, replacing
  * it if it exists. NULL and err on failure.
  */
-struct mp4w *mp4_open(const char *path, char *err, size_t errlen);
+struct mp4w *mp4_open(const char *path, bool hevc, char *err, size_t errlen);
 
 /*
  * Adds one access unit of at most ANNEXB_AU_MAX bytes with its capture
