@@ -70,8 +70,9 @@ FUZZ_SECONDS ?= 600
 MEDIA := $(BUILD)/media/clip.h264
 # motion detection: a still scene, and the same scene with one event
 MEDIA_SCENES := $(BUILD)/media/still.h264 $(BUILD)/media/motion.h264
-# an IP camera's H.265
+# an IP camera's H.265, and the motion scene as a camera's 320x180 substream
 MEDIA_HEVC := $(BUILD)/media/clip-h265.hevc
+MEDIA_SUB := $(BUILD)/media/motion-sub.h264
 
 .PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format
 all: $(LIB) $(TOOLS) $(TESTS)
@@ -145,7 +146,11 @@ $(MEDIA_HEVC): tools/make-clip.sh
 	$(call msg,CLIP,$@)
 	$(Q)sh tools/make-clip.sh $@ 4 640x360 pattern h265
 
-media: $(MEDIA) $(MEDIA_SCENES) $(MEDIA_HEVC)
+$(MEDIA_SUB): tools/make-clip.sh
+	$(call msg,CLIP,$@)
+	$(Q)sh tools/make-clip.sh $@ 16 320x180 motion
+
+media: $(MEDIA) $(MEDIA_SCENES) $(MEDIA_HEVC) $(MEDIA_SUB)
 
 deps:
 	$(Q)sh tools/install-deps.sh

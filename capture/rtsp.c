@@ -250,6 +250,21 @@ int rtsp_open(const char *url, const struct rtsp_opts *o,
 	return 0;
 }
 
+int rtsp_same_endpoint(const char *a, const char *b)
+{
+	char pa[16], pb[16], ha[256], hb[256], x[256], path[8];
+	int porta = -1, portb = -1;
+
+	av_url_split(pa, sizeof(pa), x, sizeof(x), ha, sizeof(ha), &porta,
+		     path, sizeof(path), a);
+	av_url_split(pb, sizeof(pb), x, sizeof(x), hb, sizeof(hb), &portb,
+		     path, sizeof(path), b);
+	explicit_bzero(x, sizeof(x)); /* user:password */
+	return !strcmp(pa, "rtsp") && !strcmp(pb, "rtsp") && ha[0] &&
+	       !strcmp(ha, hb) &&
+	       (porta > 0 ? porta : 554) == (portb > 0 ? portb : 554);
+}
+
 void rtsp_redact(const char *url, char *out, size_t len)
 {
 	const char *host = strstr(url, "://"), *at, *slash;

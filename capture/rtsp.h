@@ -36,6 +36,12 @@ int rtsp_open(const char *url, const struct rtsp_opts *o,
 	      struct cap_source **out, char *why, size_t why_len);
 
 /*
+ * 1 when both rtsp:// URLs name the same host (as written) and port, so
+ * that a worker allowed one TCP port can reach both; 0 otherwise.
+ */
+int rtsp_same_endpoint(const char *a, const char *b);
+
+/*
  * The URL with any user:password@ replaced by "***@", for logs and status.
  */
 void rtsp_redact(const char *url, char *out, size_t len);

@@ -26,7 +26,8 @@ enum cfg_type {
 	T_HOST,
 	T_SOURCE,
 	T_UINT,
-	T_ZONES
+	T_ZONES,
+	T_SUBSTREAM
 };
 
 struct cfg_enum {
@@ -104,6 +105,9 @@ static const struct cfg_key keys[] = {
 	  0, "continuous (every GOP), events (motion clips) or off" },
 	{ S_CAMERA, "live", T_BOOL, CAM(live), "yes", NULL, 0, 0,
 	  "whether viewers may watch this camera live" },
+	{ S_CAMERA, "motion_source", T_SUBSTREAM, CAM(motion_source), "main",
+	  NULL, 0, 0,
+	  "record = events: main (decode the recorded stream) or the rtsp:// URL of the camera's low-resolution substream, on the same host and port" },
 	{ S_CAMERA, "motion_sensitivity", T_UINT, CAM(motion_sensitivity), "50",
 	  NULL, 1, 100,
 	  "record = events: 1 (only large, clear motion) to 100 (the smallest change)" },
@@ -343,12 +347,27 @@ static int set_zones(struct cfg_parser *p, const struct cfg_key *k,
 	return 0;
 }
 
+static int set_substream(struct cfg_parser *p, const struct cfg_key *k,
+			 const char *v, void *dst)
+{
+	if (!strcmp(v, "main")) {
+		*(char *)dst = 0;
+		return 0;
+	}
+	if (strncmp(v, "rtsp://", 7) || !v[7] || strlen(v) >= k->size ||
+	    !printable(v) || strchr(v, ' '))
+		return bad(p, k, v,
+			   "is not main or an rtsp://host/path URL (no spaces)");
+	strcpy(dst, v);
+	return 0;
+}
+
 static int (*const setters[])(struct cfg_parser *, const struct cfg_key *,
 			      const char *, void *) = {
 	[T_PATH] = set_path, [T_SIZE] = set_size,     [T_PORT] = set_port,
 	[T_ENUM] = set_enum, [T_BOOL] = set_bool,     [T_USER] = set_user,
 	[T_HOST] = set_host, [T_SOURCE] = set_source, [T_UINT] = set_uint,
-	[T_ZONES] = set_zones,
+	[T_ZONES] = set_zones, [T_SUBSTREAM] = set_substream,
 };
 
 static void *key_dst(struct cfg_parser *p, const struct cfg_key *k)

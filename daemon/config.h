@@ -42,6 +42,7 @@ struct cfg_camera {
 	enum cfg_record record;
 	bool live;
 	/* record = events */
+	char motion_source[CFG_STR_MAX]; /* a substream URL, or "" */
 	unsigned int motion_sensitivity, motion_fps;
 	struct motion_zone motion_ignore[MOTION_ZONES_MAX];
 	size_t n_motion_ignore;

@@ -51,8 +51,11 @@ struct ring_wake {
 	int data, space;
 };
 
+struct substream;
+
 struct worker_io {
 	const struct cfg_camera *cam;
+	struct substream *sub; /* the motion substream's reader, if any */
 	unsigned int start_delay_ms; /* benchmarks: cameras out of step */
 	struct ring_fds p; /* producer: read-write */
 	struct ring_wake wake;

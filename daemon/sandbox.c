@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/landlock.h>
@@ -265,6 +266,28 @@ static int allow_camera_net(scmp_filter_ctx ctx)
 	return ret;
 }
 
+/*
+ * pthread_create(): clone() only with CLONE_THREAD (a thread of this
+ * process, never a new process); clone3 fails with ENOSYS, which makes
+ * glibc use clone(), whose flags a filter can see.
+ */
+static int allow_threads(scmp_filter_ctx ctx)
+{
+	int ret = 0;
+
+	ALLOW_IF(clone, 1,
+		 SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	ALLOW(set_robust_list);
+	ALLOW(rt_sigaction); /* glibc's thread-cancellation handler */
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+				       SCMP_SYS(clone3), 0);
+	/* the main thread registered rseq at start: glibc aborts when a new
+	 * thread cannot */
+	ALLOW(rseq);
+	return ret;
+}
+
 int sandbox_close_net(void)
 {
 	static const int calls[] = {
@@ -300,6 +323,8 @@ static int seccomp(const struct sandbox *sb)
 		ret = allow_uplink(ctx, sb->spool_fd);
 	if (!ret && sb->role == ROLE_WORKER && sb->net)
 		ret = allow_camera_net(ctx);
+	if (!ret && sb->role == ROLE_WORKER && sb->threads)
+		ret = allow_threads(ctx);
 	/* the sealer waits on its cameras with epoll (set up beforehand) */
 	if (!ret && sb->role == ROLE_SEALER) {
 		ALLOW(epoll_wait);

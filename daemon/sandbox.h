@@ -28,6 +28,8 @@ struct sandbox {
 	 * sandbox_close_net()), send and receive on that socket. */
 	bool net;
 	unsigned int net_port;
+	/* ... and run a second thread (its motion substream's reader) */
+	bool threads;
 };
 
 const char *role_name(enum role role);

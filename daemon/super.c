@@ -24,6 +24,7 @@
 #include "capture/source.h"
 #include "common/err.h"
 #include "common/fileio.h"
+#include "capture/rtsp.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "crypto/keystore.h"
@@ -174,6 +175,13 @@ int super_setup(struct super *s, const char *path, bool check_only)
 	for (size_t i = 0; i < s->cfg.n_cams; i++) {
 		const struct cfg_camera *cam = &s->cfg.cams[i];
 
+		if (cam->motion_source[0] &&
+		    (cam->kind != CAM_RTSP || cam->record != REC_EVENTS ||
+		     !rtsp_same_endpoint(cam->source, cam->motion_source))) {
+			log_err("%s: line %u: [camera %s] motion_source: a substream is for an rtsp:// camera with record = events, on the same host and port as its source",
+				path, cam->line, cam->name);
+			return -EINVAL;
+		}
 		if (cam->kind == CAM_V4L2) {
 			log_err("%s: line %u: [camera %s] source: v4l2: cameras are not built yet; use file: or rtsp://",
 				path, cam->line, cam->name);

@@ -8,8 +8,10 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -158,11 +160,89 @@ static const char *capture_why(int err)
 		return "the camera's stream broke the protocol";
 	case -EBADMSG:
 		return "the camera's video cannot be decoded for motion detection (5 s of frames refused)";
+	case -ENOLINK:
+		return "the camera ended its motion substream";
 	case -EMSGSIZE:
 		return "the camera sent an access unit over 8 MiB (or a picture too large to analyse)";
 	default:
 		return strerror(-err);
 	}
+}
+
+/*
+ * A camera's low-resolution substream for motion (motion_source): read
+ * by a second thread of the worker, which decodes it and publishes the
+ * detector's state; the main thread only reads that state. Both streams
+ * come from the same camera, in the same sandbox.
+ */
+struct substream {
+	struct cap_source *src;
+	struct motion *m;
+	pthread_t th;
+	bool running;
+	int active; /* atomics: the detector's state, and why it stopped */
+	int err;
+};
+
+static volatile sig_atomic_t sub_quit;
+
+static int sub_stop(void)
+{
+	return role_stopping() || sub_quit;
+}
+
+static void *sub_main(void *arg)
+{
+	struct worker_io *io = arg;
+	struct substream *ss = io->sub;
+	int err = 0;
+
+	while (!sub_stop()) {
+		struct motion_result mr;
+		struct cap_frame f;
+		uint64_t due;
+		int ret = cap_next(ss->src, cap_now_us(), &f, &due);
+
+		if (ret == 0)
+			continue;
+		if (ret < 0) {
+			err = ret == -ENODATA ? -ECONNRESET : ret;
+			break;
+		}
+		if (!ss->m) {
+			struct motion_opts mo = {
+				.hevc = f.hevc,
+				.sensitivity = io->cam->motion_sensitivity,
+				.fps = io->cam->motion_fps,
+				.n_ignore = io->cam->n_motion_ignore,
+			};
+			char why[128];
+
+			memcpy(mo.ignore, io->cam->motion_ignore,
+			       sizeof(mo.ignore));
+			ss->m = motion_new(&mo, why, sizeof(why));
+			if (!ss->m) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		ret = motion_feed(ss->m, f.p, f.len, f.ts_us, &mr);
+		if (ret) {
+			err = ret == -EPROTO ? -EBADMSG : ret;
+			break;
+		}
+		io->st->motion_samples += mr.sampled;
+		if (mr.active && !__atomic_load_n(&ss->active, __ATOMIC_RELAXED)) {
+			io->st->motion_starts++;
+			log_info("camera %s: motion in the substream (%u of %u cells changed)",
+				 io->cam->name, mr.cells, mr.of);
+		}
+		io->st->motion = mr.active;
+		__atomic_store_n(&ss->active, mr.active, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&ss->active, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&ss->err, err ? err : -EINTR, __ATOMIC_RELEASE);
+	return NULL;
 }
 
 /* record = events: the motion flag for this frame (the detector lags
@@ -176,6 +256,16 @@ static int motion_flag(struct worker_io *io, struct motion **mp,
 
 	if (io->cam->record != REC_EVENTS)
 		return 0;
+	if (io->sub) {
+		/* the substream's thread decides; its end ends the worker */
+		int err = __atomic_load_n(&io->sub->err, __ATOMIC_ACQUIRE);
+
+		if (err && !role_stopping())
+			return err == -ECONNRESET ? -ENOLINK : err;
+		if (__atomic_load_n(&io->sub->active, __ATOMIC_ACQUIRE))
+			*flags |= PFL_MOTION;
+		return 0;
+	}
 	if (!m) {
 		/* made at the first frame, when the codec is known: inside
 		 * the sandbox, where the decoder needs only memory */
@@ -290,25 +380,67 @@ static int capture(struct worker_io *io, struct cap_source *src,
 static int open_rtsp(struct worker_io *io, struct cap_source **src,
 		     char *why, size_t why_len)
 {
-	char url[CFG_STR_MAX + 64];
+	char url[CFG_STR_MAX + 64], sub[CFG_STR_MAX + 64];
+	unsigned int sub_port = 0;
+	struct rtsp_opts so = { .timeout_ms = RTSP_TIMEOUT_MS,
+				.stop = sub_stop };
 	int ret = rtsp_resolve(io->cam->source, url, sizeof(url),
 			       &io->sb.net_port, why, why_len);
 
+	if (!ret && io->sub)
+		ret = rtsp_resolve(io->cam->motion_source, sub, sizeof(sub),
+				   &sub_port, why, why_len);
 	if (ret)
 		return ret;
+	if (io->sub && sub_port != io->sb.net_port) {
+		snprintf(why, why_len,
+			 "motion_source is on port %u, the camera on %u: they must share one",
+			 sub_port, io->sb.net_port);
+		return -EINVAL;
+	}
 	io->sb.net = true;
+	io->sb.threads = io->sub != NULL;
 	ret = sandbox_enter(&io->sb);
 	if (ret) {
 		snprintf(why, why_len, "cannot enter the sandbox");
 		return ret;
 	}
 	ret = open_source(io->cam, url, src, why, why_len);
+	if (!ret && io->sub) {
+		ret = rtsp_open(sub, &so, &io->sub->src, why, why_len);
+		if (ret) {
+			char w[160];
+
+			snprintf(w, sizeof(w), "%s", why);
+			snprintf(why, why_len, "the motion substream: %.160s", w);
+		}
+	}
 	if (!ret && sandbox_close_net()) {
 		snprintf(why, why_len, "cannot close the network");
 		ret = -EPERM;
 	}
-	explicit_bzero(url, sizeof(url)); /* it may hold a password */
+	if (!ret && io->sub) {
+		ret = -pthread_create(&io->sub->th, NULL, sub_main, io);
+		io->sub->running = !ret;
+		if (ret)
+			snprintf(why, why_len, "cannot start the substream's thread");
+	}
+	explicit_bzero(url, sizeof(url)); /* they may hold a password */
+	explicit_bzero(sub, sizeof(sub));
 	return ret;
+}
+
+static void sub_end(struct worker_io *io)
+{
+	if (!io->sub)
+		return;
+	sub_quit = 1;
+	if (io->sub->running)
+		pthread_join(io->sub->th, NULL);
+	cap_close(io->sub->src);
+	motion_free(io->sub->m);
+	free(io->sub);
+	io->sub = NULL;
 }
 
 int worker_main(struct worker_io *io)
@@ -321,6 +453,12 @@ int worker_main(struct worker_io *io)
 
 	role_signals();
 	rtsp_redact(io->cam->source, shown, sizeof(shown));
+	if (io->cam->kind == CAM_RTSP && io->cam->record == REC_EVENTS &&
+	    io->cam->motion_source[0]) {
+		io->sub = calloc(1, sizeof(*io->sub));
+		if (!io->sub)
+			return 1;
+	}
 	ret = ring_map(&io->p, true, &r);
 	if (ret) {
 		snprintf(why, sizeof(why), "cannot map its ring");
@@ -335,6 +473,7 @@ int worker_main(struct worker_io *io)
 		snprintf(io->st->err, sizeof(io->st->err), "cannot open %.100s: %s",
 			 shown, why[0] ? why : strerror(-ret));
 		log_err("camera %s: %s", io->cam->name, io->st->err);
+		sub_end(io);
 		cap_close(src);
 		motion_free(m);
 		return 1;
@@ -345,6 +484,7 @@ int worker_main(struct worker_io *io)
 	if (ret < 0 && !role_stopping())
 		log_err("camera %s: %s; moatd will start it again",
 			io->cam->name, capture_why(ret));
+	sub_end(io);
 	cap_close(src);
 	motion_free(m);
 	return ret ? 1 : 0;

@@ -8,7 +8,8 @@
  * nothing plaintext may rest at the hub or the relay; a camera with the
  * wrong password is reported and leaves the other camera recording.
  * Two more cameras record motion clips (record = events) from RTSP: one
- * sees a box cross the picture at 7 s and yields exactly one clip with
+ * sees a box cross the picture at 7 s (its motion found in a 320x180
+ * substream on the same port) and yields exactly one clip with
  * at least 5 s of pre-roll, NAL for NAL the camera's frames 60-359; the
  * other sees a still scene and yields none.
  */
@@ -69,7 +70,8 @@ static void netns_down(unsigned int n)
 	run_cmd(cmd, out, sizeof(out));
 }
 
-static int camera_up(const struct hub *h, const char *clip, unsigned int port)
+static int camera_up(const struct hub *h, const char *clip, unsigned int port,
+		     const char *sub)
 {
 	char cmd[8192], out[1024], *pidfile = cam_pidfile[n_cams++];
 
@@ -77,9 +79,10 @@ static int camera_up(const struct hub *h, const char *clip, unsigned int port)
 		 port);
 	snprintf(cmd, sizeof(cmd),
 		 "ip netns exec %s sh -c 'echo $$ > %s; exec %s/moat-testcam --file %s "
-		 "--port %u --path /main --user admin --password s3cret' "
+		 "--port %u --path /main --user admin --password s3cret %s %s' "
 		 ">%s/testcam-%u.log 2>&1 &",
-		 ns, pidfile, h->bin, clip, port, h->dir, port);
+		 ns, pidfile, h->bin, clip, port, sub ? "--sub-file" : "",
+		 sub ? sub : "", h->dir, port);
 	if (run_cmd(cmd, out, sizeof(out)))
 		return -1;
 	/* up when it listens */
@@ -172,12 +175,14 @@ int main(void)
 		"[camera yard]\nsource = rtsp://admin:wrong@10.77.%1$u.2:8554/main\n"
 		"[camera porch]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8555/main\n"
 		"record = events\npreroll = 5\nclip_length = 2\ncooldown = 60\n"
+		"motion_source = rtsp://admin:s3cret@10.77.%1$u.2:8555/sub\n"
 		"[camera hall]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8556/main\n"
 		"record = events\n"
 		"[camera garage]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8557/main\n";
 	unsigned int n = (unsigned int)getpid() % 200 + 20, passes = 0;
 	char lines[1024], cmd[4096], out[8192], path[300], err[256] = "";
-	char motion[PATH_MAX], still[PATH_MAX], hevc[PATH_MAX], clipdir[300];
+	char motion[PATH_MAX], still[PATH_MAX], hevc[PATH_MAX], sub[PATH_MAX],
+		clipdir[300];
 	const char *clip = clip_path();
 	struct nals cn, gn;
 	size_t clip_len, got_len, files = 0;
@@ -206,9 +211,13 @@ int main(void)
 	memcpy(strrchr(still, '/'), "/still.h264", sizeof("/still.h264"));
 	snprintf(hevc, sizeof(hevc), "%s", motion);
 	memcpy(strrchr(hevc, '/'), "/clip-h265.hevc", sizeof("/clip-h265.hevc"));
-	CHECK(!camera_up(&h, clip, 8554) && !camera_up(&h, motion, 8555) &&
-		      !camera_up(&h, still, 8556) && !camera_up(&h, hevc, 8557),
-	      "four RTSP cameras listen in their namespace");
+	snprintf(sub, sizeof(sub), "%s", motion);
+	memcpy(strrchr(sub, '/'), "/motion-sub.h264", sizeof("/motion-sub.h264"));
+	CHECK(!camera_up(&h, clip, 8554, NULL) &&
+		      !camera_up(&h, motion, 8555, sub) &&
+		      !camera_up(&h, still, 8556, NULL) &&
+		      !camera_up(&h, hevc, 8557, NULL),
+	      "four RTSP cameras listen in their namespace (one with a substream)");
 	CHECK(!hub_start_relay(&h), "relay up");
 	CHECK(!hub_start_moatd(&h), "moatd answers on its control socket");
 

@@ -24,7 +24,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: moat-testcam --file CLIP.h264 [--port 8554] [--path /cam]\n"
 		"                    [--fps 30] [--user NAME --password WORD] [--loop]\n"
-		"                    [--codec h264|h265]\n"
+		"                    [--codec h264|h265] [--sub-file CLIP [--sub-path /sub]]\n"
 		"\n"
 		"Serves an Annex-B H.264 or H.265 file (--codec; by default H.265\n"
 		"when the name ends in .hevc or .h265) over RTSP (TCP interleaved) with\n"
@@ -32,7 +32,9 @@ static void usage(FILE *f)
 		"rtsp://ADDRESS:PORT/PATH. With --user and --password, clients\n"
 		"must answer a digest challenge. --loop replays the file for as\n"
 		"long as a client watches; without it the stream ends with the file.\n"
-		"Each client gets the file from the start. Stops on SIGINT/SIGTERM.\n");
+		"Each client gets the file from the start. --sub-file serves a second\n"
+		"file (a camera's low-resolution substream) at --sub-path on the same\n"
+		"port, same codec. Stops on SIGINT/SIGTERM.\n");
 }
 
 static gboolean on_signal(gpointer data)
@@ -42,8 +44,7 @@ static gboolean on_signal(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static int add_auth(GstRTSPServer *srv, GstRTSPMediaFactory *f,
-		    const char *user, const char *pass)
+static void add_auth(GstRTSPServer *srv, const char *user, const char *pass)
 {
 	GstRTSPAuth *auth = gst_rtsp_auth_new();
 	GstRTSPToken *token;
@@ -55,12 +56,15 @@ static int add_auth(GstRTSPServer *srv, GstRTSPMediaFactory *f,
 	gst_rtsp_token_unref(token);
 	gst_rtsp_server_set_auth(srv, auth);
 	g_object_unref(auth);
+}
+
+static void allow_viewer(GstRTSPMediaFactory *f)
+{
 	gst_rtsp_media_factory_add_role(f, "viewer",
 					GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
 					G_TYPE_BOOLEAN, TRUE,
 					GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT,
 					G_TYPE_BOOLEAN, TRUE, NULL);
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -74,11 +78,14 @@ int main(int argc, char **argv)
 		{ "password", required_argument, NULL, 'w' },
 		{ "loop", no_argument, NULL, 'l' },
 		{ "codec", required_argument, NULL, 'c' },
+		{ "sub-file", required_argument, NULL, 's' },
+		{ "sub-path", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *file = NULL, *port = "8554", *path = "/cam", *user = NULL,
-		   *pass = NULL, *codec = NULL;
+		   *pass = NULL, *codec = NULL, *sub_file = NULL,
+		   *sub_path = "/sub";
 	int fps = 30, c, loop_clip = 0;
 	GstRTSPServer *srv;
 	GstRTSPMediaFactory *f;
@@ -111,6 +118,12 @@ int main(int argc, char **argv)
 		case 'c':
 			codec = optarg;
 			break;
+		case 's':
+			sub_file = optarg;
+			break;
+		case 'S':
+			sub_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -129,7 +142,9 @@ int main(int argc, char **argv)
 	}
 	if (!file || fps < 1 || fps > 240 || path[0] != '/' ||
 	    (strcmp(codec, "h264") && strcmp(codec, "h265")) ||
-	    !user != !pass || strchr(file, '"') || access(file, R_OK)) {
+	    !user != !pass || strchr(file, '"') || access(file, R_OK) ||
+	    (sub_file && (strchr(sub_file, '"') || access(sub_file, R_OK) ||
+			  sub_path[0] != '/' || !strcmp(sub_path, path)))) {
 		if (file && access(file, R_OK))
 			fprintf(stderr, "moat-testcam: cannot read %s\n", file);
 		usage(stderr);
@@ -145,20 +160,25 @@ int main(int argc, char **argv)
 	 * clip carries SPS/PPS in every keyframe), so what a client records
 	 * can be compared with the file byte for byte.
 	 */
-	snprintf(launch, sizeof(launch),
-		 "( %s location=\"%s\" %s "
-		 "! video/x-%s,stream-format=byte-stream,framerate=%d/1 "
-		 "! %sparse ! rtp%spay name=pay0 pt=96 config-interval=0 )",
-		 loop_clip ? "multifilesrc" : "filesrc", file,
-		 loop_clip ? "loop=true" : "", codec, fps, codec, codec);
-	f = gst_rtsp_media_factory_new();
-	gst_rtsp_media_factory_set_launch(f, launch);
-	gst_rtsp_media_factory_set_protocols(f, GST_RTSP_LOWER_TRANS_TCP);
-	gst_rtsp_media_factory_set_shared(f, FALSE);
 	if (user)
-		add_auth(srv, f, user, pass);
+		add_auth(srv, user, pass);
 	mounts = gst_rtsp_server_get_mount_points(srv);
-	gst_rtsp_mount_points_add_factory(mounts, path, f);
+	for (int k = 0; k < (sub_file ? 2 : 1); k++) {
+		snprintf(launch, sizeof(launch),
+			 "( %s location=\"%s\" %s "
+			 "! video/x-%s,stream-format=byte-stream,framerate=%d/1 "
+			 "! %sparse ! rtp%spay name=pay0 pt=96 config-interval=0 )",
+			 loop_clip ? "multifilesrc" : "filesrc",
+			 k ? sub_file : file, loop_clip ? "loop=true" : "",
+			 codec, fps, codec, codec);
+		f = gst_rtsp_media_factory_new();
+		gst_rtsp_media_factory_set_launch(f, launch);
+		gst_rtsp_media_factory_set_protocols(f, GST_RTSP_LOWER_TRANS_TCP);
+		gst_rtsp_media_factory_set_shared(f, FALSE);
+		if (user)
+			allow_viewer(f);
+		gst_rtsp_mount_points_add_factory(mounts, k ? sub_path : path, f);
+	}
 	g_object_unref(mounts);
 	if (!gst_rtsp_server_attach(srv, NULL)) {
 		fprintf(stderr, "moat-testcam: cannot listen on port %s\n",
