@@ -15,7 +15,12 @@
 
 enum { LINES_PER_MINUTE = 20 };
 
-static uint64_t minute, lines, dropped;
+static uint64_t minute, lines, dropped, complaints;
+
+uint64_t cap_av_complaints(void)
+{
+	return __atomic_load_n(&complaints, __ATOMIC_RELAXED);
+}
 
 static void av_to_log(void *avcl, int level, const char *fmt, va_list ap)
 {
@@ -26,6 +31,7 @@ static void av_to_log(void *avcl, int level, const char *fmt, va_list ap)
 	(void)avcl;
 	if (level > AV_LOG_WARNING)
 		return;
+	__atomic_fetch_add(&complaints, 1, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if ((uint64_t)ts.tv_sec / 60 != minute) {
 		if (dropped)

@@ -9,7 +9,12 @@
 #ifndef MOAT_CAPTURE_AVLOG_H
 #define MOAT_CAPTURE_AVLOG_H
 
+#include <stdint.h>
+
 /* Routes av_log to moat's log (idempotent). */
 void cap_av_log_init(void);
+
+/* Warnings and errors libav* has reported so far in this process. */
+uint64_t cap_av_complaints(void);
 
 #endif

@@ -38,7 +38,7 @@ struct motion {
 	bool use[CELLS];	/* outside every ignored zone */
 	unsigned int of;
 	uint8_t prev[CELLS];
-	bool have_prev, decoded, active;
+	bool have_prev, decoded, active, keyframes_only;
 	unsigned int streak; /* samples with motion in a row */
 	unsigned int bad;    /* frames refused in a row */
 };
@@ -100,7 +100,11 @@ struct motion *motion_new(const struct motion_opts *o, char *why,
 	}
 	m->dec->thread_count = 1;
 	m->dec->skip_loop_filter = AVDISCARD_ALL;
-	m->dec->skip_frame = AVDISCARD_NONREF;
+	m->dec->skip_frame = o->keyframes_only ? AVDISCARD_NONKEY :
+						 AVDISCARD_NONREF;
+	/* a broken picture is an error, not hidden by concealment */
+	m->dec->err_recognition |= AV_EF_EXPLODE;
+	m->keyframes_only = o->keyframes_only;
 	m->dec->flags2 |= AV_CODEC_FLAG2_FAST;
 	m->dec->max_pixels = MOTION_PIXELS_MAX;
 	if (avcodec_open2(m->dec, codec, NULL) < 0) {
@@ -236,7 +240,11 @@ int motion_feed(struct motion *m, const uint8_t *au, size_t len,
 			break;
 		m->decoded = true;
 		m->bad = 0;
-		if (!m->have_prev || ts_us >= m->last_us + m->period_us)
+		r->decoded = true;
+		r->damaged = r->damaged || m->frame->decode_error_flags ||
+			     (m->frame->flags & AV_FRAME_FLAG_CORRUPT);
+		if (!m->keyframes_only &&
+		    (!m->have_prev || ts_us >= m->last_us + m->period_us))
 			ret = analyse(m, ts_us, r);
 		av_frame_unref(m->frame);
 		if (ret)
@@ -244,7 +252,9 @@ int motion_feed(struct motion *m, const uint8_t *au, size_t len,
 	}
 	if (ret == AVERROR(ENOMEM))
 		return -ENOMEM;
-	if (ret < 0 && m->decoded && ++m->bad >= BAD_FRAMES_MAX)
+	r->damaged = r->damaged || (ret < 0 && m->decoded);
+	if (ret < 0 && m->decoded && !m->keyframes_only &&
+	    ++m->bad >= BAD_FRAMES_MAX)
 		return -EPROTO;
 	r->active = m->active;
 	return 0;

@@ -34,6 +34,9 @@ struct motion_zone {
 
 struct motion_opts {
 	bool hevc;		  /* H.265; else H.264 */
+	/* only check that keyframes decode (no motion analysis): what a
+	 * continuous camera's worker runs to notice a damaged stream */
+	bool keyframes_only;
 	unsigned int sensitivity; /* 1 (only large, clear motion) - 100 */
 	unsigned int fps;	  /* samples analysed per second, 1-30 */
 	struct motion_zone ignore[MOTION_ZONES_MAX];
@@ -46,6 +49,8 @@ struct motion_result {
 	bool active;	    /* the detector's state after this frame */
 	unsigned int cells; /* changed cells in the last sample */
 	unsigned int of;    /* cells looked at (outside the ignored zones) */
+	bool decoded;	    /* a picture came out of this access unit */
+	bool damaged;	    /* the decoder found this one broken */
 };
 
 struct motion;

@@ -9,6 +9,9 @@
 #include <stdarg.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +79,19 @@ static int rtsp_next(struct cap_source *s, uint64_t now_us,
 	for (;;) {
 		av_packet_unref(c->pkt);
 		ret = av_read_frame(c->fmt, c->pkt);
-		if (ret == AVERROR_EXIT || (ret < 0 && c->stop && c->stop()))
-			return -EINTR;
+		if (c->stop && c->stop())
+			return -EINTR; /* moatd stops the worker */
+		/*
+		 * Past the deadline whatever came back: when its read is
+		 * interrupted libavformat hands over what its parser held, a
+		 * piece of an access unit that must not be recorded as a frame.
+		 */
+		if (ret == AVERROR_EXIT || now_ns() > c->deadline_ns)
+			return -ETIMEDOUT;
 		if (ret == AVERROR_EOF)
 			return -ECONNRESET; /* the camera ended the session */
 		if (ret < 0)
-			return interrupted(c) ? -ETIMEDOUT : -EPROTO;
+			return -EPROTO;
 		if (c->pkt->stream_index == c->video && c->pkt->size > 0)
 			break;
 	}
@@ -230,7 +240,9 @@ int rtsp_open(const char *url, const struct rtsp_opts *o,
 	av_dict_free(&d);
 	if (ret < 0) {
 		av_why(ret, why, why_len);
-		if (interrupted(c))
+		if (c->stop && c->stop())
+			snprintf(why, why_len, "stopped while connecting");
+		else if (interrupted(c))
 			snprintf(why, why_len, "no answer within %d ms",
 				 c->timeout_ms);
 		/* avformat_open_input freed the context on failure */
@@ -245,9 +257,35 @@ int rtsp_open(const char *url, const struct rtsp_opts *o,
 		rtsp_close(&c->src);
 		return ret;
 	}
+
 	*why = 0;
 	*out = &c->src;
 	return 0;
+}
+
+unsigned int rtsp_streams(const struct cap_source *s)
+{
+	const struct rtsp_cam *c = (const struct rtsp_cam *)s;
+
+	return c->fmt ? c->fmt->nb_streams : 0;
+}
+
+uint64_t rtsp_bytes_received(void)
+{
+	uint64_t n = 0;
+
+	/* the worker holds a handful of descriptors: its camera's sockets
+	 * among them */
+	for (int fd = 0; fd < 64; fd++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		if (!getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) &&
+		    len >= offsetof(struct tcp_info, tcpi_bytes_received) +
+				   sizeof(ti.tcpi_bytes_received))
+			n += ti.tcpi_bytes_received;
+	}
+	return n;
 }
 
 int rtsp_same_endpoint(const char *a, const char *b)

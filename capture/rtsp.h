@@ -19,7 +19,7 @@
 
 #include "capture/source.h"
 
-#define RTSP_AU_MAX (8u << 20) /* a larger access unit ends the source */
+#define RTSP_AU_MAX (4u << 20) /* a larger access unit ends the source */
 
 struct rtsp_opts {
 	int timeout_ms;		/* connect, each reply, and each frame */
@@ -34,6 +34,20 @@ struct rtsp_opts {
  */
 int rtsp_open(const char *url, const struct rtsp_opts *o,
 	      struct cap_source **out, char *why, size_t why_len);
+
+/*
+ * Streams the camera's SDP listed (moat uses the first video one): a
+ * camera that lists dozens is odd enough to be worth saying.
+ */
+unsigned int rtsp_streams(const struct cap_source *s);
+
+/*
+ * Bytes received so far on this process's TCP sockets (TCP_INFO), to
+ * compare with what came out as frames: libavformat silently skips bytes
+ * it cannot parse, so a camera whose stream is mostly garbage shows as
+ * many bytes in, few frames out.
+ */
+uint64_t rtsp_bytes_received(void);
 
 /*
  * 1 when both rtsp:// URLs name the same host (as written) and port, so

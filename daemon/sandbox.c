@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -348,6 +349,20 @@ int sandbox_enter(const struct sandbox *sb)
 		step = "set no_new_privs";
 		ret = -errno;
 	}
+#ifndef __SANITIZE_ADDRESS__ /* ASan reserves terabytes of shadow */
+	/*
+	 * A worker's memory is the camera's to inflate (an SDP that claims
+	 * 2 GB, a decoder fed lies): past WORKER_MEM_MAX its allocations
+	 * fail and it ends with a reason instead of taking the hub's memory.
+	 */
+	if (!ret && sb->role == ROLE_WORKER) {
+		struct rlimit rl = { WORKER_MEM_MAX, WORKER_MEM_MAX };
+
+		step = "limit its memory";
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			ret = -errno;
+	}
+#endif
 	if (!ret) {
 		step = "restrict the file system (Landlock)";
 		ret = landlock(sb);

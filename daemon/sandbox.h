@@ -19,6 +19,9 @@ enum role {
 	ROLE_UPLINK,
 };
 
+/* A capture worker's address space (RLIMIT_AS), decoders included. */
+#define WORKER_MEM_MAX (1ULL << 30)
+
 struct sandbox {
 	enum role role;
 	uid_t uid; /* 0: stay (tests that are not root) */

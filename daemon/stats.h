@@ -26,7 +26,10 @@ struct stats_worker {
 	uint64_t motion;	      /* record = events: motion now (0/1) */
 	uint64_t motion_samples;      /* pictures compared */
 	uint64_t motion_starts;	      /* times motion began */
-	char err[STATS_ERR_MAX];
+	uint64_t err_us;	      /* when err was set (Unix us) */
+	char err[STATS_ERR_MAX];      /* the last failure, until 30 s good */
+	uint64_t note_us;
+	char note[STATS_ERR_MAX];     /* something odd that did not stop it */
 };
 
 struct stats_cam {

@@ -202,7 +202,10 @@ int super_setup(struct super *s, const char *path, bool check_only)
 		return ret;
 	for (size_t i = 0; !ret && i < s->cfg.n_cams; i++) {
 		s->p_ro[i].data = s->p_ro[i].cons = -1;
-		ret = make_ring(P_RING_CAP, &s->p[i]);
+		/* an IP camera's keyframes can reach RTSP_AU_MAX (4K) */
+		ret = make_ring(s->cfg.cams[i].kind == CAM_RTSP ? P_RING_CAP_IP :
+								  P_RING_CAP,
+				&s->p[i]);
 		if (!ret) {
 			s->p_ro[i].data = ring_fd_readonly(s->p[i].data);
 			s->p_ro[i].cons = dup(s->p[i].cons);
@@ -678,15 +681,24 @@ static void status_json(const struct super *s, struct sbuf *b)
 			  ", \"frames_sealed\": %" PRIu64 ", \"bytes_sealed\": %" PRIu64
 			  ", \"streams\": %" PRIu64 ", \"drops_recorded\": %" PRIu64
 			  ", \"drops_live\": %" PRIu64 ", \"skipped\": %" PRIu64
-			  ", \"last_keyframe_age_s\": %.1f, \"error\": \"",
+			  ", \"last_keyframe_age_s\": %.1f, \"error_age_s\": %.1f, \"error\": \"",
 			  i ? "," : "", s->cfg.cams[i].name, state_name(w),
 			  (int)w->pid, w->restarts, fps, bps, ws->frames,
 			  sc->frames_sealed, sc->bytes_sealed, sc->streams,
 			  ws->drops_rec, sc->drops_live, sc->skipped,
 			  sc->last_key_us && now_us > sc->last_key_us ?
 				  (double)(now_us - sc->last_key_us) / 1e6 :
+				  -1.0,
+			  ws->err[0] && now_us > ws->err_us ?
+				  (double)(now_us - ws->err_us) / 1e6 :
 				  -1.0);
 		role_err(ws->err, e);
+		sb_json_str(b, e);
+		role_err(ws->note, e);
+		sb_printf(b, "\", \"note_age_s\": %.1f, \"note\": \"",
+			  e[0] && now_us > ws->note_us ?
+				  (double)(now_us - ws->note_us) / 1e6 :
+				  -1.0);
 		sb_json_str(b, e);
 		sb_printf(b, "\"");
 		if (s->cfg.cams[i].record == REC_EVENTS)
@@ -783,7 +795,16 @@ static void status_text(const struct super *s, struct sbuf *b)
 			  sc->frames_sealed, ws->drops_rec + sc->drops_live, y);
 		role_err(ws->err, e);
 		if (e[0])
-			sb_printf(b, "%-16s %s\n", "", e);
+			sb_printf(b, "%-16s %s (%.0f s ago)\n", "", e,
+				  now_us > ws->err_us ?
+					  (double)(now_us - ws->err_us) / 1e6 :
+					  0.0);
+		role_err(ws->note, e);
+		if (e[0])
+			sb_printf(b, "%-16s note: %s (%.0f s ago)\n", "", e,
+				  now_us > ws->note_us ?
+					  (double)(now_us - ws->note_us) / 1e6 :
+					  0.0);
 		if (s->cfg.cams[i].record == REC_EVENTS) {
 			human_bytes(x, sizeof(x), (double)sc->held_bytes);
 			sb_printf(b, "%-16s events: %s, %" PRIu64

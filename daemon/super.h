@@ -12,7 +12,8 @@
 #include "daemon/stats.h"
 
 enum {
-	P_RING_CAP = 2 << 20, /* 2 s of 8 Mb/s video */
+	P_RING_CAP = 2 << 20,	   /* 2 s of 8 Mb/s video */
+	P_RING_CAP_IP = 8 << 20,  /* an IP camera's: two 4 MiB keyframes */
 	C_RING_CAP = 32 << 20,
 	MAX_CHILDREN = CFG_MAX_CAMERAS + 2,
 	BACKOFF_FIRST_MS = 250,

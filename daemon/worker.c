@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture/avlog.h"
 #include "capture/filecam.h"
 #include "capture/motion.h"
 #include "capture/rtsp.h"
@@ -78,6 +80,11 @@ int wait_wake(int efd, int timeout_ms)
 /* How long an IP camera may stay silent (connect, each reply, each frame)
  * before its worker gives up and moatd starts it again. */
 #define RTSP_TIMEOUT_MS 10000
+
+/* More complaints from libavformat/libavcodec than this in 10 s: the
+ * camera's stream is damaged (a healthy one over TCP gives none). */
+#define DAMAGE_WINDOW_US 10000000ULL
+#define DAMAGE_MAX 50
 
 static int open_source(const struct cfg_camera *cam, const char *url,
 		       struct cap_source **src, char *why, size_t why_len)
@@ -160,14 +167,28 @@ static const char *capture_why(int err)
 		return "the camera's stream broke the protocol";
 	case -EBADMSG:
 		return "the camera's video cannot be decoded for motion detection (5 s of frames refused)";
+	case -EILSEQ:
+		return "the camera's stream is damaged (over 50 errors from the RTSP/RTP parser or decoder in 10 s)";
 	case -ENOLINK:
-		return "the camera ended its motion substream";
+		return "the camera's motion substream ended or stalled";
 	case -EMSGSIZE:
-		return "the camera sent an access unit over 8 MiB (or a picture too large to analyse)";
+		return "the camera sent an access unit too large to record (over 4 MiB from an IP camera, 2 MiB from a file)";
+	case -EFBIG:
+		return "the camera's pictures are over 4096x2304, too large to analyse for motion";
 	default:
 		return strerror(-err);
 	}
 }
+
+/* What the last 10 s window of an IP camera looked like. */
+struct window {
+	uint64_t complaints; /* libav* warnings and errors, so far */
+	uint64_t received;   /* bytes on the camera's sockets, so far */
+	uint64_t usual_bps;  /* the camera's usual bitrate (slow average) */
+	uint64_t frames;     /* access units in this window */
+	uint64_t pictures;   /* ... decoded (motion, or keyframe check) */
+	uint64_t damaged;    /* ... that the decoder found broken */
+};
 
 /*
  * A camera's low-resolution substream for motion (motion_source): read
@@ -228,7 +249,9 @@ static void *sub_main(void *arg)
 		}
 		ret = motion_feed(ss->m, f.p, f.len, f.ts_us, &mr);
 		if (ret) {
-			err = ret == -EPROTO ? -EBADMSG : ret;
+			err = ret == -EPROTO	? -EBADMSG :
+			      ret == -EMSGSIZE	? -EFBIG :
+						  ret;
 			break;
 		}
 		io->st->motion_samples += mr.sampled;
@@ -248,20 +271,28 @@ static void *sub_main(void *arg)
 /* record = events: the motion flag for this frame (the detector lags
  * the frame it is given by at most the decoder's delay). */
 static int motion_flag(struct worker_io *io, struct motion **mp,
-		       const struct cap_frame *f, uint32_t *flags)
+		       const struct cap_frame *f, uint32_t *flags,
+		       struct window *w)
 {
 	struct motion_result mr;
 	struct motion *m = *mp;
 	int ret;
 
-	if (io->cam->record != REC_EVENTS)
+	/* a continuous IP camera: its keyframes are decoded, only to
+	 * notice a damaged stream (about a thirtieth of a full decode) */
+	bool check = io->cam->record != REC_EVENTS;
+
+	if (check && (io->cam->kind != CAM_RTSP || !f->key))
 		return 0;
-	if (io->sub) {
+	if (!check && io->sub) {
 		/* the substream's thread decides; its end ends the worker */
 		int err = __atomic_load_n(&io->sub->err, __ATOMIC_ACQUIRE);
 
 		if (err && !role_stopping())
-			return err == -ECONNRESET ? -ENOLINK : err;
+			return err == -EBADMSG || err == -EFBIG ||
+					       err == -ENOMEM ?
+				       err :
+				       -ENOLINK;
 		if (__atomic_load_n(&io->sub->active, __ATOMIC_ACQUIRE))
 			*flags |= PFL_MOTION;
 		return 0;
@@ -271,6 +302,7 @@ static int motion_flag(struct worker_io *io, struct motion **mp,
 		 * the sandbox, where the decoder needs only memory */
 		struct motion_opts mo = {
 			.hevc = f->hevc,
+			.keyframes_only = check,
 			.sensitivity = io->cam->motion_sensitivity,
 			.fps = io->cam->motion_fps,
 			.n_ignore = io->cam->n_motion_ignore,
@@ -288,8 +320,14 @@ static int motion_flag(struct worker_io *io, struct motion **mp,
 	ret = motion_feed(m, f->p, f->len, f->ts_us, &mr);
 	if (ret == -EPROTO)
 		return -EBADMSG; /* worded apart from an RTSP protocol error */
+	if (ret == -EMSGSIZE)
+		return -EFBIG; /* a picture, not an access unit */
 	if (ret)
 		return ret;
+	w->pictures += mr.decoded || mr.damaged;
+	w->damaged += mr.damaged;
+	if (check)
+		return 0;
 	io->st->motion_samples += mr.sampled;
 	if (mr.active && !io->st->motion) {
 		io->st->motion_starts++;
@@ -302,13 +340,81 @@ static int motion_flag(struct worker_io *io, struct motion **mp,
 	return 0;
 }
 
+
+static void note(struct worker_io *io, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note(struct worker_io *io, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(io->st->note, sizeof(io->st->note), fmt, ap);
+	va_end(ap);
+	io->st->note_us = cap_now_us();
+	log_warn("camera %s: %s", io->cam->name, io->st->note);
+}
+
+/*
+ * Every 10 s of an IP camera: libavformat resynchronises a damaged
+ * stream by itself and skips what it cannot parse, so the camera looks
+ * merely slow. Many complaints from libav*, or most of the bytes the
+ * camera sent never coming out as frames, mean the stream is broken:
+ * said, and the worker ends (moatd starts it again, a new session). A
+ * bitrate far above the camera's usual is only noted.
+ */
+static int check_window(struct worker_io *io, struct window *w,
+			uint64_t win_us, uint64_t delivered)
+{
+	uint64_t n = cap_av_complaints(),
+		 rx = io->cam->kind == CAM_RTSP ? rtsp_bytes_received() : 0,
+		 got = rx - w->received, bps = delivered * 8 / 10;
+	bool first = !win_us;
+
+	if (!first && n - w->complaints > DAMAGE_MAX) {
+		snprintf(io->st->err, sizeof(io->st->err),
+			 "camera failed: the camera's stream is damaged (%llu errors from the RTSP/RTP parser or decoder in 10 s)",
+			 (unsigned long long)(n - w->complaints));
+		io->st->err_us = cap_now_us();
+		return -EILSEQ;
+	}
+	if (!first && io->cam->kind == CAM_RTSP && got > (1u << 20) &&
+	    delivered < got / 2) {
+		snprintf(io->st->err, sizeof(io->st->err),
+			 "camera failed: the camera's stream is damaged (%.1f MB received in 10 s, %.0f%% of it made frames)",
+			 (double)got / 1e6, 100.0 * (double)delivered / (double)got);
+		io->st->err_us = cap_now_us();
+		return -EILSEQ;
+	}
+	if (!first && w->usual_bps && bps > 4 * w->usual_bps)
+		note(io, "bitrate %.1f Mb/s over the last 10 s, %.0f times the camera's usual %.1f Mb/s",
+		     (double)bps / 1e6, (double)bps / (double)w->usual_bps,
+		     (double)w->usual_bps / 1e6);
+	else if (!first && w->frames > 10 * 65)
+		note(io, "%llu frames a second over the last 10 s, more than a camera sends (recorded all the same)",
+		     (unsigned long long)(w->frames / 10));
+	if (!first && w->damaged)
+		note(io, "%llu of %llu %s in the last 10 s did not decode (cut short or damaged); they are recorded as sent",
+		     (unsigned long long)w->damaged,
+		     (unsigned long long)w->pictures,
+		     io->cam->record == REC_EVENTS ? "pictures" : "keyframes");
+	w->frames = w->pictures = w->damaged = 0;
+	/* the usual rate moves slowly, so a burst does not become it */
+	if (!first)
+		w->usual_bps = w->usual_bps ? (w->usual_bps * 7 + bps) / 8 : bps;
+	w->complaints = n;
+	w->received = rx;
+	return 0;
+}
+
 static int capture(struct worker_io *io, struct cap_source *src,
 		   struct ring *r, struct motion **m)
 {
 	const struct cfg_camera *cam = io->cam;
 	uint32_t live = cam->record == REC_OFF ? PFL_LIVE : 0;
 	bool realtime = cam->pace == PACE_REALTIME, skip = false;
-	uint64_t delivered = 0;
+	uint64_t delivered = 0, first_us = 0, win_us = 0, win_bytes = 0;
+	struct window w = { 0 };
 
 	while (!role_stopping()) {
 		struct cap_frame f;
@@ -322,6 +428,7 @@ static int capture(struct worker_io *io, struct cap_source *src,
 			return put_end(io, r, live);
 		}
 		if (ret < 0) {
+			io->st->err_us = cap_now_us();
 			snprintf(io->st->err, sizeof(io->st->err),
 				 "camera failed: %s", capture_why(ret));
 			return ret;
@@ -339,8 +446,9 @@ static int capture(struct worker_io *io, struct cap_source *src,
 		}
 		skip = false;
 		flags = live;
-		ret = motion_flag(io, m, &f, &flags);
+		ret = motion_flag(io, m, &f, &flags, &w);
 		if (ret) {
+			io->st->err_us = cap_now_us();
 			snprintf(io->st->err, sizeof(io->st->err),
 				 "camera failed: %s", capture_why(ret));
 			return ret;
@@ -362,8 +470,24 @@ static int capture(struct worker_io *io, struct cap_source *src,
 			skip = true;
 			continue;
 		}
+		/* libavformat resynchronises a damaged stream by itself,
+		 * dropping what it cannot parse: many complaints in a short
+		 * time mean the camera's stream is broken, said and restarted */
+		win_bytes += f.len;
+		w.frames++;
+		if (f.ts_us >= win_us + DAMAGE_WINDOW_US) {
+			ret = check_window(io, &w, win_us, win_bytes);
+			if (ret)
+				return ret;
+			win_us = f.ts_us;
+			win_bytes = 0;
+		}
+		/* the camera works (again): its last failure stays shown
+		 * until it has run for 30 s, as long as moatd's backoff */
 		if (!delivered++)
-			io->st->err[0] = 0; /* the camera works (again) */
+			first_us = f.ts_us;
+		else if (io->st->err[0] && f.ts_us > first_us + 30000000)
+			io->st->err[0] = 0;
 		io->st->frames++;
 		io->st->bytes += f.len;
 		if (f.key)
@@ -470,6 +594,7 @@ int worker_main(struct worker_io *io)
 			ret = sandbox_enter(&io->sb);
 	}
 	if (ret) {
+		io->st->err_us = cap_now_us();
 		snprintf(io->st->err, sizeof(io->st->err), "cannot open %.100s: %s",
 			 shown, why[0] ? why : strerror(-ret));
 		log_err("camera %s: %s", io->cam->name, io->st->err);
@@ -478,12 +603,17 @@ int worker_main(struct worker_io *io)
 		motion_free(m);
 		return 1;
 	}
+	if (io->cam->kind == CAM_RTSP && rtsp_streams(src) > 8)
+		note(io, "the camera's SDP lists %u streams; moat records the first video one",
+		     rtsp_streams(src));
 	if (io->start_delay_ms)
 		poll(NULL, 0, (int)io->start_delay_ms);
 	ret = capture(io, src, &r, &m);
 	if (ret < 0 && !role_stopping())
 		log_err("camera %s: %s; moatd will start it again",
-			io->cam->name, capture_why(ret));
+			io->cam->name,
+			ret == -EILSEQ ? io->st->err + strlen("camera failed: ") :
+					 capture_why(ret));
 	sub_end(io);
 	cap_close(src);
 	motion_free(m);

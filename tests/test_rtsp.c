@@ -22,12 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/lib/camnet.h"
 #include "tests/lib/check.h"
 #include "tests/lib/hub.h"
 
-static char ns[32];
-static int n_cams;
-static char cam_pidfile[5][200];
+static struct camnet net;
 
 static const char *clip_path(void)
 {
@@ -38,63 +37,17 @@ static const char *clip_path(void)
 	return realpath(m, abs) ? abs : m;
 }
 
-/* A namespace with a veth to this one: the camera is at 10.77.N.2. */
-static int netns_up(unsigned int n)
-{
-	char cmd[1024], out[1024];
-
-	snprintf(ns, sizeof(ns), "moat-rtsp-%d", (int)getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "ip netns add %1$s && ip link add mr%2$u-h type veth peer name mr%2$u-c && "
-		 "ip link set mr%2$u-c netns %1$s && ip addr add 10.77.%2$u.1/24 dev mr%2$u-h && "
-		 "ip link set mr%2$u-h up && ip -n %1$s addr add 10.77.%2$u.2/24 dev mr%2$u-c && "
-		 "ip -n %1$s link set mr%2$u-c up && ip -n %1$s link set lo up",
-		 ns, n);
-	if (run_cmd(cmd, out, sizeof(out))) {
-		fprintf(stderr, "netns: %s\n", out);
-		return -1;
-	}
-	return 0;
-}
-
-static void netns_down(unsigned int n)
-{
-	char cmd[2048], out[256];
-
-	snprintf(cmd, sizeof(cmd),
-		 "for f in %s %s %s %s %s; do [ -s $f ] && kill $(cat $f) 2>/dev/null; done; sleep 0.2; "
-		 "ip link del mr%u-h 2>/dev/null; ip netns del %s 2>/dev/null; true",
-		 n_cams > 0 ? cam_pidfile[0] : "", n_cams > 1 ? cam_pidfile[1] : "",
-		 n_cams > 2 ? cam_pidfile[2] : "", n_cams > 3 ? cam_pidfile[3] : "",
-		 n_cams > 4 ? cam_pidfile[4] : "", n, ns);
-	run_cmd(cmd, out, sizeof(out));
-}
-
+/* moat-testcam serving clip at :port/main (and sub at /sub), digest auth. */
 static int camera_up(const struct hub *h, const char *clip, unsigned int port,
 		     const char *sub)
 {
-	char cmd[8192], out[1024], *pidfile = cam_pidfile[n_cams++];
+	char args[4096], log[32];
 
-	snprintf(pidfile, sizeof(cam_pidfile[0]), "%s/testcam-%u.pid", h->dir,
-		 port);
-	snprintf(cmd, sizeof(cmd),
-		 "ip netns exec %s sh -c 'echo $$ > %s; exec %s/moat-testcam --file %s "
-		 "--port %u --path /main --user admin --password s3cret %s %s' "
-		 ">%s/testcam-%u.log 2>&1 &",
-		 ns, pidfile, h->bin, clip, port, sub ? "--sub-file" : "",
-		 sub ? sub : "", h->dir, port);
-	if (run_cmd(cmd, out, sizeof(out)))
-		return -1;
-	/* up when it listens */
-	for (int i = 0; i < 50; i++) {
-		snprintf(cmd, sizeof(cmd),
-			 "ip netns exec %s ss -Hltn 'sport = :%u' | grep -q %u",
-			 ns, port, port);
-		if (!run_cmd(cmd, out, sizeof(out)))
-			return 0;
-		usleep(100000);
-	}
-	return -1;
+	snprintf(args, sizeof(args),
+		 "--file %s --port %u --path /main --user admin --password s3cret%s%s",
+		 clip, port, sub ? " --sub-file " : "", sub ? sub : "");
+	snprintf(log, sizeof(log), "testcam-%u.log", port);
+	return camnet_serve(&net, h, "moat-testcam", args, port, log);
 }
 
 /* NAL units (start codes stripped, AUDs left out) of an Annex-B buffer. */
@@ -117,8 +70,8 @@ static void split(const uint8_t *b, size_t len, struct nals *out)
 			if (start != SIZE_MAX) {
 				size_t end = i;
 
-				/* a 4-byte start code's zero is not ours */
-				while (end > start && i < len && !b[end - 1])
+				/* a 4-byte start code's zero, trailing_zero_8bits */
+				while (end > start && !b[end - 1])
 					end--;
 				if (end > start && (b[start] & 0x1f) != 9) {
 					out->p[out->n] = b + start;
@@ -179,7 +132,7 @@ int main(void)
 		"[camera hall]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8556/main\n"
 		"record = events\n"
 		"[camera garage]\nsource = rtsp://admin:s3cret@10.77.%1$u.2:8557/main\n";
-	unsigned int n = (unsigned int)getpid() % 200 + 20, passes = 0;
+	unsigned int passes = 0;
 	char lines[1024], cmd[4096], out[8192], path[300], err[256] = "";
 	char motion[PATH_MAX], still[PATH_MAX], hevc[PATH_MAX], sub[PATH_MAX],
 		clipdir[300];
@@ -198,12 +151,14 @@ int main(void)
 	CHECK(clip_b && clip_len > 100000, "clip %s readable", clip);
 	if (!clip_b)
 		return test_done("test_rtsp");
-	snprintf(lines, sizeof(lines), cams, n);
-	CHECK(!hub_init(&h, "rtsp", lines), "hub folder, keys, config");
-	if (netns_up(n)) {
-		CHECK(0, "a network namespace for the camera");
-		goto out;
+	if (camnet_up(&net, "rtsp", "mr", 77)) {
+		CHECK(0, "a network namespace for the cameras");
+		camnet_down(&net);
+		free(clip_b);
+		return test_done("test_rtsp");
 	}
+	snprintf(lines, sizeof(lines), cams, net.n);
+	CHECK(!hub_init(&h, "rtsp", lines), "hub folder, keys, config");
 	snprintf(motion, sizeof(motion), "%s", clip);
 	snprintf(strrchr(motion, '/'), sizeof(motion) - (size_t)(strrchr(motion, '/') - motion),
 		 "/motion.h264");
@@ -393,8 +348,7 @@ int main(void)
 	CHECK(pt && pt_scan_tree(pt, h.relay_dir, &files) == 0 && files >= 2,
 	      "no 8-byte run of the video at the relay (%zu files)", files);
 	pt_set_free(pt);
-out:
-	netns_down(n);
+	camnet_down(&net);
 	hub_cleanup(&h, check_failures != 0);
 	free(got);
 	free(clip_b);
