@@ -271,10 +271,6 @@ int spool_alloc(struct spool *sp, uint32_t len, int *fd, uint64_t *off,
 	if (sp->end > start && sp->end - start + len > sp->seg_max) {
 		int nfd, ret;
 
-		if (sp->sync)
-			sp->sync(sp->flush_arg, sp->wfd);
-		else
-			fdatasync(sp->wfd);
 		nfd = open_seg(sp, sp->end, O_RDWR | O_CREAT | O_TRUNC);
 		if (nfd < 0)
 			return nfd;
@@ -283,9 +279,24 @@ int spool_alloc(struct spool *sp, uint32_t len, int *fd, uint64_t *off,
 			close(nfd);
 			return ret;
 		}
+		/*
+		 * The finished segment: its queued writes go first, then it
+		 * is made durable after the last of them and closed (the
+		 * uplink does that in the background); the new file's name
+		 * is made durable with the folder.
+		 */
 		if (sp->flush)
 			sp->flush(sp->flush_arg);
-		close(sp->wfd);
+		if (sp->sync) {
+			sp->sync(sp->flush_arg, sp->wfd);
+		} else {
+			fdatasync(sp->wfd);
+			close(sp->wfd);
+		}
+		if (sp->sync_dir)
+			sp->sync_dir(sp->flush_arg, sp->dirfd);
+		else
+			fsync(sp->dirfd);
 		sp->wfd = nfd;
 		start = sp->end;
 	}

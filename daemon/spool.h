@@ -36,12 +36,16 @@ struct spool {
 	uint64_t acked_saved;
 	uint64_t saved_ns;
 	uint64_t evicted_bytes, evictions;
-	/* Called before a finished segment's descriptor is closed, so that
-	 * writes queued on it are submitted first (they then hold the file). */
+	/* Called when a segment is finished, so that writes queued on it
+	 * are submitted first. */
 	void (*flush)(void *arg);
-	/* Makes a finished segment durable without waiting (the uplink
-	 * submits an io_uring FSYNC); NULL: fdatasync() here. */
+	/* Takes a finished segment's descriptor: makes it durable once
+	 * every write on it has completed, then closes it (the uplink, with
+	 * an io_uring FSYNC); NULL: fdatasync() and close() here. */
 	void (*sync)(void *arg, int fd);
+	/* Makes a new segment's name durable (an FSYNC of the folder, in
+	 * the background); NULL: fsync() here. */
+	void (*sync_dir)(void *arg, int dirfd);
 	void *flush_arg;
 	int rfd; /* segment open for replay reads */
 	uint64_t rseg;	/* its start */

@@ -56,6 +56,7 @@ enum {
 	QMAX = 4096,	 /* records in flight from the C ring */
 	TXMAX = 32,	 /* sends linked in one chain */
 	WBATCHES = 64,	 /* spool writes in flight */
+	RETIRED_MAX = 8, /* finished segments waiting for their FSYNC */
 	WBATCH_MAX = 64, /* records in one spool write */
 	WRITE_DELAY_MS = 100, /* how long a run of spool writes may gather */
 	WRITE_FLUSH_MS = 100, /* the timer that flushes a run nobody adds to */
@@ -98,6 +99,7 @@ struct entry {
 /* One spool write: records back to back in one segment. */
 struct wbatch {
 	bool used;
+	bool inflight; /* submitted, not completed */
 	int fd, n;
 	off_t off;
 	size_t len;
@@ -119,6 +121,12 @@ struct txe {
 	uint32_t wait_us;
 };
 
+/* A finished segment: its writes still in flight, then its FSYNC. */
+struct retired {
+	int fd; /* -1: free */
+	int writes;
+};
+
 struct uplink {
 	struct uplink_io *io;
 	struct stats_uplink *st;
@@ -127,6 +135,7 @@ struct uplink {
 	struct spool sp;
 	struct entry q[QMAX];
 	struct wbatch wb[WBATCHES];
+	struct retired ret[RETIRED_MAX];
 	struct wbatch *open_b; /* the spool write being filled */
 	uint64_t open_b_ns;    /* when its first record came */
 	bool flush_armed;
@@ -180,14 +189,50 @@ static void flush_sqes(void *arg)
 	io_uring_submit(&u->ring);
 }
 
-/* A finished segment made durable in the background. */
+/*
+ * Segments retired by the spool: each FSYNC goes in only once the last
+ * WRITEV on that segment has completed (io_uring does not order them),
+ * and the descriptor is closed when the FSYNC is done.
+ */
+static struct retired *retired_of(struct uplink *u, int fd)
+{
+	for (int i = 0; i < RETIRED_MAX; i++)
+		if (u->ret[i].fd == fd)
+			return &u->ret[i];
+	return NULL;
+}
+
+static void fsync_submit(struct uplink *u, int fd, int slot, bool data)
+{
+	struct io_uring_sqe *sqe = sqe_get(u);
+
+	io_uring_prep_fsync(sqe, fd, data ? IORING_FSYNC_DATASYNC : 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_FSYNC, (uint64_t)slot));
+}
+
 static void sync_segment(void *arg, int fd)
 {
 	struct uplink *u = arg;
-	struct io_uring_sqe *sqe = sqe_get(u);
+	struct retired *r = retired_of(u, -1);
 
-	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data64(sqe, UD(UD_FSYNC, 0));
+	if (!r) {
+		/* more segments retiring at once than slots: rare, costly */
+		fdatasync(fd);
+		close(fd);
+		return;
+	}
+	r->fd = fd;
+	r->writes = 0;
+	for (int i = 0; i < WBATCHES; i++)
+		r->writes += u->wb[i].used && u->wb[i].fd == fd &&
+			     u->wb[i].inflight;
+	if (!r->writes)
+		fsync_submit(u, fd, (int)(r - u->ret), true);
+}
+
+static void sync_dir(void *arg, int dirfd)
+{
+	fsync_submit(arg, dirfd, RETIRED_MAX, false);
 }
 
 static struct entry *qent(struct uplink *u, uint64_t i)
@@ -337,6 +382,7 @@ static void batch_submit(struct uplink *u, struct wbatch *b)
 	sqe = sqe_get(u);
 	io_uring_prep_writev(sqe, b->fd, b->iov, (unsigned)b->n, b->off);
 	io_uring_sqe_set_data64(sqe, UD(UD_WRITE, b - u->wb));
+	b->inflight = true;
 }
 
 static bool batch_spare(const struct uplink *u)
@@ -393,7 +439,14 @@ static void on_write(struct uplink *u, uint64_t idx, int res)
 	}
 	for (int i = 0; i < b->n; i++)
 		qent(u, b->qi[i])->written = true;
-	b->used = false;
+	b->used = b->inflight = false;
+	/* the last write on a retired segment: now it can be fsynced */
+	{
+		struct retired *r = retired_of(u, b->fd);
+
+		if (r && r->writes && !--r->writes)
+			fsync_submit(u, r->fd, (int)(r - u->ret), true);
+	}
 }
 
 /*
@@ -883,8 +936,18 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 		flush_writes(u, false);
 		break;
 	case UD_FSYNC:
-		if (cqe->res < 0)
-			log_err("uplink: spool fsync: %s", strerror(-cqe->res));
+		/* a failed fsync is final (the pages are marked clean):
+		 * what is unacknowledged may not survive a power cut */
+		if (cqe->res < 0) {
+			log_err("ALERT uplink: spool fsync: %s; unacknowledged records may not survive a power cut",
+				strerror(-cqe->res));
+			snprintf(u->st->err, sizeof(u->st->err),
+				 "spool fsync failed: %s", strerror(-cqe->res));
+		}
+		if (i < RETIRED_MAX && u->ret[i].fd >= 0) {
+			close(u->ret[i].fd);
+			u->ret[i].fd = -1;
+		}
 		break;
 	case UD_TIMER:
 		u->timer_armed = false;
@@ -994,6 +1057,8 @@ int uplink_main(struct uplink_io *io)
 	u->st = io->st;
 	u->sock = -1;
 	u->sp.dirfd = u->sp.wfd = u->sp.rfd = -1;
+	for (int i = 0; i < RETIRED_MAX; i++)
+		u->ret[i].fd = -1;
 	u->zc_ok = true;
 	u->zc_report = true;
 	u->backoff_ms = BACKOFF_MIN_MS;
@@ -1031,6 +1096,7 @@ int uplink_main(struct uplink_io *io)
 	if (!ret) {
 		u->sp.flush = flush_sqes;
 		u->sp.sync = sync_segment;
+		u->sp.sync_dir = sync_dir;
 		u->sp.flush_arg = u;
 		u->send_pos = u->sp.acked;
 		publish(u);
