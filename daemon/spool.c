@@ -195,6 +195,7 @@ int spool_open(struct spool *sp, int dirfd, uint64_t quota)
 	if (sp->seg_max < SPOOL_SEG_MIN)
 		sp->seg_max = SPOOL_SEG_MIN;
 	sp->wfd = sp->rfd = -1;
+	sp->evict_floor = UINT64_MAX;
 	ret = load_acked(sp);
 	if (!ret)
 		ret = scan(sp);
@@ -304,9 +305,15 @@ int spool_alloc(struct spool *sp, uint32_t len, int *fd, uint64_t *off,
 	*off = sp->end - start;
 	*pos = sp->end;
 	sp->end += len;
-	while (sp->quota && spool_bytes(sp) > sp->quota && sp->n_segs > 1)
-		evict(sp);
+	spool_trim(sp);
 	return 0;
+}
+
+void spool_trim(struct spool *sp)
+{
+	while (sp->quota && spool_bytes(sp) > sp->quota && sp->n_segs > 1 &&
+	       sp->segs[1] <= sp->evict_floor)
+		evict(sp);
 }
 
 long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap)

@@ -46,10 +46,17 @@ struct spool {
 	/* Makes a new segment's name durable (an FSYNC of the folder, in
 	 * the background); NULL: fsync() here. */
 	void (*sync_dir)(void *arg, int dirfd);
+	/* The quota evicts no segment reaching past this position: from
+	 * here on records may still be on their way to disk. */
+	uint64_t evict_floor;
 	void *flush_arg;
 	int rfd; /* segment open for replay reads */
 	uint64_t rseg;	/* its start */
 };
+
+/* Evicts oldest segments while over the quota, down to evict_floor
+ * (spool_alloc does it too; call it when the floor moves up). */
+void spool_trim(struct spool *sp);
 
 /* Opens (and repairs) the spool in the folder dirfd (taken over). */
 int spool_open(struct spool *sp, int dirfd, uint64_t quota);

@@ -393,6 +393,21 @@ static bool batch_spare(const struct uplink *u)
 	return false;
 }
 
+/* The spool position of the oldest record (before entry end) whose write
+ * has not completed: the quota evicts nothing from there on. */
+static void set_floor(struct uplink *u, uint64_t end)
+{
+	u->sp.evict_floor = UINT64_MAX;
+	for (uint64_t i = u->qhead; i < end; i++) {
+		const struct entry *x = qent(u, i);
+
+		if (!x->live && !x->written && x->pos < u->sp.end) {
+			u->sp.evict_floor = x->pos;
+			break;
+		}
+	}
+}
+
 /* Adds entry qi to the open batch, or to a new one (batch_spare() said
  * there is one). */
 static void batch_add(struct uplink *u, uint64_t qi)
@@ -402,6 +417,8 @@ static void batch_add(struct uplink *u, uint64_t qi)
 	uint64_t off;
 	int fd, ret;
 
+	/* the quota may not evict what is still on its way to disk */
+	set_floor(u, qi);
 	/* may start a segment, which submits the open batch first */
 	ret = spool_alloc(&u->sp, e->len, &fd, &off, &e->pos);
 	b = u->open_b;
@@ -440,6 +457,9 @@ static void on_write(struct uplink *u, uint64_t idx, int res)
 	for (int i = 0; i < b->n; i++)
 		qent(u, b->qi[i])->written = true;
 	b->used = b->inflight = false;
+	/* written: the quota may now evict up to the next unwritten one */
+	set_floor(u, u->qtail);
+	spool_trim(&u->sp);
 	/* the last write on a retired segment: now it can be fsynced */
 	{
 		struct retired *r = retired_of(u, b->fd);
@@ -617,6 +637,10 @@ static void next_send(struct uplink *u)
 
 	if (!u->connected || u->chain_n || u->closing)
 		return;
+	/* The quota evicted what was behind: go on from what is left, so
+	 * that the spool is read only where it is written (F5) */
+	if (u->sp.n_segs && pos < u->sp.segs[0])
+		pos = u->send_pos = u->sp.segs[0];
 	/* Recorded records the ring still holds, in spool order from pos. */
 	for (uint64_t i = u->qhead; i < u->qtail && u->chain_n < TXMAX; i++) {
 		struct entry *e = qent(u, i);

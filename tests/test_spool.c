@@ -139,6 +139,34 @@ int main(void)
 		n = spool_read(&sp, &p, back, sizeof(back));
 		CHECK(n > 0 && p == sp.segs[0] && p > 0,
 		      "a replay starts at the oldest record kept");
+
+		/* Records still on their way to disk are never evicted: with
+		 * the floor at the next record, the spool grows past its
+		 * quota; once the floor moves, spool_trim() evicts. */
+		{
+			uint64_t floor = spool_end(&sp), ev = sp.evictions;
+
+			sp.evict_floor = floor;
+			for (i = 30; i < 50; i++) {
+				len = make_rec(rec, 100000, (uint8_t)i,
+					       (uint64_t)i);
+				put(&sp, rec, len, &pos[i]);
+			}
+			CHECK(sp.segs[0] <= floor &&
+				      spool_end(&sp) - floor >= 20 * 100000 &&
+				      spool_bytes(&sp) >= spool_end(&sp) - floor,
+			      "nothing from the floor on evicted: %llu bytes kept, oldest at %llu, floor %llu",
+			      (unsigned long long)spool_bytes(&sp),
+			      (unsigned long long)sp.segs[0],
+			      (unsigned long long)floor);
+			sp.evict_floor = UINT64_MAX;
+			spool_trim(&sp);
+			CHECK(sp.evictions > ev &&
+				      spool_bytes(&sp) <=
+					      (1 << 20) + (1 << 20) / 8 + len,
+			      "the floor raised, spool_trim() keeps the quota again (%llu bytes)",
+			      (unsigned long long)spool_bytes(&sp));
+		}
 		spool_close(&sp);
 	}
 	snprintf((char *)back, sizeof(back), "rm -rf %s", dir);
