@@ -53,6 +53,11 @@ static const char usage[] =
 	"       or both.\n"
 	"       Exit status 1 if any stream or clip failed to verify.\n";
 
+enum {
+	VIEW_STREAM_MAX = 256 << 20, /* bytes of one stream from the relay */
+	VIEW_STREAMS_MAX = 1 << 20,  /* streams in one listing */
+};
+
 /* ---- pair ---- */
 
 static int cmd_pair(const char *hub_dir, const char *out, const char *name)
@@ -250,6 +255,15 @@ static int fetch_stream(int fd, struct wire_rx *rx, struct got *g,
 				 (int)(h.body_len > 200 ? 200 : h.body_len),
 				 (const char *)f + WIRE_HDR_LEN);
 			ret = -MOAT_E_MALFORMED;
+			break;
+		}
+		/* the relay is untrusted: a stream is at most what a relay
+		 * stores of one (256 MiB) */
+		if (len + n > VIEW_STREAM_MAX) {
+			snprintf(g->why, sizeof(g->why),
+				 "the relay sent more than %d MiB for one stream",
+				 VIEW_STREAM_MAX >> 20);
+			ret = -MOAT_E_LENGTH;
 			break;
 		}
 		if (!wire_is_record(h.type) ||
@@ -492,6 +506,12 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	while (!ret && !(ret = recv_frame(fd, &rx, &h, &f)) &&
 	       h.type == WIRE_STREAMS) {
 		for (size_t k = 0; k < h.body_len / WIRE_STREAM_ENTRY; k++) {
+			if (n == VIEW_STREAMS_MAX) {
+				fprintf(stderr, "moat-view: the relay lists more than %d streams\n",
+					VIEW_STREAMS_MAX);
+				ret = -MOAT_E_LENGTH;
+				break;
+			}
 			if (grow((void **)&g, &cap, n + 1, sizeof(*g))) {
 				ret = -ENOMEM;
 				break;
