@@ -280,6 +280,7 @@ static int allow_threads(scmp_filter_ctx ctx)
 		 SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	ALLOW(set_robust_list);
 	ALLOW(rt_sigaction); /* glibc's thread-cancellation handler */
+	ALLOW(sched_getaffinity); /* the sanitizers' thread start */
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 				       SCMP_SYS(clone3), 0);
