@@ -11,6 +11,7 @@
  * viewer's frames against the camera's and looks for either video in
  * every file the hub and the relay wrote and in the captured traffic.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -370,6 +371,20 @@ static int run_hub(struct pd *d, char *status, size_t len)
 	return -1;
 }
 
+static bool dir_empty(const char *path)
+{
+	DIR *dp = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	while (dp && (e = readdir(dp)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	if (dp)
+		closedir(dp);
+	return empty;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag,
 		  struct FTW *ftw)
 {
@@ -536,6 +551,12 @@ int demo_pipeline_main(int argc, char **argv)
 	} else if (mkdir_p(d.dir, 0700)) {
 		fprintf(stderr, "moat-demo: --dir %s: %s\n", d.dir, strerror(errno));
 		return 1;
+	} else if (!dir_empty(d.dir)) {
+		/* an earlier run's keys and relay store would mix with this
+		 * one's (another viewer, streams it cannot open) */
+		fprintf(stderr, "moat-demo: --dir %s is not empty; give a new or empty folder\n",
+			d.dir);
+		return 2;
 	}
 	chmod(d.dir, 0755); /* the roles' users reach their spool through it */
 	if (!d.json)
