@@ -16,7 +16,8 @@ BUILD ?= build
 CC ?= cc
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
-PKGS := libcrypto libssl liburing libseccomp libavformat libavcodec libavutil
+PKGS := libcrypto libssl liburing libseccomp libavformat libavcodec libavutil \
+	libnftables
 
 ifeq ($(V),1)
 Q :=
@@ -45,7 +46,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 # Subsystems that make up libmoat. bpf/ will add .bpf.c -> .bpf.o -> .skel.h
 # rules here, with loaders depending on their skeletons.
 # daemon/moatd.c (to come) is the daemon's main; the rest of daemon/ is library.
-LIB_SRCS := $(wildcard common/*.c crypto/*.c capture/*.c) \
+LIB_SRCS := $(wildcard common/*.c crypto/*.c capture/*.c policy/*.c) \
 	$(filter-out daemon/moatd.c,$(wildcard daemon/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libmoat.a

@@ -288,6 +288,21 @@ uint64_t rtsp_bytes_received(void)
 	return n;
 }
 
+int rtsp_host_port(const char *url, char *host, size_t host_len,
+		   unsigned int *port)
+{
+	char proto[16], auth[256], path[8];
+	int p = -1;
+
+	av_url_split(proto, sizeof(proto), auth, sizeof(auth), host,
+		     (int)host_len, &p, path, sizeof(path), url);
+	explicit_bzero(auth, sizeof(auth));
+	if (strcmp(proto, "rtsp") || !host[0] || p > 65535)
+		return -EINVAL;
+	*port = p > 0 ? (unsigned int)p : 554;
+	return 0;
+}
+
 int rtsp_same_endpoint(const char *a, const char *b)
 {
 	char pa[16], pb[16], ha[256], hb[256], x[256], path[8];

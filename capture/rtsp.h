@@ -55,6 +55,11 @@ uint64_t rtsp_bytes_received(void);
  */
 int rtsp_same_endpoint(const char *a, const char *b);
 
+/* The host (as written, brackets of an IPv6 literal removed) and the port
+ * (554 when the URL names none) of an rtsp:// URL: 0, or -EINVAL. */
+int rtsp_host_port(const char *url, char *host, size_t host_len,
+		   unsigned int *port);
+
 /*
  * The URL with any user:password@ replaced by "***@", for logs and status.
  */

@@ -4,6 +4,7 @@
  * default and help. Defaults are set by parsing the default text through
  * the same setter as the file, so a default can never be invalid.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -27,7 +28,11 @@ enum cfg_type {
 	T_SOURCE,
 	T_UINT,
 	T_ZONES,
-	T_SUBSTREAM
+	T_SUBSTREAM,
+	T_IFLIST,
+	T_SUBNET,
+	T_MAC,
+	T_IP
 };
 
 struct cfg_enum {
@@ -91,6 +96,11 @@ static const struct cfg_key keys[] = {
 	  0, "user of the sealer (keys, no sockets)" },
 	{ S_HUB, "uplink_user", T_USER, HUB(uplink_user), "moat-up", NULL, 0, 0,
 	  "user of the uplink (ciphertext only, relay only)" },
+	{ S_HUB, "camera_interfaces", T_IFLIST, HUB(camera_interfaces), "none",
+	  NULL, 0, 0,
+	  "network interfaces the cameras are on, separated by commas (none: no camera network policy)" },
+	{ S_HUB, "lan_subnet", T_SUBNET, HUB(lan_subnet), "none", NULL, 0, 0,
+	  "the LAN allowed to view locally, as 192.168.1.0/24 or fd00::/64 (none)" },
 	{ S_RELAY, "address", T_HOST, HUB(relay_host), NULL, NULL, 0, 0,
 	  "host name or IP address of the relay" },
 	{ S_RELAY, "port", T_PORT, HUB(relay_port), "7443", NULL, 1, 65535,
@@ -105,6 +115,10 @@ static const struct cfg_key keys[] = {
 	  0, "continuous (every GOP), events (motion clips) or off" },
 	{ S_CAMERA, "live", T_BOOL, CAM(live), "yes", NULL, 0, 0,
 	  "whether viewers may watch this camera live" },
+	{ S_CAMERA, "mac", T_MAC, CAM(mac), "none", NULL, 0, 0,
+	  "the camera's MAC address, aa:bb:cc:dd:ee:ff (the network policy binds it to its IP)" },
+	{ S_CAMERA, "ip", T_IP, CAM(ip), "auto", NULL, 0, 0,
+	  "the camera's IP address (auto: the numeric host of an rtsp:// source)" },
 	{ S_CAMERA, "motion_source", T_SUBSTREAM, CAM(motion_source), "main",
 	  NULL, 0, 0,
 	  "record = events: main (decode the recorded stream) or the rtsp:// URL of the camera's low-resolution substream, on the same host and port" },
@@ -362,12 +376,108 @@ static int set_substream(struct cfg_parser *p, const struct cfg_key *k,
 	return 0;
 }
 
+static int set_iflist(struct cfg_parser *p, const struct cfg_key *k,
+		      const char *v, void *dst)
+{
+	size_t n = 0;
+
+	if (!strcmp(v, "none")) {
+		*(char *)dst = 0;
+		return 0;
+	}
+	if (strlen(v) >= k->size)
+		return bad(p, k, v, "is too long");
+	for (const char *c = v;; c++) {
+		if (*c == ',' || !*c) {
+			if (!n || n > 15)
+				return bad(p, k, v,
+					   "is not interface names (1-15 of a-z, A-Z, 0-9, _ . -) separated by commas");
+			if (!*c)
+				break;
+			n = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*c) && !strchr("_.-", *c))
+			return bad(p, k, v,
+				   "is not interface names (1-15 of a-z, A-Z, 0-9, _ . -) separated by commas");
+		n++;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+/* A numeric IPv4 or IPv6 address (no names: the policy is for the kernel). */
+static bool numeric_ip(const char *v)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, v, a) == 1 || inet_pton(AF_INET6, v, a) == 1;
+}
+
+static int set_subnet(struct cfg_parser *p, const struct cfg_key *k,
+		      const char *v, void *dst)
+{
+	char addr[64];
+	const char *slash = strchr(v, '/');
+	unsigned long bits;
+	char *end;
+
+	if (!strcmp(v, "none")) {
+		*(char *)dst = 0;
+		return 0;
+	}
+	if (!slash || (size_t)(slash - v) >= sizeof(addr) || strlen(v) >= k->size)
+		return bad(p, k, v, "is not a subnet like 192.168.1.0/24 or fd00::/64");
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = 0;
+	bits = strtoul(slash + 1, &end, 10);
+	if (!numeric_ip(addr) || *end || !slash[1] ||
+	    bits > (strchr(addr, ':') ? 128u : 32u))
+		return bad(p, k, v, "is not a subnet like 192.168.1.0/24 or fd00::/64");
+	strcpy(dst, v);
+	return 0;
+}
+
+static int set_mac(struct cfg_parser *p, const struct cfg_key *k,
+		   const char *v, void *dst)
+{
+	if (!strcmp(v, "none")) {
+		*(char *)dst = 0;
+		return 0;
+	}
+	if (strlen(v) != 17)
+		return bad(p, k, v, "is not a MAC address like 00:11:22:aa:bb:cc");
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
+			return bad(p, k, v,
+				   "is not a MAC address like 00:11:22:aa:bb:cc");
+	for (int i = 0; i < 17; i++)
+		((char *)dst)[i] = (char)tolower((unsigned char)v[i]);
+	((char *)dst)[17] = 0;
+	return 0;
+}
+
+static int set_ip(struct cfg_parser *p, const struct cfg_key *k,
+		  const char *v, void *dst)
+{
+	if (!strcmp(v, "auto")) {
+		*(char *)dst = 0;
+		return 0;
+	}
+	if (strlen(v) >= k->size || !numeric_ip(v))
+		return bad(p, k, v, "is not a numeric IPv4 or IPv6 address (or auto)");
+	strcpy(dst, v);
+	return 0;
+}
+
 static int (*const setters[])(struct cfg_parser *, const struct cfg_key *,
 			      const char *, void *) = {
 	[T_PATH] = set_path, [T_SIZE] = set_size,     [T_PORT] = set_port,
 	[T_ENUM] = set_enum, [T_BOOL] = set_bool,     [T_USER] = set_user,
 	[T_HOST] = set_host, [T_SOURCE] = set_source, [T_UINT] = set_uint,
 	[T_ZONES] = set_zones, [T_SUBSTREAM] = set_substream,
+	[T_IFLIST] = set_iflist, [T_SUBNET] = set_subnet, [T_MAC] = set_mac,
+	[T_IP] = set_ip,
 };
 
 static void *key_dst(struct cfg_parser *p, const struct cfg_key *k)

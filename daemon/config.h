@@ -47,6 +47,9 @@ struct cfg_camera {
 	struct motion_zone motion_ignore[MOTION_ZONES_MAX];
 	size_t n_motion_ignore;
 	unsigned int preroll_s, clip_length_s, clip_max_s, cooldown_s;
+	/* the network policy (policy/): where the camera is */
+	char mac[18]; /* aa:bb:cc:dd:ee:ff, or "" */
+	char ip[CFG_NAME_MAX + 16]; /* its address, or "" (from source) */
 	unsigned int line; /* where the section starts */
 };
 
@@ -61,6 +64,10 @@ struct cfg {
 	char uplink_user[CFG_NAME_MAX + 1];
 	char relay_host[CFG_STR_MAX];
 	uint16_t relay_port;
+	/* the network policy: the hub's interfaces to its cameras, and the
+	 * LAN that may view locally */
+	char camera_interfaces[CFG_STR_MAX]; /* "cam0,cam1", or "" */
+	char lan_subnet[64];		      /* "192.168.1.0/24", or "" */
 	struct cfg_camera cams[CFG_MAX_CAMERAS];
 	size_t n_cams;
 };

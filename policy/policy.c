@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The nftables part of the network policy (see policy.h). The ruleset is
+ * text in nft's own syntax, built here and handed to libnftables, the
+ * library nft itself uses: what is applied is exactly what
+ * `moatctl policy show` prints and what the golden test pins.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <nftables/libnftables.h>
+
+#include "capture/rtsp.h"
+#include "policy/policy.h"
+
+struct text {
+	char *p;
+	size_t len, used;
+	bool full;
+};
+
+static void put(struct text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->p + t->used, t->len - t->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= t->len - t->used)
+		t->full = true;
+	else
+		t->used += (size_t)n;
+}
+
+/* The interfaces as an nft set expression: { "cam0", "cam1" } */
+static void ifset(struct text *t, const char *list)
+{
+	put(t, "{ ");
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+
+		put(t, "%s\"%.*s\"", p == list ? "" : ", ", (int)n, p);
+		p += n + (p[n] == ',');
+	}
+	put(t, " }");
+}
+
+/* A camera's address and RTSP ports, from moat.conf. */
+static int camera_addr(const struct cfg_camera *cam, char *ip, size_t ip_len,
+		       unsigned int *port, char *why, size_t why_len)
+{
+	unsigned char a[16];
+	char host[256];
+
+	if (rtsp_host_port(cam->source, host, sizeof(host), port)) {
+		snprintf(why, why_len, "[camera %s] source is not an rtsp:// URL",
+			 cam->name);
+		return -EINVAL;
+	}
+	if (cam->ip[0]) {
+		snprintf(ip, ip_len, "%s", cam->ip);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1) {
+		snprintf(why, why_len,
+			 "[camera %s] its source names the host `%.64s'; the policy needs its address: add `ip = ...' to the camera's section",
+			 cam->name, host);
+		return -EINVAL;
+	}
+	snprintf(ip, ip_len, "%.45s", host); /* numeric: INET6_ADDRSTRLEN */
+	return 0;
+}
+
+int policy_ruleset(const struct cfg *c, const char *conf, char *out,
+		   size_t len, char *why, size_t why_len)
+{
+	struct text t = { out, len, 0, false };
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *r;
+	const char *ifs = c->camera_interfaces;
+	int ret;
+
+	if (!ifs[0]) {
+		snprintf(why, why_len,
+			 "[hub] camera_interfaces is none: there is no camera network to wall off");
+		return -EINVAL;
+	}
+	ret = getaddrinfo(c->relay_host, NULL, &hints, &res);
+	if (ret) {
+		snprintf(why, why_len, "[relay] address %s: %s", c->relay_host,
+			 gai_strerror(ret));
+		return -EINVAL;
+	}
+	/* Replaced whole in one transaction: made if absent, then deleted
+	 * and defined again. */
+	put(&t, "table inet moat\ndelete table inet moat\n\n");
+	put(&t, "table inet moat {\n"
+		"\tcomment \"moat network policy, made from %s by moatctl policy apply; edit that file, not this table\"\n\n",
+	    conf);
+	put(&t, "\tchain input {\n"
+		"\t\ttype filter hook input priority filter - 5; policy accept;\n");
+	put(&t, "\t\tiifname ");
+	ifset(&t, ifs);
+	put(&t, " ct state established,related accept comment \"cameras: replies to connections the hub made\"\n");
+	put(&t, "\t\tiifname ");
+	ifset(&t, ifs);
+	put(&t, " udp dport 67 accept comment \"cameras: DHCP requests to the hub\"\n");
+	put(&t, "\t\tiifname ");
+	ifset(&t, ifs);
+	put(&t, " icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept comment \"cameras: IPv6 neighbour discovery with the hub\"\n");
+	put(&t, "\t\tiifname ");
+	ifset(&t, ifs);
+	put(&t, " counter drop comment \"cameras: nothing else reaches the hub\"\n\t}\n\n");
+
+	put(&t, "\tchain forward {\n"
+		"\t\ttype filter hook forward priority filter - 5; policy accept;\n");
+	put(&t, "\t\tiifname ");
+	ifset(&t, ifs);
+	put(&t, " counter drop comment \"cameras: nothing is routed from a camera network\"\n");
+	put(&t, "\t\toifname ");
+	ifset(&t, ifs);
+	put(&t, " counter drop comment \"cameras: nothing is routed to a camera network\"\n\t}\n\n");
+
+	put(&t, "\tchain output {\n"
+		"\t\ttype filter hook output priority filter - 5; policy accept;\n");
+	for (size_t i = 0; i < c->n_cams; i++) {
+		const struct cfg_camera *cam = &c->cams[i];
+		char ip[64];
+		unsigned int port;
+
+		if (cam->kind != CAM_RTSP)
+			continue;
+		ret = camera_addr(cam, ip, sizeof(ip), &port, why, why_len);
+		if (ret)
+			goto out;
+		put(&t, "\t\toifname ");
+		ifset(&t, ifs);
+		put(&t, " meta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"camera %s: its worker pulls RTSP from it\"\n",
+		    c->worker_user, strchr(ip, ':') ? "ip6" : "ip", ip, port,
+		    cam->name);
+	}
+	put(&t, "\t\toifname ");
+	ifset(&t, ifs);
+	put(&t, " ct state established,related accept comment \"the hub: replies (DHCP, neighbour discovery)\"\n");
+	put(&t, "\t\toifname ");
+	ifset(&t, ifs);
+	put(&t, " udp sport 67 accept comment \"the hub: DHCP offers\"\n");
+	put(&t, "\t\toifname ");
+	ifset(&t, ifs);
+	put(&t, " icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept comment \"the hub: IPv6 neighbour discovery\"\n");
+	put(&t, "\t\toifname ");
+	ifset(&t, ifs);
+	put(&t, " counter drop comment \"nothing else goes to the cameras\"\n");
+	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"camera workers: nowhere but their cameras\"\n",
+	    c->worker_user);
+	for (r = res; r; r = r->ai_next) {
+		char a[INET6_ADDRSTRLEN];
+		const void *sa = r->ai_family == AF_INET6 ?
+					 (const void *)&((struct sockaddr_in6 *)r->ai_addr)->sin6_addr :
+					 (const void *)&((struct sockaddr_in *)r->ai_addr)->sin_addr;
+
+		if (!inet_ntop(r->ai_family, sa, a, sizeof(a)))
+			continue;
+		put(&t, "\t\tmeta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"uplink: the relay (%s)\"\n",
+		    c->uplink_user, r->ai_family == AF_INET6 ? "ip6" : "ip", a,
+		    c->relay_port, c->relay_host);
+	}
+	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"uplink: nowhere but the relay\"\n",
+	    c->uplink_user);
+	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"sealer: no network at all\"\n\t}\n}\n",
+	    c->sealer_user);
+	ret = t.full ? -ENOBUFS : 0;
+	if (t.full)
+		snprintf(why, why_len, "the ruleset is over %zu bytes", len);
+out:
+	freeaddrinfo(res);
+	return ret;
+}
+
+/* Runs text through libnftables (a dry run first if asked). */
+static int nft_run(const char *text, bool dry, char *out, size_t out_len,
+		   char *err, size_t err_len)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int ret;
+
+	if (!nft) {
+		snprintf(err, err_len, "cannot start libnftables");
+		return -ENOMEM;
+	}
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	nft_ctx_set_dry_run(nft, dry);
+	/*
+	 * From a file, not a buffer: nftables then quotes the right line
+	 * of a rule it refuses (from a buffer it shows the first line).
+	 */
+	{
+		int fd = memfd_create("moat-policy.nft", MFD_CLOEXEC);
+		char path[64];
+		size_t n = strlen(text);
+
+		if (fd < 0 || write(fd, text, n) != (ssize_t)n) {
+			if (fd >= 0)
+				close(fd);
+			nft_ctx_free(nft);
+			snprintf(err, err_len, "cannot stage the ruleset: %s",
+				 strerror(errno));
+			return -EIO;
+		}
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ret = nft_run_cmd_from_filename(nft, path) ? -EINVAL : 0;
+		close(fd);
+	}
+	if (ret && err)
+		snprintf(err, err_len, "%s", nft_ctx_get_error_buffer(nft));
+	if (out)
+		snprintf(out, out_len, "%s", nft_ctx_get_output_buffer(nft));
+	nft_ctx_free(nft);
+	return ret;
+}
+
+int policy_apply(const char *text, char *err, size_t err_len)
+{
+	/* the dry run finds every error without touching the kernel's
+	 * table; the real run is one transaction, all or nothing */
+	int ret = nft_run(text, true, NULL, 0, err, err_len);
+
+	return ret ? ret : nft_run(text, false, NULL, 0, err, err_len);
+}
+
+int policy_remove(char *err, size_t err_len)
+{
+	return nft_run("table inet moat\ndelete table inet moat\n", false, NULL,
+		       0, err, err_len);
+}
+
+int policy_list(char *out, size_t len)
+{
+	char err[256];
+
+	return nft_run("list table inet moat", false, out, len, err,
+		       sizeof(err)) ?
+		       -ENOENT :
+		       0;
+}
