@@ -933,10 +933,23 @@ static void shutdown_all(struct super *s)
 
 	wait_role(s, ROLE_WORKER, 2000);
 	wait_role(s, ROLE_SEALER, 3000);
+	/*
+	 * The sealer's last records (the final records of the streams it
+	 * closed) are in the C ring: an uplink that died and waits out its
+	 * backoff is started now, or they would be lost with the ring and
+	 * those streams would end early.
+	 */
+	if (ring_used(&s->c_watch) && all_stopped(s, ROLE_UPLINK)) {
+		for (size_t i = 0; i < s->n_ch; i++)
+			if (s->ch[i].role == ROLE_UPLINK && !s->ch[i].pid)
+				spawn(s, &s->ch[i]);
+	}
 	until = mono_ns() + 5000000000ULL;
 	while (ring_used(&s->c_watch) && mono_ns() < until &&
-	       !all_stopped(s, ROLE_UPLINK))
+	       !all_stopped(s, ROLE_UPLINK)) {
 		usleep(20000);
+		reap(s);
+	}
 	wait_role(s, ROLE_UPLINK, 3000);
 }
 
