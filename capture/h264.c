@@ -1,19 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "capture/h264.h"
 
-uint32_t h264_nal_types(const uint8_t *p, size_t n)
-{
-	uint32_t mask = 0;
-
-	for (size_t i = 0; i + 3 < n; i++) {
-		if (p[i] || p[i + 1] || p[i + 2] != 1)
-			continue;
-		mask |= 1u << (p[i + 3] & 0x1f);
-		i += 3;
-	}
-	return mask;
-}
-
 void nal_scan(enum cap_codec c, const uint8_t *p, size_t n, bool *key,
 	      bool *config)
 {
@@ -29,7 +16,7 @@ void nal_scan(enum cap_codec c, const uint8_t *p, size_t n, bool *key,
 		*key = *key || nal_is_key(c, t);
 		if (nal_is_ps(c, t))
 			ps |= 1u << (c == CODEC_H265 ? t - H265_NAL_VPS :
-						       t - H264_NAL_SPS);
+						       t - NAL_SPS);
 		i += 3;
 	}
 	*config = ps == (c == CODEC_H265 ? 7u : 3u);

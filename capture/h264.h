@@ -11,21 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture/annexb.h"
+
 enum cap_codec { CODEC_H264 = 0, CODEC_H265 = 1 };
 
+/* H.264's types are capture/annexb.h's NAL_IDR, NAL_SPS, NAL_PPS */
 enum {
-	H264_NAL_IDR = 5,
-	H264_NAL_SPS = 7,
-	H264_NAL_PPS = 8,
 	H265_NAL_IRAP_FIRST = 16, /* BLA, IDR and CRA pictures: 16-21 */
 	H265_NAL_IRAP_LAST = 21,
 	H265_NAL_VPS = 32,
 	H265_NAL_SPS = 33,
 	H265_NAL_PPS = 34,
 };
-
-/* Bit t set for each H.264 NAL unit type t that follows a start code. */
-uint32_t h264_nal_types(const uint8_t *p, size_t n);
 
 /* The NAL unit type from its first byte (H.264: 5 bits, H.265: 6). */
 static inline unsigned int nal_type(enum cap_codec c, uint8_t b0)
@@ -38,14 +35,14 @@ static inline bool nal_is_key(enum cap_codec c, unsigned int type)
 {
 	return c == CODEC_H265 ?
 		       type >= H265_NAL_IRAP_FIRST && type <= H265_NAL_IRAP_LAST :
-		       type == H264_NAL_IDR;
+		       type == NAL_IDR;
 }
 
 /* A parameter set (H.264 SPS, PPS; H.265 VPS, SPS, PPS). */
 static inline bool nal_is_ps(enum cap_codec c, unsigned int type)
 {
 	return c == CODEC_H265 ? type >= H265_NAL_VPS && type <= H265_NAL_PPS :
-				 type == H264_NAL_SPS || type == H264_NAL_PPS;
+				 type == NAL_SPS || type == NAL_PPS;
 }
 
 /*

@@ -501,26 +501,22 @@ static int clip_end(struct sealer *sl, struct cam *cm, uint64_t end_us,
 				.n_gops = cm->n_clip,
 				.motion_us = cm->motion_us,
 				.end_us = end_us };
-	int ret = 0;
+	int ret;
 
 	snprintf(m.camera, sizeof(m.camera), "%s", cm->cfg->name);
 	snprintf(m.codec, sizeof(m.codec), "%s", cm->hevc ? "h265" : "h264");
-	cm->in_clip = false;
-	cm->st->in_clip = 0;
-	if (cm->n_clip) {
-		/* the index goes to the C ring, not the hold */
-		cm->in_clip = true;
-		ret = open_stream_meta(sl, cm, &m, 0, aux);
-		if (!ret)
-			ret = close_stream(sl, cm, 0, aux);
-		cm->in_clip = false;
-	}
+	/* still in the clip: the index goes to the C ring, not the hold */
+	ret = open_stream_meta(sl, cm, &m, 0, aux);
+	if (!ret)
+		ret = close_stream(sl, cm, 0, aux);
 	if (!ret) {
 		cm->st->clips++;
 		log_info("camera %s: clip of %.1f s closed (%zu GOPs)",
 			 cm->cfg->name,
 			 (double)(end_us - cm->clip_start_us) / 1e6, cm->n_clip);
 	}
+	cm->in_clip = false;
+	cm->st->in_clip = 0;
 	cm->n_clip = 0;
 	return ret;
 }

@@ -636,6 +636,12 @@ static void role_err(const char *shared, char out[STATS_ERR_MAX])
 			*p = '?';
 }
 
+/* Seconds from at_us to now_us (0 if the clock stepped back). */
+static double age_s(uint64_t now_us, uint64_t at_us)
+{
+	return now_us > at_us ? (double)(now_us - at_us) / 1e6 : 0.0;
+}
+
 static void sb_json_str(struct sbuf *b, const char *s)
 {
 	for (; *s; s++)
@@ -689,16 +695,12 @@ static void status_json(const struct super *s, struct sbuf *b)
 			  sc->last_key_us && now_us > sc->last_key_us ?
 				  (double)(now_us - sc->last_key_us) / 1e6 :
 				  -1.0,
-			  ws->err[0] && now_us > ws->err_us ?
-				  (double)(now_us - ws->err_us) / 1e6 :
-				  -1.0);
+			  ws->err[0] ? age_s(now_us, ws->err_us) : -1.0);
 		role_err(ws->err, e);
 		sb_json_str(b, e);
 		role_err(ws->note, e);
 		sb_printf(b, "\", \"note_age_s\": %.1f, \"note\": \"",
-			  e[0] && now_us > ws->note_us ?
-				  (double)(now_us - ws->note_us) / 1e6 :
-				  -1.0);
+			  e[0] ? age_s(now_us, ws->note_us) : -1.0);
 		sb_json_str(b, e);
 		sb_printf(b, "\"");
 		if (s->cfg.cams[i].record == REC_EVENTS)
@@ -796,15 +798,11 @@ static void status_text(const struct super *s, struct sbuf *b)
 		role_err(ws->err, e);
 		if (e[0])
 			sb_printf(b, "%-16s %s (%.0f s ago)\n", "", e,
-				  now_us > ws->err_us ?
-					  (double)(now_us - ws->err_us) / 1e6 :
-					  0.0);
+				  age_s(now_us, ws->err_us));
 		role_err(ws->note, e);
 		if (e[0])
 			sb_printf(b, "%-16s note: %s (%.0f s ago)\n", "", e,
-				  now_us > ws->note_us ?
-					  (double)(now_us - ws->note_us) / 1e6 :
-					  0.0);
+				  age_s(now_us, ws->note_us));
 		if (s->cfg.cams[i].record == REC_EVENTS) {
 			human_bytes(x, sizeof(x), (double)sc->held_bytes);
 			sb_printf(b, "%-16s events: %s, %" PRIu64

@@ -167,8 +167,6 @@ static const char *capture_why(int err)
 		return "the camera's stream broke the protocol";
 	case -EBADMSG:
 		return "the camera's video cannot be decoded for motion detection (5 s of frames refused)";
-	case -EILSEQ:
-		return "the camera's stream is damaged (over 50 errors from the RTSP/RTP parser or decoder in 10 s)";
 	case -ENOLINK:
 		return "the camera's motion substream ended or stalled";
 	case -EMSGSIZE:
@@ -212,6 +210,49 @@ static int sub_stop(void)
 	return role_stopping() || sub_quit;
 }
 
+/* A detector for this camera, made at its first frame (when the codec is
+ * known), inside the sandbox, where the decoder needs only memory. */
+static struct motion *detector(const struct worker_io *io, bool hevc,
+			       bool keyframes_only)
+{
+	struct motion_opts mo = {
+		.hevc = hevc,
+		.keyframes_only = keyframes_only,
+		.sensitivity = io->cam->motion_sensitivity,
+		.fps = io->cam->motion_fps,
+		.n_ignore = io->cam->n_motion_ignore,
+	};
+	struct motion *m;
+	char why[128];
+
+	memcpy(mo.ignore, io->cam->motion_ignore, sizeof(mo.ignore));
+	m = motion_new(&mo, why, sizeof(why));
+	if (!m)
+		log_err("camera %s: motion detection: %s", io->cam->name, why);
+	return m;
+}
+
+/* motion_feed()'s errors, worded apart from the RTSP source's. */
+static int detector_err(int ret)
+{
+	return ret == -EPROTO	? -EBADMSG :
+	       ret == -EMSGSIZE ? -EFBIG : /* a picture, not an access unit */
+				  ret;
+}
+
+/* The detector's state after a frame, in the counters and the log. */
+static void motion_seen(struct worker_io *io, const struct motion_result *mr,
+			const char *where)
+{
+	io->st->motion_samples += mr->sampled;
+	if (mr->active && !io->st->motion) {
+		io->st->motion_starts++;
+		log_info("camera %s: motion%s (%u of %u cells changed)",
+			 io->cam->name, where, mr->cells, mr->of);
+	}
+	io->st->motion = mr->active;
+}
+
 static void *sub_main(void *arg)
 {
 	struct worker_io *io = arg;
@@ -230,37 +271,16 @@ static void *sub_main(void *arg)
 			err = ret == -ENODATA ? -ECONNRESET : ret;
 			break;
 		}
-		if (!ss->m) {
-			struct motion_opts mo = {
-				.hevc = f.hevc,
-				.sensitivity = io->cam->motion_sensitivity,
-				.fps = io->cam->motion_fps,
-				.n_ignore = io->cam->n_motion_ignore,
-			};
-			char why[128];
-
-			memcpy(mo.ignore, io->cam->motion_ignore,
-			       sizeof(mo.ignore));
-			ss->m = motion_new(&mo, why, sizeof(why));
-			if (!ss->m) {
-				err = -ENOMEM;
-				break;
-			}
+		if (!ss->m && !(ss->m = detector(io, f.hevc, false))) {
+			err = -ENOMEM;
+			break;
 		}
 		ret = motion_feed(ss->m, f.p, f.len, f.ts_us, &mr);
 		if (ret) {
-			err = ret == -EPROTO	? -EBADMSG :
-			      ret == -EMSGSIZE	? -EFBIG :
-						  ret;
+			err = detector_err(ret);
 			break;
 		}
-		io->st->motion_samples += mr.sampled;
-		if (mr.active && !__atomic_load_n(&ss->active, __ATOMIC_RELAXED)) {
-			io->st->motion_starts++;
-			log_info("camera %s: motion in the substream (%u of %u cells changed)",
-				 io->cam->name, mr.cells, mr.of);
-		}
-		io->st->motion = mr.active;
+		motion_seen(io, &mr, " in the substream");
 		__atomic_store_n(&ss->active, mr.active, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&ss->active, 0, __ATOMIC_RELEASE);
@@ -297,52 +317,39 @@ static int motion_flag(struct worker_io *io, struct motion **mp,
 			*flags |= PFL_MOTION;
 		return 0;
 	}
-	if (!m) {
-		/* made at the first frame, when the codec is known: inside
-		 * the sandbox, where the decoder needs only memory */
-		struct motion_opts mo = {
-			.hevc = f->hevc,
-			.keyframes_only = check,
-			.sensitivity = io->cam->motion_sensitivity,
-			.fps = io->cam->motion_fps,
-			.n_ignore = io->cam->n_motion_ignore,
-		};
-		char why[128];
-
-		memcpy(mo.ignore, io->cam->motion_ignore, sizeof(mo.ignore));
-		m = *mp = motion_new(&mo, why, sizeof(why));
-		if (!m) {
-			log_err("camera %s: motion detection: %s",
-				io->cam->name, why);
-			return -ENOMEM;
-		}
-	}
+	if (!m && !(m = *mp = detector(io, f->hevc, check)))
+		return -ENOMEM;
 	ret = motion_feed(m, f->p, f->len, f->ts_us, &mr);
-	if (ret == -EPROTO)
-		return -EBADMSG; /* worded apart from an RTSP protocol error */
-	if (ret == -EMSGSIZE)
-		return -EFBIG; /* a picture, not an access unit */
 	if (ret)
-		return ret;
+		return detector_err(ret);
 	w->pictures += mr.decoded || mr.damaged;
 	w->damaged += mr.damaged;
 	if (check)
 		return 0;
-	io->st->motion_samples += mr.sampled;
-	if (mr.active && !io->st->motion) {
-		io->st->motion_starts++;
-		log_info("camera %s: motion (%u of %u cells changed)",
-			 io->cam->name, mr.cells, mr.of);
-	}
-	io->st->motion = mr.active;
+	motion_seen(io, &mr, "");
 	if (mr.active)
 		*flags |= PFL_MOTION;
 	return 0;
 }
 
 
+static int fail(struct worker_io *io, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void note(struct worker_io *io, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The camera failed: why, for status (and the log, at the worker's end). */
+static int fail(struct worker_io *io, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(io->st->err, sizeof(io->st->err), "camera failed: ");
+
+	va_start(ap, fmt);
+	vsnprintf(io->st->err + n, sizeof(io->st->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+	io->st->err_us = cap_now_us();
+	return err;
+}
 
 static void note(struct worker_io *io, const char *fmt, ...)
 {
@@ -371,21 +378,16 @@ static int check_window(struct worker_io *io, struct window *w,
 		 got = rx - w->received, bps = delivered * 8 / 10;
 	bool first = !win_us;
 
-	if (!first && n - w->complaints > DAMAGE_MAX) {
-		snprintf(io->st->err, sizeof(io->st->err),
-			 "camera failed: the camera's stream is damaged (%llu errors from the RTSP/RTP parser or decoder in 10 s)",
-			 (unsigned long long)(n - w->complaints));
-		io->st->err_us = cap_now_us();
-		return -EILSEQ;
-	}
+	if (!first && n - w->complaints > DAMAGE_MAX)
+		return fail(io, -EILSEQ,
+			    "the camera's stream is damaged (%llu errors from the RTSP/RTP parser or decoder in 10 s)",
+			    (unsigned long long)(n - w->complaints));
 	if (!first && io->cam->kind == CAM_RTSP && got > (1u << 20) &&
-	    delivered < got / 2) {
-		snprintf(io->st->err, sizeof(io->st->err),
-			 "camera failed: the camera's stream is damaged (%.1f MB received in 10 s, %.0f%% of it made frames)",
-			 (double)got / 1e6, 100.0 * (double)delivered / (double)got);
-		io->st->err_us = cap_now_us();
-		return -EILSEQ;
-	}
+	    delivered < got / 2)
+		return fail(io, -EILSEQ,
+			    "the camera's stream is damaged (%.1f MB received in 10 s, %.0f%% of it made frames)",
+			    (double)got / 1e6,
+			    100.0 * (double)delivered / (double)got);
 	if (!first && w->usual_bps && bps > 4 * w->usual_bps)
 		note(io, "bitrate %.1f Mb/s over the last 10 s, %.0f times the camera's usual %.1f Mb/s",
 		     (double)bps / 1e6, (double)bps / (double)w->usual_bps,
@@ -425,14 +427,11 @@ static int capture(struct worker_io *io, struct cap_source *src,
 		if (ret == -ENODATA) {
 			io->st->ended = 1;
 			log_info("camera %s: the source ended", cam->name);
-			return put_end(io, r, live);
+			ret = put_end(io, r, live);
+			return ret < 0 ? fail(io, ret, "%s", strerror(-ret)) : 0;
 		}
-		if (ret < 0) {
-			io->st->err_us = cap_now_us();
-			snprintf(io->st->err, sizeof(io->st->err),
-				 "camera failed: %s", capture_why(ret));
-			return ret;
-		}
+		if (ret < 0)
+			return fail(io, ret, "%s", capture_why(ret));
 		if (!ret) {
 			int ms = due > now ? (int)((due - now + 999) / 1000) : 0;
 
@@ -447,12 +446,8 @@ static int capture(struct worker_io *io, struct cap_source *src,
 		skip = false;
 		flags = live;
 		ret = motion_flag(io, m, &f, &flags, &w);
-		if (ret) {
-			io->st->err_us = cap_now_us();
-			snprintf(io->st->err, sizeof(io->st->err),
-				 "camera failed: %s", capture_why(ret));
-			return ret;
-		}
+		if (ret)
+			return fail(io, ret, "%s", capture_why(ret));
 		for (;;) {
 			ret = put_frame(io, r, &f, flags);
 			if (ret || realtime || role_stopping())
@@ -460,7 +455,7 @@ static int capture(struct worker_io *io, struct cap_source *src,
 			wait_room(io, r, (uint32_t)(FRAME_HDR_LEN + f.len));
 		}
 		if (ret < 0)
-			return ret;
+			return fail(io, ret, "%s", capture_why(ret));
 		if (!ret) {
 			/* A realtime camera cannot wait for the sealer. */
 			if (!io->st->drops_rec)
@@ -505,7 +500,7 @@ static int open_rtsp(struct worker_io *io, struct cap_source **src,
 		     char *why, size_t why_len)
 {
 	char url[CFG_STR_MAX + 64], sub[CFG_STR_MAX + 64];
-	unsigned int sub_port = 0;
+	unsigned int sub_port; /* the same: moatd checked at setup */
 	struct rtsp_opts so = { .timeout_ms = RTSP_TIMEOUT_MS,
 				.stop = sub_stop };
 	int ret = rtsp_resolve(io->cam->source, url, sizeof(url),
@@ -516,12 +511,6 @@ static int open_rtsp(struct worker_io *io, struct cap_source **src,
 				   &sub_port, why, why_len);
 	if (ret)
 		return ret;
-	if (io->sub && sub_port != io->sb.net_port) {
-		snprintf(why, why_len,
-			 "motion_source is on port %u, the camera on %u: they must share one",
-			 sub_port, io->sb.net_port);
-		return -EINVAL;
-	}
 	io->sb.net = true;
 	io->sb.threads = io->sub != NULL;
 	ret = sandbox_enter(&io->sb);
@@ -600,7 +589,6 @@ int worker_main(struct worker_io *io)
 		log_err("camera %s: %s", io->cam->name, io->st->err);
 		sub_end(io);
 		cap_close(src);
-		motion_free(m);
 		return 1;
 	}
 	if (io->cam->kind == CAM_RTSP && rtsp_streams(src) > 8)
@@ -609,11 +597,10 @@ int worker_main(struct worker_io *io)
 	if (io->start_delay_ms)
 		poll(NULL, 0, (int)io->start_delay_ms);
 	ret = capture(io, src, &r, &m);
+	/* every failure of capture() went through fail() */
 	if (ret < 0 && !role_stopping())
 		log_err("camera %s: %s; moatd will start it again",
-			io->cam->name,
-			ret == -EILSEQ ? io->st->err + strlen("camera failed: ") :
-					 capture_why(ret));
+			io->cam->name, io->st->err + strlen("camera failed: "));
 	sub_end(io);
 	cap_close(src);
 	motion_free(m);

@@ -26,23 +26,29 @@ struct text {
 	bool full;
 };
 
+static void vput(struct text *t, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (t->full)
+		return;
+	n = vsnprintf(t->p + t->used, t->len - t->used, fmt, ap);
+	if (n < 0 || (size_t)n >= t->len - t->used)
+		t->full = true;
+	else
+		t->used += (size_t)n;
+}
+
 static void put(struct text *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void put(struct text *t, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (t->full)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(t->p + t->used, t->len - t->used, fmt, ap);
+	vput(t, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= t->len - t->used)
-		t->full = true;
-	else
-		t->used += (size_t)n;
 }
 
 /* The interfaces as an nft set expression: { "cam0", "cam1" } */
@@ -56,6 +62,25 @@ static void ifset(struct text *t, const char *list)
 		p += n + (p[n] == ',');
 	}
 	put(t, " }");
+}
+
+/* One rule on the camera interfaces: "\t\tDIRname { ... } REST\n", DIR
+ * iif or oif. */
+static void if_rule(struct text *t, const char *dir, const char *ifs,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void if_rule(struct text *t, const char *dir, const char *ifs,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	put(t, "\t\t%sname ", dir);
+	ifset(t, ifs);
+	put(t, " ");
+	va_start(ap, fmt);
+	vput(t, fmt, ap);
+	va_end(ap);
+	put(t, "\n");
 }
 
 /* A camera's address and RTSP ports, from moat.conf. */
@@ -111,27 +136,17 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 	    conf);
 	put(&t, "\tchain input {\n"
 		"\t\ttype filter hook input priority filter - 5; policy accept;\n");
-	put(&t, "\t\tiifname ");
-	ifset(&t, ifs);
-	put(&t, " ct state established,related accept comment \"cameras: replies to connections the hub made\"\n");
-	put(&t, "\t\tiifname ");
-	ifset(&t, ifs);
-	put(&t, " udp dport 67 accept comment \"cameras: DHCP requests to the hub\"\n");
-	put(&t, "\t\tiifname ");
-	ifset(&t, ifs);
-	put(&t, " icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept comment \"cameras: IPv6 neighbour discovery with the hub\"\n");
-	put(&t, "\t\tiifname ");
-	ifset(&t, ifs);
-	put(&t, " counter drop comment \"cameras: nothing else reaches the hub\"\n\t}\n\n");
+	if_rule(&t, "iif", ifs, "ct state established,related accept comment \"cameras: replies to connections the hub made\"");
+	if_rule(&t, "iif", ifs, "udp dport 67 accept comment \"cameras: DHCP requests to the hub\"");
+	if_rule(&t, "iif", ifs, "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept comment \"cameras: IPv6 neighbour discovery with the hub\"");
+	if_rule(&t, "iif", ifs, "counter drop comment \"cameras: nothing else reaches the hub\"");
+	put(&t, "\t}\n\n");
 
 	put(&t, "\tchain forward {\n"
 		"\t\ttype filter hook forward priority filter - 5; policy accept;\n");
-	put(&t, "\t\tiifname ");
-	ifset(&t, ifs);
-	put(&t, " counter drop comment \"cameras: nothing is routed from a camera network\"\n");
-	put(&t, "\t\toifname ");
-	ifset(&t, ifs);
-	put(&t, " counter drop comment \"cameras: nothing is routed to a camera network\"\n\t}\n\n");
+	if_rule(&t, "iif", ifs, "counter drop comment \"cameras: nothing is routed from a camera network\"");
+	if_rule(&t, "oif", ifs, "counter drop comment \"cameras: nothing is routed to a camera network\"");
+	put(&t, "\t}\n\n");
 
 	put(&t, "\tchain output {\n"
 		"\t\ttype filter hook output priority filter - 5; policy accept;\n");
@@ -145,24 +160,15 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 		ret = camera_addr(cam, ip, sizeof(ip), &port, why, why_len);
 		if (ret)
 			goto out;
-		put(&t, "\t\toifname ");
-		ifset(&t, ifs);
-		put(&t, " meta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"camera %s: its worker pulls RTSP from it\"\n",
-		    c->worker_user, strchr(ip, ':') ? "ip6" : "ip", ip, port,
-		    cam->name);
+		if_rule(&t, "oif", ifs,
+			"meta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"camera %s: its worker pulls RTSP from it\"",
+			c->worker_user, strchr(ip, ':') ? "ip6" : "ip", ip, port,
+			cam->name);
 	}
-	put(&t, "\t\toifname ");
-	ifset(&t, ifs);
-	put(&t, " ct state established,related accept comment \"the hub: replies (DHCP, neighbour discovery)\"\n");
-	put(&t, "\t\toifname ");
-	ifset(&t, ifs);
-	put(&t, " udp sport 67 accept comment \"the hub: DHCP offers\"\n");
-	put(&t, "\t\toifname ");
-	ifset(&t, ifs);
-	put(&t, " icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept comment \"the hub: IPv6 neighbour discovery\"\n");
-	put(&t, "\t\toifname ");
-	ifset(&t, ifs);
-	put(&t, " counter drop comment \"nothing else goes to the cameras\"\n");
+	if_rule(&t, "oif", ifs, "ct state established,related accept comment \"the hub: replies (DHCP, neighbour discovery)\"");
+	if_rule(&t, "oif", ifs, "udp sport 67 accept comment \"the hub: DHCP offers\"");
+	if_rule(&t, "oif", ifs, "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept comment \"the hub: IPv6 neighbour discovery\"");
+	if_rule(&t, "oif", ifs, "counter drop comment \"nothing else goes to the cameras\"");
 	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"camera workers: nowhere but their cameras\"\n",
 	    c->worker_user);
 	for (r = res; r; r = r->ai_next) {

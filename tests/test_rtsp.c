@@ -86,6 +86,12 @@ static void split(const uint8_t *b, size_t len, struct nals *out)
 	}
 }
 
+static void nals_free(struct nals *n)
+{
+	free(n->p);
+	free(n->len);
+}
+
 static bool nal_eq(const struct nals *a, size_t i, const struct nals *b,
 		   size_t j)
 {
@@ -258,10 +264,8 @@ int main(void)
 				      hp >= 1,
 			      "garage: the viewer's H.265 NAL units equal the camera's, in order (%zu NAL units, %u whole passes)",
 			      gn2.n, hp);
-			free(hn.p);
-			free(hn.len);
-			free(gn2.p);
-			free(gn2.len);
+			nals_free(&hn);
+			nals_free(&gn2);
 		} else {
 			CHECK(0, "%s and %s readable", hevc, hpath);
 		}
@@ -319,10 +323,8 @@ int main(void)
 				       (mn.p[first + k][0] & 0x1f) == 7),
 			      "the clip's NAL units equal the camera's, from the keyframe at %zu s to a GOP's end (%zu of %zu matched)",
 			      gop, k, kn.n);
-			free(mn.p);
-			free(mn.len);
-			free(kn.p);
-			free(kn.len);
+			nals_free(&mn);
+			nals_free(&kn);
 		} else {
 			CHECK(0, "the clip %s and %s readable", cpath, motion);
 		}
@@ -337,10 +339,8 @@ int main(void)
 			      passes >= 2,
 		      "the viewer's NAL units equal the camera's, in order (%zu NAL units, %u whole passes of the clip's %zu)",
 		      gn.n, passes, cn.n);
-		free(cn.p);
-		free(cn.len);
-		free(gn.p);
-		free(gn.len);
+		nals_free(&cn);
+		nals_free(&gn);
 	}
 	pt = pt_set_new(clip_b, clip_len);
 	CHECK(pt && pt_scan_tree(pt, h.spool, &files) == 0 && files >= 1,

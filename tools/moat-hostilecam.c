@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture/annexb.h"
+
 enum {
 	CLIP_MAX = 256 << 20, /* largest input file */
 	IN_MAX = 16 << 10,    /* a request (head and body) from a client */
@@ -43,11 +45,8 @@ enum {
 	PT_H264 = 96,
 };
 
+/* NAL types beyond capture/annexb.h's: RTP packetisation (RFC 6184) */
 enum {
-	NAL_SEI = 6,
-	NAL_SPS = 7,
-	NAL_PPS = 8,
-	NAL_AUD = 9,
 	NAL_FILLER = 12,
 	NAL_STAP_A = 24,
 	NAL_FU_A = 28,
@@ -70,6 +69,7 @@ struct clip {
 	struct au *au;
 	size_t n_au;
 	const struct nal *sps, *pps;
+	size_t sps_i, pps_i; /* 1 + their index in nal[], 0: none yet */
 };
 
 struct conn;
@@ -161,19 +161,6 @@ note(struct conn *c, const char *fmt, ...)
 
 /* ---- the clip ---- */
 
-static bool starts_au(const struct nal *n, bool have_vcl)
-{
-	unsigned int t = n->p[0] & 0x1f;
-
-	if (!have_vcl)
-		return false;
-	if (t == NAL_AUD || t == NAL_SPS || t == NAL_PPS || t == NAL_SEI ||
-	    (t >= 14 && t <= 18))
-		return true;
-	/* a slice with first_mb_in_slice 0 (ue(v) "1") starts a picture */
-	return (t == 1 || t == 5) && n->len > 1 && (n->p[1] & 0x80);
-}
-
 static int add_nal(struct clip *cl, const uint8_t *p, size_t len)
 {
 	struct nal *n;
@@ -187,15 +174,19 @@ static int add_nal(struct clip *cl, const uint8_t *p, size_t len)
 		return -ENOMEM;
 	cl->nal = n;
 	cl->nal[cl->n_nal++] = (struct nal){ p, (uint32_t)len };
+	if ((p[0] & 0x1f) == NAL_SPS && !cl->sps_i)
+		cl->sps_i = cl->n_nal;
+	if ((p[0] & 0x1f) == NAL_PPS && !cl->pps_i)
+		cl->pps_i = cl->n_nal;
 	return 0;
 }
 
-static int split_nals(struct clip *cl)
+/* The NAL units of one access unit. */
+static int split_nals(struct clip *cl, const uint8_t *b, size_t len)
 {
-	const uint8_t *b = cl->buf;
 	size_t start = SIZE_MAX;
 
-	for (size_t i = 0; i + 3 <= cl->len; i++) {
+	for (size_t i = 0; i + 3 <= len; i++) {
 		if (b[i] || b[i + 1] || b[i + 2] != 1)
 			continue;
 		if (start != SIZE_MAX && add_nal(cl, b + start, i - start))
@@ -203,34 +194,36 @@ static int split_nals(struct clip *cl)
 		i += 2;
 		start = i + 1;
 	}
-	if (start != SIZE_MAX && start < cl->len &&
-	    add_nal(cl, b + start, cl->len - start))
+	if (start != SIZE_MAX && start < len &&
+	    add_nal(cl, b + start, len - start))
 		return -ENOMEM;
 	return 0;
 }
 
+/* Access units as moat's own Annex-B splitter finds them. */
 static int group_aus(struct clip *cl)
 {
-	bool vcl = false;
+	struct annexb a;
+	struct annexb_au au;
 
-	cl->au = calloc(cl->n_nal + 1, sizeof(*cl->au));
-	if (!cl->au)
-		return -ENOMEM;
-	for (size_t i = 0; i < cl->n_nal; i++) {
-		const struct nal *n = &cl->nal[i];
-		unsigned int t = n->p[0] & 0x1f;
+	annexb_init(&a, cl->buf, cl->len);
+	while (annexb_next_au(&a, &au) == 1) {
+		struct au *x = realloc(cl->au, (cl->n_au + 1) * sizeof(*x));
+		uint32_t first = (uint32_t)cl->n_nal;
 
-		if (!cl->n_au || starts_au(n, vcl)) {
-			cl->au[cl->n_au++] = (struct au){ (uint32_t)i, 0 };
-			vcl = false;
-		}
-		cl->au[cl->n_au - 1].n++;
-		vcl |= t >= 1 && t <= 5;
-		if (t == NAL_SPS && !cl->sps)
-			cl->sps = n;
-		if (t == NAL_PPS && !cl->pps)
-			cl->pps = n;
+		if (!x)
+			return -ENOMEM;
+		cl->au = x;
+		if (split_nals(cl, au.p, au.len))
+			return -ENOMEM;
+		if (cl->n_nal > first)
+			cl->au[cl->n_au++] = (struct au){
+				first, (uint32_t)(cl->n_nal - first)
+			};
 	}
+	/* indexes, not pointers, until nal[] stops moving */
+	cl->sps = cl->sps_i ? &cl->nal[cl->sps_i - 1] : NULL;
+	cl->pps = cl->pps_i ? &cl->nal[cl->pps_i - 1] : NULL;
 	return 0;
 }
 
@@ -257,7 +250,7 @@ static int clip_load(const char *path, struct clip *cl)
 		return -EIO;
 	}
 	fclose(f);
-	if (split_nals(cl) || group_aus(cl))
+	if (group_aus(cl))
 		return -ENOMEM;
 	if (!cl->sps || !cl->pps || !cl->n_au) {
 		fprintf(stderr,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer harness for what moat parses of a camera's bytes beyond the
- * Annex-B splitter (fuzz_annexb): the NAL type scan the RTSP camera uses
- * to find keyframes and parameter sets, and the motion detector, fed the
+ * Annex-B splitter (fuzz_annexb): the NAL scan the RTSP camera uses to
+ * find keyframes and parameter sets (H.264 and H.265), and the motion detector, fed the
  * input as a run of access units (the decoder is libavcodec's; the grid,
  * the comparison and the decoder's limits around it are ours).
  */
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct annexb_au au;
 	struct motion *m;
 	char why[128];
-	uint32_t t;
+	bool key, config;
 	uint64_t ts = 0;
 
 	if (!quiet) {
@@ -34,10 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		av_log_set_level(AV_LOG_QUIET);
 		quiet = true;
 	}
-	t = h264_nal_types(data, size);
-	/* a type is only seen after a start code: short input has none */
-	if (size < 4 && t)
-		__builtin_trap();
+	/* the RTSP source's keyframe and parameter-set scan, both codecs: a
+	 * type is only read after a start code, so short input has none */
+	for (int c = CODEC_H264; c <= CODEC_H265; c++) {
+		nal_scan((enum cap_codec)c, data, size, &key, &config);
+		if (size < 4 && (key || config))
+			__builtin_trap();
+	}
 	m = motion_new(&o, why, sizeof(why));
 	if (!m)
 		return 0;

@@ -153,7 +153,7 @@ static void au_scan(enum cap_codec c, const uint8_t *au, size_t len,
 		if (!nal_is_ps(c, type))
 			continue;
 		sc->ps |= 1u << (c == CODEC_H265 ? type - H265_NAL_VPS :
-						   type - H264_NAL_SPS);
+						   type - NAL_SPS);
 		sc->extra_len += 4 + n; /* len <= ANNEXB_AU_MAX: no overflow */
 	}
 }
