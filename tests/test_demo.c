@@ -100,9 +100,14 @@ int main(void)
 		FILE *f;
 		size_t k;
 
+		char clips[] = "/tmp/moat-test-demo-clips.XXXXXX";
+
+		/* the clips go to a folder of the test's own, never into the
+		 * source tree (moat-demo's default is relative) */
+		CHECK(mkdtemp(clips) != NULL, "a folder for the clips");
 		snprintf(cmd, sizeof(cmd),
-			 "'%s' --json --out /tmp/moat-test-demo.mp4 %s 2>&1", demo,
-			 media);
+			 "'%s' --json --out /tmp/moat-test-demo.mp4 --clips %s %s 2>&1",
+			 demo, clips, media);
 		f = popen(cmd, "r");
 		k = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
 		out[k] = 0;
@@ -117,6 +122,8 @@ int main(void)
 		      "the pipeline demo: identical frames, MP4, no plaintext on disk or wire: %s",
 		      out);
 		unlink("/tmp/moat-test-demo.mp4");
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", clips);
+		CHECK(system(cmd) == 0, "the clips folder removed");
 	}
 	return test_done("test_demo");
 }
