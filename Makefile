@@ -17,7 +17,7 @@ CC ?= cc
 CLANG ?= clang
 PKG_CONFIG ?= pkg-config
 PKGS := libcrypto libssl liburing libseccomp libavformat libavcodec libavutil \
-	libnftables
+	libnftables libbpf
 
 ifeq ($(V),1)
 Q :=
@@ -33,7 +33,7 @@ ifeq ($(CI),true)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-MOAT_CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I. \
+MOAT_CPPFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD)/bpf \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
 ifneq ($(SAN),)
@@ -43,9 +43,22 @@ endif
 ALL_CFLAGS = $(MOAT_CPPFLAGS) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
-# Subsystems that make up libmoat. bpf/ will add .bpf.c -> .bpf.o -> .skel.h
-# rules here, with loaders depending on their skeletons.
-# daemon/moatd.c (to come) is the daemon's main; the rest of daemon/ is library.
+# The network policy's BPF programs: bpf/X.bpf.c -> X.bpf.o -> X.skel.h,
+# against the UAPI headers only (no vmlinux.h, no CO-RE: they load on
+# kernels without BTF, docs/POLICY.md). Loaders include the skeletons.
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+LLVM_STRIP ?= llvm-strip
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Wno-unused-function -I. \
+	-I/usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
+ifeq ($(CI),true)
+BPF_CFLAGS += -Werror
+endif
+
+# Subsystems that make up libmoat.
+# daemon/moatd.c is the daemon's main; the rest of daemon/ is library.
 LIB_SRCS := $(wildcard common/*.c crypto/*.c capture/*.c policy/*.c) \
 	$(filter-out daemon/moatd.c,$(wildcard daemon/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -64,7 +77,7 @@ TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD)/bpf -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 600
 
@@ -76,7 +89,7 @@ MEDIA_HEVC := $(BUILD)/media/clip-h265.hevc
 MEDIA_SUB := $(BUILD)/media/motion-sub.h264
 
 .PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format
-all: $(LIB) $(TOOLS) $(TESTS)
+all: $(LIB) $(TOOLS) $(TESTS) $(BPF_OBJS)
 
 # A clear word instead of a missing header when the -dev packages are absent.
 $(BUILD)/.pkgs-ok:
@@ -85,10 +98,22 @@ $(BUILD)/.pkgs-ok:
 		exit 1; }
 	@mkdir -p $(@D) && touch $@
 
-$(BUILD)/obj/%.o: %.c | $(BUILD)/.pkgs-ok
+# every C object may include a skeleton: they come first (-MMD then tracks
+# which one each uses)
+$(BUILD)/obj/%.o: %.c | $(BUILD)/.pkgs-ok $(BPF_SKELS)
 	$(call msg,CC,$<)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/policy.h bpf/common.bpf.h | $(BUILD)/.pkgs-ok
+	$(call msg,BPF,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c -o $@.tmp $< && \
+		$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -126,7 +151,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJS) $(LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Fuzzers build with clang straight from the sources (libFuzzer + ASan).
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTLIB_SRCS) $(wildcard */*.h tests/lib/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTLIB_SRCS) $(wildcard */*.h tests/lib/*.h) $(BPF_SKELS)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(TESTLIB_SRCS) $(LDLIBS)

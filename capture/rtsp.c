@@ -332,8 +332,8 @@ void rtsp_redact(const char *url, char *out, size_t len)
 	snprintf(out, len, "%.*s***%s", (int)(host - url), url, at);
 }
 
-int rtsp_resolve(const char *url, char *out, size_t len, unsigned int *port_out,
-		 char *why, size_t why_len)
+int rtsp_resolve(const char *url, const char *ip, char *out, size_t len,
+		 unsigned int *port_out, char *why, size_t why_len)
 {
 	char proto[16], auth[256], host[256], path[1024], num[INET6_ADDRSTRLEN];
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
@@ -346,6 +346,12 @@ int rtsp_resolve(const char *url, char *out, size_t len, unsigned int *port_out,
 	if (strcmp(proto, "rtsp") || !host[0]) {
 		snprintf(why, why_len, "not an rtsp://host/path URL");
 		return -EINVAL;
+	}
+	/* a known address is used as it is: no DNS (which the network
+	 * policy would refuse the worker anyway) */
+	if (ip && ip[0]) {
+		snprintf(host, sizeof(host), "%s", ip);
+		hints.ai_flags = AI_NUMERICHOST;
 	}
 	ret = getaddrinfo(host, NULL, &hints, &res);
 	if (ret) {

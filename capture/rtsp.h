@@ -68,9 +68,10 @@ void rtsp_redact(const char *url, char *out, size_t len);
 /*
  * Resolves the URL's host name now (the worker cannot later: its sandbox
  * has no files and no DNS) and writes the URL with the numeric address
- * and the port (554 unless the URL names one) in *port.
+ * and the port (554 unless the URL names one) in *port. With ip (the
+ * camera's `ip' in moat.conf) that address is used without a lookup.
  */
-int rtsp_resolve(const char *url, char *out, size_t len, unsigned int *port,
-		 char *why, size_t why_len);
+int rtsp_resolve(const char *url, const char *ip, char *out, size_t len,
+		 unsigned int *port, char *why, size_t why_len);
 
 #endif

@@ -31,6 +31,8 @@ enum cfg_type {
 	T_SUBSTREAM,
 	T_IFLIST,
 	T_SUBNET,
+	T_AUTOPATH,
+	T_IFNAME,
 	T_MAC,
 	T_IP
 };
@@ -64,6 +66,12 @@ static const struct cfg_enum cipher_enum[] = {
 static const struct cfg_enum pace_enum[] = {
 	{ "realtime", PACE_REALTIME },
 	{ "fast", PACE_FAST },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum policy_enum[] = {
+	{ "enforce", POLICY_ENFORCE },
+	{ "off", POLICY_OFF },
 	{ NULL, 0 },
 };
 
@@ -101,6 +109,12 @@ static const struct cfg_key keys[] = {
 	  "network interfaces the cameras are on, separated by commas (none: no camera network policy)" },
 	{ S_HUB, "lan_subnet", T_SUBNET, HUB(lan_subnet), "none", NULL, 0, 0,
 	  "the LAN allowed to view locally, as 192.168.1.0/24 or fd00::/64 (none)" },
+	{ S_HUB, "policy", T_ENUM, HUB(policy), "enforce", policy_enum, 0, 0,
+	  "enforce: moatd applies and verifies the network policy (nftables, BPF) before any worker starts, and refuses to start without it; off: no policy (tests, or a hub walled off some other way)" },
+	{ S_HUB, "cgroup", T_AUTOPATH, HUB(cgroup), "auto", NULL, 0, 0,
+	  "cgroup v2 folder for the roles, one child each (auto: moat under the cgroup2 mount)" },
+	{ S_HUB, "bpf_pin", T_PATH, HUB(bpf_pin), "/sys/fs/bpf/moat", NULL, 0,
+	  0, "where the policy's BPF programs, links and maps are pinned (bpffs)" },
 	{ S_RELAY, "address", T_HOST, HUB(relay_host), NULL, NULL, 0, 0,
 	  "host name or IP address of the relay" },
 	{ S_RELAY, "port", T_PORT, HUB(relay_port), "7443", NULL, 1, 65535,
@@ -119,6 +133,8 @@ static const struct cfg_key keys[] = {
 	  "the camera's MAC address, aa:bb:cc:dd:ee:ff (the network policy binds it to its IP)" },
 	{ S_CAMERA, "ip", T_IP, CAM(ip), "auto", NULL, 0, 0,
 	  "the camera's IP address (auto: the numeric host of an rtsp:// source)" },
+	{ S_CAMERA, "interface", T_IFNAME, CAM(interface), "auto", NULL, 0, 0,
+	  "the hub interface or camera-bridge port it is plugged into (auto: the first it is seen on); frames with its MAC anywhere else are dropped" },
 	{ S_CAMERA, "motion_source", T_SUBSTREAM, CAM(motion_source), "main",
 	  NULL, 0, 0,
 	  "record = events: main (decode the recorded stream) or the rtsp:// URL of the camera's low-resolution substream, on the same host and port" },
@@ -141,7 +157,7 @@ static const struct cfg_key keys[] = {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
-_Static_assert(N_KEYS <= 32, "struct cfg_parser.seen has 32 bits");
+_Static_assert(N_KEYS <= 64, "struct cfg_parser.seen has 64 bits");
 
 struct cfg_parser {
 	const char *name;
@@ -149,7 +165,7 @@ struct cfg_parser {
 	enum cfg_section sect;
 	struct cfg *c;
 	struct cfg_camera *cam;
-	uint32_t seen; /* keys set in this section, by index */
+	uint64_t seen; /* keys set in this section, by index */
 	char *err;
 };
 
@@ -191,6 +207,17 @@ static int set_path(struct cfg_parser *p, const struct cfg_key *k,
 		return bad(p, k, v, "is too long");
 	strcpy(dst, v);
 	return 0;
+}
+
+/* "auto" (stored as "") or an absolute path */
+static int set_autopath(struct cfg_parser *p, const struct cfg_key *k,
+			const char *v, void *dst)
+{
+	if (!strcmp(v, "auto")) {
+		*(char *)dst = '\0';
+		return 0;
+	}
+	return set_path(p, k, v, dst);
 }
 
 static int set_size(struct cfg_parser *p, const struct cfg_key *k,
@@ -406,6 +433,19 @@ static int set_iflist(struct cfg_parser *p, const struct cfg_key *k,
 	return 0;
 }
 
+/* One interface name, or auto. */
+static int set_ifname(struct cfg_parser *p, const struct cfg_key *k,
+		      const char *v, void *dst)
+{
+	if (!strcmp(v, "auto")) {
+		*(char *)dst = 0;
+		return 0;
+	}
+	if (strchr(v, ','))
+		return bad(p, k, v, "is not one interface name");
+	return set_iflist(p, k, v, dst);
+}
+
 /* A numeric IPv4 or IPv6 address (no names: the policy is for the kernel). */
 static bool numeric_ip(const char *v)
 {
@@ -477,7 +517,7 @@ static int (*const setters[])(struct cfg_parser *, const struct cfg_key *,
 	[T_HOST] = set_host, [T_SOURCE] = set_source, [T_UINT] = set_uint,
 	[T_ZONES] = set_zones, [T_SUBSTREAM] = set_substream,
 	[T_IFLIST] = set_iflist, [T_SUBNET] = set_subnet, [T_MAC] = set_mac,
-	[T_IP] = set_ip,
+	[T_IP] = set_ip, [T_AUTOPATH] = set_autopath, [T_IFNAME] = set_ifname,
 };
 
 static void *key_dst(struct cfg_parser *p, const struct cfg_key *k)
@@ -504,7 +544,7 @@ static int section_end(struct cfg_parser *p)
 
 	for (i = 0; i < N_KEYS; i++)
 		if (keys[i].sect == p->sect && !keys[i].def &&
-		    !(p->seen & 1U << i))
+		    !(p->seen & 1ULL << i))
 			return cfg_err(p, "[%s%s%s] has no `%s' (%s)",
 				       sect_names[p->sect], p->cam ? " " : "",
 				       p->cam ? p->cam->name : "", keys[i].key,
@@ -626,10 +666,10 @@ static int key_line(struct cfg_parser *p, char *l, size_t n)
 	k = find_key(p->sect, l, kn, &idx);
 	if (!k)
 		return unknown_key(p, l, kn);
-	if (p->seen & 1U << idx)
+	if (p->seen & 1ULL << idx)
 		return cfg_err(p, "[%s] %s is given twice", sect_names[p->sect],
 			       k->key);
-	p->seen |= 1U << idx;
+	p->seen |= 1ULL << idx;
 	l[n] = '\0';
 	for (v = eq + 1; isspace((unsigned char)*v);)
 		v++;

@@ -32,6 +32,7 @@ enum cfg_source { CAM_FILE = 1, CAM_RTSP, CAM_V4L2 };
 enum cfg_pace { PACE_REALTIME = 1, PACE_FAST };
 enum cfg_cipher { CIPHER_AUTO = 0, CIPHER_AES256GCM, CIPHER_CHACHA20 };
 enum cfg_record { REC_OFF = 1, REC_CONTINUOUS, REC_EVENTS };
+enum cfg_policy { POLICY_ENFORCE = 1, POLICY_OFF };
 
 struct cfg_camera {
 	char name[CFG_NAME_MAX + 1];
@@ -50,6 +51,7 @@ struct cfg_camera {
 	/* the network policy (policy/): where the camera is */
 	char mac[18]; /* aa:bb:cc:dd:ee:ff, or "" */
 	char ip[CFG_NAME_MAX + 16]; /* its address, or "" (from source) */
+	char interface[CFG_NAME_MAX]; /* the hub port it is on, or "" */
 	unsigned int line; /* where the section starts */
 };
 
@@ -68,6 +70,9 @@ struct cfg {
 	 * LAN that may view locally */
 	char camera_interfaces[CFG_STR_MAX]; /* "cam0,cam1", or "" */
 	char lan_subnet[64];		      /* "192.168.1.0/24", or "" */
+	enum cfg_policy policy;
+	char cgroup[CFG_STR_MAX];  /* the roles' cgroup, or "" for auto */
+	char bpf_pin[CFG_STR_MAX]; /* bpffs folder of the BPF policy */
 	struct cfg_camera cams[CFG_MAX_CAMERAS];
 	size_t n_cams;
 };

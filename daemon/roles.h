@@ -13,6 +13,7 @@
 #define MOAT_DAEMON_ROLES_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "daemon/config.h"
 #include "daemon/ring.h"
@@ -76,6 +77,8 @@ struct sealer_io {
 
 struct uplink_io {
 	const struct cfg *cfg;
+	struct sockaddr_storage relay; /* resolved by moatd */
+	socklen_t relay_len;
 	struct ring_fds c; /* consumer, data read-write (io_uring) */
 	struct ring_wake cw;
 	int spool_fd;	   /* the spool folder */

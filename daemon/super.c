@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netdb.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pwd.h>
@@ -26,9 +27,11 @@
 #include "common/fileio.h"
 #include "capture/rtsp.h"
 #include "common/log.h"
+#include "common/sbuf.h"
 #include "common/wire.h"
 #include "crypto/keystore.h"
 #include "daemon/ctl.h"
+#include "daemon/netpolicy.h"
 #include "daemon/super.h"
 
 static int find_user(const char *name, uid_t *uid, gid_t *gid)
@@ -163,7 +166,7 @@ int super_setup(struct super *s, const char *path, bool check_only)
 				 s->cfg.uplink_user };
 	int ret;
 
-	s->ctl_fd = s->sig_fd = s->spool_fd = -1;
+	s->ctl_fd = s->sig_fd = s->spool_fd = s->pol_names = -1;
 	s->c.data = s->c.cons = s->c_cons_ro = s->c_data_ro = -1;
 	snprintf(s->cfg_path, sizeof(s->cfg_path), "%s", path);
 	ret = cfg_load(path, &s->cfg);
@@ -199,6 +202,10 @@ int super_setup(struct super *s, const char *path, bool check_only)
 	}
 	ret = hub_id(s);
 	if (ret || check_only)
+		return ret;
+	/* fail closed: no role starts unless the kernel shows the policy */
+	ret = netpol_up(s);
+	if (ret)
 		return ret;
 	for (size_t i = 0; !ret && i < s->cfg.n_cams; i++) {
 		s->p_ro[i].data = s->p_ro[i].cons = -1;
@@ -262,6 +269,7 @@ int super_setup(struct super *s, const char *path, bool check_only)
 
 void super_free(struct super *s)
 {
+	netpol_down(s);
 	for (size_t i = 0; i < s->cfg.n_cams && i < CFG_MAX_CAMERAS; i++) {
 		if (s->n_ch) {
 			ring_fds_close(&s->p[i]);
@@ -379,6 +387,8 @@ static int child_body(struct super *s, struct child *c)
 					.sb = sandbox_for(s, ROLE_UPLINK) };
 
 		memcpy(io.hub_id, s->hub_id, sizeof(io.hub_id));
+		memcpy(&io.relay, &s->relay, sizeof(io.relay));
+		io.relay_len = s->relay_len;
 		io.sb.spool_fd = s->spool_fd;
 		keep[n++] = io.c.data;
 		keep[n++] = io.c.cons;
@@ -400,11 +410,36 @@ static const char *child_name(const struct super *s, const struct child *c,
 	return buf;
 }
 
+/* The relay's address for the uplink: looked up here, each time it
+ * starts (its own network policy has no room for DNS). */
+static void resolve_relay(struct super *s)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	char port[8];
+	int ret;
+
+	snprintf(port, sizeof(port), "%u", s->cfg.relay_port);
+	ret = getaddrinfo(s->cfg.relay_host, port, &hints, &res);
+	s->relay_len = 0;
+	if (ret) {
+		log_err("relay address %s: %s", s->cfg.relay_host,
+			gai_strerror(ret));
+		return;
+	}
+	if (res->ai_addrlen <= sizeof(s->relay)) {
+		memcpy(&s->relay, res->ai_addr, res->ai_addrlen);
+		s->relay_len = res->ai_addrlen;
+	}
+	freeaddrinfo(res);
+}
+
 static void spawn(struct super *s, struct child *c)
 {
 	pid_t parent = getpid(), pid;
 	char name[64];
 
+	if (c->role == ROLE_UPLINK)
+		resolve_relay(s);
 	pid = fork();
 	if (pid < 0) {
 		log_err("fork: %s", strerror(errno));
@@ -419,6 +454,10 @@ static void spawn(struct super *s, struct child *c)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
+			_exit(1);
+		/* into its cgroup before it does anything: the policy's BPF
+		 * rules know the role by it */
+		if (netpol_enter(s, c->role, c->cam))
 			_exit(1);
 		prctl(PR_SET_NAME, c->role == ROLE_WORKER ? "moat-worker" :
 				   c->role == ROLE_SEALER ? "moat-sealer" :
@@ -525,37 +564,6 @@ static void sample(struct super *s)
 
 /* ---- status ---- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt,
-			      ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->p && (size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = (b->cap + (size_t)n + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-		if (!b->p)
-			return;
-	}
-}
-
 static const struct child *child_of(const struct super *s, enum role role,
 				    int cam)
 {
@@ -642,14 +650,6 @@ static double age_s(uint64_t now_us, uint64_t at_us)
 	return now_us > at_us ? (double)(now_us - at_us) / 1e6 : 0.0;
 }
 
-static void sb_json_str(struct sbuf *b, const char *s)
-{
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\')
-			sb_printf(b, "\\%c", *s);
-		else
-			sb_printf(b, "%c", *s);
-}
 
 /* Non-empty buckets, [upper bound in us, count]: a benchmark can take
  * percentiles over its own window. */
@@ -741,6 +741,7 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  ring_used(&s->c_watch), us->live_dropped);
 	json_hist(b, "latency_hist", us->lat_hist);
 	json_hist(b, "capture_hist", us->cap_hist);
+	netpol_status(s, b, true);
 	sb_printf(b,
 		  "  \"spool\": {\"path\": \"%s\", \"bytes\": %" PRIu64 ", \"quota\": %" PRIu64
 		  ", \"unacked_bytes\": %" PRIu64 ", \"segments\": %" PRIu64
@@ -834,6 +835,7 @@ static void status_text(const struct super *s, struct sbuf *b)
 		sb_printf(b, "ALERT   the spool quota evicted %s never acknowledged by the relay\n",
 			  x);
 	}
+	netpol_status(s, b, false);
 }
 
 char *super_status(const struct super *s, bool json)
@@ -974,8 +976,9 @@ int super_run(struct super *s)
 	for (size_t i = s->n_ch; i-- > 0;)
 		spawn(s, &s->ch[i]);
 	while (!s->stopping) {
-		struct pollfd pf[2] = { { .fd = s->sig_fd, .events = POLLIN },
-					{ .fd = s->ctl_fd, .events = POLLIN } };
+		struct pollfd pf[3] = { { .fd = s->sig_fd, .events = POLLIN },
+					{ .fd = s->ctl_fd, .events = POLLIN },
+					{ .fd = netpol_fd(s), .events = POLLIN } };
 		uint64_t now = mono_ns(), wake_at = next_sample;
 		int ms;
 
@@ -993,12 +996,14 @@ int super_run(struct super *s)
 			wake_at = next_sample;
 		}
 		ms = wake_at > now ? (int)((wake_at - now) / 1000000) + 1 : 0;
-		if (poll(pf, 2, ms) < 0 && errno != EINTR)
+		if (poll(pf, 3, ms) < 0 && errno != EINTR)
 			return -errno;
 		if (pf[0].revents)
 			reap(s);
 		if (pf[1].revents)
 			serve_ctl(s);
+		if (pf[2].revents)
+			netpol_events(s);
 	}
 	shutdown_all(s);
 	log_info("stopped");

@@ -4,6 +4,7 @@
 #define MOAT_DAEMON_SUPER_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "daemon/config.h"
@@ -19,6 +20,7 @@ enum {
 	BACKOFF_FIRST_MS = 250,
 	BACKOFF_LAST_MS = 30000,
 	RATE_WINDOW = 5, /* seconds over which fps and bitrate are reckoned */
+	NETPOL_RECENT = 64, /* blocked attempts remembered, to rate-limit logs */
 };
 
 enum child_state { CH_RUNNING = 1, CH_WAITING, CH_ENDED, CH_STOPPED };
@@ -44,6 +46,8 @@ struct sample {
 	uint64_t sent_bytes;
 };
 
+struct ring_buffer;
+
 struct super {
 	struct cfg cfg;
 	char cfg_path[256];
@@ -66,6 +70,17 @@ struct super {
 	unsigned int n_samples;
 	uint64_t started_ns;
 	bool stopping;
+	/* the network policy (netpolicy.c) */
+	struct ring_buffer *pol_rb;
+	int pol_names;
+	struct {
+		uint64_t hash, at;
+	} pol_recent[NETPOL_RECENT];
+	unsigned int pol_next;
+	uint64_t pol_events, gate_kills;
+	/* the relay, resolved by moatd for the uplink */
+	struct sockaddr_storage relay;
+	socklen_t relay_len;
 };
 
 int super_setup(struct super *s, const char *cfg_path, bool check_only);

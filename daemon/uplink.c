@@ -240,23 +240,18 @@ static struct entry *qent(struct uplink *u, uint64_t i)
 	return &u->q[i % QMAX];
 }
 
-static int resolve(struct uplink *u)
+/* moatd resolved the relay's name (the uplink's network policy allows
+ * the relay and nothing else, DNS included). */
+static int relay_addr(struct uplink *u)
 {
-	const struct cfg *cfg = u->io->cfg;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
-	char port[8];
-	int ret;
+	const struct uplink_io *io = u->io;
 
-	snprintf(port, sizeof(port), "%u", cfg->relay_port);
-	ret = getaddrinfo(cfg->relay_host, port, &hints, &res);
-	if (ret) {
-		log_err("uplink: relay address %s: %s", cfg->relay_host,
-			gai_strerror(ret));
+	if (!io->relay_len || io->relay_len > sizeof(u->addr)) {
+		log_err("uplink: no address for the relay %s", io->cfg->relay_host);
 		return -EINVAL;
 	}
-	memcpy(&u->addr, res->ai_addr, res->ai_addrlen);
-	u->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
+	memcpy(&u->addr, &io->relay, io->relay_len);
+	u->addrlen = io->relay_len;
 	return 0;
 }
 
@@ -1091,7 +1086,7 @@ int uplink_main(struct uplink_io *io)
 	if (!ret)
 		ret = wire_rx_init(&u->rx, WIRE_CTL_BODY_MAX);
 	if (!ret)
-		ret = resolve(u);
+		ret = relay_addr(u);
 	/* read-only: the kernel refuses this process a writable mapping */
 	if (!ret)
 		ret = ring_map(&io->c, false, &u->c);

@@ -503,12 +503,12 @@ static int open_rtsp(struct worker_io *io, struct cap_source **src,
 	unsigned int sub_port; /* the same: moatd checked at setup */
 	struct rtsp_opts so = { .timeout_ms = RTSP_TIMEOUT_MS,
 				.stop = sub_stop };
-	int ret = rtsp_resolve(io->cam->source, url, sizeof(url),
+	int ret = rtsp_resolve(io->cam->source, io->cam->ip, url, sizeof(url),
 			       &io->sb.net_port, why, why_len);
 
 	if (!ret && io->sub)
-		ret = rtsp_resolve(io->cam->motion_source, sub, sizeof(sub),
-				   &sub_port, why, why_len);
+		ret = rtsp_resolve(io->cam->motion_source, io->cam->ip, sub,
+				   sizeof(sub), &sub_port, why, why_len);
 	if (ret)
 		return ret;
 	io->sb.net = true;

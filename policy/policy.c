@@ -74,6 +74,8 @@ static void if_rule(struct text *t, const char *dir, const char *ifs,
 {
 	va_list ap;
 
+	if (!ifs[0])
+		return; /* no camera network: no rules about one */
 	put(t, "\t\t%sname ", dir);
 	ifset(t, ifs);
 	put(t, " ");
@@ -83,8 +85,7 @@ static void if_rule(struct text *t, const char *dir, const char *ifs,
 	put(t, "\n");
 }
 
-/* A camera's address and RTSP ports, from moat.conf. */
-static int camera_addr(const struct cfg_camera *cam, char *ip, size_t ip_len,
+int policy_camera_addr(const struct cfg_camera *cam, char *ip, size_t ip_len,
 		       unsigned int *port, char *why, size_t why_len)
 {
 	unsigned char a[16];
@@ -117,11 +118,6 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 	const char *ifs = c->camera_interfaces;
 	int ret;
 
-	if (!ifs[0]) {
-		snprintf(why, why_len,
-			 "[hub] camera_interfaces is none: there is no camera network to wall off");
-		return -EINVAL;
-	}
 	ret = getaddrinfo(c->relay_host, NULL, &hints, &res);
 	if (ret) {
 		snprintf(why, why_len, "[relay] address %s: %s", c->relay_host,
@@ -157,13 +153,19 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 
 		if (cam->kind != CAM_RTSP)
 			continue;
-		ret = camera_addr(cam, ip, sizeof(ip), &port, why, why_len);
+		ret = policy_camera_addr(cam, ip, sizeof(ip), &port, why,
+					 why_len);
 		if (ret)
 			goto out;
-		if_rule(&t, "oif", ifs,
-			"meta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"camera %s: its worker pulls RTSP from it\"",
-			c->worker_user, strchr(ip, ':') ? "ip6" : "ip", ip, port,
-			cam->name);
+		if (ifs[0])
+			if_rule(&t, "oif", ifs,
+				"meta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"camera %s: its worker pulls RTSP from it\"",
+				c->worker_user, strchr(ip, ':') ? "ip6" : "ip",
+				ip, port, cam->name);
+		else
+			put(&t, "\t\tmeta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"camera %s: its worker pulls RTSP from it\"\n",
+			    c->worker_user, strchr(ip, ':') ? "ip6" : "ip", ip,
+			    port, cam->name);
 	}
 	if_rule(&t, "oif", ifs, "ct state established,related accept comment \"the hub: replies (DHCP, neighbour discovery)\"");
 	if_rule(&t, "oif", ifs, "udp sport 67 accept comment \"the hub: DHCP offers\"");

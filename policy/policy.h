@@ -32,6 +32,13 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 		   size_t len, char *why, size_t why_len);
 
 /*
+ * An IP camera's numeric address (`ip', or the numeric host of its
+ * source) and RTSP port. 0, or -EINVAL naming the camera and the fix.
+ */
+int policy_camera_addr(const struct cfg_camera *cam, char *ip, size_t ip_len,
+		       unsigned int *port, char *why, size_t why_len);
+
+/*
  * Replaces the table with text in one transaction, after a dry run: on
  * any error the table in the kernel stays as it was and err holds
  * nftables' message (the rule it refused, with its line). 0 or -errno.

@@ -7,6 +7,7 @@
  * the camera's video.
  */
 #include <limits.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,15 @@ int main(void)
 	CHECK(json_num(st, "uplink", "records_sent") >=
 		      json_num(st, "sealer", "records"),
 	      "every record sent");
+	/* the policy was in force all along, and the ciphertext gate let
+	 * every record pass as a frame and refused nothing */
+	CHECK(strstr(st, "\"mode\": \"enforce\"") &&
+		      json_num(st, "policy", "gate_frames") >=
+			      json_num(st, "uplink", "records_sent") &&
+		      json_num(st, "policy", "gate_drops") == 0 &&
+		      json_num(st, "policy", "gate_killed") == 0,
+	      "the network policy enforced; the gate framed every record sent and dropped nothing (%" PRId64 " frames)",
+	      json_num(st, "policy", "gate_frames"));
 	CHECK(json_num(st, "uplink", "disconnects") == 0 &&
 		      json_num(st, "uplink", "zc_refused") == 0,
 	      "the uplink never lost the relay and zero-copy was never refused");

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* moatctl: asks a running moatd how it is doing, over its control socket. */
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,83 +12,237 @@
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/ctl.h"
+#include "policy/bpf.h"
+#include "policy/enforce.h"
 #include "policy/policy.h"
 
 static const char usage[] =
 	"usage: moatctl [--config FILE | --socket PATH] status [--json]\n"
-	"       moatctl [--config FILE] policy show|apply|status|remove\n"
+	"       moatctl [--config FILE] policy show|apply|verify|remove\n"
+	"       moatctl [--config FILE] policy status [--json]\n"
+	"       moatctl [--config FILE] policy log [--json] [--follow]\n"
 	"\n"
 	"status shows what a running moatd is doing: per camera the frame\n"
 	"rate, bitrate, frames captured and sealed, drops and the last keyframe;\n"
 	"the sealer; the uplink (relay connection, records sent and\n"
-	"acknowledged, zero-copy sends, latency); and the spool (use, quota,\n"
-	"alert).\n"
+	"acknowledged, zero-copy sends, latency); the spool (use, quota,\n"
+	"alert); and the network policy.\n"
 	"\n"
-	"policy deals with the nftables table `inet moat' made from FILE\n"
-	"(docs/POLICY.md): show prints it without applying it, apply replaces\n"
-	"the kernel's in one transaction after a dry run (on an error the old\n"
-	"table stays, and the rule at fault is named), status lists what the\n"
-	"kernel has (exit 1 if nothing), remove deletes it. Needs root.\n"
+	"policy deals with the network policy made from FILE (docs/POLICY.md):\n"
+	"  show    the nftables table it makes, without applying anything\n"
+	"  apply   sets the camera interfaces' sysctls, replaces the table\n"
+	"          inet moat in one transaction after a dry run (on an error\n"
+	"          the old table stays and the rule at fault is named), loads\n"
+	"          and attaches the BPF programs (roles, ciphertext gate,\n"
+	"          camera filter) and pins them under [hub] bpf_pin\n"
+	"  verify  asks the kernel whether all of it is in force: exit 0 if\n"
+	"          so, else 1 with one line per problem\n"
+	"  status  what is attached where, the sysctls and the counters\n"
+	"  log     blocked attempts by cameras and roles, most recent first:\n"
+	"            porch 192.0.2.10 -> 203.0.113.7:443/tcp x37, last 10:42\n"
+	"          --follow prints new ones as they happen (Ctrl-C stops)\n"
+	"  remove  takes it all away\n"
+	"moatd applies and verifies the policy itself before it starts any\n"
+	"role ([hub] policy = enforce). All of these need root.\n"
 	"\n"
-	"  --config FILE  moat.conf to find the control socket in\n"
-	"                 (default /etc/moat/moat.conf)\n"
-	"  --socket PATH  the control socket itself\n"
+	"  --config FILE  moat.conf (default /etc/moat/moat.conf)\n"
+	"  --socket PATH  moatd's control socket (default: from FILE)\n"
 	"  --json         machine-readable output\n"
+	"  --follow       policy log: keep printing\n"
 	"  -h, --help     this text\n";
 
-static int policy_cmd(const char *cfg_path, int argc, char **argv)
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void when(uint64_t mono_ns, char *out, size_t len, bool iso)
+{
+	time_t t = (time_t)polbpf_wall(mono_ns);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(out, len, iso ? "%Y-%m-%dT%H:%M:%S%z" : "%H:%M:%S", &tm);
+}
+
+static void log_line(struct sbuf *b, const struct polbpf_blocked *l, bool json)
+{
+	char what[96], src[INET6_ADDRSTRLEN], first[40], last[40], dst[64];
+	const uint8_t *m = l->val.mac;
+
+	polbpf_what(&l->key, what, sizeof(what));
+	polbpf_addr(l->val.src, src, sizeof(src));
+	polbpf_addr(l->key.addr, dst, sizeof(dst));
+	when(l->val.first_ns, first, sizeof(first), json);
+	when(l->val.last_ns, last, sizeof(last), json);
+	if (!json) {
+		/* a role's refused connect has no source address yet */
+		sb_printf(b, "%s%s%s -> %s x%llu, last %s (%s)\n", l->who,
+			  strcmp(src, "::") ? " " : "", strcmp(src, "::") ? src : "",
+			  what, (unsigned long long)l->val.count, last,
+			  polbpf_reason(l->key.who, l->key.reason));
+		return;
+	}
+	sb_printf(b, "{\"who\": \"");
+	sb_json_str(b, l->who);
+	sb_printf(b, "\", \"source\": \"%s\", \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", \"destination\": \"%s\", \"protocol\": %u, \"port\": %u, \"what\": \"",
+		  src, m[0], m[1], m[2], m[3], m[4], m[5], dst, l->key.proto,
+		  ntohs(l->key.port));
+	sb_json_str(b, what);
+	sb_printf(b, "\", \"reason\": \"%s\", \"count\": %llu, \"first\": \"%s\", \"last\": \"%s\"}",
+		  polbpf_reason(l->key.who, l->key.reason),
+		  (unsigned long long)l->val.count, first, last);
+}
+
+static int policy_log(const struct cfg *c, bool json, bool follow)
+{
+	struct polbpf_blocked *l = NULL, *seen = NULL;
+	size_t n = 0, n_seen = 0;
+	int ret = polbpf_blocked(c, &l, &n);
+	struct sbuf b = { 0 };
+
+	if (ret) {
+		fprintf(stderr, "moatctl: policy log: no policy is pinned in %s (moatctl policy apply)\n",
+			c->bpf_pin);
+		return 1;
+	}
+	if (json && !follow)
+		sb_printf(&b, "[");
+	for (size_t i = 0; i < n; i++) {
+		size_t k = follow ? n - 1 - i : i; /* oldest first if so */
+
+		if (json && !follow)
+			sb_printf(&b, "%s\n  ", i ? "," : "");
+		log_line(&b, &l[k], json);
+		if (json && follow)
+			sb_printf(&b, "\n");
+	}
+	if (json && !follow)
+		sb_printf(&b, "%s]\n", n ? "\n" : "");
+	if (!json && !n && !follow)
+		sb_printf(&b, "no blocked attempts\n");
+	fputs(b.p ? b.p : "", stdout);
+	fflush(stdout);
+	free(b.p);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (follow && !interrupted) {
+		/* what changed since the last look, oldest first */
+		free(seen);
+		seen = l;
+		n_seen = n;
+		usleep(500 * 1000);
+		if (polbpf_blocked(c, &l, &n))
+			break;
+		b = (struct sbuf){ 0 };
+		for (size_t i = n; i-- > 0;) {
+			bool old = false;
+
+			for (size_t j = 0; j < n_seen && !old; j++)
+				old = !memcmp(&seen[j].key, &l[i].key,
+					      sizeof(l[i].key)) &&
+				      seen[j].val.count == l[i].val.count;
+			if (old)
+				continue;
+			log_line(&b, &l[i], json);
+			if (json)
+				sb_printf(&b, "\n");
+		}
+		fputs(b.p ? b.p : "", stdout);
+		fflush(stdout);
+		free(b.p);
+	}
+	free(seen);
+	free(l);
+	return 0;
+}
+
+static int policy_cmd(const char *cfg_path, int argc, char **argv, bool json)
 {
 	static struct cfg cfg;
 	static char text[POLICY_TEXT_MAX];
-	char why[512] = "", err[4096] = "";
-	const char *what = argc == 1 ? argv[0] : "";
+	const char *what = argc >= 1 ? argv[0] : "";
+	char why[2048] = "";
+	struct sbuf b = { 0 };
+	bool follow = false;
 	int ret;
 
 	log_init("moatctl", LOG_LVL_WARN);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--follow") && !strcmp(what, "log")) {
+			follow = true;
+		} else {
+			fprintf(stderr, "moatctl: policy %s: unexpected `%s'\n%s",
+				what, argv[i], usage);
+			return 2;
+		}
+	}
 	if (strcmp(what, "show") && strcmp(what, "apply") &&
-	    strcmp(what, "status") && strcmp(what, "remove")) {
-		fprintf(stderr, "moatctl: policy: say show, apply, status or remove\n%s",
+	    strcmp(what, "status") && strcmp(what, "remove") &&
+	    strcmp(what, "verify") && strcmp(what, "log")) {
+		fprintf(stderr, "moatctl: policy: say show, apply, verify, status, log or remove\n%s",
 			usage);
 		return 2;
 	}
+	if (cfg_load(cfg_path, &cfg))
+		return 1;
+	if (!strcmp(what, "log"))
+		return policy_log(&cfg, json, follow);
 	if (!strcmp(what, "status")) {
-		ret = policy_list(text, sizeof(text));
+		policy_status(&cfg, &b, json);
+		fputs(b.p ? b.p : "", stdout);
+		free(b.p);
+		return 0;
+	}
+	if (!strcmp(what, "verify")) {
+		ret = policy_verify(&cfg, cfg_path, &b);
+		if (ret)
+			printf("the policy is NOT in force (%d problem%s):\n%s",
+			       ret, ret == 1 ? "" : "s", b.p ? b.p : "");
+		else
+			printf("verified: the nftables table, the sysctls and the BPF programs made from %s are in force\n",
+			       cfg_path);
+		free(b.p);
+		return ret ? 1 : 0;
+	}
+	if (!strcmp(what, "remove")) {
+		ret = policy_teardown(&cfg, why, sizeof(why));
+		if (ret)
+			fprintf(stderr, "moatctl: policy remove: %s\n", why);
+		else
+			printf("removed: cameras and roles are no longer walled off%s%s\n",
+			       why[0] ? "; " : "", why);
+		return ret ? 1 : 0;
+	}
+	if (!strcmp(what, "show")) {
+		ret = policy_ruleset(&cfg, cfg_path, text, sizeof(text), why,
+				     sizeof(why));
 		if (ret) {
-			printf("no moat table in the kernel: the policy is not applied (moatctl policy apply)\n");
+			fprintf(stderr, "moatctl: policy: %s: %s\n", cfg_path, why);
 			return 1;
 		}
 		fputs(text, stdout);
 		return 0;
 	}
-	if (!strcmp(what, "remove")) {
-		ret = policy_remove(err, sizeof(err));
-		if (ret)
-			fprintf(stderr, "moatctl: policy remove: %s", err);
-		else
-			printf("the moat table is gone: cameras and roles are no longer walled off\n");
-		return ret ? 1 : 0;
-	}
-	if (cfg_load(cfg_path, &cfg))
-		return 1;
-	ret = policy_ruleset(&cfg, cfg_path, text, sizeof(text), why,
-			     sizeof(why));
+	ret = policy_enforce(&cfg, cfg_path, why, sizeof(why));
 	if (ret) {
-		fprintf(stderr, "moatctl: policy: %s: %s\n", cfg_path, why);
+		fprintf(stderr, "moatctl: policy apply: %s\n", why);
 		return 1;
 	}
-	if (!strcmp(what, "show")) {
-		fputs(text, stdout);
-		return 0;
-	}
-	ret = policy_apply(text, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "moatctl: policy apply: nftables refused the ruleset; the table in the kernel is as it was:\n%s",
-			err);
-		return 1;
-	}
-	printf("applied: table inet moat from %s (see it with `moatctl policy status' or `nft list table inet moat')\n",
-	       cfg_path);
-	return 0;
+	ret = policy_verify(&cfg, cfg_path, &b);
+	if (ret)
+		fprintf(stderr, "moatctl: policy apply: applied, but the kernel does not show it all:\n%s",
+			b.p ? b.p : "");
+	else
+		printf("applied and verified: the policy made from %s is in force (moatctl policy status shows it)\n",
+		       cfg_path);
+	free(b.p);
+	return ret ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -101,7 +259,7 @@ int main(int argc, char **argv)
 	char *reply;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "c:s:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:s:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			cfg_path = optarg;
@@ -121,7 +279,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc && !strcmp(argv[optind], "policy"))
-		return policy_cmd(cfg_path, argc - optind - 1, argv + optind + 1);
+		return policy_cmd(cfg_path, argc - optind - 1, argv + optind + 1,
+				  json);
 	if (optind >= argc || strcmp(argv[optind], "status")) {
 		fprintf(stderr, "moatctl: %s\n%s",
 			optind >= argc ? "say what to do" : "unknown command",

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "policy/cgroup.h"
 #include "tests/lib/hub.h"
 
 static void msleep(int ms)
@@ -85,7 +86,33 @@ static unsigned int free_port(void)
 	return port;
 }
 
+/*
+ * The network policy of a test hub: enforced, as on a real hub, in a
+ * cgroup and a bpffs folder of its own (so that hubs of different tests,
+ * or a real one, never share them).
+ */
+static int hub_policy(struct hub *h, const char *name)
+{
+	static struct cfg none; /* cgroup = auto */
+	char root[CG_PATH_MAX];
+	int ret = cg_root(&none, root);
+
+	if (ret)
+		return ret;
+	snprintf(h->cgroup, sizeof(h->cgroup), "%s-test-%s-%d", root, name,
+		 (int)getpid());
+	snprintf(h->bpf_pin, sizeof(h->bpf_pin), "/sys/fs/bpf/moat-test-%s-%d",
+		 name, (int)getpid());
+	return 0;
+}
+
 int hub_init(struct hub *h, const char *name, const char *camera_lines)
+{
+	return hub_init_with(h, name, "", camera_lines);
+}
+
+int hub_init_with(struct hub *h, const char *name, const char *hub_lines,
+		  const char *camera_lines)
 {
 	char cmd[1024], out[512];
 	FILE *f;
@@ -118,10 +145,16 @@ int hub_init(struct hub *h, const char *name, const char *camera_lines)
 	f = fopen(h->conf, "w");
 	if (!f)
 		return -errno;
+	if (hub_policy(h, name)) {
+		fclose(f);
+		return -ENOENT;
+	}
 	fprintf(f,
 		"[hub]\nkeys = %s/keys\nspool = %s\ncontrol = %s\n"
+		"cgroup = %s\nbpf_pin = %s\n%s"
 		"[relay]\naddress = 127.0.0.1\nport = %u\n%s",
-		h->dir, h->spool, h->sock, h->port, camera_lines);
+		h->dir, h->spool, h->sock, h->cgroup, h->bpf_pin, hub_lines,
+		h->port, camera_lines);
 	return fclose(f) ? -errno : 0;
 }
 
@@ -306,6 +339,16 @@ void hub_cleanup(struct hub *h, bool keep)
 {
 	hub_stop(&h->moatd, SIGTERM, 8000);
 	hub_stop(&h->relay, SIGTERM, 3000);
+	if (h->conf[0] && access(h->conf, F_OK) == 0) {
+		char cmd[600], out[512];
+
+		/* the table, the BPF programs, the test's cgroups */
+		snprintf(cmd, sizeof(cmd),
+			 "%s/moatctl --config %s policy remove 2>&1", h->bin,
+			 h->conf);
+		if (run_cmd(cmd, out, sizeof(out)))
+			fprintf(stderr, "policy remove: %s\n", out);
+	}
 	if (keep)
 		fprintf(stderr, "kept %s\n", h->dir);
 	else if (h->dir[0])

@@ -18,12 +18,20 @@ struct hub {
 	char conf[200], ident[200], relay_dir[200], spool[200], sock[200];
 	char relay_addr[64];
 	char relay_quota[16]; /* --quota for the relay, if set */
+	char cgroup[600], bpf_pin[100]; /* the policy's, the test's own */
 	unsigned int port;
 	pid_t relay, moatd;
 };
 
-/* Makes the folder, the keys, the config (camera lines as given). */
+/*
+ * Makes the folder, the keys, the config (camera lines as given). The hub
+ * enforces the network policy in a cgroup and bpffs folder of its own;
+ * hub_cleanup() removes them.
+ */
 int hub_init(struct hub *h, const char *name, const char *camera_lines);
+/* The same, with lines added to [hub] (such as "policy = off\n"). */
+int hub_init_with(struct hub *h, const char *name, const char *hub_lines,
+		  const char *camera_lines);
 void hub_cleanup(struct hub *h, bool keep);
 
 int hub_start_relay(struct hub *h);
