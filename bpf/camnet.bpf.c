@@ -80,7 +80,7 @@ static __always_inline int drop(struct seen *s, __u8 reason)
 {
 	s->key.reason = reason;
 	count(POL_C_DROP_CAMERA, 1);
-	report(&s->key, s->src, s->mac, s->sport);
+	report(&s->key, s->src, s->mac, s->sport, 0);
 	return TC_ACT_SHOT;
 }
 

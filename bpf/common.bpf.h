@@ -67,7 +67,7 @@ static __always_inline void v4_mapped(__u8 out[16], __be32 a)
 /* Adds one to the attempt's line and sends the event. */
 static __always_inline void report(const struct pol_block_key *key,
 				   const __u8 src[16], const __u8 *mac,
-				   __u16 sport)
+				   __u16 sport, __u64 cookie)
 {
 	struct pol_block_val *v, fresh = {};
 	struct pol_event *e;
@@ -101,6 +101,7 @@ static __always_inline void report(const struct pol_block_key *key,
 	else
 		__builtin_memset(e->mac, 0, 6);
 	e->sport = sport;
+	e->cookie = cookie;
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -187,8 +187,8 @@ static __always_inline int tcp_of(struct __sk_buff *skb, struct tcp_view *t)
 	return 1;
 }
 
-static __always_inline int refuse(struct gate_sk *g, const struct tcp_view *t,
-				  __u8 reason)
+static __always_inline int refuse(struct __sk_buff *skb, struct gate_sk *g,
+				  const struct tcp_view *t, __u8 reason)
 {
 	struct pol_block_key bk = {
 		.who = POL_WHO_UPLINK,
@@ -201,7 +201,10 @@ static __always_inline int refuse(struct gate_sk *g, const struct tcp_view *t,
 	if (g && g->state != GATE_DEAD) {
 		g->state = GATE_DEAD;
 		count(POL_C_GATE_KILLED, 1);
-		report(&bk, t->saddr, NULL, t->sport);
+		/* the cookie tells moatd whether it was the uplink's own
+		 * connection */
+		report(&bk, t->saddr, NULL, bpf_ntohs(t->sport),
+		       bpf_get_socket_cookie(skb));
 	}
 	count(POL_C_GATE_DROPS, 1);
 	return 0;
@@ -219,16 +222,16 @@ int moat_gate(struct __sk_buff *skb)
 		return 1; /* not TCP: the roles' backstop rules on it */
 	sk = skb->sk;
 	if (!sk)
-		return refuse(NULL, &t, POL_R_GATE_FLOW);
+		return refuse(skb, NULL, &t, POL_R_GATE_FLOW);
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
-		return refuse(NULL, &t, POL_R_GATE_FLOW);
+		return refuse(skb, NULL, &t, POL_R_GATE_FLOW);
 	g = bpf_sk_storage_get(&gate_sks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!g)
-		return refuse(NULL, &t, POL_R_GATE_FLOW);
+		return refuse(skb, NULL, &t, POL_R_GATE_FLOW);
 	if (t.syn) {
 		if (t.len)
-			return refuse(g, &t, POL_R_GATE_TFO);
+			return refuse(skb, g, &t, POL_R_GATE_TFO);
 		if (g->state == GATE_NEW) {
 			g->next = g->hdr_at = t.seq + 1;
 			g->state = GATE_HELLO;
@@ -242,7 +245,7 @@ int moat_gate(struct __sk_buff *skb)
 		return 0;
 	}
 	if (g->state == GATE_NEW)
-		return refuse(g, &t, POL_R_GATE_FLOW);
+		return refuse(skb, g, &t, POL_R_GATE_FLOW);
 	w.end = t.seq + t.len;
 	if ((__s32)(w.end - g->next) <= 0)
 		return 1; /* all sent before: a retransmission */
@@ -259,7 +262,7 @@ int moat_gate(struct __sk_buff *skb)
 	 * (two per frame: its header, then its body) */
 	bpf_loop((t.len / POL_HDR_LEN + 2) * 2, step, &w, 0);
 	if (w.bad || w.pos != w.end)
-		return refuse(g, &t, POL_R_GATE);
+		return refuse(skb, g, &t, POL_R_GATE);
 	count(POL_C_GATE_BYTES, w.end - g->next);
 	g->bytes += w.end - g->next;
 	g->next = w.end;

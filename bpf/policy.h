@@ -126,7 +126,8 @@ struct pol_event {
 	__u64 ts_ns;
 	__u8 src[16];
 	__u8 mac[6];
-	__u16 sport;
+	__u16 sport;	/* host order */
+	__u64 cookie;	/* the gate: the socket's cookie (SO_COOKIE) */
 };
 
 /* counters: one per-CPU array, indexed by these */

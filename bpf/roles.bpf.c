@@ -67,7 +67,7 @@ static __always_inline int refused(__u32 who, __u8 reason,
 
 	count(POL_C_DROP_ROLE, 1);
 	__builtin_memcpy(bk.addr, key->addr, 16);
-	report(&bk, src, NULL, 0);
+	report(&bk, src, NULL, 0, 0);
 	return 0;
 }
 

@@ -55,14 +55,22 @@ static int on_event(void *arg, void *data, size_t len)
 	polbpf_what(&e->key, what, sizeof(what));
 	if (e->key.reason >= POL_R_GATE && e->key.reason <= POL_R_GATE_FLOW) {
 		const struct child *up = NULL;
+		const struct stats_uplink *us;
 
 		for (size_t i = 0; i < s->n_ch; i++)
 			if (s->ch[i].role == ROLE_UPLINK)
 				up = &s->ch[i];
+		us = up ? up->stats : NULL;
+		s->gate_kills++;
+		if (!us || !e->cookie || e->cookie != us->sock_cookie) {
+			log_err("the ciphertext gate ended a connection to %s from port %u in the uplink's cgroup (not the uplink's own): it sent %s",
+				what, e->sport,
+				polbpf_reason(e->key.who, e->key.reason));
+			return 0;
+		}
 		log_err("the ciphertext gate ended the uplink's connection to %s: it sent %s; restarting the uplink",
 			what, polbpf_reason(e->key.who, e->key.reason));
-		s->gate_kills++;
-		if (up && up->state == CH_RUNNING)
+		if (up->state == CH_RUNNING)
 			kill(up->pid, SIGKILL);
 		return 0;
 	}

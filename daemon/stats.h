@@ -75,6 +75,7 @@ struct stats_uplink {
 	uint64_t spool_unacked_bytes;
 	uint64_t evicted_bytes, evictions; /* quota evictions (alert) */
 	uint64_t copies;		   /* frame-byte copies in the uplink */
+	uint64_t sock_cookie;		   /* its relay connection (SO_COOKIE) */
 	uint64_t lat_n;
 	uint32_t lat_hist[LAT_BUCKETS];	   /* seal start to send completion */
 	uint32_t cap_hist[LAT_BUCKETS];	   /* capture to send completion */

@@ -897,6 +897,15 @@ static void on_connect(struct uplink *u, int res)
 		 (unsigned long long)spool_unacked(&u->sp));
 	u->connected = true;
 	u->backoff_ms = BACKOFF_MIN_MS;
+	{
+		/* the ciphertext gate names connections by their cookie:
+		 * moatd restarts the uplink if the gate ended this one */
+		socklen_t cl = sizeof(u->st->sock_cookie);
+
+		if (getsockopt(u->sock, SOL_SOCKET, SO_COOKIE,
+			       &u->st->sock_cookie, &cl))
+			u->st->sock_cookie = 0;
+	}
 	u->st->connects++;
 	u->st->state = UPLINK_CONNECTED;
 	u->send_pos = u->sp.acked;

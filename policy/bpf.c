@@ -33,6 +33,7 @@
 #include "common/wire.h"
 #include "policy/bpf.h"
 #include "policy/cgroup.h"
+#include "policy/links.h"
 #include "policy/policy.h"
 
 _Static_assert((int)POL_HDR_LEN == (int)WIRE_HDR_LEN, "the gate frames relay headers");
@@ -70,6 +71,7 @@ static const struct {
 struct want_if {
 	unsigned int ifindex;
 	char name[IF_NAMESIZE], net[IF_NAMESIZE]; /* port, and its bridge */
+	bool isolated;				   /* as the kernel has it */
 	struct pol_camif v;
 };
 
@@ -220,40 +222,25 @@ static int camera(struct want *w, const struct cfg *c, size_t i,
 	return 0;
 }
 
-static int read_line(const char *path, char *out, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	int ret = -ENOENT;
-
-	if (f) {
-		if (fgets(out, (int)len, f)) {
-			out[strcspn(out, "\n")] = '\0';
-			ret = 0;
-		}
-		fclose(f);
-	}
-	return ret;
-}
-
-/* The hub on network `net': its MAC and addresses. */
-static int hub_side(const char *net, struct pol_camif *v, char *why,
+/* The hub on a camera network (a bridge or an interface): its MAC and
+ * addresses. */
+static int hub_side(const struct link *net, struct pol_camif *v, char *why,
 		    size_t why_len)
 {
 	struct ifaddrs *ifa, *a;
-	char p[128], mac[32];
 
 	memset(v, 0, sizeof(*v));
-	snprintf(p, sizeof(p), "/sys/class/net/%s/address", net);
-	if (read_line(p, mac, sizeof(mac)) || parse_mac(mac, v->hub_mac)) {
+	if (!net->has_mac) {
 		snprintf(why, why_len,
-			 "[hub] camera_interfaces: %s is not an Ethernet interface of this host (no MAC address)",
-			 net);
+			 "[hub] camera_interfaces: %s is not an Ethernet interface (it has no MAC address)",
+			 net->name);
 		return -ENODEV;
 	}
+	memcpy(v->hub_mac, net->mac, 6);
 	if (getifaddrs(&ifa) < 0)
 		return -errno;
 	for (a = ifa; a; a = a->ifa_next) {
-		if (!a->ifa_addr || strcmp(a->ifa_name, net))
+		if (!a->ifa_addr || strcmp(a->ifa_name, net->name))
 			continue;
 		if (a->ifa_addr->sa_family == AF_INET && v->n4 < POL_IF_ADDRS)
 			v->addr4[v->n4++] =
@@ -267,8 +254,9 @@ static int hub_side(const char *net, struct pol_camif *v, char *why,
 	return 0;
 }
 
-static int add_if(struct want *w, const char *port, const char *net,
-		  const struct pol_camif *v, char *why, size_t why_len)
+static int add_if(struct want *w, const struct link *port,
+		  const struct link *net, const struct pol_camif *v,
+		  char *why, size_t why_len)
 {
 	struct want_if *wi;
 
@@ -276,41 +264,66 @@ static int add_if(struct want *w, const char *port, const char *net,
 		snprintf(why, why_len, "more than %d camera ports", MAX_IFS);
 		return -ENOSPC;
 	}
-	wi = &w->ifs[w->n_ifs];
-	wi->ifindex = if_nametoindex(port);
-	if (!wi->ifindex) {
-		snprintf(why, why_len,
-			 "[hub] camera_interfaces: no interface %s on this host",
-			 port);
-		return -ENODEV;
-	}
-	snprintf(wi->name, sizeof(wi->name), "%s", port);
-	snprintf(wi->net, sizeof(wi->net), "%s", net);
+	wi = &w->ifs[w->n_ifs++];
+	wi->ifindex = port->ifindex;
+	wi->isolated = port->isolated;
+	snprintf(wi->name, sizeof(wi->name), "%s", port->name);
+	snprintf(wi->net, sizeof(wi->net), "%s", net->name);
 	wi->v = *v;
-	w->n_ifs++;
 	return 0;
 }
 
 /* A camera interface, or each port of a camera bridge. */
-static int camera_net(struct want *w, const char *net, char *why,
-		      size_t why_len)
+static int camera_net(struct want *w, const struct link *l, int n,
+		      const char *name, char *why, size_t why_len)
 {
+	const struct link *net = NULL;
 	struct pol_camif v;
-	struct dirent *e;
-	char p[128];
-	DIR *d;
-	int ret = hub_side(net, &v, why, why_len);
+	int ret = 0;
 
-	if (ret)
-		return ret;
-	snprintf(p, sizeof(p), "/sys/class/net/%s/brif", net);
-	d = opendir(p);
-	if (!d)
-		return add_if(w, net, net, &v, why, why_len);
-	while (!ret && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			ret = add_if(w, e->d_name, net, &v, why, why_len);
-	closedir(d);
+	for (int i = 0; i < n && !net; i++)
+		if (!strcmp(l[i].name, name))
+			net = &l[i];
+	if (!net) {
+		snprintf(why, why_len,
+			 "[hub] camera_interfaces: there is no interface %s (ip link shows them)",
+			 name);
+		return -ENODEV;
+	}
+	ret = hub_side(net, &v, why, why_len);
+	if (ret || !net->bridge)
+		return ret ? ret : add_if(w, net, net, &v, why, why_len);
+	for (int i = 0; !ret && i < n; i++)
+		if (l[i].master == net->ifindex)
+			ret = add_if(w, &l[i], net, &v, why, why_len);
+	return ret;
+}
+
+static int camera_nets(struct want *w, const struct cfg *c, char *why,
+		       size_t why_len)
+{
+	struct link *l;
+	int n, ret = 0;
+
+	if (!c->camera_interfaces[0])
+		return 0;
+	l = calloc(LINKS_MAX, sizeof(*l));
+	n = l ? links_get(l, LINKS_MAX) : -ENOMEM;
+	if (n < 0) {
+		snprintf(why, why_len, "cannot list the interfaces: %s",
+			 strerror(-n));
+		free(l);
+		return n;
+	}
+	for (const char *p = c->camera_interfaces; !ret && *p;) {
+		size_t k = strcspn(p, ",");
+		char name[IF_NAMESIZE];
+
+		snprintf(name, sizeof(name), "%.*s", (int)k, p);
+		ret = camera_net(w, l, n, name, why, why_len);
+		p += k + (p[k] == ',');
+	}
+	free(l);
 	return ret;
 }
 
@@ -341,15 +354,7 @@ static int want_build(const struct cfg *c, struct want *w, char *why,
 			ret = camera(w, c, i, w->role_id[w->n_roles - 1], why,
 				     why_len);
 	}
-	for (const char *p = c->camera_interfaces; !ret && *p;) {
-		size_t n = strcspn(p, ",");
-		char net[IF_NAMESIZE];
-
-		snprintf(net, sizeof(net), "%.*s", (int)n, p);
-		ret = camera_net(w, net, why, why_len);
-		p += n + (p[n] == ',');
-	}
-	return ret;
+	return ret ? ret : camera_nets(w, c, why, why_len);
 }
 
 /* ---- the kernel ---- */
@@ -568,23 +573,11 @@ static void tc_forget(const struct cfg *c, const struct want *w)
 }
 
 /* A camera bridge's ports may not talk to each other (isolated). */
-static int isolate(const struct want_if *wi, bool set)
+static bool isolated(const struct want_if *wi, bool set)
 {
-	char p[128], v[8] = "";
-
 	if (!strcmp(wi->name, wi->net))
-		return 1;
-	snprintf(p, sizeof(p), "/sys/class/net/%s/brport/isolated", wi->name);
-	if (set) {
-		FILE *f = fopen(p, "we");
-
-		if (!f)
-			return 0;
-		fputs("1\n", f);
-		if (fclose(f))
-			return 0;
-	}
-	return read_line(p, v, sizeof(v)) == 0 && !strcmp(v, "1");
+		return true; /* not a bridge port */
+	return set ? links_isolate(wi->ifindex) == 0 : wi->isolated;
 }
 
 static int attach_all(const struct cfg *c, const struct want *w,
@@ -612,7 +605,7 @@ static int attach_all(const struct cfg *c, const struct want *w,
 			snprintf(why, why_len,
 				 "cannot attach the camera filter to %s: %s",
 				 w->ifs[i].name, strerror(-ret));
-		else if (!isolate(&w->ifs[i], true))
+		else if (!isolated(&w->ifs[i], true))
 			snprintf(why, why_len,
 				 "cannot isolate the bridge port %s of %s",
 				 w->ifs[i].name, w->ifs[i].net),
@@ -835,7 +828,7 @@ static void verify_tc(const struct cfg *c, const struct want *w,
 			problem(out,
 				"BPF: the camera filter is not on %s's ingress (moatctl policy apply)",
 				wi->name);
-		if (!isolate(wi, false))
+		if (!isolated(wi, false))
 			problem(out,
 				"bridge %s: port %s is not isolated, so cameras could talk past the hub (moatctl policy apply)",
 				wi->net, wi->name);
@@ -1100,7 +1093,7 @@ const char *polbpf_reason(uint32_t who, uint8_t reason)
 		[POL_R_DEST] = "not for the hub",
 		[POL_R_PORT] = "a hub port it may not use",
 		[POL_R_PROTO] = "a protocol it may not use",
-		[POL_R_SPOOF_IP] = "spoofed source address",
+		[POL_R_SPOOF_IP] = "a source address not its own",
 		[POL_R_SPOOF_MAC] = "spoofed ARP sender",
 		[POL_R_ARP_CLAIM] = "ARP claim on an address not its own",
 		[POL_R_UNKNOWN_MAC] = "a MAC no camera has",

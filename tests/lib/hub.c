@@ -211,10 +211,18 @@ int hub_start_moatd(struct hub *h)
 {
 	char bin[300], log[200];
 	char *argv[] = { bin, "--config", h->conf, NULL };
+	/* nsenter joins the network namespace only (`ip netns exec' would
+	 * remount /sys, and with it the cgroup and bpf file systems), and
+	 * execs moatd in place: the pid is moatd's */
+	char ns[96];
+	char *in_ns[] = { "/usr/bin/nsenter", ns, bin, "--config", h->conf,
+			  NULL };
+
+	snprintf(ns, sizeof(ns), "--net=/run/netns/%s", h->netns);
 
 	snprintf(bin, sizeof(bin), "%s/moatd", h->bin);
 	snprintf(log, sizeof(log), "%s/moatd.log", h->dir);
-	h->moatd = spawn_logged(argv, log);
+	h->moatd = spawn_logged(h->netns[0] ? in_ns : argv, log);
 	for (int i = 0; i < 200; i++) {
 		char *s = hub_status(h);
 
@@ -344,8 +352,9 @@ void hub_cleanup(struct hub *h, bool keep)
 
 		/* the table, the BPF programs, the test's cgroups */
 		snprintf(cmd, sizeof(cmd),
-			 "%s/moatctl --config %s policy remove 2>&1", h->bin,
-			 h->conf);
+			 "%s%s%s%s/moatctl --config %s policy remove 2>&1",
+			 h->netns[0] ? "nsenter --net=/run/netns/" : "",
+			 h->netns, h->netns[0] ? " " : "", h->bin, h->conf);
 		if (run_cmd(cmd, out, sizeof(out)))
 			fprintf(stderr, "policy remove: %s\n", out);
 	}

@@ -19,6 +19,7 @@ struct hub {
 	char relay_addr[64];
 	char relay_quota[16]; /* --quota for the relay, if set */
 	char cgroup[600], bpf_pin[100]; /* the policy's, the test's own */
+	char netns[64]; /* where moatd runs, if not here */
 	unsigned int port;
 	pid_t relay, moatd;
 };
