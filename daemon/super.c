@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -386,6 +387,14 @@ static int child_body(struct super *s, struct child *c)
 					.st = c->stats,
 					.sb = sandbox_for(s, ROLE_UPLINK) };
 
+		/* SEND_ZC pins the pages it sends and charges them to the
+		 * uplink's user: room for the whole ring (and a predecessor
+		 * still letting go), set while moatd's child is root */
+		struct rlimit pin = { UPLINK_PIN_MAX, UPLINK_PIN_MAX };
+
+		if (setrlimit(RLIMIT_MEMLOCK, &pin) < 0)
+			log_warn("uplink: cannot raise RLIMIT_MEMLOCK: %s; zero-copy sends may fall back to copies",
+				 strerror(errno));
 		memcpy(io.hub_id, s->hub_id, sizeof(io.hub_id));
 		memcpy(&io.relay, &s->relay, sizeof(io.relay));
 		io.relay_len = s->relay_len;

@@ -16,6 +16,7 @@ enum {
 	P_RING_CAP = 2 << 20,	   /* 2 s of 8 Mb/s video */
 	P_RING_CAP_IP = 8 << 20,  /* an IP camera's: two 4 MiB keyframes */
 	C_RING_CAP = 32 << 20,
+	UPLINK_PIN_MAX = 2 * C_RING_CAP, /* RLIMIT_MEMLOCK: SEND_ZC pins */
 	MAX_CHILDREN = CFG_MAX_CAMERAS + 2,
 	BACKOFF_FIRST_MS = 250,
 	BACKOFF_LAST_MS = 30000,

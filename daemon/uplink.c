@@ -157,6 +157,7 @@ struct uplink {
 	struct txe tx[TXMAX]; /* the chain in flight: in order, linked */
 	int chain_n, chain_done, chain_err;
 	bool zc_ok;
+	bool zc_skip; /* this chain by copy: the last hit the pinning limit */
 	bool zc_report;	    /* ask the kernel whether it copied (6.2+) */
 	uint64_t send_pos;  /* next spool position to send */
 	uint64_t *sent;	    /* spool position after each unacked send */
@@ -576,7 +577,7 @@ static void chain_add(struct uplink *u, const struct txe *t)
 	*x = *t;
 	if (x->ring) {
 		qent(u, x->qi)->inflight++;
-		x->zc = u->zc_ok;
+		x->zc = u->zc_ok && !u->zc_skip;
 	}
 }
 
@@ -748,6 +749,7 @@ static void chain_finish(struct uplink *u)
 {
 	int err = u->chain_err;
 
+	u->zc_skip = false;
 	for (int i = 0; i < u->chain_n; i++) {
 		struct txe *t = &u->tx[i];
 
@@ -783,6 +785,13 @@ static void chain_finish(struct uplink *u)
 	if (err == -EINVAL && u->zc_report && u->zc_ok) {
 		u->zc_report = false; /* a kernel before 6.2: no usage report */
 		return;		      /* the rest goes again in the next chain */
+	}
+	if (u->zc_ok && err == -ENOMEM) {
+		/* over the pinning limit (RLIMIT_MEMLOCK, moatd sizes it to
+		 * the ring): the next chain goes by copy, the rest again */
+		u->zc_skip = true;
+		u->st->zc_refused++;
+		return;
 	}
 	if (u->zc_ok && (err == -EOPNOTSUPP || err == -EINVAL)) {
 		/* The kernel or this socket cannot send zero-copy. */

@@ -886,6 +886,28 @@ int polbpf_verify(const struct cfg *c, struct sbuf *out)
 	return n;
 }
 
+int polbpf_gate_runtime(const struct cfg *c, uint64_t *ns, uint64_t *runs)
+{
+	struct bpf_link_info li = { 0 };
+	struct bpf_prog_info pi = { 0 };
+	__u32 ll = sizeof(li), pl = sizeof(pi);
+	int fd = pinned(c, "link_gate"), pfd = -1, ret = -ENOENT;
+
+	*ns = *runs = 0;
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &li, &ll))
+		pfd = bpf_prog_get_fd_by_id(li.prog_id);
+	if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pi, &pl)) {
+		*ns = pi.run_time_ns;
+		*runs = pi.run_cnt;
+		ret = 0;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int polbpf_counters(const struct cfg *c, uint64_t out[POL_C_MAX])
 {
 	int fd = pinned(c, "counters"), ncpu = libbpf_num_possible_cpus();

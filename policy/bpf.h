@@ -44,6 +44,10 @@ int polbpf_remove(const struct cfg *c, char *why, size_t why_len);
  * measures the uplink with and without it. 0 or -errno. */
 int polbpf_gate(const struct cfg *c, bool on, char *why, size_t why_len);
 
+/* The time the kernel spent in the gate and how often it ran, while BPF
+ * statistics are on (bpf_enable_stats). 0 or -ENOENT (no gate). */
+int polbpf_gate_runtime(const struct cfg *c, uint64_t *ns, uint64_t *runs);
+
 /* The counters (POL_C_*), summed over CPUs. 0 or -errno. */
 int polbpf_counters(const struct cfg *c, uint64_t out[POL_C_MAX]);
 

@@ -21,6 +21,8 @@ static const struct bench_cmd {
 	  "N cameras through moatd to a relay, against TLS 1.3 and SRTP" },
 	{ "motion", bench_motion,
 	  "motion detection per 1080p30 camera, against a plain decode" },
+	{ "uplink", bench_uplink,
+	  "the ciphertext gate's cost on the uplink, SEND_ZC and SEND, against sk_msg" },
 };
 
 static void usage(FILE *f)

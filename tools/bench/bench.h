@@ -36,5 +36,6 @@ int bench_make_clip(const char *path);
 int bench_seal(int argc, char **argv);
 int bench_pipeline(int argc, char **argv);
 int bench_motion(int argc, char **argv);
+int bench_uplink(int argc, char **argv);
 
 #endif
