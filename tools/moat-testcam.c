@@ -6,7 +6,12 @@
  * optionally behind digest authentication, the way a cheap IP camera
  * serves its main stream.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@ static void usage(FILE *f)
 		"usage: moat-testcam --file CLIP.h264 [--port 8554] [--path /cam]\n"
 		"                    [--fps 30] [--user NAME --password WORD] [--loop]\n"
 		"                    [--codec h264|h265] [--sub-file CLIP [--sub-path /sub]]\n"
+		"                    [--phone-home ADDRESS]\n"
 		"\n"
 		"Serves an Annex-B H.264 or H.265 file (--codec; by default H.265\n"
 		"when the name ends in .hevc or .h265) over RTSP (TCP interleaved) with\n"
@@ -34,7 +40,9 @@ static void usage(FILE *f)
 		"long as a client watches; without it the stream ends with the file.\n"
 		"Each client gets the file from the start. --sub-file serves a second\n"
 		"file (a camera's low-resolution substream) at --sub-path on the same\n"
-		"port, same codec. Stops on SIGINT/SIGTERM.\n");
+		"port, same codec. --phone-home ADDRESS makes it behave as the\n"
+		"cameras moat walls off do: once a second it tries TCP to ADDRESS\n"
+		"port 443 and a DNS query to ADDRESS port 53. Stops on SIGINT/SIGTERM.\n");
 }
 
 static gboolean on_signal(gpointer data)
@@ -42,6 +50,34 @@ static gboolean on_signal(gpointer data)
 	(void)data;
 	g_main_loop_quit(loop);
 	return G_SOURCE_REMOVE;
+}
+
+/* What a cheap camera does behind its owner's back: its vendor's cloud
+ * over HTTPS, and DNS on the way. Each try is let go at once. */
+static gboolean phone_home(gpointer data)
+{
+	static const uint8_t query[] = { 0x6d, 0x6f, 1, 0, 0, 1, 0, 0, 0, 0,
+					 0, 0, 5, 'c', 'l', 'o', 'u', 'd', 0,
+					 0, 1, 0, 1 };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int t = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0),
+	    u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	inet_pton(AF_INET, data, &a.sin_addr);
+	a.sin_port = htons(443);
+	if (t >= 0 && connect(t, (struct sockaddr *)&a, sizeof(a)) < 0 &&
+	    errno != EINPROGRESS)
+		fprintf(stderr, "phone-home: %s:443: %s\n", (char *)data,
+			strerror(errno));
+	a.sin_port = htons(53);
+	if (u >= 0)
+		sendto(u, query, sizeof(query), 0, (struct sockaddr *)&a,
+		       sizeof(a));
+	if (t >= 0)
+		close(t);
+	if (u >= 0)
+		close(u);
+	return G_SOURCE_CONTINUE;
 }
 
 static void add_auth(GstRTSPServer *srv, const char *user, const char *pass)
@@ -80,12 +116,13 @@ int main(int argc, char **argv)
 		{ "codec", required_argument, NULL, 'c' },
 		{ "sub-file", required_argument, NULL, 's' },
 		{ "sub-path", required_argument, NULL, 'S' },
+		{ "phone-home", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *file = NULL, *port = "8554", *path = "/cam", *user = NULL,
 		   *pass = NULL, *codec = NULL, *sub_file = NULL,
-		   *sub_path = "/sub";
+		   *sub_path = "/sub", *home = NULL;
 	int fps = 30, c, loop_clip = 0;
 	GstRTSPServer *srv;
 	GstRTSPMediaFactory *f;
@@ -123,6 +160,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			sub_path = optarg;
+			break;
+		case 'P':
+			home = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -187,6 +227,16 @@ int main(int argc, char **argv)
 	}
 	g_unix_signal_add(SIGINT, on_signal, NULL);
 	g_unix_signal_add(SIGTERM, on_signal, NULL);
+	if (home) {
+		struct in_addr chk;
+
+		if (inet_pton(AF_INET, home, &chk) != 1) {
+			fprintf(stderr, "moat-testcam: --phone-home: `%s' is not an IPv4 address\n",
+				home);
+			return 2;
+		}
+		g_timeout_add_seconds(1, phone_home, (gpointer)home);
+	}
 	printf("moat-testcam: rtsp://0.0.0.0:%s%s serving %s\n", port, path,
 	       file);
 	fflush(stdout);

@@ -32,6 +32,7 @@
 
 #include "capture/annexb.h"
 #include "common/fileio.h"
+#include "policy/cgroup.h"
 #include "tools/bench/bench.h"
 
 enum { MAX_N = 64, MAX_PIDS = MAX_N + 4 };
@@ -282,6 +283,11 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	FILE *f;
 	int ret = -1;
 
+	static struct cfg none; /* cgroup = auto */
+	char cg_base[CG_PATH_MAX];
+
+	if (cg_root(&none, cg_base))
+		return -1;
 	memset(r, 0, sizeof(*r));
 	r->n = n;
 	r->extra_copy = extra_copy;
@@ -300,10 +306,13 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	f = fopen(conf, "w");
 	if (!f)
 		goto out;
+	/* the network policy as on a real hub, in a cgroup and bpffs folder
+	 * of this run's own, removed after it */
 	fprintf(f,
 		"[hub]\nkeys = %s/keys\nspool = %s/spool\ncontrol = %s\nspool_quota = 4G\n"
+		"cgroup = %s-bench-%d\nbpf_pin = /sys/fs/bpf/moat-bench-%d\n"
 		"[relay]\naddress = 127.0.0.1\nport = %u\n",
-		dir, dir, sock, port);
+		dir, dir, sock, cg_base, (int)getpid(), (int)getpid(), port);
 	for (unsigned int i = 0; i < n; i++)
 		fprintf(f, "[camera cam%u]\nsource = file:%s\npace = realtime\nloop = yes\n",
 			i, o->clip);
@@ -371,6 +380,9 @@ stop:
 	waitpid(moatd, NULL, 0);
 	kill(relay, SIGTERM);
 	waitpid(relay, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "'%s/moatctl' --config %s policy remove >/dev/null 2>&1",
+		 bindir, conf);
+	sh(cmd, NULL, 0);
 out:
 	if (ret || !r->ok) {
 		snprintf(cmd, sizeof(cmd), "tail -n 5 %s/moatd.log %s/relay.log >&2", dir,

@@ -34,6 +34,10 @@
 #include "common/fileio.h"
 #include "common/ptscan.h"
 #include "common/wire.h"
+#include "daemon/config.h"
+#include "policy/bpf.h"
+#include "policy/cgroup.h"
+#include "policy/enforce.h"
 #include "tools/demo/demo.h"
 
 struct pd {
@@ -48,7 +52,14 @@ struct pd {
 	unsigned int relay_port, tap_port;
 	pid_t relay, tap, moatd;
 	int wire_fd; /* memfd: every byte the hub sent the relay */
+	/* the network policy, in a cgroup and bpffs folder of the demo's */
+	char cgroup[PATH_MAX], pin[64];
+	struct cfg cfg;
+	bool policy_on;
 };
+
+#define PORCH_MAC "02:79:00:00:00:02"
+#define PORCH_HOME "203.0.113.7" /* TEST-NET-3: nobody's vendor cloud */
 
 static void msleep(int ms)
 {
@@ -184,18 +195,12 @@ static long long json_ll(const char *j, const char *section, const char *key)
 /*
  * The IP camera: a network namespace with a veth pair to this one
  * (10.79.N.1 here, 10.79.N.2 there) and moat-testcam in it serving the
- * motion clip over RTSP, behind digest auth with a random password.
+ * motion clip over RTSP, behind digest auth with a random password; the
+ * namespace first, the camera once the policy is in force.
  */
 static int camera_up(struct pd *d)
 {
-	char cmd[3 * PATH_MAX], out[1024], port[8] = "8554", bin[PATH_MAX + 16],
-		log[PATH_MAX + 16], user[] = "demo", ipb[] = "/usr/bin/ip",
-		netns[] = "netns", exec[] = "exec", file[] = "--file",
-		portf[] = "--port", pathf[] = "--path", path[] = "/live",
-		userf[] = "--user", passf[] = "--password";
-	char *const argv[] = { ipb,   netns, exec,  d->ns,  bin,   file,
-			       d->motion_abs, portf, port,  pathf, path,
-			       userf, user,  passf, d->pass, NULL };
+	char cmd[3 * PATH_MAX], out[1024];
 	uint8_t r[8];
 
 	d->net = (unsigned int)getpid() % 200 + 20;
@@ -208,13 +213,31 @@ static int camera_up(struct pd *d)
 		 "ip netns add %1$s && ip link add md%2$u-h type veth peer name md%2$u-c && "
 		 "ip link set md%2$u-c netns %1$s && ip addr add 10.79.%2$u.1/24 dev md%2$u-h && "
 		 "ip link set md%2$u-h up && ip -n %1$s addr add 10.79.%2$u.2/24 dev md%2$u-c && "
-		 "ip -n %1$s link set md%2$u-c up && ip -n %1$s link set lo up 2>&1",
+		 "ip -n %1$s link set md%2$u-c address " PORCH_MAC " && "
+		 "ip -n %1$s link set md%2$u-c up && ip -n %1$s link set lo up && "
+		 "ip -n %1$s route add default via 10.79.%2$u.1 2>&1",
 		 d->ns, d->net);
 	if (run_capture(cmd, out, sizeof(out))) {
 		fprintf(stderr, "moat-demo: cannot make the camera's network namespace (iproute2, root): %s",
 			out);
 		return -1;
 	}
+	return 0;
+}
+
+/* The camera itself, once the policy walls it off: it phones home. */
+static int camera_start(struct pd *d)
+{
+	char cmd[3 * PATH_MAX], out[1024], port[8] = "8554", bin[PATH_MAX + 16],
+		log[PATH_MAX + 16], user[] = "demo", ipb[] = "/usr/bin/ip",
+		netns[] = "netns", exec[] = "exec", file[] = "--file",
+		portf[] = "--port", pathf[] = "--path", path[] = "/live",
+		userf[] = "--user", passf[] = "--password";
+	char homef[] = "--phone-home", home[] = PORCH_HOME;
+	char *const argv[] = { ipb,   netns, exec,  d->ns,  bin,   file,
+			       d->motion_abs, portf, port,  pathf, path,
+			       userf, user,  passf, d->pass, homef, home, NULL };
+
 	snprintf(bin, sizeof(bin), "%s/moat-testcam", d->bin);
 	snprintf(log, sizeof(log), "%s/camera.log", d->dir);
 	d->cam = spawn(argv, log);
@@ -247,13 +270,26 @@ static void camera_down(struct pd *d)
 
 static int setup(struct pd *d)
 {
-	char cmd[4 * PATH_MAX], out[1024], path[PATH_MAX + 16], log[PATH_MAX + 16];
+	char cmd[4 * PATH_MAX], out[2048], path[PATH_MAX + 16], log[PATH_MAX + 16];
 	char *relay_argv[] = { NULL, "--dir", d->relay_dir, "--listen", NULL,
 			       NULL };
 	char bin[PATH_MAX + 16], listen[32];
 	int lfd;
 	FILE *f;
 
+	{
+		static struct cfg none; /* cgroup = auto */
+		char root[CG_PATH_MAX];
+
+		if (cg_root(&none, root)) {
+			fprintf(stderr, "moat-demo: no cgroup v2 file system is mounted (the hub's roles need one)\n");
+			return -1;
+		}
+		snprintf(d->cgroup, sizeof(d->cgroup), "%.*s-demo-%d",
+			 (int)(sizeof(d->cgroup) - 32), root, (int)getpid());
+		snprintf(d->pin, sizeof(d->pin), "/sys/fs/bpf/moat-demo-%d",
+			 (int)getpid());
+	}
 	snprintf(d->relay_dir, sizeof(d->relay_dir), "%s/relay", d->dir);
 	snprintf(d->spool, sizeof(d->spool), "%s/spool", d->dir);
 	snprintf(d->sock, sizeof(d->sock), "%s/control.sock", d->dir);
@@ -302,18 +338,35 @@ static int setup(struct pd *d)
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
+	/* the policy is enforced as on a real hub: moatd applies it before
+	 * any role starts; the camera's veth is the camera network */
 	fprintf(f,
-		"# written by moat-demo\n[hub]\nkeys = %s/keys\nspool = %s\ncontrol = %s\n\n"
-		"[relay]\naddress = 127.0.0.1\nport = %u\n\n"
+		"# written by moat-demo\n[hub]\nkeys = %s/keys\nspool = %s\ncontrol = %s\n"
+		"policy = enforce\ncgroup = %s\nbpf_pin = %s\n",
+		d->dir, d->spool, d->sock, d->cgroup, d->pin);
+	if (d->rtsp)
+		fprintf(f, "camera_interfaces = md%u-h\n", d->net);
+	fprintf(f,
+		"\n[relay]\naddress = 127.0.0.1\nport = %u\n\n"
 		"[camera front-door]\nsource = file:%s\npace = realtime\nloop = no\n"
 		"record = continuous\nlive = no\n",
-		d->dir, d->spool, d->sock, d->tap_port, d->clip);
+		d->tap_port, d->clip);
 	if (d->rtsp)
 		fprintf(f,
 			"\n[camera porch]\nsource = rtsp://demo:%s@10.79.%u.2:8554/live\n"
+			"mac = " PORCH_MAC "\ninterface = md%u-h\n"
 			"record = events\npreroll = 5\nclip_length = 2\ncooldown = 60\nlive = no\n",
-			d->pass, d->net);
-	return fclose(f) ? -1 : 0;
+			d->pass, d->net, d->net);
+	if (fclose(f) || cfg_load(path, &d->cfg))
+		return -1;
+	/* in force before the camera runs (moatd applies it again, and
+	 * verifies it before any role starts) */
+	d->policy_on = true;
+	if (policy_enforce(&d->cfg, path, out, sizeof(out))) {
+		fprintf(stderr, "moat-demo: the network policy: %s\n", out);
+		return -1;
+	}
+	return d->rtsp ? camera_start(d) : 0;
 }
 
 static int run_hub(struct pd *d, char *status, size_t len)
@@ -483,6 +536,50 @@ static int parse(struct pd *d, int argc, char **argv)
 	return 0;
 }
 
+/* What the network policy did: porch's blocked attempts (from the
+ * policy's own log) and the ciphertext gate's count. */
+struct walled {
+	long long porch_home, porch_other, gate_frames, gate_killed;
+	char lines[512];
+};
+
+static void walled(const struct pd *d, struct walled *w)
+{
+	struct polbpf_blocked *l = NULL;
+	uint64_t c[POL_C_MAX];
+	size_t n = 0, used = 0;
+
+	if (!polbpf_counters(&d->cfg, c)) {
+		w->gate_frames = (long long)c[POL_C_GATE_FRAMES];
+		w->gate_killed = (long long)c[POL_C_GATE_KILLED];
+	}
+	if (polbpf_blocked(&d->cfg, &l, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char what[96];
+
+		char dst[64];
+
+		if (strcmp(l[i].who, "porch"))
+			continue;
+		polbpf_addr(l[i].key.addr, dst, sizeof(dst));
+		if (strcmp(dst, PORCH_HOME)) {
+			/* a Linux camera's own link chatter (MLD, DAD) */
+			w->porch_other += (long long)l[i].val.count;
+			continue;
+		}
+		w->porch_home += (long long)l[i].val.count;
+		polbpf_what(&l[i].key, what, sizeof(what));
+		if (used < sizeof(w->lines) - 100)
+			used += (size_t)snprintf(w->lines + used,
+						 sizeof(w->lines) - used,
+						 "%s%s x%llu", used ? ", " : "",
+						 what,
+						 (unsigned long long)l[i].val.count);
+	}
+	free(l);
+}
+
 int demo_pipeline_main(int argc, char **argv)
 {
 	static struct pd d;
@@ -495,6 +592,8 @@ int demo_pipeline_main(int argc, char **argv)
 	struct pt_set *set = NULL, *mset = NULL;
 	long long clips = 0, pre_us = 0, clip_us = 0;
 	bool same = false;
+	struct walled w = { 0 };
+	char wline[512] = "";
 	ssize_t n;
 	int ret = parse(&d, argc, argv), frames = -1, clip_frames = -1;
 
@@ -567,6 +666,14 @@ int demo_pipeline_main(int argc, char **argv)
 	stop(&d.moatd);
 	stop(&d.tap);
 	camera_down(&d);
+	if (d.policy_on) {
+		walled(&d, &w);
+		policy_teardown(&d.cfg, wline, sizeof(wline));
+		if (d.rtsp && !ret && !w.porch_home) {
+			fprintf(stderr, "moat-demo: porch tried to phone home, but the policy logged none of it\n");
+			ret = 1;
+		}
+	}
 	if (!ret) {
 		snprintf(cmd, sizeof(cmd),
 			 "'%s/moat-view' fetch --identity '%s' --relay 127.0.0.1:%u --camera front-door --out '%s' --json",
@@ -655,7 +762,7 @@ int demo_pipeline_main(int argc, char **argv)
 		       "\"plaintext_hits_disk\": %zu, \"plaintext_hits_wire\": %zu, "
 		       "\"wire_bytes\": %zu, \"files_scanned\": %zu, \"clips\": %lld, "
 		       "\"clip\": \"%s\", \"clip_frames\": %d, \"clip_preroll_us\": %lld, "
-		       "\"clip_us\": %lld}\n",
+		       "\"clip_us\": %lld, \"camera_blocked\": %lld, \"gate_frames\": %lld, \"gate_killed\": %lld}\n",
 		       ret ? "false" : "true",
 		       json_ll(status, "cameras", "frames_sealed"),
 		       json_ll(status, "cameras", "streams"),
@@ -665,7 +772,8 @@ int demo_pipeline_main(int argc, char **argv)
 		       json_ll(status, "uplink", "acked"), same ? "true" : "false",
 		       d.out, frames, hits, wire_hits, wire_len,
 		       spool_files + relay_files, clips, clip_out, clip_frames,
-		       pre_us, clip_us);
+		       pre_us, clip_us, w.porch_home, w.gate_frames,
+		       w.gate_killed);
 	} else if (status[0]) {
 		printf("  camera      front-door, a file camera: %s, %zu bytes of H.264, recorded in real time\n",
 		       d.clip, clip_len);
@@ -693,6 +801,16 @@ int demo_pipeline_main(int argc, char **argv)
 			       (double)pre_us / 1e6, clip_out, clip_frames);
 		else if (d.rtsp)
 			printf("  motion      NO CLIP from porch: %s\n", clipj);
+		printf("  policy      enforced before any role started: nftables, BPF on the roles'\n"
+		       "              cgroups, the ciphertext gate (%lld relay frames passed, %lld\n"
+		       "              connections ended), TC on the camera network\n",
+		       w.gate_frames, w.gate_killed);
+		if (d.rtsp)
+			printf("  walled off  porch tried to phone home %lld times, every one dropped at the\n"
+			       "              hub and logged (%s);\n"
+			       "              %lld more frames of its IPv6 link chatter dropped too\n",
+			       w.porch_home, w.lines[0] ? w.lines : "nothing logged",
+			       w.porch_other);
 		printf("  plaintext   %zu 8-byte runs of either video on disk (%zu spool and relay files), %zu on the wire (%zu bytes seen);\n"
 		       "              the same search finds %zu runs in the viewer's own output\n",
 		       hits, spool_files + relay_files, wire_hits, wire_len,
