@@ -121,6 +121,12 @@ int main(void)
 			      json_num(out, "\"zero_copy_sends\": ") > 100,
 		      "the pipeline demo: identical frames, MP4, no plaintext on disk or wire: %s",
 		      out);
+		CHECK(json_num(out, "\"camera_blocked\": ") >= 4 &&
+			      json_num(out, "\"gate_frames\": ") >=
+				      json_num(out, "\"records\": ") &&
+			      strstr(out, "\"gate_killed\": 0}"),
+		      "the demo's policy: porch's phone-home tries dropped and logged, every record through the gate: %s",
+		      out);
 		unlink("/tmp/moat-test-demo.mp4");
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", clips);
 		CHECK(system(cmd) == 0, "the clips folder removed");

@@ -41,6 +41,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -866,7 +867,7 @@ int main(void)
 	char args[1024], cmd[2048], log_json[300];
 	uint8_t *clip;
 	size_t clip_len = 0;
-	int n;
+	int n, follow;
 
 	if (geteuid())
 		test_skip("network namespaces, nftables and BPF need root (run the suite with sudo)");
@@ -913,9 +914,24 @@ int main(void)
 	CHECK(!hub_start_moatd(&h), "moatd starts in the hub, policy enforced");
 	sleep(3); /* both cameras streaming, their MACs seen on their ports */
 	snprintf(log_json, sizeof(log_json), "%s/policy-log.json", h.dir);
+	/* someone watching as it happens */
+	snprintf(cmd, sizeof(cmd),
+		 "nsenter --net=/run/netns/%s %s/moatctl --config %s policy log --follow --json > %s/follow.log 2>&1 & echo $!",
+		 ns_hub, h.bin, h.conf, h.dir);
+	follow = run_cmd(cmd, args, sizeof(args)) == 0 ? atoi(args) : 0;
+	usleep(300000);
 	n = attempts_run("walled", true);
 	CHECK(n == 0, "with the policy, none of the %d attempts arrives (%d did)",
 	      N_ATTEMPTS, n);
+	usleep(700000);
+	if (follow > 0)
+		kill(follow, SIGTERM);
+	snprintf(cmd, sizeof(cmd), "%s/follow.log", h.dir);
+	CHECK(follow > 0 &&
+		      probe_saw(cmd, "\"who\": \"front\"",
+				"\"what\": \"10.77.4.2:443/tcp\"", NULL) &&
+		      probe_saw(cmd, "\"what\": \"ARP claiming 10.77.1.1\"", NULL),
+	      "moatctl policy log --follow printed the attempts as they came");
 	snprintf(cmd, sizeof(cmd),
 		 "nsenter --net=/run/netns/%s %s/moatctl --config %s policy log --json > %s",
 		 ns_hub, h.bin, h.conf, log_json);

@@ -47,7 +47,7 @@ static void plant_bad_viewer(const struct hub *h)
 
 static void bad_config(struct hub *h)
 {
-	char cmd[600], out[2048], path[200];
+	char cmd[1200], out[2048], path[200];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/bad.conf", h->dir);
@@ -60,6 +60,20 @@ static void bad_config(struct hub *h)
 	CHECK(strstr(out, "line 2") && strstr(out, "spool_quota"),
 	      "the message names the line and the key: %s", out);
 	CHECK(access(h->sock, F_OK) != 0, "nothing started on a bad config");
+
+	/* A policy that cannot be applied: moatd fails closed, saying why,
+	 * and no role runs (the config is the hub's own, one line added). */
+	snprintf(cmd, sizeof(cmd),
+		 "sed 's/^\\[hub\\]$/[hub]\\ncamera_interfaces = nosuch0/' %s > %s && "
+		 "timeout 20 %s/moatd --config %s 2>&1",
+		 h->conf, path, h->bin, path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 1 &&
+		      strstr(out, "the network policy cannot be applied, so nothing starts") &&
+		      strstr(out, "nosuch0"),
+	      "without its network policy moatd starts nothing and names the reason: %s",
+	      out);
+	CHECK(access(h->sock, F_OK) != 0 && access(h->spool, F_OK) != 0,
+	      "no control socket, no spool: no role ran");
 }
 
 /*
