@@ -137,6 +137,7 @@ struct uplink {
 	struct wbatch wb[WBATCHES];
 	struct retired ret[RETIRED_MAX];
 	struct wbatch *open_b; /* the spool write being filled */
+	uint64_t wb_bytes;     /* bytes in spool writes not yet done */
 	uint64_t open_b_ns;    /* when its first record came */
 	bool flush_armed;
 	struct __kernel_timespec flush_ts;
@@ -381,6 +382,14 @@ static void batch_submit(struct uplink *u, struct wbatch *b)
 	b->inflight = true;
 }
 
+/* Spool bytes that may be on their way to disk at once. */
+static uint64_t wb_bytes_max(const struct uplink *u)
+{
+	uint64_t q = u->io->cfg->spool_quota / 8;
+
+	return q > (64 << 10) ? q : (64 << 10);
+}
+
 static bool batch_spare(const struct uplink *u)
 {
 	for (int i = 0; i < WBATCHES; i++)
@@ -438,6 +447,7 @@ static void batch_add(struct uplink *u, uint64_t qi)
 	b->iov[b->n] = (struct iovec){ (void *)e->p, e->len };
 	b->qi[b->n++] = qi;
 	b->len += e->len;
+	u->wb_bytes += e->len;
 	u->open_b = b;
 }
 
@@ -452,6 +462,7 @@ static void on_write(struct uplink *u, uint64_t idx, int res)
 	}
 	for (int i = 0; i < b->n; i++)
 		qent(u, b->qi[i])->written = true;
+	u->wb_bytes -= b->len;
 	b->used = b->inflight = false;
 	/* written: the quota may now evict up to the next unwritten one */
 	set_floor(u, u->qtail);
@@ -504,8 +515,13 @@ static void take_records(struct uplink *u)
 	int ret = 0;
 
 	/* A record is taken only while a spare batch is free: then its
-	 * write always finds a batch, whatever segment it lands in. */
+	 * write always finds a batch, whatever segment it lands in. And
+	 * only while the spool's writes in flight stay under an eighth of
+	 * its quota: the quota cannot evict what is still being written,
+	 * so a producer faster than the disk would otherwise take the
+	 * spool past its quota (the records wait in the ring instead). */
 	while (u->qtail - u->qhead < QMAX && batch_spare(u) &&
+	       (!u->wb_bytes || u->wb_bytes < wb_bytes_max(u)) &&
 	       (ret = ring_next(&u->c, &rec)) == 1) {
 		struct entry *e = qent(u, u->qtail);
 		struct rec_hdr rh;
