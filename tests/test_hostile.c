@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tests/lib/camnet.h"
+#include "daemon/ctl.h"
 #include "tests/lib/check.h"
 #include "tests/lib/hub.h"
 
@@ -340,7 +341,16 @@ static void watch(const struct hub *h, struct seen *seen)
 
 	for (int poll = 0; poll < POLLS && !interrupted; poll++) {
 		uint64_t t0 = now_ms(), dt;
-		char *st = hub_status(h);
+		char *st = NULL;
+
+		/* moatd's answer itself, over its control socket: starting
+		 * moatctl (140 libraries to map) on two loaded cores can take
+		 * longer than moatd does */
+		if (ctl_request(h->sock, "status json", &st) || !st ||
+		    !strchr(st, '{')) {
+			free(st);
+			st = NULL;
+		}
 
 		dt = now_ms() - t0;
 		worst = dt > worst ? dt : worst;
