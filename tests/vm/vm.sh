@@ -1,0 +1,102 @@
+#!/bin/bash
+# Boots Debian's stock kernel under qemu (no KVM needed) with a small
+# initramfs and runs a test program inside it, for what this machine's
+# kernel lacks: V4L2 (the vivid driver, as a module of the stock kernel).
+#
+#   tests/vm/vm.sh CACHE LOG PROGRAM [ARGS...]
+#
+# CACHE   a folder for the kernel and modules (kept between runs)
+# LOG     the guest's serial console, whole
+# PROGRAM a test binary; it runs in the guest as PROGRAM ARGS, with its
+#         shared libraries, as pid 1's child, with /dev/video* from vivid
+# Files named in MOAT_VM_FILES (space separated) are copied in at the same
+# path; MOAT_VM_ENV (NAME=value ...) is set for the program. The guest's
+# output is printed; the exit status is the program's (125 if the guest
+# did not say, e.g. it did not boot).
+#
+# The kernel is `apt-get download'ed from Debian's archive (the package
+# linux-image-amd64 depends on), so this needs that archive and qemu-system-x86,
+# busybox-static and kmod (tools/debian-packages.txt).
+set -eu
+cache=$1 log=$2 prog=$3
+shift 3
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
+
+# ---- the kernel and its modules ----
+pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+	awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+[ -n "$pkg" ] || { echo "vm: cannot tell which kernel linux-image-amd64 is" >&2; exit 125; }
+kver=${pkg#linux-image-}
+kroot=$cache/$kver
+if [ ! -e "$kroot/boot/vmlinuz-$kver" ]; then
+	echo "vm: fetching $pkg from Debian's archive" >&2
+	rm -rf "$kroot.tmp" && mkdir -p "$kroot.tmp"
+	(cd "$kroot.tmp" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
+		{ echo "vm: apt-get download $pkg failed" >&2; exit 125; }
+	dpkg-deb -x "$kroot.tmp"/*.deb "$kroot.tmp/root"
+	depmod -b "$kroot.tmp/root" "$kver"
+	rm -rf "$kroot" && mv "$kroot.tmp/root" "$kroot" && rm -rf "$kroot.tmp"
+fi
+
+# ---- the initramfs ----
+work=$(mktemp -d /tmp/moat-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+ir=$work/root
+mkdir -p "$ir"/{bin,dev,proc,sys,tmp,mods,moat}
+cp /bin/busybox "$ir/bin/busybox"
+for t in sh mount insmod poweroff sleep cat echo ls mkdir ln rm uname; do
+	ln -s busybox "$ir/bin/$t"
+done
+# vivid and everything it needs, in load order
+modprobe -d "$kroot" -S "$kver" --show-depends vivid |
+	awk '$1 == "insmod" { print $2 }' > "$work/mods.txt"
+n=0
+while read -r m; do
+	n=$((n + 1))
+	cp "$m" "$ir/mods/$(printf '%02d' $n)-$(basename "$m")"
+done < "$work/mods.txt"
+# the program, its libraries and the loader
+copy() {
+	local f=$1
+	[ -e "$ir$f" ] && return 0
+	mkdir -p "$ir$(dirname "$f")"
+	cp -L "$f" "$ir$f"
+}
+progabs=$(readlink -f "$prog")
+copy "$progabs"
+for f in $(ldd "$progabs" | awk '/=>/ { print $3 } !/=>/ && /^\t\// { print $1 }'); do
+	copy "$f"
+done
+for f in ${MOAT_VM_FILES:-}; do
+	copy "$(readlink -f "$f")"
+done
+args=""
+for a in "$@"; do args="$args '$a'"; done
+cat > "$ir/init" <<EOF
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+for m in /mods/*.ko; do insmod \$m || echo "vm: insmod \$m failed"; done
+sleep 1
+echo "MOAT-VM-START \$(uname -r)"
+${MOAT_VM_ENV:-} $progabs $args
+echo "MOAT-VM-EXIT \$?"
+poweroff -f
+EOF
+chmod +x "$ir/init"
+(cd "$ir" && find . | cpio -o -H newc --quiet) > "$work/initrd.cpio"
+
+# ---- boot ----
+# TCG (no KVM here); the guest powers itself off when the program ends
+timeout "${MOAT_VM_TIMEOUT:-600}" qemu-system-x86_64 -machine pc -cpu max \
+	-m "${MOAT_VM_MEM:-2048}" -smp 2 -nographic -no-reboot \
+	-kernel "$kroot/boot/vmlinuz-$kver" -initrd "$work/initrd.cpio" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=3" \
+	> "$log" 2>&1 || true
+# the program's part of the console (kernel messages may share a line)
+tr -d '\r' < "$log" | sed -n '/MOAT-VM-START/,/MOAT-VM-EXIT/p'
+rc=$(tr -d '\r' < "$log" | sed -n 's/.*MOAT-VM-EXIT \([0-9][0-9]*\).*/\1/p' | tail -1)
+exit "${rc:-125}"
