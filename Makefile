@@ -131,6 +131,9 @@ $(BUILD)/bin/moatctl: $(BUILD)/obj/tools/moatctl.o $(LIB)
 
 # test_mp4 checks the viewer's MP4 writer, which lives with the viewer.
 $(BUILD)/tests/test_mp4: $(BUILD)/obj/tools/view/mp4.o
+# test_v4l2 seals in the VM and opens outside it with the demo's parts.
+$(BUILD)/tests/test_v4l2: $(BUILD)/obj/tools/demo/keys.o \
+	$(BUILD)/obj/tools/demo/seal.o $(BUILD)/obj/tools/demo/open.o
 
 .SECONDEXPANSION:
 # The test camera is GStreamer's RTSP server; nothing else links GStreamer.
@@ -148,7 +151,7 @@ $(BUILD)/bin/moat-%: $(BUILD)/obj/tools/moat-%.o $$(call tool_parts,$$*) $(LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJS) $(LIB)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(LIB),$^) $(LIB) $(LDLIBS)
 
 # Fuzzers build with clang straight from the sources (libFuzzer + ASan).
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTLIB_SRCS) $(wildcard */*.h tests/lib/*.h) $(BPF_SKELS)

@@ -33,8 +33,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture/swenc.h"
+#include "common/fileio.h"
 #include "capture/v4l2.h"
+#include "common/err.h"
+#include "crypto/keystore.h"
 #include "tests/lib/check.h"
+#include "tests/lib/hub.h"
+#include "tests/lib/vmout.h"
+#include "tools/demo/demo.h"
+
+#include <libavcodec/avcodec.h>
 
 static uint64_t mono_us(void)
 {
@@ -248,7 +257,201 @@ static void unbind(int fd)
 	v4l2_stop(&s);
 }
 
-static int in_vm(void)
+/* ---- raw camera -> libx264 -> sealed records ---- */
+
+/* The encoder's sink: access units appended to a growing buffer, as
+ * they would go into a ring slot. */
+struct aus {
+	uint8_t *buf;
+	size_t len, cap, n, keys;
+	bool key_at[64];
+	size_t at[64], size[64]; /* each access unit */
+	size_t reserved;
+};
+
+static uint8_t *aus_reserve(void *arg, size_t len, size_t pad)
+{
+	struct aus *a = arg;
+
+	if (a->cap - a->len < len + pad) {
+		size_t cap = (a->len + len + pad) * 2;
+		uint8_t *p = realloc(a->buf, cap);
+
+		if (!p)
+			return NULL;
+		a->buf = p;
+		a->cap = cap;
+	}
+	a->reserved = len;
+	return a->buf + a->len;
+}
+
+static int aus_commit(void *arg, size_t len, bool key, uint64_t ts_us)
+{
+	struct aus *a = arg;
+
+	(void)ts_us;
+	if (len > a->reserved)
+		return -EINVAL;
+	if (a->n < 64) {
+		a->key_at[a->n] = key;
+		a->at[a->n] = a->len;
+		a->size[a->n] = len;
+	}
+	a->keys += key;
+	a->len += len;
+	a->n++;
+	return 0;
+}
+
+/* How many pictures libavcodec's H.264 decoder gets from the AUs. */
+static int decoded(const struct aus *a, int *w, int *h)
+{
+	const AVCodec *c = avcodec_find_decoder(AV_CODEC_ID_H264);
+	AVCodecContext *ctx = c ? avcodec_alloc_context3(c) : NULL;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *f = av_frame_alloc();
+	int n = 0;
+
+	if (!ctx || !pkt || !f || avcodec_open2(ctx, c, NULL) < 0)
+		goto out;
+	/* an access unit a packet, then drain */
+	for (size_t i = 0; i <= a->n && i <= 64; i++) {
+		if (i < a->n && i < 64) {
+			pkt->data = a->buf + a->at[i];
+			pkt->size = (int)a->size[i];
+		}
+		if (avcodec_send_packet(ctx, i < a->n && i < 64 ? pkt : NULL) < 0)
+			break;
+		while (avcodec_receive_frame(ctx, f) >= 0) {
+			*w = f->width;
+			*h = f->height;
+			n++;
+		}
+	}
+out:
+	av_frame_free(&f);
+	av_packet_free(&pkt);
+	avcodec_free_context(&ctx);
+	return n;
+}
+
+static void encode(int fd, uint32_t fourcc, struct aus *a)
+{
+	struct v4l2_request rq = { fourcc, 640, 480, 30, 4, false };
+	struct swenc_sink sink = { a, aus_reserve, aus_commit };
+	struct swenc_opts o = { fourcc, 640, 480, 0, 30, 2000000, 30 };
+	struct v4l2_stream s;
+	struct swenc *e = NULL;
+	char why[256] = "", fc[5];
+	int n = 0, ret, w = 0, h = 0;
+
+	v4l2_fourcc_str(fourcc, fc);
+	ret = v4l2_start(&s, fd, &rq, why, sizeof(why));
+	o.bytesperline = s.bytesperline;
+	if (!ret)
+		ret = swenc_open(&o, &e, why, sizeof(why));
+	CHECK(!ret, "%s 640x480 into libx264: %s", fc, why);
+	for (int i = 0; !ret && i < 45; i++) {
+		struct v4l2_frame f;
+
+		if (next_frame(&s, &f) != 1)
+			break;
+		/* frame 10: an event asks for a keyframe */
+		ret = swenc_frame(e, f.p, f.len, f.ts_us, i == 10, &sink);
+		n += ret == 1;
+		ret = ret < 0 ? ret : v4l2_requeue(&s, f.index);
+	}
+	CHECK(!ret && n == 45 && a->n == 45,
+	      "%s: 45 frames in, 45 access units out (%zu): %s", fc, a->n,
+	      ret ? strerror(-ret) : "each camera buffer given back at once");
+	CHECK(a->key_at[0] && a->key_at[10] && a->key_at[40] && a->keys == 3,
+	      "%s: keyframes at 0, at the event (10) and a GOP after it (40): %zu in all",
+	      fc, a->keys);
+	CHECK(e && swenc_converted(e) == (fourcc == V4L2_PIX_FMT_YUYV ? 45u : 0u) &&
+		      swenc_dropped(e) == 0,
+	      "%s: %llu frames converted to NV12 before encoding (NV12 itself: none), none dropped",
+	      fc, e ? (unsigned long long)swenc_converted(e) : 0ULL);
+	CHECK(decoded(a, &w, &h) == 45 && w == 640 && h == 480,
+	      "%s: libavcodec decodes all 45 pictures, %dx%d", fc, w, h);
+	swenc_close(e);
+	v4l2_stop(&s);
+}
+
+/* The hub's side of sealing: its key and the paired viewers, from the
+ * key store folder alone (the viewers' private keys are not here). */
+static int seal_clip(const char *keys, const struct aus *a, char *spool,
+		     size_t spool_len, struct demo_spool *sp)
+{
+	struct seal_hub_key hub;
+	struct seal_recipient r[8];
+	struct ks_viewer *list = NULL;
+	struct demo_clip clip = { 0 };
+	char path[300];
+	size_t n = 0;
+	int ret = ks_hub_load(keys, &hub);
+
+	if (!ret)
+		ret = ks_viewer_list(keys, &list, &n);
+	for (size_t i = 0; !ret && i < n && i < 8; i++)
+		r[i] = list[i].rcpt;
+	snprintf(path, sizeof(path), "/tmp/clip.h264");
+	snprintf(spool, spool_len, "/tmp/spool");
+	memset(sp, 0, sizeof(*sp));
+	snprintf(sp->dir, sizeof(sp->dir), "%s", spool);
+	if (!ret)
+		ret = file_write_atomic(path, a->buf, a->len, 0600);
+	if (!ret)
+		ret = demo_clip_load(path, &clip);
+	if (!ret && mkdir(spool, 0700))
+		ret = -errno;
+	if (!ret)
+		ret = demo_seal(&clip, SEAL_SUITE_AES256GCM, &hub, r,
+				n < 8 ? n : 8, sp);
+	demo_clip_free(&clip);
+	ks_viewer_list_free(list, n);
+	ks_hub_wipe(&hub);
+	return ret;
+}
+
+static void encode_and_seal(int fd, const char *keys)
+{
+	struct aus nv12 = { 0 }, yuyv = { 0 };
+	static struct demo_spool sp;
+	char spool[64];
+	int ret;
+
+	encode(fd, V4L2_PIX_FMT_YUYV, &yuyv);
+	encode(fd, V4L2_PIX_FMT_NV12, &nv12);
+	if (!keys) {
+		free(nv12.buf);
+		free(yuyv.buf);
+		return;
+	}
+	ret = seal_clip(keys, &nv12, spool, sizeof(spool), &sp);
+	CHECK(!ret && sp.n_streams == 3,
+	      "the NV12 camera's access units sealed into %zu streams (one a GOP: 0, 10, 40) for the paired viewers: %s",
+	      sp.n_streams, ret ? moat_strerror(ret) : "");
+	/* out through the console: what the encoder made, and the sealed
+	 * streams; the viewer outside opens them */
+	vmout_put("clip.h264", nv12.buf, nv12.len);
+	for (size_t i = 0; i < sp.n_streams; i++) {
+		char path[512], name[32];
+		uint8_t *b;
+		size_t len;
+
+		demo_stream_path(&sp, i, path, sizeof(path));
+		b = read_all(path, &len);
+		snprintf(name, sizeof(name), "stream-%zu", i);
+		if (b)
+			vmout_put(name, b, len);
+		free(b);
+	}
+	free(nv12.buf);
+	free(yuyv.buf);
+}
+
+static int in_vm(const char *keys)
 {
 	struct v4l2_info info;
 	char path[32];
@@ -264,17 +467,84 @@ static int in_vm(void)
 	stream(fd, V4L2_PIX_FMT_NV12, 1920, 1080, 10);
 	exported(fd);
 	thousand(fd);
+	encode_and_seal(fd, keys);
 	unbind(fd);
 	close(fd);
 	return test_done("test_v4l2");
+}
+
+/* Outside: the streams the VM sealed, opened as a viewer whose private
+ * key never went in, against the access units the VM encoded. */
+static void viewer_outside(const char *log, const struct demo_keys *k)
+{
+	static struct demo_spool sp;
+	struct demo_check chk = { 0 };
+	struct demo_clip clip = { 0 };
+	char dir[] = "/tmp/moat-vm-out.XXXXXX", path[512];
+	size_t len;
+	uint8_t *b = vmout_get(log, "clip.h264", &len);
+	int ret;
+
+	CHECK(b && len > 10000, "the VM's access units came out (%zu bytes)",
+	      b ? len : 0);
+	if (!b || !mkdtemp(dir))
+		return;
+	snprintf(path, sizeof(path), "%s/clip.h264", dir);
+	ret = file_write_atomic(path, b, len, 0600);
+	free(b);
+	if (!ret)
+		ret = demo_clip_load(path, &clip);
+	snprintf(sp.dir, sizeof(sp.dir), "%s", dir);
+	for (size_t i = 0; !ret && i < DEMO_MAX_STREAMS; i++) {
+		char name[32];
+		struct rec_hdr h;
+
+		snprintf(name, sizeof(name), "stream-%zu", i);
+		b = vmout_get(log, name, &len);
+		if (!b)
+			break;
+		/* the stream's id is in its first record's header */
+		if (rec_parse_hdr(b, len, &h) == 0) {
+			memcpy(sp.ids[sp.n_streams], h.stream_id,
+			       REC_STREAM_ID_LEN);
+			demo_stream_path(&sp, sp.n_streams, path, sizeof(path));
+			if (!file_write_atomic(path, b, len, 0600))
+				sp.n_streams++;
+		}
+		free(b);
+	}
+	CHECK(!ret && sp.n_streams == 3, "and its %zu sealed streams",
+	      sp.n_streams);
+	if (!ret)
+		ret = demo_open_all(&clip, &sp, &k->ident[0], &chk);
+	CHECK(!ret && chk.streams_ok == sp.n_streams &&
+		      chk.au_match == clip.n_au && clip.n_au == 45 &&
+		      !chk.au_mismatch,
+	      "the viewer outside opens every stream: %zu of 45 access units, each the VM's encoder output byte for byte: %s",
+	      chk.au_match, chk.why);
+	demo_clip_free(&clip);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	if (system(path))
+		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
 /* On the host: the same program, in a VM with a kernel that has V4L2. */
 static int host(const char *self)
 {
 	const char *src = getenv("MOAT_SRC");
-	char cmd[3 * PATH_MAX + 64], cache[PATH_MAX + 8], log[PATH_MAX];
+	char cmd[3 * PATH_MAX + 512], cache[PATH_MAX + 8], log[PATH_MAX];
+	char files[2048] = "";
+	static struct demo_keys k;
 	int st;
+
+	/* the hub's key store goes in; the viewers' keys stay out here */
+	CHECK(demo_keys_make(&k, NULL) == 0, "a hub key store, two viewers");
+	snprintf(cmd, sizeof(cmd), "find %s/hub -type f", k.dir);
+	run_cmd(cmd, files, sizeof(files));
+	for (char *p = files; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	setenv("MOAT_VM_FILES", files, 1);
 
 	/* the kernel is kept in build/vm, one for every build's tests */
 	if (src && *src)
@@ -282,18 +552,25 @@ static int host(const char *self)
 	else
 		snprintf(cache, sizeof(cache), "build/vm");
 	snprintf(log, sizeof(log), "/tmp/moat-vm-v4l2-%d.log", (int)getpid());
-	snprintf(cmd, sizeof(cmd), "'%s/tests/vm/vm.sh' '%s' '%s' '%s' --in-vm",
-		 src && *src ? src : ".", cache, log, self);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tests/vm/vm.sh' '%s' '%s' '%s' --in-vm '%s/hub'",
+		 src && *src ? src : ".", cache, log, self, k.dir);
 	printf("this kernel has no V4L2: booting Debian's stock kernel under qemu (%s)\n",
 	       log);
 	fflush(stdout);
 	st = system(cmd);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) == 125) {
 		printf("the VM did not run the test; its console is in %s\n", log);
+		demo_keys_remove(&k);
 		return 1;
 	}
-	unlink(log);
-	return WEXITSTATUS(st);
+	CHECK(WEXITSTATUS(st) == 0, "every check inside the VM passed");
+	viewer_outside(log, &k);
+	demo_keys_wipe(&k);
+	demo_keys_remove(&k);
+	if (!check_failures)
+		unlink(log);
+	return test_done("test_v4l2");
 }
 
 int main(int argc, char **argv)
@@ -302,9 +579,9 @@ int main(int argc, char **argv)
 	ssize_t n;
 
 	if (argc > 1 && !strcmp(argv[1], "--in-vm"))
-		return in_vm();
+		return in_vm(argc > 2 ? argv[2] : NULL);
 	if (!access("/dev/video0", F_OK))
-		return in_vm(); /* a machine with V4L2 of its own */
+		return in_vm(NULL); /* a machine with V4L2 of its own */
 	if (geteuid())
 		test_skip("the V4L2 VM needs root (run the suite with sudo)");
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -78,7 +78,6 @@ cat > "$ir/init" <<EOF
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
 for m in /mods/*.ko; do insmod \$m || echo "vm: insmod \$m failed"; done
 sleep 1
 echo "MOAT-VM-START \$(uname -r)"
@@ -96,7 +95,10 @@ timeout "${MOAT_VM_TIMEOUT:-600}" qemu-system-x86_64 -machine pc -cpu max \
 	-kernel "$kroot/boot/vmlinuz-$kver" -initrd "$work/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3" \
 	> "$log" 2>&1 || true
-# the program's part of the console (kernel messages may share a line)
-tr -d '\r' < "$log" | sed -n '/MOAT-VM-START/,/MOAT-VM-EXIT/p'
+# the program's part of the console (kernel messages may share a line),
+# without the files it sent out (vmout)
+tr -d '\r' < "$log" | sed -n '/MOAT-VM-START/,/MOAT-VM-EXIT/p' |
+	sed -e '/^MOAT-FILE /,/^MOAT-FILE-END /d' \
+	    -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1b[a-zA-Z]//g'
 rc=$(tr -d '\r' < "$log" | sed -n 's/.*MOAT-VM-EXIT \([0-9][0-9]*\).*/\1/p' | tail -1)
 exit "${rc:-125}"
