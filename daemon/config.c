@@ -33,6 +33,9 @@ enum cfg_type {
 	T_SUBNET,
 	T_AUTOPATH,
 	T_IFNAME,
+	T_FOURCC,
+	T_WXH,
+	T_RATE,
 	T_MAC,
 	T_IP
 };
@@ -135,6 +138,15 @@ static const struct cfg_key keys[] = {
 	  "the camera's IP address (auto: the numeric host of an rtsp:// source)" },
 	{ S_CAMERA, "interface", T_IFNAME, CAM(interface), "auto", NULL, 0, 0,
 	  "the hub interface or camera-bridge port it is plugged into (auto: the first it is seen on); frames with its MAC anywhere else are dropped" },
+	{ S_CAMERA, "format", T_FOURCC, CAM(v4l2_format), "auto", NULL, 0, 0,
+	  "local cameras: auto (the camera's own H264, else NV12, else YUYV), h264, nv12 or yuyv" },
+	{ S_CAMERA, "size", T_WXH, CAM(width), "auto", NULL, 0, 0,
+	  "local cameras: WIDTHxHEIGHT, or auto (the largest the camera offers up to 1920x1080)" },
+	{ S_CAMERA, "fps", T_UINT, CAM(fps), "30", NULL, 1, 120,
+	  "local cameras: frames a second" },
+	{ S_CAMERA, "bitrate", T_RATE, CAM(bitrate), "4M", NULL, 100000,
+	  100000000,
+	  "local cameras that send raw pictures: the H.264 encoder's bitrate in bits a second (K, M)" },
 	{ S_CAMERA, "motion_source", T_SUBSTREAM, CAM(motion_source), "main",
 	  NULL, 0, 0,
 	  "record = events: main (decode the recorded stream) or the rtsp:// URL of the camera's low-resolution substream, on the same host and port" },
@@ -433,6 +445,70 @@ static int set_iflist(struct cfg_parser *p, const struct cfg_key *k,
 	return 0;
 }
 
+/* A pixel format by name (auto: 0). */
+static int set_fourcc(struct cfg_parser *p, const struct cfg_key *k,
+		      const char *v, void *dst)
+{
+	static const struct {
+		const char *name;
+		uint32_t fourcc;
+	} f[] = {
+		{ "auto", 0 },
+		{ "h264", 'H' | '2' << 8 | '6' << 16 | (uint32_t)'4' << 24 },
+		{ "nv12", 'N' | 'V' << 8 | '1' << 16 | (uint32_t)'2' << 24 },
+		{ "yuyv", 'Y' | 'U' << 8 | 'Y' << 16 | (uint32_t)'V' << 24 },
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (!strcmp(v, f[i].name)) {
+			*(uint32_t *)dst = f[i].fourcc;
+			return 0;
+		}
+	return bad(p, k, v, "is not one of: auto, h264, nv12, yuyv");
+}
+
+/* WIDTHxHEIGHT (even, 16-4096 by 16-2304), or auto (0x0), into the
+ * width field and the height field after it. */
+static int set_wxh(struct cfg_parser *p, const struct cfg_key *k,
+		   const char *v, void *dst)
+{
+	unsigned int w = 0, h = 0;
+	char end;
+
+	if (!strcmp(v, "auto")) {
+		((unsigned int *)dst)[0] = ((unsigned int *)dst)[1] = 0;
+		return 0;
+	}
+	if (sscanf(v, "%4ux%4u%c", &w, &h, &end) != 2 || w < 16 || h < 16 ||
+	    w > 4096 || h > 2304 || w % 2 || h % 2)
+		return bad(p, k, v,
+			   "is not a size like 1280x720 (even, up to 4096x2304), or auto");
+	((unsigned int *)dst)[0] = w;
+	((unsigned int *)dst)[1] = h;
+	return 0;
+}
+
+/* A rate: digits with an optional K or M (bits a second). */
+static int set_rate(struct cfg_parser *p, const struct cfg_key *k,
+		    const char *v, void *dst)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; isdigit((unsigned char)v[i]) && i < 10; i++)
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	if (i && (v[i] == 'K' || v[i] == 'k') && !v[i + 1])
+		n *= 1000;
+	else if (i && (v[i] == 'M' || v[i] == 'm') && !v[i + 1])
+		n *= 1000000;
+	else if (!i || v[i])
+		return bad(p, k, v, "is not a rate like 4M or 800K");
+	if (n < k->min || n > k->max)
+		return bad(p, k, v, "is out of range 100K-100M");
+	*(uint64_t *)dst = n;
+	return 0;
+}
+
 /* One interface name, or auto. */
 static int set_ifname(struct cfg_parser *p, const struct cfg_key *k,
 		      const char *v, void *dst)
@@ -518,6 +594,7 @@ static int (*const setters[])(struct cfg_parser *, const struct cfg_key *,
 	[T_ZONES] = set_zones, [T_SUBSTREAM] = set_substream,
 	[T_IFLIST] = set_iflist, [T_SUBNET] = set_subnet, [T_MAC] = set_mac,
 	[T_IP] = set_ip, [T_AUTOPATH] = set_autopath, [T_IFNAME] = set_ifname,
+	[T_FOURCC] = set_fourcc, [T_WXH] = set_wxh, [T_RATE] = set_rate,
 };
 
 static void *key_dst(struct cfg_parser *p, const struct cfg_key *k)

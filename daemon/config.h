@@ -52,6 +52,11 @@ struct cfg_camera {
 	char mac[18]; /* aa:bb:cc:dd:ee:ff, or "" */
 	char ip[CFG_NAME_MAX + 16]; /* its address, or "" (from source) */
 	char interface[CFG_NAME_MAX]; /* the hub port it is on, or "" */
+	/* a local camera (v4l2:) */
+	uint32_t v4l2_format; /* a fourcc, or 0: the best offered */
+	unsigned int width, height; /* 0: the largest up to 1920x1080 */
+	unsigned int fps;
+	uint64_t bitrate; /* the software encoder's, bits per second */
 	unsigned int line; /* where the section starts */
 };
 

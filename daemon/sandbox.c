@@ -327,6 +327,13 @@ static int seccomp(const struct sandbox *sb)
 		ret = allow_camera_net(ctx);
 	if (!ret && sb->role == ROLE_WORKER && sb->threads)
 		ret = allow_threads(ctx);
+	/* a V4L2 camera: its device's ioctls and its poll ring, those
+	 * descriptors only */
+	if (!ret && sb->role == ROLE_WORKER && sb->v4l2) {
+		ALLOW_IF(ioctl, 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)sb->dev_fd));
+		ALLOW_IF(io_uring_enter, 1,
+			 SCMP_A0(SCMP_CMP_EQ, (uint64_t)sb->uring_fd));
+	}
 	/* the sealer waits on its cameras with epoll (set up beforehand) */
 	if (!ret && sb->role == ROLE_SEALER) {
 		ALLOW(epoll_wait);

@@ -33,6 +33,10 @@ struct sandbox {
 	unsigned int net_port;
 	/* ... and run a second thread (its motion substream's reader) */
 	bool threads;
+	/* A local camera's worker: ioctl on its device, io_uring_enter on
+	 * the ring that polls it (both opened before the sandbox). */
+	bool v4l2;
+	int dev_fd, uring_fd;
 };
 
 const char *role_name(enum role role);

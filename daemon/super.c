@@ -186,11 +186,6 @@ int super_setup(struct super *s, const char *path, bool check_only)
 				path, cam->line, cam->name);
 			return -EINVAL;
 		}
-		if (cam->kind == CAM_V4L2) {
-			log_err("%s: line %u: [camera %s] source: v4l2: cameras are not built yet; use file: or rtsp://",
-				path, cam->line, cam->name);
-			return -ENOTSUP;
-		}
 	}
 	if (geteuid()) {
 		log_err("moatd must start as root: it gives each role a user of its own");

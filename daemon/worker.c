@@ -22,6 +22,7 @@
 #include "capture/filecam.h"
 #include "capture/motion.h"
 #include "capture/rtsp.h"
+#include "capture/v4l2cam.h"
 #include "common/log.h"
 #include "crypto/frame.h"
 #include "daemon/roles.h"
@@ -102,7 +103,7 @@ static int open_source(const struct cfg_camera *cam, const char *url,
 		return rtsp_open(url, &ro, src, why, why_len);
 	default:
 		snprintf(why, why_len,
-			 "v4l2: sources are not built yet (issue 6)");
+			 "not a camera source");
 		return -ENOTSUP;
 	}
 }
@@ -491,6 +492,144 @@ static int capture(struct worker_io *io, struct cap_source *src,
 	return 0;
 }
 
+/* ---- a local camera (V4L2): the encoder writes into the ring ---- */
+
+/* Where an access unit of a local camera goes: a slot of the P ring. */
+struct ring_sink {
+	struct worker_io *io;
+	struct ring *r;
+	struct motion **m;
+	struct window w;
+	uint8_t *slot;
+	uint32_t live;
+	int err;
+	bool motion_was;
+};
+
+static uint8_t *sink_reserve(void *arg, size_t len, size_t pad)
+{
+	struct ring_sink *rs = arg;
+
+	if (len > (16 << 20) - FRAME_HDR_LEN - 64 - pad)
+		return NULL;
+	rs->slot = ring_reserve(rs->r, (uint32_t)(FRAME_HDR_LEN + len + pad),
+				&rs->err);
+	return rs->slot ? rs->slot + FRAME_HDR_LEN : NULL;
+}
+
+static int sink_commit(void *arg, size_t len, bool key, uint64_t ts_us)
+{
+	struct ring_sink *rs = arg;
+	struct worker_io *io = rs->io;
+	/* our own encoder (or a UVC camera) repeats SPS/PPS at keyframes */
+	struct cap_frame f = { .p = rs->slot + FRAME_HDR_LEN, .len = len,
+			       .ts_us = ts_us, .key = key, .config = key };
+	struct frame_hdr fh = { .kind = FRAME_KIND_AU, .ts_us = ts_us };
+	uint32_t flags = rs->live;
+	int ret;
+
+	if (!rs->slot)
+		return -EINVAL;
+	ret = motion_flag(io, rs->m, &f, &flags, &rs->w);
+	if (ret) {
+		rs->err = ret;
+		return ret;
+	}
+	fh.flags = (uint8_t)(key ? FRAME_F_KEY | FRAME_F_CONFIG : 0);
+	flags |= key ? PFL_KEY | PFL_CONFIG : 0;
+	frame_hdr_put(rs->slot, &fh);
+	ring_commit_aux(rs->r, (uint32_t)(FRAME_HDR_LEN + len), flags,
+			mono_ns());
+	wake(io->wake.data);
+	rs->slot = NULL;
+	io->st->frames++;
+	io->st->bytes += len;
+	if (key)
+		io->st->last_key_us = ts_us;
+	return 0;
+}
+
+static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
+			struct ring *r, struct motion **m)
+{
+	struct ring_sink rs = {
+		.io = io, .r = r, .m = m,
+		.live = io->cam->record == REC_OFF ? PFL_LIVE : 0,
+	};
+	struct swenc_sink sink = { &rs, sink_reserve, sink_commit };
+	bool key = false;
+
+	while (!role_stopping()) {
+		int ret = v4l2cam_next(c, &sink, key);
+
+		if (ret == 1) {
+			/* motion just began: the clip starts at a keyframe
+			 * made now, not the last GOP's */
+			bool moving = io->st->motion;
+
+			key = moving && !rs.motion_was;
+			rs.motion_was = moving;
+			if (io->st->err[0] && io->st->frames > 30 * 30)
+				io->st->err[0] = 0;
+			continue;
+		}
+		if (ret == 2) {
+			/* no room: a realtime camera cannot wait */
+			if (!io->st->drops_rec++)
+				log_warn("camera %s: pipeline full, a frame lost",
+					 io->cam->name);
+			continue;
+		}
+		if (ret == -ENODEV)
+			return fail(io, ret,
+				    "the camera %s is gone (unplugged?); it is opened again when it returns",
+				    io->cam->source);
+		if (ret < 0)
+			return fail(io, rs.err ? rs.err : ret, "%s",
+				    capture_why(rs.err ? rs.err : ret));
+		{
+			struct pollfd p = { .fd = v4l2cam_fd(c), .events = POLLIN };
+
+			poll(&p, 1, 1000);
+		}
+	}
+	return 0;
+}
+
+static int run_v4l2(struct worker_io *io, struct ring *r, struct motion **m)
+{
+	struct v4l2cam_opts o = { .dev = io->cam->source,
+				  .fourcc = io->cam->v4l2_format,
+				  .width = io->cam->width,
+				  .height = io->cam->height,
+				  .fps = io->cam->fps,
+				  .bitrate = (uint32_t)io->cam->bitrate };
+	struct v4l2cam *c = NULL;
+	char why[256] = "";
+	int ret = v4l2cam_open(&o, &c, why, sizeof(why));
+
+	if (ret) {
+		io->st->err_us = cap_now_us();
+		snprintf(io->st->err, sizeof(io->st->err), "cannot open %.60s: %s",
+			 io->cam->source, why);
+		log_err("camera %s: %s", io->cam->name, io->st->err);
+		return 1;
+	}
+	io->sb.v4l2 = true;
+	io->sb.dev_fd = v4l2cam_dev_fd(c);
+	io->sb.uring_fd = v4l2cam_fd(c);
+	ret = sandbox_enter(&io->sb);
+	if (!ret) {
+		log_info("camera %s: %s", io->cam->name, v4l2cam_describe(c));
+		ret = capture_v4l2(io, c, r, m);
+	}
+	if (ret < 0 && !role_stopping())
+		log_err("camera %s: %s; moatd will start it again",
+			io->cam->name, io->st->err + strlen("camera failed: "));
+	v4l2cam_close(c);
+	return ret ? 1 : 0;
+}
+
 /*
  * An IP camera: its name is resolved while the worker can still read
  * /etc; it connects under the sandbox with the network open to the
@@ -573,6 +712,11 @@ int worker_main(struct worker_io *io)
 			return 1;
 	}
 	ret = ring_map(&io->p, true, &r);
+	if (!ret && io->cam->kind == CAM_V4L2) {
+		ret = run_v4l2(io, &r, &m);
+		motion_free(m);
+		return ret;
+	}
 	if (ret) {
 		snprintf(why, sizeof(why), "cannot map its ring");
 	} else if (io->cam->kind == CAM_RTSP) {

@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <linux/videodev2.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,9 @@
 #include "common/fileio.h"
 #include "capture/v4l2.h"
 #include "common/err.h"
+#include "daemon/ctl.h"
 #include "crypto/keystore.h"
+#include "crypto/streamfile.h"
 #include "tests/lib/check.h"
 #include "tests/lib/hub.h"
 #include "tests/lib/vmout.h"
@@ -261,11 +264,12 @@ static void unbind(int fd)
 
 /* The encoder's sink: access units appended to a growing buffer, as
  * they would go into a ring slot. */
+enum { AUS_MAX = 512 };
 struct aus {
 	uint8_t *buf;
 	size_t len, cap, n, keys;
-	bool key_at[64];
-	size_t at[64], size[64]; /* each access unit */
+	bool key_at[AUS_MAX];
+	size_t at[AUS_MAX], size[AUS_MAX]; /* each access unit */
 	size_t reserved;
 };
 
@@ -293,7 +297,7 @@ static int aus_commit(void *arg, size_t len, bool key, uint64_t ts_us)
 	(void)ts_us;
 	if (len > a->reserved)
 		return -EINVAL;
-	if (a->n < 64) {
+	if (a->n < AUS_MAX) {
 		a->key_at[a->n] = key;
 		a->at[a->n] = a->len;
 		a->size[a->n] = len;
@@ -316,12 +320,12 @@ static int decoded(const struct aus *a, int *w, int *h)
 	if (!ctx || !pkt || !f || avcodec_open2(ctx, c, NULL) < 0)
 		goto out;
 	/* an access unit a packet, then drain */
-	for (size_t i = 0; i <= a->n && i <= 64; i++) {
-		if (i < a->n && i < 64) {
+	for (size_t i = 0; i <= a->n && i <= AUS_MAX; i++) {
+		if (i < a->n && i < AUS_MAX) {
 			pkt->data = a->buf + a->at[i];
 			pkt->size = (int)a->size[i];
 		}
-		if (avcodec_send_packet(ctx, i < a->n && i < 64 ? pkt : NULL) < 0)
+		if (avcodec_send_packet(ctx, i < a->n && i < AUS_MAX ? pkt : NULL) < 0)
 			break;
 		while (avcodec_receive_frame(ctx, f) >= 0) {
 			*w = f->width;
@@ -451,7 +455,174 @@ static void encode_and_seal(int fd, const char *keys)
 	free(yuyv.buf);
 }
 
-static int in_vm(const char *keys)
+/* ---- moatd itself in the VM, with the camera ---- */
+
+static int64_t status_num(const char *sock, const char *key)
+{
+	char *st = NULL;
+	int64_t v = -1;
+
+	if (!ctl_request(sock, "status json", &st) && st)
+		v = json_num(st, NULL, key);
+	free(st);
+	return v;
+}
+
+/* Waits (up to secs) until status says key >= want. */
+static int64_t wait_for(const char *sock, const char *key, int64_t want,
+			int secs)
+{
+	int64_t v = -1;
+
+	for (int i = 0; i < secs * 10; i++) {
+		v = status_num(sock, key);
+		if (v >= want)
+			break;
+		usleep(100000);
+	}
+	return v;
+}
+
+static bool sysfs_write(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "w");
+
+	return f && fputs(v, f) >= 0 && fclose(f) == 0;
+}
+
+/* The users moatd runs its roles as, and loopback, in the bare VM. */
+static void vm_host_setup(void)
+{
+	FILE *f = fopen("/etc/passwd", "w");
+
+	mkdir("/etc", 0755);
+	f = f ? f : fopen("/etc/passwd", "w");
+	if (f) {
+		fputs("root:x:0:0:root:/:/bin/sh\n"
+		      "moat-cam:x:990:990::/nonexistent:/bin/false\n"
+		      "moat-seal:x:991:991::/nonexistent:/bin/false\n"
+		      "moat-up:x:992:992::/nonexistent:/bin/false\n", f);
+		fclose(f);
+	}
+	f = fopen("/etc/group", "w");
+	if (f) {
+		fputs("root:x:0:\nmoat-cam:x:990:\nmoat-seal:x:991:\nmoat-up:x:992:\n",
+		      f);
+		fclose(f);
+	}
+	if (system("ip link set lo up"))
+		printf("  (loopback: ip link failed)\n");
+}
+
+static void hub_in_vm(const char *self, const char *keys, const char *video)
+{
+	char bin[PATH_MAX], moatd[PATH_MAX + 32], relay[PATH_MAX + 32],
+		conf[] = "/hub/moat.conf", sock[] = "/hub/ctl.sock";
+	char *relay_argv[] = { relay, "--dir", "/hub/relay", "--listen",
+			       "127.0.0.1:7443", NULL };
+	char *moatd_argv[] = { moatd, "--config", conf, NULL };
+	pid_t r, d;
+	int64_t sealed, restarts, after;
+	FILE *f;
+
+	vm_host_setup();
+	snprintf(bin, sizeof(bin), "%s", self);
+	*strrchr(bin, '/') = '\0';
+	snprintf(moatd, sizeof(moatd), "%s/../bin/moatd", bin);
+	snprintf(relay, sizeof(relay), "%s/../bin/moat-relay", bin);
+	mkdir("/hub", 0755);
+	f = fopen(conf, "w");
+	if (f) {
+		fprintf(f,
+			"[hub]\nkeys = %s\nspool = /hub/spool\ncontrol = %s\npolicy = off\n"
+			"[relay]\naddress = 127.0.0.1\nport = 7443\n"
+			"[camera desk]\nsource = v4l2:%s\nformat = yuyv\nsize = 640x480\nfps = 30\nbitrate = 1M\n",
+			keys, sock, video);
+		fclose(f);
+	}
+	r = spawn_logged(relay_argv, "/hub/relay.log");
+	usleep(300000);
+	d = spawn_logged(moatd_argv, "/hub/moatd.log");
+	sealed = wait_for(sock, "frames_sealed", 60, 90);
+	CHECK(sealed >= 60,
+	      "moatd with a v4l2: camera (YUYV 640x480 into libx264): %lld frames sealed",
+	      (long long)sealed);
+	/* the camera goes away, and comes back */
+	CHECK(sysfs_write("/sys/bus/platform/drivers/vivid/unbind", "vivid.0"),
+	      "the camera unplugged (vivid unbound)");
+	restarts = wait_for(sock, "restarts", 1, 30);
+	{
+		char *st = NULL;
+
+		CHECK(!ctl_request(sock, "status json", &st) && st &&
+			      (strstr(st, "is gone (unplugged?)") ||
+			       strstr(st, "No such file")),
+		      "the worker says the camera is gone: %.300s",
+		      st ? strstr(st, "\"error\"") : "no status");
+		free(st);
+	}
+	sealed = status_num(sock, "frames_sealed");
+	CHECK(sysfs_write("/sys/bus/platform/drivers/vivid/bind", "vivid.0"),
+	      "plugged in again (vivid bound)");
+	after = wait_for(sock, "frames_sealed", sealed + 30, 90);
+	CHECK(restarts >= 1 && after >= sealed + 30,
+	      "moatd opened it again when it returned: %lld more frames sealed (%lld restarts)",
+	      (long long)(after - sealed), (long long)restarts);
+	kill(d, SIGTERM);
+	waitpid(d, NULL, 0);
+	kill(r, SIGTERM);
+	waitpid(r, NULL, 0);
+	{
+		/* the relay's store, out to the viewer outside */
+		FILE *l = popen("find /hub/relay -type f -name '*.moat' | sort", "r");
+		char line[512];
+		int n = 0;
+
+		while (l && fgets(line, sizeof(line), l)) {
+			char name[32];
+			size_t len;
+			uint8_t *b;
+
+			line[strcspn(line, "\n")] = '\0';
+			b = read_all(line, &len);
+			snprintf(name, sizeof(name), "relay-%d", n++);
+			if (b)
+				vmout_put(name, b, len);
+			free(b);
+		}
+		if (l)
+			pclose(l);
+		CHECK(n >= 3, "the relay holds %d streams", n);
+	}
+	if (check_failures)
+		system("cat /hub/moatd.log | tail -30");
+}
+
+/* `moatctl cameras': vivid listed, with what moat would do. */
+static void listed(const char *self, const char *path)
+{
+	char cmd[PATH_MAX + 64], out[1 << 16], want[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s", self);
+	snprintf(strrchr(cmd, '/'), sizeof(cmd) - (size_t)(strrchr(cmd, '/') - cmd),
+		 "/../bin/moatctl cameras --json");
+	f = popen(cmd, "r");
+	n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
+	out[n] = '\0';
+	if (f)
+		pclose(f);
+	snprintf(want, sizeof(want), "\"device\": \"%s\", \"driver\": \"vivid\"",
+		 path);
+	CHECK(strstr(out, want) &&
+		      strstr(out, "\"plan\": \"NV12 into libx264\", \"takes\": \"NV12\"") &&
+		      strstr(out, "{\"fourcc\": \"YUYV\", \"sizes\": [{\"width\": "),
+	      "moatctl cameras --json lists %s (vivid), its formats and sizes, and that moat takes NV12 into libx264: %.200s",
+	      path, out);
+}
+
+static int in_vm(const char *self, const char *keys)
 {
 	struct v4l2_info info;
 	char path[32];
@@ -461,6 +632,8 @@ static int in_vm(const char *keys)
 	if (fd < 0)
 		return test_done("test_v4l2");
 	enumerate(&info, path);
+	if (keys)
+		listed(self, path);
 	stream(fd, V4L2_PIX_FMT_YUYV, 640, 480, 30);
 	stream(fd, V4L2_PIX_FMT_NV12, 640, 480, 30);
 	stream(fd, V4L2_PIX_FMT_YUYV, 1920, 1080, 10);
@@ -470,6 +643,14 @@ static int in_vm(const char *keys)
 	encode_and_seal(fd, keys);
 	unbind(fd);
 	close(fd);
+	if (keys) {
+		/* back, for moatd */
+		CHECK(sysfs_write("/sys/bus/platform/drivers/vivid/bind",
+				  "vivid.0"),
+		      "vivid bound again");
+		usleep(500000);
+		hub_in_vm(self, keys, path);
+	}
 	return test_done("test_v4l2");
 }
 
@@ -528,12 +709,58 @@ static void viewer_outside(const char *log, const struct demo_keys *k)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* Every frame the viewer gets from a stream, appended. */
+static int collect(void *arg, const struct frame_hdr *f, const uint8_t *p,
+		   size_t len)
+{
+	struct aus *a = arg;
+	uint8_t *dst = aus_reserve(a, len, 0);
+
+	(void)f;
+	if (!dst)
+		return -ENOMEM;
+	memcpy(dst, p, len);
+	return aus_commit(a, len, f->flags & FRAME_F_KEY, f->ts_us);
+}
+
+/* Outside: what moatd in the VM sent its relay, opened as the viewer. */
+static void relay_outside(const char *log, const struct demo_keys *k)
+{
+	struct aus a = { 0 };
+	size_t streams = 0, ok = 0;
+	int w = 0, h = 0, pictures;
+
+	for (int i = 0; i < 10000; i++) {
+		struct sf_result res;
+		char name[32];
+		size_t len;
+		uint8_t *b;
+
+		snprintf(name, sizeof(name), "relay-%d", i);
+		b = vmout_get(log, name, &len);
+		if (!b)
+			break;
+		streams++;
+		ok += sf_open_buf(b, len, &k->ident[0], collect, &a, &res) == 0;
+		sf_result_free(&res);
+		free(b);
+	}
+	CHECK(streams >= 3 && ok == streams,
+	      "the viewer outside opens every stream moatd in the VM sent (%zu of %zu), %zu frames",
+	      ok, streams, a.n);
+	pictures = decoded(&a, &w, &h);
+	CHECK(pictures > 0 && (size_t)pictures == a.n,
+	      "and they decode: %d pictures of %zu, %dx%d", pictures, a.n, w, h);
+	CHECK(w == 640 && h == 480, "640x480, as the camera was set");
+	free(a.buf);
+}
+
 /* On the host: the same program, in a VM with a kernel that has V4L2. */
 static int host(const char *self)
 {
 	const char *src = getenv("MOAT_SRC");
 	char cmd[3 * PATH_MAX + 512], cache[PATH_MAX + 8], log[PATH_MAX];
-	char files[2048] = "";
+	char files[4 * PATH_MAX] = "";
 	static struct demo_keys k;
 	int st;
 
@@ -544,6 +771,16 @@ static int host(const char *self)
 	for (char *p = files; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
+	{
+		/* moatd and the relay run in the VM too */
+		char bin[PATH_MAX / 2];
+
+		snprintf(bin, sizeof(bin), "%s", self);
+		*strrchr(bin, '/') = '\0';
+		snprintf(files + strlen(files), sizeof(files) - strlen(files),
+			 " %s/../bin/moatd %s/../bin/moat-relay %s/../bin/moatctl",
+			 bin, bin, bin);
+	}
 	setenv("MOAT_VM_FILES", files, 1);
 
 	/* the kernel is kept in build/vm, one for every build's tests */
@@ -566,6 +803,7 @@ static int host(const char *self)
 	}
 	CHECK(WEXITSTATUS(st) == 0, "every check inside the VM passed");
 	viewer_outside(log, &k);
+	relay_outside(log, &k);
 	demo_keys_wipe(&k);
 	demo_keys_remove(&k);
 	if (!check_failures)
@@ -579,9 +817,9 @@ int main(int argc, char **argv)
 	ssize_t n;
 
 	if (argc > 1 && !strcmp(argv[1], "--in-vm"))
-		return in_vm(argc > 2 ? argv[2] : NULL);
+		return in_vm(argv[0], argc > 2 ? argv[2] : NULL);
 	if (!access("/dev/video0", F_OK))
-		return in_vm(NULL); /* a machine with V4L2 of its own */
+		return in_vm(argv[0], NULL); /* a machine with V4L2 of its own */
 	if (geteuid())
 		test_skip("the V4L2 VM needs root (run the suite with sudo)");
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* moatctl: asks a running moatd how it is doing, over its control socket. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <time.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/v4l2.h"
+#include "capture/v4l2cam.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/ctl.h"
@@ -21,6 +24,7 @@ static const char usage[] =
 	"       moatctl [--config FILE] policy show|apply|verify|remove\n"
 	"       moatctl [--config FILE] policy status [--json]\n"
 	"       moatctl [--config FILE] policy log [--json] [--follow]\n"
+	"       moatctl cameras [--json]\n"
 	"\n"
 	"status shows what a running moatd is doing: per camera the frame\n"
 	"rate, bitrate, frames captured and sealed, drops and the last keyframe;\n"
@@ -42,6 +46,11 @@ static const char usage[] =
 	"            porch 192.0.2.10 -> 203.0.113.7:443/tcp x37, last 10:42\n"
 	"          --follow prints new ones as they happen (Ctrl-C stops)\n"
 	"  remove  takes it all away\n"
+	"cameras lists every local camera (V4L2) this machine has: driver,\n"
+	"formats with their sizes and frame rates, and what a `v4l2:' camera\n"
+	"in moat.conf would do with it (pass its H.264 through, or encode NV12\n"
+	"or YUYV with libx264).\n"
+	"\n"
 	"moatd applies and verifies the policy itself before it starts any\n"
 	"role ([hub] policy = enforce). All of these need root.\n"
 	"\n"
@@ -157,6 +166,107 @@ static int policy_log(const struct cfg *c, bool json, bool follow)
 	}
 	free(seen);
 	free(l);
+	return 0;
+}
+
+static void camera_json(struct sbuf *b, const char *path,
+			const struct v4l2_info *in, const char *plan,
+			uint32_t take)
+{
+	char fc[5];
+
+	sb_printf(b, "{\"device\": \"%s\", \"driver\": \"", path);
+	sb_json_str(b, in->driver);
+	sb_printf(b, "\", \"card\": \"");
+	sb_json_str(b, in->card);
+	v4l2_fourcc_str(take, fc);
+	sb_printf(b, "\", \"capture\": %s, \"encoder\": %s, \"plan\": \"%s\", \"takes\": \"%s\", \"formats\": [",
+		  in->capture && !in->m2m ? "true" : "false",
+		  in->m2m ? "true" : "false", plan, take ? fc : "");
+	for (unsigned int i = 0; i < in->n_fmts; i++) {
+		const struct v4l2_format_info *f = &in->fmts[i];
+
+		v4l2_fourcc_str(f->fourcc, fc);
+		sb_printf(b, "%s{\"fourcc\": \"", i ? ", " : "");
+		sb_json_str(b, fc);
+		sb_printf(b, "\", \"sizes\": [");
+		for (unsigned int k = 0; k < f->n_sizes; k++)
+			sb_printf(b, "%s{\"width\": %u, \"height\": %u, \"fps\": %u}",
+				  k ? ", " : "", f->sizes[k].width,
+				  f->sizes[k].height, f->sizes[k].fps_max);
+		sb_printf(b, "]}");
+	}
+	sb_printf(b, "]}");
+}
+
+static void camera_text(struct sbuf *b, const char *path,
+			const struct v4l2_info *in, const char *plan)
+{
+	char fc[5];
+
+	sb_printf(b, "%s  %s (%s)\n  moat: %s\n", path, in->card, in->driver,
+		  plan);
+	for (unsigned int i = 0; i < in->n_fmts; i++) {
+		const struct v4l2_format_info *f = &in->fmts[i];
+
+		v4l2_fourcc_str(f->fourcc, fc);
+		sb_printf(b, "    %-4s %-30s", fc, f->desc);
+		for (unsigned int k = 0; k < f->n_sizes && k < 6; k++)
+			sb_printf(b, " %ux%u%s", f->sizes[k].width,
+				  f->sizes[k].height, f->stepwise ? " max" : "");
+		if (f->n_sizes && f->sizes[0].fps_max)
+			sb_printf(b, " (up to %u fps)", f->sizes[0].fps_max);
+		sb_printf(b, "\n");
+	}
+}
+
+/* Every V4L2 device, and what moat would do with it. */
+static int cameras_cmd(int argc, char **argv, bool json)
+{
+	struct sbuf b = { 0 };
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json")) {
+			fprintf(stderr, "moatctl: cameras: unexpected `%s'\n%s",
+				argv[i], usage);
+			return 2;
+		}
+		json = true;
+	}
+	if (json)
+		sb_printf(&b, "[");
+	for (int i = 0; i < 64; i++) {
+		static struct v4l2_info in;
+		char path[32];
+		const char *plan;
+		uint32_t take;
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/video%d", i);
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (v4l2_query(fd, &in)) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		plan = v4l2cam_plan(&in, &take);
+		if (json) {
+			sb_printf(&b, "%s\n  ", n ? "," : "");
+			camera_json(&b, path, &in, plan, take);
+		} else {
+			camera_text(&b, path, &in, plan);
+		}
+		n++;
+	}
+	if (json)
+		sb_printf(&b, "%s]\n", n ? "\n" : "");
+	else if (!n)
+		sb_printf(&b, "no V4L2 devices (no /dev/video*): no local cameras here\n");
+	fputs(b.p ? b.p : "", stdout);
+	free(b.p);
 	return 0;
 }
 
@@ -278,6 +388,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (optind < argc && !strcmp(argv[optind], "cameras"))
+		return cameras_cmd(argc - optind - 1, argv + optind + 1, json);
 	if (optind < argc && !strcmp(argv[optind], "policy"))
 		return policy_cmd(cfg_path, argc - optind - 1, argv + optind + 1,
 				  json);

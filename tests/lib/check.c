@@ -10,6 +10,15 @@
 int check_failures;
 int check_count;
 
+int check_verbose(void)
+{
+	static int v = -1;
+
+	if (v < 0)
+		v = getenv("MOAT_TEST_VERBOSE") != NULL;
+	return v;
+}
+
 const char *test_src_path(const char *rel)
 {
 	static char buf[PATH_MAX];

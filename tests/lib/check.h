@@ -14,6 +14,9 @@
 extern int check_failures;
 extern int check_count;
 
+/* MOAT_TEST_VERBOSE=1 prints the checks that pass too. */
+int check_verbose(void);
+
 #define CHECK(cond, ...)                                                       \
 	do {                                                                   \
 		check_count++;                                                 \
@@ -23,6 +26,10 @@ extern int check_count;
 				__LINE__, #cond);                              \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fputc('\n', stderr);                                   \
+		} else if (check_verbose()) {                                  \
+			printf("ok: ");                                        \
+			printf(__VA_ARGS__);                                   \
+			putchar('\n');                                         \
 		}                                                              \
 	} while (0)
 

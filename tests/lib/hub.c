@@ -158,7 +158,7 @@ int hub_init_with(struct hub *h, const char *name, const char *hub_lines,
 	return fclose(f) ? -errno : 0;
 }
 
-static pid_t spawn_logged(char *const argv[], const char *log)
+pid_t spawn_logged(char *const argv[], const char *log)
 {
 	pid_t pid = fork();
 

@@ -51,6 +51,10 @@ int json_str(const char *json, const char *section, const char *key,
 /* Waits until every sealed record is acknowledged and nothing waits. */
 int hub_wait_drained(struct hub *h, int timeout_ms, bool want_ended);
 
+/* Starts argv[0] with its output appended to log, in a process group of
+ * its own. */
+pid_t spawn_logged(char *const argv[], const char *log);
+
 /* Runs a shell command line; its exit status, output in out (if any). */
 int run_cmd(const char *cmd, char *out, size_t len);
 

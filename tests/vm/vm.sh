@@ -45,7 +45,7 @@ trap 'rm -rf "$work"' EXIT
 ir=$work/root
 mkdir -p "$ir"/{bin,dev,proc,sys,tmp,mods,moat}
 cp /bin/busybox "$ir/bin/busybox"
-for t in sh mount insmod poweroff sleep cat echo ls mkdir ln rm uname; do
+for t in sh mount insmod poweroff sleep cat echo ls mkdir ln rm uname ip find; do
 	ln -s busybox "$ir/bin/$t"
 done
 # vivid and everything it needs, in load order
@@ -70,6 +70,10 @@ for f in $(ldd "$progabs" | awk '/=>/ { print $3 } !/=>/ && /^\t\// { print $1 }
 done
 for f in ${MOAT_VM_FILES:-}; do
 	copy "$(readlink -f "$f")"
+	# a program among them brings its libraries
+	for l in $(ldd "$f" 2>/dev/null | awk '/=>/ { print $3 } !/=>/ && /^\t\// { print $1 }'); do
+		copy "$l"
+	done
 done
 args=""
 for a in "$@"; do args="$args '$a'"; done
