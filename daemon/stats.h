@@ -30,6 +30,10 @@ struct stats_worker {
 	char err[STATS_ERR_MAX];      /* the last failure, until 30 s good */
 	uint64_t note_us;
 	char note[STATS_ERR_MAX];     /* something odd that did not stop it */
+	/* a local camera: copies of frame bytes before the sealer (its own
+	 * H.264 passed through: one each), raw frames converted for the
+	 * encoder (YUYV) */
+	uint64_t copies, converted;
 };
 
 struct stats_cam {

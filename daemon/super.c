@@ -691,11 +691,13 @@ static void status_json(const struct super *s, struct sbuf *b)
 			  ", \"frames_sealed\": %" PRIu64 ", \"bytes_sealed\": %" PRIu64
 			  ", \"streams\": %" PRIu64 ", \"drops_recorded\": %" PRIu64
 			  ", \"drops_live\": %" PRIu64 ", \"skipped\": %" PRIu64
+			  ", \"copies\": %" PRIu64 ", \"converted\": %" PRIu64
 			  ", \"last_keyframe_age_s\": %.1f, \"error_age_s\": %.1f, \"error\": \"",
 			  i ? "," : "", s->cfg.cams[i].name, state_name(w),
 			  (int)w->pid, w->restarts, fps, bps, ws->frames,
 			  sc->frames_sealed, sc->bytes_sealed, sc->streams,
 			  ws->drops_rec, sc->drops_live, sc->skipped,
+			  ws->copies, ws->converted,
 			  sc->last_key_us && now_us > sc->last_key_us ?
 				  (double)(now_us - sc->last_key_us) / 1e6 :
 				  -1.0,

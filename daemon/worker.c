@@ -567,6 +567,8 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 			 * made now, not the last GOP's */
 			bool moving = io->st->motion;
 
+			io->st->copies = v4l2cam_copies(c);
+			io->st->converted = v4l2cam_converted(c);
 			key = moving && !rs.motion_was;
 			rs.motion_was = moving;
 			if (io->st->err[0] && io->st->frames > 30 * 30)

@@ -547,6 +547,12 @@ static void hub_in_vm(const char *self, const char *keys, const char *video)
 	CHECK(sealed >= 60,
 	      "moatd with a v4l2: camera (YUYV 640x480 into libx264): %lld frames sealed",
 	      (long long)sealed);
+	/* (the camera's "copies" comes first in the status, before the
+	 * sealer's) */
+	CHECK(status_num(sock, "copies") == 0 &&
+		      status_num(sock, "converted") >= 60,
+	      "no copy of frame bytes before the sealer; every YUYV frame converted once for the encoder (%lld)",
+	      (long long)status_num(sock, "converted"));
 	/* the camera goes away, and comes back */
 	CHECK(sysfs_write("/sys/bus/platform/drivers/vivid/unbind", "vivid.0"),
 	      "the camera unplugged (vivid unbound)");
