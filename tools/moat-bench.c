@@ -23,6 +23,8 @@ static const struct bench_cmd {
 	  "motion detection per 1080p30 camera, against a plain decode" },
 	{ "uplink", bench_uplink,
 	  "the ciphertext gate's cost on the uplink, SEND_ZC and SEND, against sk_msg" },
+	{ "encode", bench_encode,
+	  "a V4L2 camera through libx264 and the AEAD, stage by stage (--vm: vivid under qemu)" },
 };
 
 static void usage(FILE *f)

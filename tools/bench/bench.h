@@ -37,5 +37,6 @@ int bench_seal(int argc, char **argv);
 int bench_pipeline(int argc, char **argv);
 int bench_motion(int argc, char **argv);
 int bench_uplink(int argc, char **argv);
+int bench_encode(int argc, char **argv);
 
 #endif

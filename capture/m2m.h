@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A stateful V4L2 memory-to-memory H.264 encoder (the kernel's "Memory-to-
+ * Memory Stateful Video Encoder Interface"): bcm2835-codec at /dev/video11
+ * on a Pi 4 or Zero 2 W, and its like on other SoCs. Single-planar
+ * queues: OUTPUT takes raw pictures, CAPTURE gives access units.
+ *
+ * Set-up follows the documented order: the coded format on CAPTURE, the
+ * raw format on OUTPUT (the driver may adjust it), the frame interval on
+ * OUTPUT, then bitrate, GOP, profile, level and REPEAT_SEQ_HEADER (every
+ * keyframe carries SPS and PPS, so any GOP opens on its own); OUTPUT
+ * buffers import the camera's dmabufs (no copy), CAPTURE buffers are
+ * mapped read-only; both queues stream.
+ *
+ * Running: a camera frame is queued by its dmabuf; access units are
+ * dequeued from CAPTURE, read once (sealed) and queued back at once; the
+ * raw buffer comes back on OUTPUT and goes back to the camera. An event
+ * forces a keyframe (FORCE_KEY_FRAME). A CAPTURE buffer flagged ERROR is
+ * dropped and counted. Draining (V4L2_ENC_CMD_STOP) ends with the buffer
+ * flagged LAST; after it, DQBUF says EPIPE.
+ *
+ * Every ioctl and mmap goes through the function pointers in the options,
+ * so that tests can answer as a recorded driver does (tests/test_m2m.c);
+ * by default they are the real calls.
+ */
+#ifndef MOAT_CAPTURE_M2M_H
+#define MOAT_CAPTURE_M2M_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { M2M_BUFS = 8 };
+
+struct m2m_ops {
+	int (*ioctl)(void *arg, int fd, unsigned long req, void *data);
+	void *(*mmap)(void *arg, size_t len, int fd, long offset);
+	void *arg;
+};
+
+struct m2m_opts {
+	int fd;			/* the encoder device, opened O_NONBLOCK */
+	uint32_t fourcc;	/* raw: NV12, YUYV, ... */
+	uint32_t width, height, bytesperline;
+	uint32_t fps, bitrate, gop;
+	unsigned int n_raw, n_coded; /* buffers on OUTPUT, on CAPTURE */
+	const struct m2m_ops *ops; /* NULL: the real calls */
+};
+
+struct m2m_enc;
+
+/* An access unit on CAPTURE, the caller's until m2m_coded_done(). */
+struct m2m_coded {
+	unsigned int index;
+	const uint8_t *p;
+	size_t len;
+	uint64_t ts_us;
+	bool key, last;
+};
+
+/* Negotiates and starts both queues. 0, or -errno with the step and the
+ * driver's answer in why. */
+int m2m_open(const struct m2m_opts *o, struct m2m_enc **out, char *why,
+	     size_t why_len);
+
+/* What the driver settled on for the raw side. */
+void m2m_raw_format(const struct m2m_enc *e, uint32_t *width,
+		    uint32_t *height, uint32_t *bytesperline,
+		    uint32_t *sizeimage);
+
+/* Queues a camera frame by its dmabuf; tag comes back with it from
+ * m2m_raw_done(). 0, -EBUSY (no free OUTPUT buffer), -errno. */
+int m2m_queue_raw(struct m2m_enc *e, int dmabuf, size_t bytesused,
+		  uint64_t ts_us, unsigned int tag);
+
+/* A raw buffer the encoder has finished with: 1 and *tag, 0, -errno. */
+int m2m_raw_done(struct m2m_enc *e, unsigned int *tag);
+
+/* The next access unit: 1 and *c, 0 none yet, -EPIPE after the last
+ * (drained), -errno. Buffers flagged ERROR are skipped (counted). */
+int m2m_coded(struct m2m_enc *e, struct m2m_coded *c);
+
+/* Gives a CAPTURE buffer back. 0 or -errno. */
+int m2m_coded_done(struct m2m_enc *e, unsigned int index);
+
+/* The next access unit is a keyframe (an event began). 0 or -errno. */
+int m2m_force_key(struct m2m_enc *e);
+
+/* Asks for the end: what is queued is encoded, then LAST. */
+int m2m_drain(struct m2m_enc *e);
+
+/* Access units the driver flagged as damaged. */
+uint64_t m2m_errors(const struct m2m_enc *e);
+
+void m2m_close(struct m2m_enc *e);
+
+#endif
