@@ -42,7 +42,7 @@ struct popts {
 	size_t n_cams;
 	double seconds;
 	const char *clip;
-	bool json, no_srtp, no_tls;
+	bool json, no_srtp, no_tls, no_policy;
 };
 
 struct prun {
@@ -310,9 +310,10 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	 * of this run's own, removed after it */
 	fprintf(f,
 		"[hub]\nkeys = %s/keys\nspool = %s/spool\ncontrol = %s\nspool_quota = 4G\n"
-		"cgroup = %s-bench-%d\nbpf_pin = /sys/fs/bpf/moat-bench-%d\n"
+		"cgroup = %s-bench-%d\nbpf_pin = /sys/fs/bpf/moat-bench-%d\npolicy = %s\n"
 		"[relay]\naddress = 127.0.0.1\nport = %u\n",
-		dir, dir, sock, cg_base, (int)getpid(), (int)getpid(), port);
+		dir, dir, sock, cg_base, (int)getpid(), (int)getpid(),
+		o->no_policy ? "off" : "enforce", port);
 	for (unsigned int i = 0; i < n; i++)
 		fprintf(f, "[camera cam%u]\nsource = file:%s\npace = realtime\nloop = yes\n",
 			i, o->clip);
@@ -601,6 +602,7 @@ static int parse(struct popts *o, int argc, char **argv)
 		{ "no-srtp", no_argument, NULL, 'S' },
 		{ "no-tls", no_argument, NULL, 'T' },
 		{ "lockstep", no_argument, NULL, 'L' },
+		{ "no-policy", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -652,9 +654,13 @@ static int parse(struct popts *o, int argc, char **argv)
 		case 'L':
 			stagger = false;
 			break;
+		case 'P':
+			o->no_policy = true;
+			break;
 		case 'h':
 			printf("Usage: moat-bench pipeline [--cameras 1,4,16,64] [--seconds 10]\n"
-			       "                          [--clip FILE] [--no-tls] [--no-srtp] [--lockstep] [--json]\n\n"
+			       "                          [--clip FILE] [--no-tls] [--no-srtp] [--lockstep]\n"
+			       "                          [--no-policy] [--json]\n\n"
 			       "Runs moatd with N file cameras replaying a 1080p30 8 Mb/s H.264 clip\n"
 			       "in real time (made with libx264 on first use) to moat-relay on\n"
 			       "loopback, for each N, then the same with one extra copy of every\n"
@@ -666,6 +672,8 @@ static int parse(struct popts *o, int argc, char **argv)
 			       "second with ratios against the baselines. Cameras start spread\n"
 			       "over one second, as real ones are out of step; --lockstep starts\n"
 			       "them together (every keyframe in the same frame: the worst case).\n"
+			       "The hub runs with its network policy enforced, as installed;\n"
+			       "--no-policy runs it without (policy = off), to see what it costs.\n"
 			       "Needs root.\n");
 			exit(0);
 		default:
