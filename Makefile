@@ -124,7 +124,8 @@ $(BUILD)/bin/moatd: $(BUILD)/obj/daemon/moatd.o $(LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/moatctl: $(BUILD)/obj/tools/moatctl.o $(LIB)
+$(BUILD)/bin/moatctl: $(BUILD)/obj/tools/moatctl.o \
+	$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/moatctl/*.c)) $(LIB)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)

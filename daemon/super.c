@@ -506,6 +506,15 @@ static void reaped(struct super *s, pid_t pid, int status)
 			log_info("%s: its source ended", name);
 			return;
 		}
+		if (c->reload) {
+			/* asked for (the viewers changed): at once */
+			c->reload = false;
+			c->state = CH_WAITING;
+			c->restart_ns = mono_ns();
+			log_info("%s stopped to take the new viewers; starting it again",
+				 name);
+			return;
+		}
 		ran = mono_ns() - c->started_ns;
 		if (ran > 30000000000ULL)
 			c->backoff_ms = BACKOFF_FIRST_MS;
@@ -855,6 +864,27 @@ char *super_status(const struct super *s, bool json)
 	return b.p;
 }
 
+/*
+ * The owner approved or removed a viewer: the sealer, which read the
+ * viewers before its sandbox, is stopped (it closes its streams) and
+ * started again with the new set; every stream from then on is sealed to
+ * it. A removed viewer opens nothing sealed after this.
+ */
+static char *reload_viewers(struct super *s)
+{
+	for (size_t i = 0; i < s->n_ch; i++) {
+		struct child *c = &s->ch[i];
+
+		if (c->role != ROLE_SEALER || c->state != CH_RUNNING)
+			continue;
+		c->reload = true;
+		kill(c->pid, SIGTERM);
+		log_info("the viewers changed: the sealer starts again with them");
+		return strdup("ok: the sealer starts again with the new viewers; new streams are sealed to them\n");
+	}
+	return strdup("ok: the sealer is not running; it reads the viewers when it starts\n");
+}
+
 static void serve_ctl(struct super *s)
 {
 	struct timeval tv = { .tv_sec = 1 };
@@ -883,8 +913,10 @@ static void serve_ctl(struct super *s)
 			reply = super_status(s, false);
 		else if (!strcmp(req, "status json"))
 			reply = super_status(s, true);
+		else if (!strcmp(req, "viewers changed"))
+			reply = reload_viewers(s);
 		else
-			err = "error: unknown request (known: status, status json)\n";
+			err = "error: unknown request (known: status, status json, viewers changed)\n";
 	}
 	if (reply)
 		wire_write_all(fd, reply, strlen(reply));

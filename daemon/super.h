@@ -34,6 +34,7 @@ struct child {
 	uint64_t started_ns, restart_ns;
 	int backoff_ms;
 	unsigned int restarts;
+	bool reload; /* stopped on purpose: start again at once */
 	int last_status;
 	int stats_fd;
 	void *stats;

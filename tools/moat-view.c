@@ -65,6 +65,7 @@ static int cmd_pair(const char *hub_dir, const char *out, const char *name)
 	struct seal_hub_key hub;
 	struct ks_identity id = { 0 };
 	struct ks_viewer v = { 0 };
+	enum ks_viewer_state v_state;
 	char hex[33];
 	int ret = ks_hub_load(hub_dir, &hub);
 
@@ -96,7 +97,17 @@ static int cmd_pair(const char *hub_dir, const char *out, const char *name)
 	memcpy(v.rcpt.pk, id.keys[id.n_keys - 1].pk, SEAL_KEY_LEN);
 	memcpy(v.rcpt.psk, id.psk, SEAL_PSK_LEN);
 	snprintf(v.name, sizeof(v.name), "%s", name);
+	/* the first viewer is the owner's; any later one waits for the
+	 * owner's approval on the hub (moatctl viewers approve) */
 	v.state = KS_VIEWER_APPROVED;
+	{
+		struct ks_viewer *all = NULL;
+		size_t n = 0;
+
+		if (!ret && !ks_viewer_list(hub_dir, &all, &n) && n)
+			v.state = KS_VIEWER_PENDING;
+		ks_viewer_list_free(all, n);
+	}
 	v.added = time(NULL);
 	if (!ret) {
 		ret = ks_viewer_save(hub_dir, &v);
@@ -104,6 +115,7 @@ static int cmd_pair(const char *hub_dir, const char *out, const char *name)
 			unlink(out);
 	}
 	hex_encode(hex, id.viewer_id, 16);
+	v_state = v.state;
 	ks_identity_wipe(&id);
 	ks_viewer_wipe(&v);
 	if (ret) {
@@ -111,8 +123,12 @@ static int cmd_pair(const char *hub_dir, const char *out, const char *name)
 			moat_strerror(ret));
 		return 1;
 	}
-	printf("paired viewer %s (%s): identity in %s; the hub seals new streams to it\n",
-	       name, hex, out);
+	if (v_state == KS_VIEWER_PENDING)
+		printf("paired viewer %s (%s): identity in %s; it is pending: the hub seals to it once the owner runs `moatctl viewers approve %s'\n",
+		       name, hex, out, name);
+	else
+		printf("paired viewer %s (%s): identity in %s; the hub seals new streams to it\n",
+		       name, hex, out);
 	return 0;
 }
 

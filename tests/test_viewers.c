@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Several viewers, each with the owner's consent, and removable (guarantee
+ * 8), with the real processes:
+ *
+ * - the first viewer paired is approved; two more wait, pending, until
+ *   `moatctl viewers approve`; a pending viewer opens nothing;
+ * - moatd records; all three open every stream;
+ * - `moatctl viewers remove` while moatd runs: its sealer starts again
+ *   with two viewers; the removed one opens what was sealed before and
+ *   none of what was sealed after; the two others open everything;
+ * - a name that is nobody's, or an id prefix that is several viewers',
+ *   is refused saying so.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lib/check.h"
+#include "tests/lib/hub.h"
+
+static struct hub h;
+
+/* moatctl --config (the hub's) viewers ARGS: its exit status, output. */
+static int viewers(const char *args, char *out, size_t len)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "%s/moatctl --config %s viewers %s 2>&1",
+		 h.bin, h.conf, args);
+	return run_cmd(cmd, out, len);
+}
+
+/* moat-view fetch as one viewer: "opened" (a stream still being written
+ * counts, though it "ended early") and "refused" from its JSON. */
+static void fetch(const char *ident, int64_t *opened, int64_t *refused,
+		  int64_t *streams)
+{
+	char cmd[2048], out[4096], path[300];
+
+	snprintf(path, sizeof(path), "%s/out.h264", h.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view fetch --identity %s --relay %s --out %s --json 2>/dev/null",
+		 h.bin, ident, h.relay_addr, path);
+	run_cmd(cmd, out, sizeof(out));
+	*opened = json_num(out, NULL, "opened") +
+		  json_num(out, NULL, "ended_early");
+	*refused = json_num(out, NULL, "refused");
+	*streams = json_num(out, NULL, "streams");
+	unlink(path);
+}
+
+static void pair(const char *name, char *ident, size_t len)
+{
+	char cmd[1024], out[1024];
+
+	snprintf(ident, len, "%s/%s.key", h.dir, name);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view pair --hub-keys %s/keys --out %s --name %s 2>&1",
+		 h.bin, h.dir, ident, name);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "pending") &&
+		      strstr(out, "moatctl viewers approve"),
+	      "%s pairs, and is pending until the owner approves: %s", name, out);
+}
+
+int main(void)
+{
+	const char *media = getenv("MOAT_MEDIA");
+	char lines[PATH_MAX + 100], bob[300], carol[300], out[4096],
+		clip[PATH_MAX];
+	int64_t o1, r1, s1, o2, r2, s2, o3, r3, s3, before;
+	char *st;
+
+	if (geteuid())
+		test_skip("moatd needs root (run the suite with sudo)");
+	if (!media || !*media)
+		media = "build/media/clip.h264";
+	if (!realpath(media, clip)) {
+		CHECK(0, "the test clip %s", media);
+		return test_done("test_viewers");
+	}
+	snprintf(lines, sizeof(lines),
+		 "[camera porch]\nsource = file:%s\nloop = yes\n", clip);
+	CHECK(!hub_init(&h, "viewers", lines), "a hub; its first viewer paired");
+	pair("bob", bob, sizeof(bob));
+	pair("carol", carol, sizeof(carol));
+	CHECK(viewers("list --json", out, sizeof(out)) == 0 &&
+		      strstr(out, "\"name\": \"test\", \"state\": \"approved\"") &&
+		      strstr(out, "\"name\": \"bob\", \"state\": \"pending\"") &&
+		      strstr(out, "\"name\": \"carol\", \"state\": \"pending\""),
+	      "viewers list: the first approved, the others pending: %s", out);
+	CHECK(viewers("approve bob", out, sizeof(out)) == 0 &&
+		      strstr(out, "approved bob") && strstr(out, "not running"),
+	      "bob approved (moatd not running yet): %s", out);
+
+	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
+	usleep(2500 * 1000);
+	fetch(carol, &o3, &r3, &s3);
+	CHECK(s3 > 0 && o3 == 0 && r3 == s3,
+	      "carol, pending, opens none of the %" PRId64 " streams", s3);
+	CHECK(viewers("approve carol", out, sizeof(out)) == 0 &&
+		      strstr(out, "approved carol") &&
+		      strstr(out, "the sealer starts again"),
+	      "carol approved while moatd runs: %s", out);
+	usleep(3000 * 1000);
+	st = hub_status(&h);
+	CHECK(st && json_num(st, "sealer", "viewers") == 3,
+	      "the sealer seals to three viewers now");
+	free(st);
+	fetch(h.ident, &o1, &r1, &s1);
+	fetch(carol, &o3, &r3, &s3);
+	CHECK(o3 > 0, "carol opens what was sealed after her approval (%" PRId64 ")",
+	      o3);
+
+	/* carol goes */
+	before = s3;
+	CHECK(viewers("remove carol", out, sizeof(out)) == 0 &&
+		      strstr(out, "removed carol") &&
+		      strstr(out, "the sealer starts again"),
+	      "carol removed while moatd runs: %s", out);
+	usleep(3500 * 1000);
+	st = hub_status(&h);
+	CHECK(st && json_num(st, "sealer", "viewers") == 2,
+	      "the sealer seals to two viewers now");
+	free(st);
+	fetch(h.ident, &o1, &r1, &s1);
+	fetch(bob, &o2, &r2, &s2);
+	fetch(carol, &o3, &r3, &s3);
+	CHECK(s1 > before && o1 == s1 && r1 == 0,
+	      "the first viewer opens all %" PRId64 " streams", s1);
+	CHECK(o2 == s2 && r2 == 0, "bob opens all %" PRId64 " streams", s2);
+	CHECK(r3 >= 2 && o3 >= 1 && o3 + r3 == s3 && o3 <= before + 1,
+	      "carol opens %" PRId64 " streams sealed before her removal and none of the %" PRId64 " sealed after",
+	      o3, r3);
+	CHECK(viewers("remove dave", out, sizeof(out)) == 1 &&
+		      strstr(out, "no viewer is `dave'"),
+	      "a name that is nobody's: refused, saying so: %s", out);
+	CHECK(viewers("list", out, sizeof(out)) == 0 &&
+		      strstr(out, "bob") && !strstr(out, "carol"),
+	      "carol is gone from the list: %s", out);
+	hub_cleanup(&h, check_failures != 0);
+	return test_done("test_viewers");
+}

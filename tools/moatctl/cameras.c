@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* moatctl cameras: the local cameras this machine has (docs/CAMERAS.md). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capture/v4l2.h"
+#include "capture/v4l2cam.h"
+#include "common/sbuf.h"
+#include "tools/moatctl/cmds.h"
+
+static void camera_json(struct sbuf *b, const char *path,
+			const struct v4l2_info *in, const char *plan,
+			uint32_t take)
+{
+	char fc[5];
+
+	sb_printf(b, "{\"device\": \"%s\", \"driver\": \"", path);
+	sb_json_str(b, in->driver);
+	sb_printf(b, "\", \"card\": \"");
+	sb_json_str(b, in->card);
+	v4l2_fourcc_str(take, fc);
+	sb_printf(b, "\", \"capture\": %s, \"encoder\": %s, \"plan\": \"%s\", \"takes\": \"%s\", \"formats\": [",
+		  in->capture && !in->m2m ? "true" : "false",
+		  in->m2m ? "true" : "false", plan, take ? fc : "");
+	for (unsigned int i = 0; i < in->n_fmts; i++) {
+		const struct v4l2_format_info *f = &in->fmts[i];
+
+		v4l2_fourcc_str(f->fourcc, fc);
+		sb_printf(b, "%s{\"fourcc\": \"", i ? ", " : "");
+		sb_json_str(b, fc);
+		sb_printf(b, "\", \"sizes\": [");
+		for (unsigned int k = 0; k < f->n_sizes; k++)
+			sb_printf(b, "%s{\"width\": %u, \"height\": %u, \"fps\": %u}",
+				  k ? ", " : "", f->sizes[k].width,
+				  f->sizes[k].height, f->sizes[k].fps_max);
+		sb_printf(b, "]}");
+	}
+	sb_printf(b, "]}");
+}
+
+static void camera_text(struct sbuf *b, const char *path,
+			const struct v4l2_info *in, const char *plan)
+{
+	char fc[5];
+
+	sb_printf(b, "%s  %s (%s)\n  moat: %s\n", path, in->card, in->driver,
+		  plan);
+	for (unsigned int i = 0; i < in->n_fmts; i++) {
+		const struct v4l2_format_info *f = &in->fmts[i];
+
+		v4l2_fourcc_str(f->fourcc, fc);
+		sb_printf(b, "    %-4s %-30s", fc, f->desc);
+		for (unsigned int k = 0; k < f->n_sizes && k < 6; k++)
+			sb_printf(b, " %ux%u%s", f->sizes[k].width,
+				  f->sizes[k].height, f->stepwise ? " max" : "");
+		if (f->n_sizes && f->sizes[0].fps_max)
+			sb_printf(b, " (up to %u fps)", f->sizes[0].fps_max);
+		sb_printf(b, "\n");
+	}
+}
+
+/* Every V4L2 device, and what moat would do with it. */
+int cameras_cmd(int argc, char **argv, bool json)
+{
+	struct sbuf b = { 0 };
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json")) {
+			fprintf(stderr, "moatctl: cameras: unexpected `%s'\n%s",
+				argv[i], moatctl_usage);
+			return 2;
+		}
+		json = true;
+	}
+	if (json)
+		sb_printf(&b, "[");
+	for (int i = 0; i < 64; i++) {
+		static struct v4l2_info in;
+		char path[32];
+		const char *plan;
+		uint32_t take;
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/video%d", i);
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (v4l2_query(fd, &in)) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		plan = v4l2cam_plan(&in, &take);
+		if (json) {
+			sb_printf(&b, "%s\n  ", n ? "," : "");
+			camera_json(&b, path, &in, plan, take);
+		} else {
+			camera_text(&b, path, &in, plan);
+		}
+		n++;
+	}
+	if (json)
+		sb_printf(&b, "%s]\n", n ? "\n" : "");
+	else if (!n)
+		sb_printf(&b, "no V4L2 devices (no /dev/video*): no local cameras here\n");
+	fputs(b.p ? b.p : "", stdout);
+	free(b.p);
+	return 0;
+}
+

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * moatctl's commands, a file each: status (moatctl.c), policy, cameras,
+ * viewers. Each returns the exit status: 0, 1 (failed, said why), 2 (a
+ * usage error, usage printed).
+ */
+#ifndef MOAT_TOOLS_MOATCTL_CMDS_H
+#define MOAT_TOOLS_MOATCTL_CMDS_H
+
+#include <stdbool.h>
+
+extern const char moatctl_usage[];
+
+int policy_cmd(const char *cfg_path, int argc, char **argv, bool json);
+int cameras_cmd(int argc, char **argv, bool json);
+int viewers_cmd(const char *cfg_path, const char *sock, int argc,
+		char **argv, bool json);
+
+#endif
