@@ -105,15 +105,6 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static const char *clip_path(void)
-{
-	static char abs[PATH_MAX];
-	const char *m = getenv("MOAT_MEDIA");
-
-	m = m && *m ? m : test_src_path("build/media/clip.h264");
-	return realpath(m, abs) ? abs : m;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -472,7 +463,7 @@ int main(void)
 {
 	static struct seen seen[N_CAMS];
 	char lines[8192];
-	const char *clip = clip_path();
+	const char *clip = test_clip_path();
 	uint64_t t0 = now_ms();
 	struct hub h = { 0 };
 

@@ -17,15 +17,6 @@
 #include "tests/lib/check.h"
 #include "tests/lib/hub.h"
 
-static const char *clip_path(void)
-{
-	static char abs[PATH_MAX];
-	const char *m = getenv("MOAT_MEDIA");
-
-	m = m && *m ? m : test_src_path("build/media/clip.h264");
-	return realpath(m, abs) ? abs : m;
-}
-
 /*
  * A second approved viewer whose public key is a low-order X25519 point
  * (all zeros), written by hand as a damaged or hostile keystore would hold
@@ -190,7 +181,7 @@ int main(void)
 	static const char cam[] = "[camera porch]\nsource = file:%s\n"
 				  "pace = fast\nloop = no\n";
 	char lines[PATH_MAX + 100], cmd[2048], out[4096], path[300];
-	const char *clip = clip_path();
+	const char *clip = test_clip_path();
 	size_t clip_len, got_len, files = 0;
 	uint8_t *clip_b, *got;
 	struct pt_set *pt;

@@ -28,15 +28,6 @@
 
 static struct camnet net;
 
-static const char *clip_path(void)
-{
-	static char abs[PATH_MAX];
-	const char *m = getenv("MOAT_MEDIA");
-
-	m = m && *m ? m : test_src_path("build/media/clip.h264");
-	return realpath(m, abs) ? abs : m;
-}
-
 /* moat-testcam serving clip at :port/main (and sub at /sub), digest auth. */
 static int camera_up(const struct hub *h, const char *clip, unsigned int port,
 		     const char *sub)
@@ -142,7 +133,7 @@ int main(void)
 	char lines[1024], cmd[4096], out[8192], path[300], err[256] = "";
 	char motion[PATH_MAX], still[PATH_MAX], hevc[PATH_MAX], sub[PATH_MAX],
 		clipdir[300];
-	const char *clip = clip_path();
+	const char *clip = test_clip_path();
 	struct nals cn, gn;
 	size_t clip_len, got_len, files = 0;
 	uint8_t *clip_b, *got = NULL;

@@ -295,6 +295,25 @@ static int fetch_stream(int fd, struct wire_rx *rx, struct got *g,
 		return ret;
 	}
 	memset(&res, 0, sizeof(res));
+	{
+		/* the stream asked for, not another the relay would pass off
+		 * under its name: every record carries its stream's id, and
+		 * the opener holds all of them to the first one's */
+		struct rec_hdr first;
+		char want[33], got[33];
+
+		if (rec_parse_hdr(buf, len, &first) == 0 &&
+		    memcmp(first.stream_id, g->id, REC_STREAM_ID_LEN)) {
+			hex_encode(want, g->id, REC_STREAM_ID_LEN);
+			hex_encode(got, first.stream_id, REC_STREAM_ID_LEN);
+			snprintf(g->why, sizeof(g->why),
+				 "the relay sent another stream (%.8s...) under this one's name (%.8s...)",
+				 got, want);
+			g->err = -MOAT_E_STREAM_ID;
+			free(buf);
+			return 0;
+		}
+	}
 	g->err = sf_open_buf(buf, len, oid, on_frame, g, &res);
 	snprintf(g->why, sizeof(g->why), "%s", res.why);
 	snprintf(g->camera, sizeof(g->camera), "%s", res.meta.camera);
@@ -561,7 +580,10 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 		if (!g[i].err) {
 			ok++;
 		} else if (g[i].err == -MOAT_E_TRUNCATED) {
+			/* what verified is given; that it ended early is said */
 			early++;
+			fprintf(stderr, "moat-view: stream %s ended early: %s\n",
+				hex, g[i].why);
 		} else {
 			bad++;
 			fprintf(stderr, "moat-view: stream %s refused: %s\n",

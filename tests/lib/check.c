@@ -28,6 +28,15 @@ const char *test_src_path(const char *rel)
 	return buf;
 }
 
+const char *test_clip_path(void)
+{
+	static char abs[PATH_MAX];
+	const char *m = getenv("MOAT_MEDIA");
+
+	m = m && *m ? m : test_src_path("build/media/clip.h264");
+	return realpath(m, abs) ? abs : m;
+}
+
 int test_done(const char *name)
 {
 	if (check_failures) {

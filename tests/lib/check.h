@@ -37,6 +37,9 @@ int check_verbose(void);
 
 /* Path of a file in the source tree ($MOAT_SRC or "."), static buffer. */
 const char *test_src_path(const char *rel);
+/* The test clip ($MOAT_MEDIA, else build/media/clip.h264 in the source
+ * tree), made absolute when it exists; static buffer. */
+const char *test_clip_path(void);
 int test_done(const char *name);
 void test_skip(const char *why) __attribute__((noreturn));
 
