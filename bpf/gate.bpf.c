@@ -3,7 +3,8 @@
  * The ciphertext gate (docs/POLICY.md, DECISIONS.md section 19): attached
  * as cgroup_skb egress to the uplink's cgroup, it lets a TCP byte leave
  * only if it belongs to a frame of the relay protocol that parses: HELLO
- * first, then sealed records only (PROTOCOL.md section 12).
+ * first, then the login (AUTH, its fixed size, and one VIEWERS of at most
+ * 16 keys), then sealed records only (PROTOCOL.md section 12).
  *
  * It follows frame boundaries by TCP sequence number, per socket (socket
  * storage): each packet's payload [seq, seq + len) is checked from the
@@ -53,29 +54,47 @@ static __always_inline __u32 be32(const __u8 *p)
 	       p[3];
 }
 
+/* The one frame type each state before the records allows. */
+static __always_inline __u32 ctl_type(__u32 state)
+{
+	return state == GATE_HELLO ? RELAY_T_HELLO :
+	       state == GATE_AUTH  ? RELAY_T_AUTH :
+				     RELAY_T_VIEWERS;
+}
+
 /* Whether the n bytes of header seen so far can begin a valid frame. */
 static __always_inline int hdr_ok(const __u8 *h, __u32 n, __u32 state)
 {
-	int hello = state == GATE_HELLO;
+	int ctl = state != GATE_RECORDS;
 
 	if (n >= 1 && h[0] != 1)
 		return 0;
-	if (n >= 2 && (hello ? h[1] != RELAY_T_HELLO :
-			       h[1] < RELAY_T_HEADER || h[1] > RELAY_T_FINAL))
+	if (n >= 2 && (ctl ? h[1] != ctl_type(state) :
+			     h[1] < RELAY_T_HEADER || h[1] > RELAY_T_FINAL))
 		return 0;
 	if (n >= 4 && (h[2] | h[3]))
 		return 0;
 	if (n >= 8) {
 		__u32 len = be32(h + 4);
 
-		if (hello ? len != 0 : len < POL_BODY_MIN || len > POL_BODY_MAX)
+		if (state == GATE_HELLO ? len != 0 :
+		    state == GATE_AUTH	? len != RELAY_AUTH_LEN :
+		    state == GATE_VIEWERS ?
+					  len % RELAY_VIEWER_KEY ||
+						  len > RELAY_VIEWERS_MAX *
+								RELAY_VIEWER_KEY :
+					  len < POL_BODY_MIN || len > POL_BODY_MAX)
 			return 0;
 	}
 	if (n >= 32) {
 		__u32 hi = be32(h + 24), lo = be32(h + 28);
 
-		if (hello)
+		if (state == GATE_HELLO)
 			return !hi && lo == RELAY_ROLE_HUB;
+		if (state == GATE_AUTH)
+			return !hi && !lo;
+		if (state == GATE_VIEWERS)
+			return !hi && lo == be32(h + 4) / RELAY_VIEWER_KEY;
 		/* a stream header is counter 0; data counts from 1 */
 		if (h[1] == RELAY_T_HEADER)
 			return !hi && !lo;
@@ -135,6 +154,10 @@ static long step(__u32 i, void *arg)
 	g->frames++;
 	count(POL_C_GATE_FRAMES, 1);
 	if (g->state == GATE_HELLO)
+		g->state = GATE_AUTH;
+	else if (g->state == GATE_AUTH)
+		g->state = GATE_VIEWERS;
+	else if (g->state == GATE_VIEWERS)
 		g->state = GATE_RECORDS;
 	return 0;
 }

@@ -145,7 +145,14 @@ enum {
 };
 
 /* The gate's view of one uplink connection (socket storage). */
-enum { GATE_NEW = 0, GATE_HELLO, GATE_RECORDS, GATE_DEAD };
+enum {
+	GATE_NEW = 0,
+	GATE_HELLO,   /* the first frame: HELLO */
+	GATE_RECORDS, /* then sealed records only */
+	GATE_DEAD,
+	GATE_AUTH,    /* after HELLO: AUTH, its fixed size */
+	GATE_VIEWERS, /* after AUTH: one VIEWERS, at most 16 keys */
+};
 
 struct gate_sk {
 	__u32 next;   /* sequence number of the first byte not yet checked */
@@ -162,7 +169,12 @@ enum {
 	RELAY_T_DATA = 2,
 	RELAY_T_FINAL = 3,
 	RELAY_T_HELLO = 0x10,
+	RELAY_T_AUTH = 0x18,
+	RELAY_T_VIEWERS = 0x19,
 	RELAY_ROLE_HUB = 1,
+	RELAY_AUTH_LEN = 96,	 /* login public key and signature */
+	RELAY_VIEWER_KEY = 32,	 /* one viewer's login public key */
+	RELAY_VIEWERS_MAX = 16,
 };
 
 #endif

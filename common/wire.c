@@ -43,6 +43,19 @@ int wire_parse(const uint8_t *p, size_t len, struct wire_hdr *h)
 			       0;
 	case WIRE_ERROR:
 		return h->body_len > 512 ? -MOAT_E_MALFORMED : 0;
+	case WIRE_CHALLENGE:
+		return h->body_len != WIRE_CHALLENGE_LEN ? -MOAT_E_MALFORMED : 0;
+	case WIRE_AUTH:
+		return h->body_len != WIRE_AUTH_LEN || h->value ?
+			       -MOAT_E_MALFORMED :
+			       0;
+	case WIRE_VIEWERS:
+		return h->body_len % WIRE_VIEWER_KEY_LEN ||
+				       h->body_len > WIRE_VIEWERS_MAX *
+							     WIRE_VIEWER_KEY_LEN ||
+				       h->value != h->body_len / WIRE_VIEWER_KEY_LEN ?
+			       -MOAT_E_MALFORMED :
+			       0;
 	}
 	return -MOAT_E_MALFORMED;
 }

@@ -6,8 +6,10 @@
  *   0 version (1)  1 type  2 reserved (0)  4 body_len  8 id (16)  24 value
  *
  * Types 1-3 are sealed records exactly as the sealer made them (id = stream
- * id, value = counter), so a hub sends nothing else but HELLO. The other
- * types are small control frames. Bytes from the network are untrusted:
+ * id, value = counter). The other types are small control frames. After
+ * HELLO the relay sends CHALLENGE and the client answers AUTH
+ * (crypto/login.h); a hub then sends VIEWERS, then records and nothing
+ * else. Bytes from the network are untrusted:
  * wire_rx() yields only complete frames whose header passed wire_parse().
  */
 #ifndef MOAT_COMMON_WIRE_H
@@ -33,11 +35,19 @@ enum {
 	WIRE_END = 0x14,     /* relay -> viewer: value = count sent */
 	WIRE_GET = 0x15,     /* viewer -> relay: id = stream id */
 	WIRE_ERROR = 0x16,   /* either way: body = UTF-8 reason */
+	WIRE_CHALLENGE = 0x17, /* relay -> client after HELLO: body = nonce */
+	WIRE_AUTH = 0x18,      /* client -> relay: body = public key, signature */
+	WIRE_VIEWERS = 0x19,   /* hub -> relay after AUTH: body = viewers'
+				* login public keys, value = how many */
 
 	WIRE_ROLE_HUB = 1,
 	WIRE_ROLE_VIEWER = 2,
 
 	WIRE_STREAM_ENTRY = 24, /* stream id, u64 stored bytes */
+	WIRE_CHALLENGE_LEN = 32,
+	WIRE_AUTH_LEN = 96,	 /* crypto/login.h LOGIN_AUTH_LEN */
+	WIRE_VIEWER_KEY_LEN = 32,
+	WIRE_VIEWERS_MAX = 16, /* SEAL_MAX_RECIPIENTS */
 };
 
 struct wire_hdr {

@@ -58,6 +58,8 @@ struct ks_field {
 	enum ks_type type;
 	size_t off; /* in the struct of the kind */
 	size_t len; /* KS_T_HEX: bytes */
+	bool optional; /* KS_T_HEX: may be missing (then all zero, and an
+			* all-zero value is not written) */
 };
 
 struct ks_parse;
@@ -88,35 +90,102 @@ struct ks_text {
 };
 
 static int ks_hub_check(struct ks_parse *p, const void *out);
+static int ks_login_check(struct ks_parse *p, const void *out);
+static int ks_identity_check(struct ks_parse *p, const void *out);
 
 enum { KS_HUB_SK, KS_HUB_PK };
 
 static const struct ks_field ks_hub_fields[] = {
-	[KS_HUB_SK] = { "secret-key", KS_T_HEX,
-			offsetof(struct seal_hub_key, sk), SEAL_KEY_LEN },
-	[KS_HUB_PK] = { "public-key", KS_T_HEX,
-			offsetof(struct seal_hub_key, pk), SEAL_KEY_LEN },
+	[KS_HUB_SK] = { .name = "secret-key",
+			.type = KS_T_HEX,
+			.off = offsetof(struct seal_hub_key, sk),
+			.len = SEAL_KEY_LEN },
+	[KS_HUB_PK] = { .name = "public-key",
+			.type = KS_T_HEX,
+			.off = offsetof(struct seal_hub_key, pk),
+			.len = SEAL_KEY_LEN },
 };
 
 static const struct ks_field ks_viewer_fields[] = {
-	{ "viewer-id", KS_T_HEX, offsetof(struct ks_viewer, rcpt.viewer_id),
-	  SEAL_VIEWER_ID_LEN },
-	{ "name", KS_T_NAME, offsetof(struct ks_viewer, name), 0 },
-	{ "state", KS_T_STATE, offsetof(struct ks_viewer, state), 0 },
-	{ "added", KS_T_TIME, offsetof(struct ks_viewer, added), 0 },
-	{ "public-key", KS_T_HEX, offsetof(struct ks_viewer, rcpt.pk),
-	  SEAL_KEY_LEN },
-	{ "psk", KS_T_HEX, offsetof(struct ks_viewer, rcpt.psk), SEAL_PSK_LEN },
+	{ .name = "viewer-id",
+	  .type = KS_T_HEX,
+	  .off = offsetof(struct ks_viewer, rcpt.viewer_id),
+	  .len = SEAL_VIEWER_ID_LEN },
+	{ .name = "name",
+	  .type = KS_T_NAME,
+	  .off = offsetof(struct ks_viewer, name),
+	  .len = 0 },
+	{ .name = "state",
+	  .type = KS_T_STATE,
+	  .off = offsetof(struct ks_viewer, state),
+	  .len = 0 },
+	{ .name = "added",
+	  .type = KS_T_TIME,
+	  .off = offsetof(struct ks_viewer, added),
+	  .len = 0 },
+	{ .name = "public-key",
+	  .type = KS_T_HEX,
+	  .off = offsetof(struct ks_viewer, rcpt.pk),
+	  .len = SEAL_KEY_LEN },
+	{ .name = "psk",
+	  .type = KS_T_HEX,
+	  .off = offsetof(struct ks_viewer, rcpt.psk),
+	  .len = SEAL_PSK_LEN },
+	{ .name = "login-key",
+	  .type = KS_T_HEX,
+	  .off = offsetof(struct ks_viewer, login_pk),
+	  .len = LOGIN_KEY_LEN,
+	  .optional = true },
 };
 
+enum { KS_LOGIN_SK, KS_LOGIN_PK };
+
+static const struct ks_field ks_login_fields[] = {
+	[KS_LOGIN_SK] = { .name = "secret-key",
+			  .type = KS_T_HEX,
+			  .off = offsetof(struct login_key, sk),
+			  .len = LOGIN_KEY_LEN },
+	[KS_LOGIN_PK] = { .name = "public-key",
+			  .type = KS_T_HEX,
+			  .off = offsetof(struct login_key, pk),
+			  .len = LOGIN_KEY_LEN },
+};
+
+enum { KS_ID_LOGIN_SK = 5, KS_ID_LOGIN_PK };
+
 static const struct ks_field ks_identity_fields[] = {
-	{ "hub-public-key", KS_T_HEX, offsetof(struct ks_identity, hub_pk),
-	  SEAL_KEY_LEN },
-	{ "viewer-id", KS_T_HEX, offsetof(struct ks_identity, viewer_id),
-	  SEAL_VIEWER_ID_LEN },
-	{ "psk", KS_T_HEX, offsetof(struct ks_identity, psk), SEAL_PSK_LEN },
-	{ "name", KS_T_NAME, offsetof(struct ks_identity, name), 0 },
-	{ "key", KS_T_KEY, 0, 0 },
+	{ .name = "hub-public-key",
+	  .type = KS_T_HEX,
+	  .off = offsetof(struct ks_identity, hub_pk),
+	  .len = SEAL_KEY_LEN },
+	{ .name = "viewer-id",
+	  .type = KS_T_HEX,
+	  .off = offsetof(struct ks_identity, viewer_id),
+	  .len = SEAL_VIEWER_ID_LEN },
+	{ .name = "psk",
+	  .type = KS_T_HEX,
+	  .off = offsetof(struct ks_identity, psk),
+	  .len = SEAL_PSK_LEN },
+	{ .name = "name",
+	  .type = KS_T_NAME,
+	  .off = offsetof(struct ks_identity, name),
+	  .len = 0 },
+	{ .name = "key", .type = KS_T_KEY, .off = 0, .len = 0 },
+	[KS_ID_LOGIN_SK] = { .name = "login-secret-key",
+			     .type = KS_T_HEX,
+			     .off = offsetof(struct ks_identity, login.sk),
+			     .len = LOGIN_KEY_LEN,
+			     .optional = true },
+	[KS_ID_LOGIN_PK] = { .name = "login-public-key",
+			     .type = KS_T_HEX,
+			     .off = offsetof(struct ks_identity, login.pk),
+			     .len = LOGIN_KEY_LEN,
+			     .optional = true },
+	{ .name = "hub-login-key",
+	  .type = KS_T_HEX,
+	  .off = offsetof(struct ks_identity, hub_login_pk),
+	  .len = LOGIN_KEY_LEN,
+	  .optional = true },
 };
 
 static const struct ks_kind ks_hub_kind = {
@@ -143,13 +212,23 @@ static const struct ks_kind ks_identity_kind = {
 	sizeof(struct ks_identity),
 	ks_identity_fields,
 	ARRAY_SIZE(ks_identity_fields),
-	NULL,
+	ks_identity_check,
+};
+
+static const struct ks_kind ks_login_kind = {
+	"login",
+	"relay login key",
+	sizeof(struct login_key),
+	ks_login_fields,
+	ARRAY_SIZE(ks_login_fields),
+	ks_login_check,
 };
 
 static const struct ks_kind *const ks_kinds[] = {
 	&ks_hub_kind,
 	&ks_viewer_kind,
 	&ks_identity_kind,
+	&ks_login_kind,
 };
 
 /* ---- small helpers ---- */
@@ -414,13 +493,18 @@ static int ks_parse_kind(struct ks_parse *p)
 		       p->kind->kind);
 }
 
-static int ks_check_pair(struct ks_parse *p, const uint8_t *sk,
-			 const uint8_t *pk, const char *field)
+/* The public key pub() computes from sk must be pk (32 bytes each). */
+static int ks_check_pair_by(struct ks_parse *p,
+			    int (*pub)(const uint8_t *sk, uint8_t *pk),
+			    const uint8_t *sk, const uint8_t *pk,
+			    const char *field)
 {
 	uint8_t want[SEAL_KEY_LEN];
 	int ret;
 
-	ret = hpke_public_key(sk, want);
+	_Static_assert((int)SEAL_KEY_LEN == (int)LOGIN_KEY_LEN,
+		       "both 32-byte keys");
+	ret = pub(sk, want);
 	if (ret)
 		ret = ks_fail(p, ret, "cannot compute the public key of `%s'",
 			      field);
@@ -433,12 +517,45 @@ static int ks_check_pair(struct ks_parse *p, const uint8_t *sk,
 	return ret;
 }
 
+static int ks_check_pair(struct ks_parse *p, const uint8_t *sk,
+			 const uint8_t *pk, const char *field)
+{
+	return ks_check_pair_by(p, hpke_public_key, sk, pk, field);
+}
+
 static int ks_hub_check(struct ks_parse *p, const void *out)
 {
 	const struct seal_hub_key *hub = out;
 
 	p->line = p->at[KS_HUB_PK];
 	return ks_check_pair(p, hub->sk, hub->pk, "public-key");
+}
+
+static int ks_login_check(struct ks_parse *p, const void *out)
+{
+	const struct login_key *k = out;
+
+	p->line = p->at[KS_LOGIN_PK];
+	return ks_check_pair_by(p, login_public, k->sk, k->pk, "public-key");
+}
+
+/* The relay login key is optional (files from before it), but whole. */
+static int ks_identity_check(struct ks_parse *p, const void *out)
+{
+	const struct ks_identity *id = out;
+	bool sk = p->at[KS_ID_LOGIN_SK], pk = p->at[KS_ID_LOGIN_PK];
+
+	if (!sk && !pk)
+		return 0;
+	p->line = sk ? p->at[KS_ID_LOGIN_SK] : p->at[KS_ID_LOGIN_PK];
+	if (!sk || !pk)
+		return ks_fail(p, -MOAT_E_CORRUPT,
+			       "field `%s' without `%s'",
+			       sk ? "login-secret-key" : "login-public-key",
+			       sk ? "login-public-key" : "login-secret-key");
+	p->line = p->at[KS_ID_LOGIN_PK];
+	return ks_check_pair_by(p, login_public, id->login.sk, id->login.pk,
+				"login-public-key");
 }
 
 static int ks_parse_hex(struct ks_parse *p, const struct ks_field *f,
@@ -576,7 +693,7 @@ static int ks_parse_fields(struct ks_parse *p, uint8_t *out)
 	}
 	p->line = 0;
 	for (i = 0; i < p->kind->n_fields; i++)
-		if (!p->at[i])
+		if (!p->at[i] && !p->kind->fields[i].optional)
 			return ks_fail(p, -MOAT_E_CORRUPT,
 				       "field `%s' is missing",
 				       p->kind->fields[i].name);
@@ -646,6 +763,12 @@ int ks_parse_identity(const char *name, const uint8_t *buf, size_t len,
 	return ks_parse(&ks_identity_kind, name, buf, len, flags, id);
 }
 
+int ks_parse_login(const char *name, const uint8_t *buf, size_t len,
+		   unsigned int flags, struct login_key *k)
+{
+	return ks_parse(&ks_login_kind, name, buf, len, flags, k);
+}
+
 /* ---- writer ---- */
 
 __attribute__((format(printf, 2, 3))) static void ks_put(struct ks_text *t,
@@ -664,6 +787,15 @@ __attribute__((format(printf, 2, 3))) static void ks_put(struct ks_text *t,
 		t->full = true;
 	else
 		t->len += (size_t)n;
+}
+
+static bool ks_all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return !acc;
 }
 
 static void ks_put_hex(struct ks_text *t, const uint8_t *p, size_t n)
@@ -699,6 +831,8 @@ static void ks_put_field(struct ks_text *t, const struct ks_field *f,
 		ks_put_keys(t, f->name, (const struct ks_identity *)in);
 		return;
 	}
+	if (f->optional && ks_all_zero(v, f->len))
+		return;
 	ks_put(t, "%s ", f->name);
 	switch (f->type) {
 	case KS_T_HEX:
@@ -945,6 +1079,39 @@ void ks_hub_wipe(struct seal_hub_key *hub)
 {
 	if (hub)
 		OPENSSL_cleanse(hub, sizeof(*hub));
+}
+
+/* ---- relay login key: <dir>/relay.key ---- */
+
+int ks_login_load(const char *dir, struct login_key *k)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	ret = ks_path(path, "%s/relay.key", dir);
+	return ret ? ret : ks_load(&ks_login_kind, path, k);
+}
+
+int ks_login_load_or_create(const char *dir, struct login_key *k)
+{
+	char path[PATH_MAX];
+	int ret = ks_login_load(dir, k);
+
+	if (ret != -ENOENT)
+		return ret;
+	ret = ks_path(path, "%s/relay.key", dir);
+	if (!ret)
+		ret = ks_mkdir(dir);
+	if (!ret)
+		ret = login_keygen(k);
+	if (!ret)
+		ret = ks_store(&ks_login_kind, path, k, KS_STORE_EXCL);
+	if (ret == -EEXIST) /* made meanwhile by another: take that one */
+		ret = ks_login_load(dir, k);
+	if (ret)
+		login_wipe(k);
+	return ret;
 }
 
 /* ---- viewers ---- */

@@ -4,6 +4,7 @@
  *
  * Hub side, in one folder (e.g. /var/lib/moat/keys, created 0700):
  *   hub.key                       the hub's static key pair
+ *   relay.key                     the hub's relay login key (Ed25519)
  *   viewers/<viewer id>.viewer    one per paired viewer (32 hex digits)
  * Viewer side, one file (e.g. ~/.config/moat/viewer.key): the identity for
  * one hub, with up to KS_MAX_KEYS private keys, oldest first.
@@ -15,12 +16,18 @@
  *   checksum <SHA-256 of every byte before this line>
  * Binary values are lowercase hex of exactly their length. Fields:
  *   hub:      secret-key, public-key (must match the secret key)
+ *   login:    secret-key, public-key (Ed25519, crypto/login.h)
  *   viewer:   viewer-id (16 bytes), name, state (pending | approved),
- *             added (unix seconds, decimal), public-key, psk (32 bytes)
+ *             added (unix seconds, decimal), public-key, psk (32 bytes),
+ *             login-key (the viewer's relay login public key; optional)
  *   identity: hub-public-key, viewer-id, psk, name, then one line per key,
- *             oldest first: key <created, unix seconds> <secret> <public>
+ *             oldest first: key <created, unix seconds> <secret> <public>;
+ *             optional: login-secret-key and login-public-key (both or
+ *             neither), hub-login-key (the hub's relay login public key)
  * A name is 1-63 bytes of printable UTF-8 (no control characters). Every
- * field appears exactly once, except key (1 to KS_MAX_KEYS times). Every
+ * field appears exactly once, except key (1 to KS_MAX_KEYS times) and the
+ * optional ones (at most once; files made before the relay login lack
+ * them, and an all-zero value stands for "none"). Every
  * line ends with a newline, the checksum line included.
  *
  * Anything else is refused: -MOAT_E_CORRUPT (unknown, duplicate or missing
@@ -48,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/login.h"
 #include "crypto/stream.h"
 
 enum {
@@ -74,6 +82,7 @@ struct ks_viewer {
 	char name[KS_NAME_MAX + 1]; /* NUL-terminated display name */
 	enum ks_viewer_state state;
 	int64_t added; /* unix seconds */
+	uint8_t login_pk[LOGIN_KEY_LEN]; /* relay login; all zero: none */
 };
 
 /*
@@ -89,6 +98,8 @@ struct ks_identity {
 	struct open_key keys[KS_MAX_KEYS];
 	int64_t key_created[KS_MAX_KEYS]; /* unix seconds */
 	size_t n_keys;
+	struct login_key login;		      /* all zero: none */
+	uint8_t hub_login_pk[LOGIN_KEY_LEN]; /* all zero: none */
 };
 
 /* ---- hub key: <dir>/hub.key ---- */
@@ -101,6 +112,12 @@ int ks_hub_create(const char *dir, struct seal_hub_key *hub);
 int ks_hub_load(const char *dir, struct seal_hub_key *hub);
 /* Wipes. Accepts NULL. */
 void ks_hub_wipe(struct seal_hub_key *hub);
+
+/* ---- relay login key: <dir>/relay.key ---- */
+
+int ks_login_load(const char *dir, struct login_key *k);
+/* Loads it, or makes it (never replacing a file that exists). */
+int ks_login_load_or_create(const char *dir, struct login_key *k);
 
 /* ---- paired viewers: <dir>/viewers/<viewer id>.viewer ---- */
 
@@ -173,5 +190,7 @@ int ks_parse_viewer(const char *name, const uint8_t *buf, size_t len,
 		    unsigned int flags, struct ks_viewer *v);
 int ks_parse_identity(const char *name, const uint8_t *buf, size_t len,
 		      unsigned int flags, struct ks_identity *id);
+int ks_parse_login(const char *name, const uint8_t *buf, size_t len,
+		   unsigned int flags, struct login_key *k);
 
 #endif

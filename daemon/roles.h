@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/wire.h"
+#include "crypto/login.h"
 #include "daemon/config.h"
 #include "daemon/ring.h"
 #include "daemon/sandbox.h"
@@ -82,7 +84,10 @@ struct uplink_io {
 	struct ring_fds c; /* consumer, data read-write (io_uring) */
 	struct ring_wake cw;
 	int spool_fd;	   /* the spool folder */
-	uint8_t hub_id[16];
+	uint8_t account[16]; /* the hub's relay account */
+	struct login_key login; /* the relay login key (nothing else) */
+	uint8_t viewers[WIRE_VIEWERS_MAX][LOGIN_KEY_LEN]; /* approved viewers' */
+	size_t n_viewers;				   /* login keys */
 	struct stats_uplink *st;
 	struct sandbox sb;
 };

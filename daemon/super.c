@@ -54,10 +54,12 @@ static int find_user(const char *name, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-static int hub_id(struct super *s)
+/* The hub key must exist; the relay login key is made if missing (hubs
+ * set up before the relay login), and names the hub's relay account. */
+static int hub_keys(struct super *s)
 {
 	struct seal_hub_key hub;
-	uint8_t id[SEAL_KEY_ID_LEN];
+	struct login_key login;
 	int ret = ks_hub_load(s->cfg.keys, &hub);
 
 	if (ret) {
@@ -65,10 +67,47 @@ static int hub_id(struct super *s)
 			s->cfg.keys, moat_strerror(ret), s->cfg.keys);
 		return ret;
 	}
-	seal_key_id(hub.pk, id);
-	memcpy(s->hub_id, id, sizeof(s->hub_id));
 	ks_hub_wipe(&hub);
+	ret = ks_login_load_or_create(s->cfg.keys, &login);
+	if (ret) {
+		log_err("relay login key %s/relay.key: %s", s->cfg.keys,
+			moat_strerror(ret));
+		return ret;
+	}
+	login_account(login.pk, s->account);
+	login_wipe(&login);
 	return 0;
+}
+
+/*
+ * In the uplink's child, still root: its relay login key, and the login
+ * keys of the approved viewers, which it gives the relay at each connect
+ * (pending viewers, and viewers paired before the relay login, are not
+ * among them). moatd starts the uplink again when the viewers change.
+ */
+static int uplink_keys(struct super *s, struct uplink_io *io)
+{
+	struct ks_viewer *v = NULL;
+	size_t n = 0;
+	int ret = ks_login_load(s->cfg.keys, &io->login);
+
+	if (!ret)
+		ret = ks_viewer_list(s->cfg.keys, &v, &n);
+	for (size_t i = 0; !ret && i < n; i++) {
+		static const uint8_t none[LOGIN_KEY_LEN];
+
+		if (v[i].state != KS_VIEWER_APPROVED ||
+		    !memcmp(v[i].login_pk, none, LOGIN_KEY_LEN) ||
+		    io->n_viewers == WIRE_VIEWERS_MAX)
+			continue;
+		memcpy(io->viewers[io->n_viewers++], v[i].login_pk,
+		       LOGIN_KEY_LEN);
+	}
+	ks_viewer_list_free(v, n);
+	if (ret)
+		log_err("uplink: keys in %s: %s", s->cfg.keys,
+			moat_strerror(ret));
+	return ret;
 }
 
 static int efd(void)
@@ -196,7 +235,7 @@ int super_setup(struct super *s, const char *path, bool check_only)
 		if (ret)
 			return ret;
 	}
-	ret = hub_id(s);
+	ret = hub_keys(s);
 	if (ret || check_only)
 		return ret;
 	/* fail closed: no role starts unless the kernel shows the policy */
@@ -390,7 +429,9 @@ static int child_body(struct super *s, struct child *c)
 		if (setrlimit(RLIMIT_MEMLOCK, &pin) < 0)
 			log_warn("uplink: cannot raise RLIMIT_MEMLOCK: %s; zero-copy sends may fall back to copies",
 				 strerror(errno));
-		memcpy(io.hub_id, s->hub_id, sizeof(io.hub_id));
+		memcpy(io.account, s->account, sizeof(io.account));
+		if (uplink_keys(s, &io))
+			return 1;
 		memcpy(&io.relay, &s->relay, sizeof(io.relay));
 		io.relay_len = s->relay_len;
 		io.sb.spool_fd = s->spool_fd;
@@ -872,17 +913,22 @@ char *super_status(const struct super *s, bool json)
  */
 static char *reload_viewers(struct super *s)
 {
+	bool sealer = false;
+
+	/* the uplink too: it tells the relay which viewers may log in */
 	for (size_t i = 0; i < s->n_ch; i++) {
 		struct child *c = &s->ch[i];
 
-		if (c->role != ROLE_SEALER || c->state != CH_RUNNING)
+		if ((c->role != ROLE_SEALER && c->role != ROLE_UPLINK) ||
+		    c->state != CH_RUNNING)
 			continue;
 		c->reload = true;
 		kill(c->pid, SIGTERM);
-		log_info("the viewers changed: the sealer starts again with them");
-		return strdup("ok: the sealer starts again with the new viewers; new streams are sealed to them\n");
+		sealer |= c->role == ROLE_SEALER;
 	}
-	return strdup("ok: the sealer is not running; it reads the viewers when it starts\n");
+	log_info("the viewers changed: the sealer and the uplink start again with them");
+	return strdup(sealer ? "ok: the sealer starts again with the new viewers; new streams are sealed to them, and the relay is told who may log in\n" :
+			       "ok: the sealer is not running; it reads the viewers when it starts\n");
 }
 
 static void serve_ctl(struct super *s)

@@ -55,7 +55,7 @@ struct super {
 	char cfg_path[256];
 	uid_t uid[4];
 	gid_t gid[4];
-	uint8_t hub_id[16];
+	uint8_t account[16]; /* the hub's relay account (crypto/login.h) */
 	struct ring_fds p[CFG_MAX_CAMERAS], p_ro[CFG_MAX_CAMERAS];
 	struct ring_wake pw[CFG_MAX_CAMERAS];
 	int p_cons_ro[CFG_MAX_CAMERAS]; /* the worker's view of the tail */

@@ -154,6 +154,11 @@ struct uplink {
 	uint8_t rbuf[RECV_BUF];
 	struct wire_rx rx;
 	uint8_t hello[WIRE_HDR_LEN];
+	/* login: CHALLENGE seen, AUTH and VIEWERS to send; then records */
+	bool challenged, authed;
+	uint8_t challenge[LOGIN_CHALLENGE_LEN];
+	uint8_t auth[2 * WIRE_HDR_LEN + LOGIN_AUTH_LEN +
+		     WIRE_VIEWERS_MAX * LOGIN_KEY_LEN];
 
 	struct txe tx[TXMAX]; /* the chain in flight: in order, linked */
 	int chain_n, chain_done, chain_err;
@@ -641,6 +646,34 @@ static void chain_entry(struct uplink *u, uint64_t qi)
 	chain_add(u, &t);
 }
 
+/*
+ * The answer to the relay's challenge, and the viewers it may let in, in
+ * one send; records follow. The gate lets exactly this through after
+ * HELLO: AUTH of its fixed size, then one VIEWERS of at most 16 keys.
+ */
+static void send_auth(struct uplink *u)
+{
+	size_t nv = u->io->n_viewers, len;
+	uint8_t *p = u->auth;
+	struct txe t = { .hello = true, .p = u->auth };
+
+	wire_put(p, WIRE_AUTH, LOGIN_AUTH_LEN, u->io->account, 0);
+	if (login_sign(&u->io->login, WIRE_ROLE_HUB, u->io->account,
+		       u->challenge, p + WIRE_HDR_LEN)) {
+		disconnect(u, "cannot sign the relay's challenge");
+		return;
+	}
+	p += WIRE_HDR_LEN + LOGIN_AUTH_LEN;
+	wire_put(p, WIRE_VIEWERS, (uint32_t)(nv * LOGIN_KEY_LEN), NULL, nv);
+	memcpy(p + WIRE_HDR_LEN, u->io->viewers, nv * LOGIN_KEY_LEN);
+	len = (size_t)(p + WIRE_HDR_LEN + nv * LOGIN_KEY_LEN - u->auth);
+	t.len = len;
+	u->challenged = false;
+	u->authed = true;
+	chain_add(u, &t);
+	chain_submit(u);
+}
+
 /* Builds and submits the next chain, if there is anything to send. */
 static void next_send(struct uplink *u)
 {
@@ -649,6 +682,11 @@ static void next_send(struct uplink *u)
 
 	if (!u->connected || u->chain_n || u->closing)
 		return;
+	if (!u->authed) {
+		if (u->challenged)
+			send_auth(u);
+		return;
+	}
 	/* The quota evicted what was behind: go on from what is left, so
 	 * that the spool is read only where it is written (F5) */
 	if (u->sp.n_segs && pos < u->sp.segs[0])
@@ -886,6 +924,11 @@ static void on_recv(struct uplink *u, int res)
 	while ((ret = wire_rx_next(&u->rx, &h, &f)) == 1) {
 		if (h.type == WIRE_ACK) {
 			on_ack(u, h.value);
+		} else if (h.type == WIRE_CHALLENGE && !u->authed &&
+			   !u->challenged) {
+			memcpy(u->challenge, f + WIRE_HDR_LEN,
+			       LOGIN_CHALLENGE_LEN);
+			u->challenged = true;
 		} else if (h.type == WIRE_ERROR) {
 			log_warn("uplink: the relay says: %.*s",
 				 (int)h.body_len, (const char *)f + WIRE_HDR_LEN);
@@ -921,6 +964,7 @@ static void on_connect(struct uplink *u, int res)
 	log_info("uplink: connected to the relay; %llu bytes to send again",
 		 (unsigned long long)spool_unacked(&u->sp));
 	u->connected = true;
+	u->challenged = u->authed = false;
 	u->backoff_ms = BACKOFF_MIN_MS;
 	{
 		/* the ciphertext gate names connections by their cookie:
@@ -934,7 +978,7 @@ static void on_connect(struct uplink *u, int res)
 	u->st->connects++;
 	u->st->state = UPLINK_CONNECTED;
 	u->send_pos = u->sp.acked;
-	wire_put(u->hello, WIRE_HELLO, 0, u->io->hub_id, WIRE_ROLE_HUB);
+	wire_put(u->hello, WIRE_HELLO, 0, u->io->account, WIRE_ROLE_HUB);
 	{
 		struct txe t = { .hello = true,
 				 .p = u->hello,
@@ -1144,6 +1188,13 @@ int uplink_main(struct uplink_io *io)
 			log_err("uplink: spool %s: %s", io->cfg->spool,
 				strerror(-ret));
 	}
+	if (!ret) {
+		/* OpenSSL loads what Ed25519 needs at first use, which may
+		 * open files: sign once now, before the sandbox forbids it */
+		uint8_t chal[LOGIN_CHALLENGE_LEN] = { 0 }, a[LOGIN_AUTH_LEN];
+
+		ret = login_sign(&io->login, WIRE_ROLE_HUB, io->account, chal, a);
+	}
 	if (!ret)
 		ret = sandbox_enter(&io->sb);
 	if (!ret) {
@@ -1156,6 +1207,7 @@ int uplink_main(struct uplink_io *io)
 		ret = loop(u);
 	}
 	spool_close(&u->sp);
+	login_wipe(&io->login);
 	free(u->buf);
 	free(u->sent);
 	wire_rx_free(&u->rx);

@@ -38,6 +38,12 @@
 
 _Static_assert((int)POL_HDR_LEN == (int)WIRE_HDR_LEN, "the gate frames relay headers");
 _Static_assert((int)RELAY_T_HELLO == (int)WIRE_HELLO, "the gate knows HELLO");
+_Static_assert((int)RELAY_T_AUTH == (int)WIRE_AUTH &&
+		       (int)RELAY_AUTH_LEN == (int)WIRE_AUTH_LEN &&
+		       (int)RELAY_T_VIEWERS == (int)WIRE_VIEWERS &&
+		       (int)RELAY_VIEWERS_MAX == (int)WIRE_VIEWERS_MAX &&
+		       (int)RELAY_VIEWER_KEY == (int)WIRE_VIEWER_KEY_LEN,
+	       "the gate knows the login");
 _Static_assert((int)RELAY_T_FINAL == (int)WIRE_RECORD_MAX, "the gate knows records");
 
 enum {

@@ -707,7 +707,8 @@ static int as(enum role role, int cam, const char *user, struct conn *c)
 
 static void roles(const uint8_t *clip)
 {
-	uint8_t rnd[4096], lie[4096], hello[32] = { 1, 0x10 };
+	uint8_t rnd[4096], lie[4096], hello[32] = { 1, 0x10 }, login[192],
+		fat[32 + 128 + 32 + 17 * 32];
 	struct conn c = { .dst = "10.77.3.2", .port = 7443 };
 	char tap[300], log[1024];
 	pid_t t;
@@ -715,14 +716,32 @@ static void roles(const uint8_t *clip)
 	hello[31] = 1; /* role: hub */
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		rnd[i] = (uint8_t)(rand() >> 7);
-	/* HELLO, then a stream header that says 100 bytes follow where an
-	 * H.264 stream does: the next "header" is video */
-	memcpy(lie, hello, 32);
-	memcpy(lie + 32, hello, 32);
-	lie[33] = 1;
-	lie[39] = 100;
-	lie[63] = 0;
-	memcpy(lie + 64, clip, sizeof(lie) - 64);
+	/* HELLO and a login the gate lets through: AUTH (96 bytes, which
+	 * it cannot judge), VIEWERS with none */
+	memset(login, 0, sizeof(login));
+	memcpy(login, hello, 32);
+	login[32] = 1;
+	login[33] = 0x18;
+	login[39] = 96;
+	memset(login + 64, 0xa5, 96);
+	login[160] = 1;
+	login[161] = 0x19;
+	/* ... and one whose VIEWERS claims 17 keys (the most is 16) */
+	memset(fat, 0, sizeof(fat));
+	memcpy(fat, login, 160);
+	fat[160] = 1;
+	fat[161] = 0x19;
+	fat[166] = (17 * 32) >> 8;
+	fat[167] = (17 * 32) & 0xff;
+	fat[191] = 17;
+	/* the login, then a stream header that says 100 bytes follow where
+	 * an H.264 stream does: the next "header" is video */
+	memcpy(lie, login, sizeof(login));
+	memcpy(lie + 192, hello, 32);
+	lie[193] = 1;
+	lie[199] = 100;
+	lie[223] = 0;
+	memcpy(lie + 224, clip, sizeof(lie) - 224);
 
 	CHECK(as(ROLE_UPLINK, -1, "moat-up", &c) == 0,
 	      "the uplink reaches the relay");
@@ -760,6 +779,11 @@ static void roles(const uint8_t *clip)
 	as(ROLE_UPLINK, -1, "moat-up", &c);
 	c = (struct conn){ .dst = "10.77.3.2", .port = 7443, .sport = 45004, .data = lie, .len = sizeof(lie) };
 	as(ROLE_UPLINK, -1, "moat-up", &c);
+	c = (struct conn){ .dst = "10.77.3.2", .port = 7443, .sport = 45006, .data = login, .len = sizeof(login) };
+	CHECK(as(ROLE_UPLINK, -1, "moat-up", &c) == 0,
+	      "the uplink sends HELLO and a login");
+	c = (struct conn){ .dst = "10.77.3.2", .port = 7443, .sport = 45007, .data = fat, .len = sizeof(fat) };
+	as(ROLE_UPLINK, -1, "moat-up", &c);
 	{
 		char cmd[768], out[1024];
 
@@ -793,7 +817,12 @@ static void roles(const uint8_t *clip)
 	CHECK(probe_bytes(tap, "sport=45003 ", NULL) == 0,
 	      "random unframed bytes: 0 bytes reach the relay");
 	CHECK(probe_bytes(tap, "sport=45004 ", NULL) == 0,
-	      "a record whose length lies: 0 bytes reach the relay");
+	      "after a login, a record whose length lies: 0 bytes reach the relay");
+	CHECK(probe_bytes(tap, "sport=45006 ", NULL) == 192,
+	      "HELLO, AUTH and VIEWERS pass (%ld bytes)",
+	      probe_bytes(tap, "sport=45006 ", NULL));
+	CHECK(probe_bytes(tap, "sport=45007 ", NULL) == 0,
+	      "a VIEWERS of 17 keys (room for 544 bytes of anything): 0 bytes reach the relay");
 	CHECK(probe_bytes(tap, "sport=45005 ", NULL) == 0,
 	      "data in a TCP Fast Open SYN: 0 bytes reach the relay");
 	snprintf(log, sizeof(log),

@@ -4,11 +4,15 @@
  * 8), with the real processes:
  *
  * - the first viewer paired is approved; two more wait, pending, until
- *   `moatctl viewers approve`; a pending viewer opens nothing;
+ *   `moatctl viewers approve`; the relay does not let a pending viewer
+ *   log in (the hub gives it its approved viewers' login keys);
  * - moatd records; all three open every stream;
- * - `moatctl viewers remove` while moatd runs: its sealer starts again
- *   with two viewers; the removed one opens what was sealed before and
- *   none of what was sealed after; the two others open everything;
+ * - `moatctl viewers remove` while moatd runs: its sealer and uplink start
+ *   again; the relay refuses the removed viewer's login; the two others
+ *   open everything;
+ * - the relay turns traitor and lets the removed viewer in: it opens what
+ *   was sealed before its removal and none of what was sealed after (the
+ *   sealing, not the relay, is what keeps it out);
  * - a name that is nobody's, or an id prefix that is several viewers',
  *   is refused saying so.
  */
@@ -38,21 +42,36 @@ static int viewers(const char *args, char *out, size_t len)
 
 /* moat-view fetch as one viewer: "opened" (a stream still being written
  * counts, though it "ended early") and "refused" from its JSON. */
+static char said[8192]; /* what the last fetch printed, both streams */
+
 static void fetch(const char *ident, int64_t *opened, int64_t *refused,
 		  int64_t *streams)
 {
-	char cmd[2048], out[4096], path[300];
+	char cmd[2048], path[300], *out = said;
 
 	snprintf(path, sizeof(path), "%s/out.h264", h.dir);
 	snprintf(cmd, sizeof(cmd),
-		 "%s/moat-view fetch --identity %s --relay %s --out %s --json 2>/dev/null",
+		 "%s/moat-view fetch --identity %s --relay %s --out %s --json 2>&1",
 		 h.bin, ident, h.relay_addr, path);
-	run_cmd(cmd, out, sizeof(out));
+	run_cmd(cmd, said, sizeof(said));
 	*opened = json_num(out, NULL, "opened") +
 		  json_num(out, NULL, "ended_early");
 	*refused = json_num(out, NULL, "refused");
 	*streams = json_num(out, NULL, "streams");
 	unlink(path);
+}
+
+/* The relay, as a traitor: it appends a viewer's login public key (read
+ * from the viewer's own identity file) to the account's .viewers. */
+static int traitor_admits(const char *ident)
+{
+	char cmd[2048], out[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "k=$(sed -n 's/^login-public-key //p' %s) && [ -n \"$k\" ] && "
+		 "f=$(ls -d %s/*/.viewers) && echo \"$k\" >> \"$f\" 2>&1",
+		 ident, h.relay_dir);
+	return run_cmd(cmd, out, sizeof(out));
 }
 
 static void pair(const char *name, char *ident, size_t len)
@@ -98,8 +117,8 @@ int main(void)
 	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
 	usleep(2500 * 1000);
 	fetch(carol, &o3, &r3, &s3);
-	CHECK(s3 > 0 && o3 == 0 && r3 == s3,
-	      "carol, pending, opens none of the %" PRId64 " streams", s3);
+	CHECK(s3 < 0 && strstr(said, "login refused: this viewer is not one the hub approved"),
+	      "carol, pending, is not let in by the relay: %s", said);
 	CHECK(viewers("approve carol", out, sizeof(out)) == 0 &&
 		      strstr(out, "approved carol") &&
 		      strstr(out, "the sealer starts again"),
@@ -128,11 +147,18 @@ int main(void)
 	fetch(h.ident, &o1, &r1, &s1);
 	fetch(bob, &o2, &r2, &s2);
 	fetch(carol, &o3, &r3, &s3);
+	CHECK(s3 < 0 && strstr(said, "login refused: this viewer is not one the hub approved (or the owner removed it)"),
+	      "carol, removed, is not let in by the relay: %s", said);
 	CHECK(s1 > before && o1 == s1 && r1 == 0,
 	      "the first viewer opens all %" PRId64 " streams", s1);
 	CHECK(o2 == s2 && r2 == 0, "bob opens all %" PRId64 " streams", s2);
+	/* the relay lets her in all the same (moatd, which would tell it
+	 * again, is stopped first) */
+	CHECK(!hub_stop(&h.moatd, SIGTERM, 10000), "moatd stopped");
+	CHECK(!traitor_admits(carol), "the relay adds carol's login key to the hub's viewers");
+	fetch(carol, &o3, &r3, &s3);
 	CHECK(r3 >= 2 && o3 >= 1 && o3 + r3 == s3 && o3 <= before + 1,
-	      "carol opens %" PRId64 " streams sealed before her removal and none of the %" PRId64 " sealed after",
+	      "let in by a traitor relay, carol opens %" PRId64 " streams sealed before her removal and none of the %" PRId64 " sealed after",
 	      o3, r3);
 	CHECK(viewers("remove dave", out, sizeof(out)) == 1 &&
 		      strstr(out, "no viewer is `dave'"),

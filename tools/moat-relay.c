@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * moat-relay: the untrusted store-and-forward relay, minimal for now
- * (docs/PROTOCOL.md section 12). Hubs send sealed records; the relay
- * stores them per stream on disk, makes them durable, then acknowledges.
- * Viewers list a hub's streams and fetch them. It never holds a key.
+ * moat-relay: the untrusted store-and-forward relay (docs/PROTOCOL.md
+ * section 12). Hubs and viewers log in by answering a challenge with
+ * their login key; the relay keeps public keys only. Hubs send sealed
+ * records; the relay stores them per stream on disk, makes them durable,
+ * then acknowledges. Viewers the hub approved list its streams and fetch
+ * them. It never holds a key that opens anything.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -29,7 +31,10 @@
 #include "common/wire.h"
 #include "crypto/stream.h"
 #include "crypto/streamfile.h"
+#include "crypto/login.h"
+#include "tools/relay/login.h"
 #include "tools/relay/store.h"
+#include <openssl/rand.h>
 
 enum {
 	MAX_CONNS = 64,
@@ -50,7 +55,8 @@ static uint64_t now_ms(void)
 
 
 static const char usage[] =
-	"usage: moat-relay --dir DIR [--listen HOST:PORT] [--quota SIZE] [--verbose]\n"
+	"usage: moat-relay --dir DIR [--listen HOST:PORT] [--quota SIZE]\n"
+	"                  [--lock-fails N] [--lock-seconds S] [--verbose]\n"
 	"\n"
 	"The relay between hubs and viewers. It stores the sealed records hubs\n"
 	"send, per hub and per stream, under DIR, acknowledges them once they\n"
@@ -62,13 +68,28 @@ static const char usage[] =
 	"  -q, --quota SIZE      most each hub may store (K, M, G, T; default no\n"
 	"                        limit): past it, the hub's oldest streams are\n"
 	"                        deleted, down to 90%, and the log says so\n"
+	"      --lock-fails N    failed logins from one address before it is\n"
+	"                        locked out (default 5 within 10 minutes)\n"
+	"      --lock-seconds S  the first lockout (default 60; doubles each\n"
+	"                        time after, up to an hour)\n"
 	"  -v, --verbose         log every connection\n"
 	"  -h, --help            this text\n";
+
+/* Where a connection is in its login. */
+enum conn_stage {
+	ST_HELLO = 0, /* waiting for HELLO */
+	ST_AUTH,      /* CHALLENGE sent, waiting for AUTH */
+	ST_VIEWERS,   /* a hub logged in: its approved viewers come next */
+	ST_READY,     /* records (hub), LIST and GET (viewer) */
+};
 
 struct conn {
 	int fd;
 	int role;
-	uint8_t hub[16];
+	enum conn_stage stage;
+	struct sockaddr_storage peer;
+	uint8_t challenge[LOGIN_CHALLENGE_LEN];
+	uint8_t hub[16]; /* the account: a hub's login key's account id */
 	struct wire_rx rx;
 	uint64_t count; /* records received from this hub connection */
 	uint64_t acked; /* count last acknowledged */
@@ -218,21 +239,112 @@ static int do_get(struct store *st, struct conn *c, const uint8_t id[16])
 	return ret;
 }
 
+static struct lockout lock;
+
+static const char *role_str(int role)
+{
+	return role == WIRE_ROLE_HUB ? "hub" : "viewer";
+}
+
+/* Why AUTH does not log this connection in, or NULL. */
+static const char *auth_problem(struct store *st, struct conn *c,
+				const uint8_t *auth)
+{
+	uint8_t keys[RELAY_VIEWERS_MAX][LOGIN_KEY_LEN], acct[16];
+	char dir[300];
+	size_t n = 0;
+
+	if (login_verify(auth, (uint8_t)c->role, c->hub, c->challenge))
+		return "the signature does not verify for this challenge";
+	if (c->role == WIRE_ROLE_HUB) {
+		login_account(auth, acct);
+		return memcmp(acct, c->hub, 16) ?
+			       "this key does not own the account it named" :
+			       NULL;
+	}
+	store_hub_dir(st, c->hub, dir, sizeof(dir));
+	if (viewers_load(dir, keys, &n))
+		return "the account's list of viewers is damaged on the relay's disk";
+	if (!n)
+		return "the hub has approved no viewer with this relay yet (it tells the relay when it connects)";
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(keys[i], auth, LOGIN_KEY_LEN))
+			return NULL;
+	return "this viewer is not one the hub approved (or the owner removed it)";
+}
+
+static int on_auth(struct store *st, struct conn *c, const uint8_t *auth)
+{
+	const char *why = auth_problem(st, c, auth);
+	char addr[64], hex[33], msg[400];
+	uint32_t locked;
+
+	addr_str(&c->peer, addr, sizeof(addr));
+	hex_encode(hex, c->hub, 16);
+	if (!why) {
+		lockout_ok(&lock, &c->peer);
+		log_info("%s logged in from %s (account %.8s...)",
+			 role_str(c->role), addr, hex);
+		c->stage = c->role == WIRE_ROLE_HUB ? ST_VIEWERS : ST_READY;
+		return 0;
+	}
+	locked = lockout_fail(&lock, &c->peer, now_ms());
+	log_warn("login refused: %s from %s (account %.8s...): %s%s", role_str(c->role),
+		 addr, hex, why,
+		 locked ? "; the address is locked out" : "");
+	snprintf(msg, sizeof(msg), "login refused: %s%s", why,
+		 locked ? "; too many failed logins from this address: locked out" :
+			  "");
+	return send_error(c, msg);
+}
+
+static int on_viewers(struct store *st, struct conn *c, const uint8_t *keys,
+		      size_t n)
+{
+	char dir[300];
+	int ret;
+
+	store_hub_dir(st, c->hub, dir, sizeof(dir));
+	ret = viewers_save(dir, keys, n);
+	if (ret) {
+		log_err("cannot save the viewers of a hub under %s: %s", dir,
+			strerror(-ret));
+		return send_error(c, "the relay cannot save the list of viewers");
+	}
+	log_debug("a hub approves %zu viewer(s)", n);
+	c->stage = ST_READY;
+	return 0;
+}
+
 static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 		    const uint8_t *f)
 {
 	enum store_result res;
 	int ret;
 
-	if (!c->role) {
+	switch (c->stage) {
+	case ST_HELLO:
 		if (h->type != WIRE_HELLO ||
 		    (h->value != WIRE_ROLE_HUB && h->value != WIRE_ROLE_VIEWER))
 			return send_error(c, "say HELLO first");
 		c->role = (int)h->value;
 		memcpy(c->hub, h->id, 16);
-		log_debug("%s connected", c->role == WIRE_ROLE_HUB ? "hub" :
-								     "viewer");
-		return 0;
+		if (RAND_bytes(c->challenge, sizeof(c->challenge)) != 1)
+			return send_error(c, "the relay has no randomness");
+		c->stage = ST_AUTH;
+		log_debug("%s connected", role_str(c->role));
+		return wire_send_ctl(c->fd, WIRE_CHALLENGE, NULL, 0,
+				     c->challenge, sizeof(c->challenge));
+	case ST_AUTH:
+		if (h->type != WIRE_AUTH)
+			return send_error(c, "answer the CHALLENGE with AUTH first");
+		return on_auth(st, c, f + WIRE_HDR_LEN);
+	case ST_VIEWERS:
+		if (h->type != WIRE_VIEWERS)
+			return send_error(c, "a hub says which viewers it approved (VIEWERS) before it sends records");
+		return on_viewers(st, c, f + WIRE_HDR_LEN, (size_t)h->value);
+	case ST_READY:
+		break;
 	}
 	if (c->role == WIRE_ROLE_HUB) {
 		if (!wire_is_record(h->type))
@@ -313,6 +425,8 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quota", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "lock-fails", required_argument, NULL, 'F' },
+		{ "lock-seconds", required_argument, NULL, 'S' },
 		{ 0 }
 	};
 	const char *dir = NULL, *addr = "127.0.0.1:7443";
@@ -321,6 +435,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_term };
 	enum log_level lvl = LOG_LVL_INFO;
 	uint64_t quota = 0;
+	long lock_fails = 0, lock_s = 0;
 	int c, lfd, ret;
 
 	while ((c = getopt_long(argc, argv, "d:l:q:vh", opts, NULL)) != -1) {
@@ -342,6 +457,20 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'F':
+		case 'S': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 1 || v > LOCK_MAX_S) {
+				fprintf(stderr, "moat-relay: --%s %s: give a whole number from 1 to %d\n",
+					c == 'F' ? "lock-fails" : "lock-seconds",
+					optarg, LOCK_MAX_S);
+				return 2;
+			}
+			*(c == 'F' ? &lock_fails : &lock_s) = v;
+			break;
+		}
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -362,6 +491,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	st.quota = quota;
+	lockout_init(&lock, (uint32_t)lock_fails, (uint32_t)lock_s);
 	lfd = listen_on(addr);
 	if (lfd < 0)
 		return 1;
@@ -412,17 +542,35 @@ int main(int argc, char **argv)
 			}
 		}
 		if (pf[0].revents & POLLIN) {
-			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			struct sockaddr_storage peer = { 0 };
+			socklen_t pl = sizeof(peer);
+			int fd = accept4(lfd, (struct sockaddr *)&peer, &pl,
+					 SOCK_CLOEXEC);
+			uint32_t locked = fd >= 0 ?
+						  lockout_check(&lock, &peer, now_ms()) :
+						  0;
 			int i;
 
 			for (i = 0; fd >= 0 && i < MAX_CONNS; i++)
 				if (conns[i].fd < 0)
 					break;
-			if (fd >= 0 && i == MAX_CONNS) {
+			if (fd >= 0 && locked) {
+				char msg[160], a[64];
+
+				snprintf(msg, sizeof(msg),
+					 "too many failed logins from this address: locked out for %u more seconds",
+					 locked);
+				wire_send_ctl(fd, WIRE_ERROR, NULL, 0, msg,
+					      (uint32_t)strlen(msg));
+				log_debug("refused %s: locked out for %u s",
+					  addr_str(&peer, a, sizeof(a)), locked);
+				close(fd);
+			} else if (fd >= 0 && i == MAX_CONNS) {
 				close(fd);
 			} else if (fd >= 0) {
 				memset(&conns[i], 0, sizeof(conns[i]));
 				conns[i].fd = fd;
+				conns[i].peer = peer;
 				if (wire_rx_init(&conns[i].rx,
 						 REC_BODY_MAX + WIRE_HDR_LEN))
 					conn_close(&conns[i]);

@@ -81,8 +81,23 @@ static int cmd_pair(const char *hub_dir, const char *out, const char *name)
 	}
 	memcpy(id.hub_pk, hub.pk, SEAL_KEY_LEN);
 	ks_hub_wipe(&hub);
-	if (RAND_bytes(id.viewer_id, sizeof(id.viewer_id)) != 1 ||
-	    RAND_priv_bytes(id.psk, sizeof(id.psk)) != 1)
+	{
+		/* the hub's relay login key names its account there; the
+		 * viewer gets a login key of its own */
+		struct login_key hl;
+
+		ret = ks_login_load_or_create(hub_dir, &hl);
+		if (ret) {
+			fprintf(stderr, "moat-view: relay login key in %s: %s\n",
+				hub_dir, moat_strerror(ret));
+			return 1;
+		}
+		memcpy(id.hub_login_pk, hl.pk, LOGIN_KEY_LEN);
+		login_wipe(&hl);
+	}
+	ret = login_keygen(&id.login);
+	if (!ret && (RAND_bytes(id.viewer_id, sizeof(id.viewer_id)) != 1 ||
+	    RAND_priv_bytes(id.psk, sizeof(id.psk)) != 1))
 		ret = -MOAT_E_CRYPTO;
 	snprintf(id.name, sizeof(id.name), "%s", name);
 	if (!ret)
@@ -96,6 +111,7 @@ static int cmd_pair(const char *hub_dir, const char *out, const char *name)
 	memcpy(v.rcpt.viewer_id, id.viewer_id, SEAL_VIEWER_ID_LEN);
 	memcpy(v.rcpt.pk, id.keys[id.n_keys - 1].pk, SEAL_KEY_LEN);
 	memcpy(v.rcpt.psk, id.psk, SEAL_PSK_LEN);
+	memcpy(v.login_pk, id.login.pk, LOGIN_KEY_LEN);
 	snprintf(v.name, sizeof(v.name), "%s", name);
 	/* the first viewer is the owner's; any later one waits for the
 	 * owner's approval on the hub (moatctl viewers approve) */
@@ -205,6 +221,48 @@ static int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,
 			return n ? -errno : -ECONNRESET;
 		wire_rx_added(rx, (size_t)n);
 	}
+}
+
+/*
+ * HELLO, the relay's CHALLENGE, AUTH with the viewer's login key: the relay
+ * lets in only viewers whose hub approved them. 0, or -1 with the reason
+ * printed (the relay's own words when it refused).
+ */
+static int relay_login(int fd, struct wire_rx *rx, const struct ks_identity *id,
+		       const char *ident, uint8_t acct[static LOGIN_ACCOUNT_LEN])
+{
+	static const uint8_t none[LOGIN_KEY_LEN];
+	uint8_t auth[LOGIN_AUTH_LEN];
+	struct wire_hdr h;
+	const uint8_t *f;
+	int ret;
+
+	if (!memcmp(id->login.pk, none, LOGIN_KEY_LEN) ||
+	    !memcmp(id->hub_login_pk, none, LOGIN_KEY_LEN)) {
+		fprintf(stderr, "moat-view: %s was paired before the relay login and has no login key: pair this viewer again (moat-view pair)\n",
+			ident);
+		return -1;
+	}
+	login_account(id->hub_login_pk, acct);
+	ret = wire_send_ctl(fd, WIRE_HELLO, acct, WIRE_ROLE_VIEWER, NULL, 0);
+	if (!ret)
+		ret = recv_frame(fd, rx, &h, &f);
+	if (!ret && h.type == WIRE_ERROR) {
+		fprintf(stderr, "moat-view: the relay refused the connection: %.*s\n",
+			(int)h.body_len, (const char *)f + WIRE_HDR_LEN);
+		return -1;
+	}
+	if (!ret && h.type != WIRE_CHALLENGE)
+		ret = -MOAT_E_MALFORMED;
+	if (!ret)
+		ret = login_sign(&id->login, WIRE_ROLE_VIEWER, acct,
+				 f + WIRE_HDR_LEN, auth);
+	if (!ret)
+		ret = wire_send_ctl(fd, WIRE_AUTH, acct, 0, auth, sizeof(auth));
+	if (ret)
+		fprintf(stderr, "moat-view: logging in to the relay: %s\n",
+			moat_strerror(ret));
+	return ret ? -1 : 0;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -510,7 +568,7 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	size_t n = 0, cap = 0, ok = 0, early = 0, bad = 0, clips_ok = 0,
 	       clips_bad = 0;
 	uint64_t frames = 0, bytes = 0;
-	uint8_t hub_id[SEAL_KEY_ID_LEN];
+	uint8_t hub_id[LOGIN_ACCOUNT_LEN]; /* its relay account */
 	bool mp4;
 	int fd, ret;
 
@@ -529,15 +587,18 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 		return 1;
 	}
 	ks_identity_open(&id, &oid);
-	seal_key_id(id.hub_pk, hub_id);
 	fd = connect_relay(relay);
 	if (fd < 0 || wire_rx_init(&rx, REC_BODY_MAX + WIRE_HDR_LEN)) {
 		ks_identity_wipe(&id);
 		return 1;
 	}
-	ret = wire_send_ctl(fd, WIRE_HELLO, hub_id, WIRE_ROLE_VIEWER, NULL, 0);
-	if (!ret)
-		ret = wire_send_ctl(fd, WIRE_LIST, hub_id, 0, NULL, 0);
+	if (relay_login(fd, &rx, &id, ident, hub_id)) {
+		close(fd);
+		wire_rx_free(&rx);
+		ks_identity_wipe(&id);
+		return 1;
+	}
+	ret = wire_send_ctl(fd, WIRE_LIST, hub_id, 0, NULL, 0);
 	while (!ret && !(ret = recv_frame(fd, &rx, &h, &f)) &&
 	       h.type == WIRE_STREAMS) {
 		for (size_t k = 0; k < h.body_len / WIRE_STREAM_ENTRY; k++) {
@@ -556,8 +617,14 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 			       f + WIRE_HDR_LEN + k * WIRE_STREAM_ENTRY, 16);
 		}
 	}
-	if (!ret && h.type != WIRE_END)
+	if (!ret && h.type == WIRE_ERROR) {
+		/* the relay refused the login, or the list */
+		fprintf(stderr, "moat-view: the relay says: %.*s\n",
+			(int)h.body_len, (const char *)f + WIRE_HDR_LEN);
+		ret = -EACCES;
+	} else if (!ret && h.type != WIRE_END) {
 		ret = -MOAT_E_MALFORMED;
+	}
 	for (size_t i = 0; !ret && i < n; i++) {
 		if (!json && isatty(2))
 			fprintf(stderr, "\rmoat-view: fetching stream %zu of %zu",

@@ -28,8 +28,10 @@ static void parse_all(const uint8_t *p, size_t n)
 	struct seal_hub_key hub;
 	struct ks_viewer v;
 	struct ks_identity id;
+	struct login_key lk;
 
 	ks_parse_hub("fuzz", p, n, KS_QUIET, &hub);
+	ks_parse_login("fuzz", p, n, KS_QUIET, &lk);
 	if (!ks_parse_viewer("fuzz", p, n, KS_QUIET, &v) &&
 	    (!name_ok(v.name) || v.added < 0 ||
 	     (v.state != KS_VIEWER_PENDING && v.state != KS_VIEWER_APPROVED)))

@@ -179,14 +179,16 @@ pid_t spawn_logged(char *const argv[], const char *log)
 int hub_start_relay(struct hub *h)
 {
 	char bin[300], log[200];
-	char *argv[] = { bin,	   "--dir",	   h->relay_dir,
-			 "--listen", h->relay_addr, NULL,
-			 NULL,	   NULL };
+	char *argv[16] = { bin, "--dir", h->relay_dir, "--listen",
+			   h->relay_addr };
+	int n = 5;
 
 	if (h->relay_quota[0]) {
-		argv[5] = "--quota";
-		argv[6] = h->relay_quota;
+		argv[n++] = "--quota";
+		argv[n++] = h->relay_quota;
 	}
+	for (int i = 0; i < 4 && h->relay_args[i]; i++)
+		argv[n++] = (char *)h->relay_args[i];
 	snprintf(bin, sizeof(bin), "%s/moat-relay", h->bin);
 	snprintf(log, sizeof(log), "%s/relay.log", h->dir);
 	h->relay = spawn_logged(argv, log);

@@ -113,7 +113,7 @@ static int records_make(const uint8_t *clip, size_t clip_len,
 
 	r->off = calloc(cap, sizeof(size_t));
 	r->size = calloc(cap, sizeof(size_t));
-	r->len = WIRE_HDR_LEN;
+	r->len = 3 * WIRE_HDR_LEN + WIRE_AUTH_LEN;
 	annexb_init(&a, clip, clip_len);
 	while (r->n < cap - 1 && annexb_next_au(&a, &au) == 1) {
 		r->size[r->n + 1] = WIRE_HDR_LEN + au.len + FRAME_OVERHEAD;
@@ -125,9 +125,13 @@ static int records_make(const uint8_t *clip, size_t clip_len,
 	p = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
+	/* what the gate allows first: HELLO, the login (AUTH: the sink
+	 * checks no signature; VIEWERS: none) */
 	wire_put(p, WIRE_HELLO, 0, id, WIRE_ROLE_HUB);
-	r->size[0] = WIRE_HDR_LEN;
-	pos = WIRE_HDR_LEN;
+	wire_put(p + WIRE_HDR_LEN, WIRE_AUTH, WIRE_AUTH_LEN, id, 0);
+	wire_put(p + 2 * WIRE_HDR_LEN + WIRE_AUTH_LEN, WIRE_VIEWERS, 0, NULL, 0);
+	r->size[0] = 3 * WIRE_HDR_LEN + WIRE_AUTH_LEN;
+	pos = r->size[0];
 	for (size_t i = 1; i <= r->n; i++) {
 		uint32_t body = (uint32_t)(r->size[i] - WIRE_HDR_LEN);
 
@@ -319,12 +323,12 @@ static void sender(const struct records *r, bool zc, int sockmap,
 			return;
 		}
 	}
-	/* HELLO first, on its own */
-	if (send(fd, base, WIRE_HDR_LEN, 0) != WIRE_HDR_LEN) {
+	/* HELLO and the login first, on their own */
+	if (send(fd, base, r->size[0], 0) != (ssize_t)r->size[0]) {
 		out->errors = 1;
 		return;
 	}
-	out->bytes = WIRE_HDR_LEN;
+	out->bytes = (double)r->size[0];
 	t0 = mono();
 	c0 = cpu_self();
 	/* the sends, timed to the completion of the last one */
