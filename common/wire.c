@@ -33,6 +33,7 @@ int wire_parse(const uint8_t *p, size_t len, struct wire_hdr *h)
 	case WIRE_ACK:
 	case WIRE_LIST:
 	case WIRE_GET:
+	case WIRE_LIVE:
 		return h->body_len ? -MOAT_E_MALFORMED : 0;
 	case WIRE_END:
 		return h->body_len ? -MOAT_E_MALFORMED : 0;

@@ -39,6 +39,8 @@ enum {
 	WIRE_AUTH = 0x18,      /* client -> relay: body = public key, signature */
 	WIRE_VIEWERS = 0x19,   /* hub -> relay after AUTH: body = viewers'
 				* login public keys, value = how many */
+	WIRE_LIVE = 0x1a,      /* viewer -> relay: send me the hub's streams
+				* that start from now on, as they arrive */
 
 	WIRE_ROLE_HUB = 1,
 	WIRE_ROLE_VIEWER = 2,

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,12 +33,13 @@
 #include "crypto/stream.h"
 #include "crypto/streamfile.h"
 #include "crypto/login.h"
+#include "tools/relay/live.h"
 #include "tools/relay/login.h"
 #include "tools/relay/store.h"
 #include <openssl/rand.h>
 
 enum {
-	MAX_CONNS = 64,
+	MAX_CONNS = 2048,
 	/* Acknowledgements are batched: one fsync and one ACK for up to
 	 * ACK_BATCH records or ACK_DELAY_MS, whichever comes first (each ACK
 	 * wakes the hub's uplink; they only let it forget spooled records). */
@@ -90,6 +92,7 @@ struct conn {
 	struct sockaddr_storage peer;
 	uint8_t challenge[LOGIN_CHALLENGE_LEN];
 	uint8_t hub[16]; /* the account: a hub's login key's account id */
+	struct live_sub *live; /* a viewer that asked for LIVE */
 	struct wire_rx rx;
 	uint64_t count; /* records received from this hub connection */
 	uint64_t acked; /* count last acknowledged */
@@ -141,7 +144,7 @@ static int listen_on(const char *spec)
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-		    listen(fd, 16) < 0) {
+		    listen(fd, 512) < 0) {
 			fprintf(stderr, "moat-relay: --listen %s: %s\n", spec,
 				strerror(errno));
 			close(fd);
@@ -152,12 +155,57 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
+static struct conn conns[MAX_CONNS];
+
 static void conn_close(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	wire_rx_free(&c->rx);
+	live_sub_free(c->live);
+	c->live = NULL;
 	c->fd = -1;
+}
+
+/*
+ * A hub's record, to every live viewer of its account that follows the
+ * stream: one copy, queued by reference. A viewer too slow to take it is
+ * cut off; the hub is never held up.
+ */
+static void fanout(const struct conn *hub, const struct wire_hdr *h,
+		   const uint8_t *f, size_t len)
+{
+	struct live_blob *b = NULL;
+
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *v = &conns[i];
+
+		if (v->fd < 0 || !v->live || memcmp(v->hub, hub->hub, 16) ||
+		    !live_wants(v->live, h))
+			continue;
+		if (!b)
+			b = live_blob_new(f, len);
+		if (!b || live_push(v->live, b) ||
+		    live_flush(v->live, v->fd)) {
+			static const char msg[] =
+				"cut off: too slow for the live stream";
+			uint8_t e[WIRE_HDR_LEN + sizeof(msg) - 1];
+
+			log_warn("a live viewer cut off: %s",
+				 b ? "too slow (over 8 MiB waiting)" :
+				     "the relay is out of memory");
+			/* said only between two frames, never inside one */
+			if (!v->live->q_off) {
+				wire_put(e, WIRE_ERROR, sizeof(msg) - 1, NULL, 0);
+				memcpy(e + WIRE_HDR_LEN, msg, sizeof(msg) - 1);
+				if (send(v->fd, e, sizeof(e),
+					 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+					log_debug("the cut-off notice did not fit");
+			}
+			conn_close(v);
+		}
+	}
+	live_blob_put(b);
 }
 
 static int send_error(struct conn *c, const char *msg)
@@ -357,17 +405,27 @@ static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 		if (res == GAP)
 			log_warn("hub record out of order (counter %llu): dropped",
 				 (unsigned long long)h->value);
+		fanout(c, h, f, WIRE_HDR_LEN + h->body_len);
 		c->count++;
 		if (!c->ack_due)
 			c->due_ms = now_ms() + ACK_DELAY_MS;
 		c->ack_due = true;
 		return 0;
 	}
+	if (c->live)
+		return send_error(c, "a live viewer sends nothing more");
+	if (h->type == WIRE_LIVE) {
+		c->live = calloc(1, sizeof(*c->live));
+		if (!c->live)
+			return send_error(c, "the relay is out of memory");
+		log_debug("a viewer watches live");
+		return 0;
+	}
 	if (h->type == WIRE_LIST)
 		return do_list(st, c);
 	if (h->type == WIRE_GET)
 		return do_get(st, c, h->id);
-	return send_error(c, "a viewer sends LIST or GET");
+	return send_error(c, "a viewer sends LIST, GET or LIVE");
 }
 
 /* Reads what arrived; stores it; acknowledges once it is durable. */
@@ -430,7 +488,6 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *dir = NULL, *addr = "127.0.0.1:7443";
-	static struct conn conns[MAX_CONNS];
 	static struct store st;
 	struct sigaction sa = { .sa_handler = on_term };
 	enum log_level lvl = LOG_LVL_INFO;
@@ -500,6 +557,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	for (int i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
+	{
+		/* a descriptor per connection: as many as allowed */
+		struct rlimit nf;
+
+		if (!getrlimit(RLIMIT_NOFILE, &nf) && nf.rlim_cur < nf.rlim_max) {
+			nf.rlim_cur = nf.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &nf);
+		}
+	}
 	log_info("listening on %s, storing in %s", addr, dir);
 	while (!stop) {
 		struct pollfd pf[MAX_CONNS + 1];
@@ -510,8 +576,14 @@ int main(int argc, char **argv)
 		for (int i = 0; i < MAX_CONNS; i++) {
 			if (conns[i].fd < 0)
 				continue;
-			pf[n] = (struct pollfd){ .fd = conns[i].fd,
-						 .events = POLLIN };
+			pf[n] = (struct pollfd){
+				.fd = conns[i].fd,
+				.events = POLLIN |
+					  (conns[i].live &&
+							   live_pending(conns[i].live) ?
+						   POLLOUT :
+						   0)
+			};
 			map[n++] = i;
 		}
 		{
@@ -536,7 +608,13 @@ int main(int argc, char **argv)
 		for (int k = 1; k < n; k++) {
 			struct conn *cn = &conns[map[k]];
 
-			if (pf[k].revents && on_readable(&st, cn)) {
+			if (cn->fd >= 0 && (pf[k].revents & POLLOUT) &&
+			    cn->live && live_flush(cn->live, cn->fd)) {
+				conn_close(cn);
+				continue;
+			}
+			if (cn->fd >= 0 && (pf[k].revents & ~POLLOUT) &&
+			    on_readable(&st, cn)) {
 				log_debug("connection closed");
 				conn_close(cn);
 			}

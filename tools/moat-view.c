@@ -29,12 +29,15 @@
 #include "crypto/keystore.h"
 #include "crypto/streamfile.h"
 #include "tools/view/mp4.h"
+#include "tools/view/view.h"
 
 static const char usage[] =
 	"usage: moat-view pair --hub-keys DIR --out FILE [--name NAME]\n"
 	"       moat-view fetch --identity FILE [--relay HOST:PORT] [--out FILE]\n"
 	"                       [--camera NAME] [--clips DIR] [--format mp4|h264]\n"
 	"                       [--json]\n"
+	"       moat-view live --identity FILE [--relay HOST:PORT] [--out FILE|-]\n"
+	"                      [--camera NAME] [--seconds N] [--json]\n"
 	"\n"
 	"pair   makes a new viewer identity in FILE (mode 0600) and registers\n"
 	"       it, approved, in the hub's key folder DIR (made with a new hub\n"
@@ -51,7 +54,17 @@ static const char usage[] =
 	"       pre-roll included; a clip with any part missing or failing to\n"
 	"       verify is refused whole, with the reason. Give --out, --clips\n"
 	"       or both.\n"
-	"       Exit status 1 if any stream or clip failed to verify.\n";
+	"       Exit status 1 if any stream or clip failed to verify.\n"
+	"live   watches the hub's cameras through the relay as they record:\n"
+	"       every stream that starts from now on (within a second for a\n"
+	"       continuous camera, one stream a GOP), opened record by record,\n"
+	"       its access units written as they verify to --out (default -,\n"
+	"       standard output: `moat-view live ... | ffplay -'), raw Annex-B.\n"
+	"       --camera NAME shows that camera only; --seconds N stops after\n"
+	"       N seconds (default: until the relay ends it or ^C). A record\n"
+	"       that fails to verify ends its stream, named on stderr; nothing\n"
+	"       of it is shown from there on. --json prints a summary (on\n"
+	"       stderr when the video goes to standard output).\n";
 
 enum {
 	VIEW_STREAM_MAX = 256 << 20, /* bytes of one stream from the relay */
@@ -173,7 +186,21 @@ struct got {
 	uint64_t motion, end;
 };
 
-static int connect_relay(const char *spec)
+int view_identity(const char *ident, struct ks_identity *id,
+		  struct open_identity *oid)
+{
+	int ret = ks_identity_load(ident, id);
+
+	if (ret) {
+		fprintf(stderr, "moat-view: identity %s: %s\n", ident,
+			moat_strerror(ret));
+		return -1;
+	}
+	ks_identity_open(id, oid);
+	return 0;
+}
+
+int connect_relay(const char *spec)
 {
 	char host[256], *colon;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
@@ -204,7 +231,7 @@ static int connect_relay(const char *spec)
 }
 
 /* The next frame from the relay, blocking. */
-static int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,
+int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,
 		      const uint8_t **f)
 {
 	for (;;) {
@@ -228,7 +255,7 @@ static int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,
  * lets in only viewers whose hub approved them. 0, or -1 with the reason
  * printed (the relay's own words when it refused).
  */
-static int relay_login(int fd, struct wire_rx *rx, const struct ks_identity *id,
+int relay_login(int fd, struct wire_rx *rx, const struct ks_identity *id,
 		       const char *ident, uint8_t acct[static LOGIN_ACCOUNT_LEN])
 {
 	static const uint8_t none[LOGIN_KEY_LEN];
@@ -580,13 +607,8 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 			format);
 		return 2;
 	}
-	ret = ks_identity_load(ident, &id);
-	if (ret) {
-		fprintf(stderr, "moat-view: identity %s: %s\n", ident,
-			moat_strerror(ret));
+	if (view_identity(ident, &id, &oid))
 		return 1;
-	}
-	ks_identity_open(&id, &oid);
 	fd = connect_relay(relay);
 	if (fd < 0 || wire_rx_init(&rx, REC_BODY_MAX + WIRE_HDR_LEN)) {
 		ks_identity_wipe(&id);
@@ -721,6 +743,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "clips", required_argument, NULL, 'c' },
 		{ "camera", required_argument, NULL, 'C' },
+		{ "seconds", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -728,6 +751,7 @@ int main(int argc, char **argv)
 		   *relay = "127.0.0.1:7443", *format = NULL, *clips = NULL,
 		   *camera = NULL, *cmd;
 	bool json = false;
+	double seconds = 0;
 	int c;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -736,7 +760,7 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "k:o:n:i:r:f:c:C:jh", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "k:o:n:i:r:f:c:C:s:jh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'k':
@@ -766,6 +790,17 @@ int main(int argc, char **argv)
 		case 'C':
 			camera = optarg;
 			break;
+		case 's': {
+			char *end;
+
+			seconds = strtod(optarg, &end);
+			if (*end || !(seconds > 0) || seconds > 1e7) {
+				fprintf(stderr, "moat-view: --seconds %s: give a number of seconds above 0\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -780,9 +815,13 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "fetch") && ident && (out || clips) && optind == argc)
 		return cmd_fetch(ident, relay, out, format, json, clips,
 				 camera);
+	if (!strcmp(cmd, "live") && ident && optind == argc)
+		return cmd_live(ident, relay, out ? out : "-", camera, seconds,
+				json);
 	fprintf(stderr, "moat-view: %s\n%s",
-		strcmp(cmd, "pair") && strcmp(cmd, "fetch") ?
-			"unknown command (pair or fetch)" :
+		strcmp(cmd, "pair") && strcmp(cmd, "fetch") &&
+				strcmp(cmd, "live") ?
+			"unknown command (pair, fetch or live)" :
 			"missing or unexpected arguments",
 		usage);
 	return 2;

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Live view through the relay, with the real processes:
+ *
+ * - three paired viewers watch the same live session at once (`moat-view
+ *   live`); each gets whole streams, none refused, and what each wrote is
+ *   the camera's own bytes, access unit for access unit;
+ * - a live viewer that never reads is cut off by the relay once 8 MiB wait
+ *   for it, while the hub goes on being acknowledged and another live
+ *   viewer goes on receiving: a slow viewer is cut off, never the hub.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/wire.h"
+#include "crypto/keystore.h"
+#include "crypto/login.h"
+#include "tests/lib/check.h"
+#include "tests/lib/hub.h"
+
+static struct hub h;
+
+static void pair_approved(const char *name, char *ident, size_t len)
+{
+	char cmd[1024], out[1024];
+
+	snprintf(ident, len, "%s/%s.key", h.dir, name);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view pair --hub-keys %s/keys --out %s --name %s >/dev/null 2>&1 && "
+		 "%s/moatctl --config %s viewers approve %s 2>&1",
+		 h.bin, h.dir, ident, name, h.bin, h.conf, name);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0,
+	      "%s paired and approved: %s", name, out);
+}
+
+/* moat-view live in the background: its pid; output in DIR/NAME.h264,
+ * summary in DIR/NAME.json. */
+static pid_t watch(const char *ident, const char *name, int seconds)
+{
+	char secs[16], out[300], js[300];
+	char *argv[] = { NULL, "live", "--identity", (char *)ident, "--relay",
+			 h.relay_addr, "--seconds", secs, "--out", out,
+			 "--json", NULL };
+	char bin[300];
+
+	snprintf(bin, sizeof(bin), "%s/moat-view", h.bin);
+	argv[0] = bin;
+	snprintf(secs, sizeof(secs), "%d", seconds);
+	snprintf(out, sizeof(out), "%s/%s.h264", h.dir, name);
+	snprintf(js, sizeof(js), "%s/%s.json", h.dir, name);
+	return spawn_logged(argv, js);
+}
+
+static char *summary(const char *name)
+{
+	char path[300];
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s.json", h.dir, name);
+	return (char *)read_all(path, &n);
+}
+
+/* Whether out is whole access units of the clip, in the clip's order
+ * (looping): every byte found at the place the clip has it. */
+static bool from_clip(const uint8_t *clip, size_t clip_len, const char *name,
+		      size_t *got)
+{
+	char path[300];
+	uint8_t *out, *twice;
+	size_t n, at = 0;
+	bool ok = true;
+
+	snprintf(path, sizeof(path), "%s/%s.h264", h.dir, name);
+	out = read_all(path, &n);
+	*got = out ? n : 0;
+	if (!out || !n) {
+		free(out);
+		return false;
+	}
+	twice = malloc(2 * clip_len);
+	memcpy(twice, clip, clip_len);
+	memcpy(twice + clip_len, clip, clip_len);
+	/* chunks of up to one clip length, each found in the clip twice
+	 * over (where a loop restarts it continues from the start) */
+	while (ok && at < n) {
+		size_t take = n - at < clip_len ? n - at : clip_len;
+
+		ok = memmem(twice, 2 * clip_len, out + at, take) != NULL;
+		at += take;
+	}
+	free(twice);
+	free(out);
+	return ok;
+}
+
+/* A live viewer that logs in, asks for LIVE, and never reads. */
+static int stalled_viewer(const char *ident)
+{
+	struct ks_identity id;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)h.port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	uint8_t acct[16], buf[256], auth[LOGIN_AUTH_LEN];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), small = 4096;
+	size_t got = 0;
+
+	if (ks_identity_load(ident, &id))
+		return -1;
+	login_account(id.hub_login_pk, acct);
+	/* a small receive buffer: the relay's queue fills, not the kernel's */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    wire_send_ctl(fd, WIRE_HELLO, acct, WIRE_ROLE_VIEWER, NULL, 0))
+		goto fail;
+	while (got < WIRE_HDR_LEN + 32) {
+		ssize_t n = recv(fd, buf + got, WIRE_HDR_LEN + 32 - got, 0);
+
+		if (n <= 0)
+			goto fail;
+		got += (size_t)n;
+	}
+	if (buf[1] != WIRE_CHALLENGE ||
+	    login_sign(&id.login, WIRE_ROLE_VIEWER, acct, buf + WIRE_HDR_LEN,
+		       auth) ||
+	    wire_send_ctl(fd, WIRE_AUTH, acct, 0, auth, sizeof(auth)) ||
+	    wire_send_ctl(fd, WIRE_LIVE, acct, 0, NULL, 0))
+		goto fail;
+	ks_identity_wipe(&id);
+	return fd;
+fail:
+	ks_identity_wipe(&id);
+	close(fd);
+	return -1;
+}
+
+/* Whether fd was closed by the relay (after the bytes still in it). */
+static bool closed_by_relay(int fd)
+{
+	static uint8_t sink[1 << 16];
+	struct timeval tv = { .tv_sec = 2 };
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while ((n = recv(fd, sink, sizeof(sink), 0)) > 0)
+		;
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static void three_viewers(const uint8_t *clip, size_t clip_len,
+			  const char *bob, const char *carol)
+{
+	const char *names[] = { "owner", "bob", "carol" };
+	const char *idents[] = { h.ident, bob, carol };
+	pid_t pid[3];
+
+	for (int i = 0; i < 3; i++)
+		pid[i] = watch(idents[i], names[i], 5);
+	for (int i = 0; i < 3; i++) {
+		int status = -1;
+		char *js;
+		size_t got = 0;
+
+		waitpid(pid[i], &status, 0);
+		js = summary(names[i]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && js &&
+			      json_num(js, NULL, "ended") >= 2 &&
+			      json_num(js, NULL, "refused") == 0 &&
+			      json_num(js, NULL, "frames") >= 60,
+		      "%s watched live: whole streams, none refused: %s",
+		      names[i], js ? js : "(no summary)");
+		CHECK(from_clip(clip, clip_len, names[i], &got),
+		      "what %s wrote (%zu bytes) is the camera's own access units",
+		      names[i], got);
+		free(js);
+	}
+}
+
+int main(void)
+{
+	const char *clip_path = test_clip_path();
+	char lines[PATH_MAX + 200], bob[300], carol[300], *st, *log;
+	uint8_t *clip;
+	size_t clip_len, n;
+	int64_t acked0, acked1;
+	pid_t good;
+	int fd;
+
+	if (geteuid())
+		test_skip("moatd needs root (run the suite with sudo)");
+	clip = read_all(clip_path, &clip_len);
+	CHECK(clip && clip_len > 8192, "the test clip %s", clip_path);
+	if (!clip)
+		return test_done("test_live");
+	snprintf(lines, sizeof(lines),
+		 "[camera porch]\nsource = file:%s\nloop = yes\n", clip_path);
+	CHECK(!hub_init(&h, "live", lines), "hub set up");
+	pair_approved("bob", bob, sizeof(bob));
+	pair_approved("carol", carol, sizeof(carol));
+	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
+	sleep(1);
+	three_viewers(clip, clip_len, bob, carol);
+
+	/* a fast camera, a viewer that never reads, and one that does */
+	hub_stop(&h.moatd, SIGTERM, 10000);
+	snprintf(lines, sizeof(lines),
+		 "sed -i 's/^loop = yes/loop = yes\\npace = fast/' %s", h.conf);
+	CHECK(system(lines) == 0, "the camera now plays as fast as the hub seals");
+	CHECK(!hub_start_moatd(&h), "moatd up again");
+	sleep(1);
+	fd = stalled_viewer(carol);
+	CHECK(fd >= 0, "a live viewer that never reads logged in");
+	good = watch(bob, "bob-fast", 6);
+	sleep(2);
+	st = hub_status(&h);
+	acked0 = st ? json_num(st, "uplink", "acked") : -1;
+	free(st);
+	sleep(3);
+	st = hub_status(&h);
+	acked1 = st ? json_num(st, "uplink", "acked") : -1;
+	free(st);
+	CHECK(acked1 > acked0 && acked0 > 0,
+	      "the hub is acknowledged all the while (%" PRId64 " then %" PRId64 " records)",
+	      acked0, acked1);
+	CHECK(fd >= 0 && closed_by_relay(fd),
+	      "the relay cut the stalled viewer off");
+	if (fd >= 0)
+		close(fd);
+	{
+		int status = -1;
+		char *js;
+
+		waitpid(good, &status, 0);
+		js = summary("bob-fast");
+		CHECK(js && json_num(js, NULL, "frames") > 300 &&
+			      json_num(js, NULL, "refused") == 0,
+		      "the viewer that reads goes on receiving: %s",
+		      js ? js : "(no summary)");
+		free(js);
+	}
+	hub_stop(&h.moatd, SIGTERM, 10000);
+	hub_stop(&h.relay, SIGTERM, 3000);
+	snprintf(lines, sizeof(lines), "%s/relay.log", h.dir);
+	log = (char *)read_all(lines, &n);
+	CHECK(log && strstr(log, "a live viewer cut off: too slow"),
+	      "the relay's log says why it cut the viewer off");
+	free(log);
+	free(clip);
+	hub_cleanup(&h, check_failures != 0);
+	return test_done("test_live");
+}

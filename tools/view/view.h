@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* moat-view's parts (tools/moat-view.c, tools/view/). */
+#ifndef MOAT_TOOLS_VIEW_VIEW_H
+#define MOAT_TOOLS_VIEW_VIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/wire.h"
+#include "crypto/keystore.h"
+
+/* Loads the viewer's identity and fills oid from it; 0, or -1 with the
+ * reason printed. */
+int view_identity(const char *ident, struct ks_identity *id,
+		  struct open_identity *oid);
+/* A connection to the relay at HOST:PORT, or -1 with the reason printed. */
+int connect_relay(const char *spec);
+/* The next frame from the relay, blocking: 0, or -errno / -MOAT_E_*. */
+int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,
+	       const uint8_t **f);
+/* HELLO, CHALLENGE, AUTH as this viewer; 0, or -1 with the reason printed. */
+int relay_login(int fd, struct wire_rx *rx, const struct ks_identity *id,
+		const char *ident, uint8_t acct[static LOGIN_ACCOUNT_LEN]);
+
+/* moat-view live (tools/view/live.c): the exit status. */
+int cmd_live(const char *ident, const char *relay, const char *out,
+	     const char *camera, double seconds, bool json);
+
+#endif
