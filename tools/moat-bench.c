@@ -25,6 +25,8 @@ static const struct bench_cmd {
 	  "the ciphertext gate's cost on the uplink, SEND_ZC and SEND, against sk_msg" },
 	{ "encode", bench_encode,
 	  "a V4L2 camera through libx264 and the AEAD, stage by stage (--vm: vivid under qemu)" },
+	{ "relay", bench_relay,
+	  "live fan-out through moat-relay to 1-1000 viewers: CPU, memory, latency" },
 };
 
 static void usage(FILE *f)

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -646,6 +648,13 @@ int main(int argc, char **argv)
 			} else if (fd >= 0 && i == MAX_CONNS) {
 				close(fd);
 			} else if (fd >= 0) {
+				int one = 1;
+
+				/* frames go out when they are ready (small
+				 * ones too: ACK, END, ERROR), as the uplink's
+				 * do; docs/BENCH-RELAY.md */
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+					   sizeof(one));
 				memset(&conns[i], 0, sizeof(conns[i]));
 				conns[i].fd = fd;
 				conns[i].peer = peer;

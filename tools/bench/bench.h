@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct bench_machine {
 	char cpu[128];
@@ -20,6 +21,8 @@ struct bench_machine {
 
 /* Seconds of CPU time used by this thread (immune to being preempted). */
 double bench_cpu_now(void);
+/* CPU seconds (user + system) process pid has used so far; 0 if gone. */
+double bench_proc_cpu(pid_t pid);
 /* Median of n values (sorts a copy). */
 double bench_median(const double *v, size_t n);
 void bench_machine(struct bench_machine *m);
@@ -38,5 +41,6 @@ int bench_pipeline(int argc, char **argv);
 int bench_motion(int argc, char **argv);
 int bench_uplink(int argc, char **argv);
 int bench_encode(int argc, char **argv);
+int bench_relay(int argc, char **argv);
 
 #endif

@@ -107,26 +107,6 @@ int bench_make_clip(const char *path)
 	return sh(cmd, NULL, 0) ? -EIO : 0;
 }
 
-/* CPU seconds (user + system) a process has used so far. */
-static double proc_cpu(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 static double proc_pss_kib(pid_t pid)
 {
@@ -336,18 +316,18 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 		goto stop;
 	np = hub_pids(moatd, js0, pids);
 	for (size_t i = 0; i < np; i++)
-		c0 += proc_cpu(pids[i]);
-	r0 = proc_cpu(relay);
+		c0 += bench_proc_cpu(pids[i]);
+	r0 = bench_proc_cpu(relay);
 	t0 = now_s();
 	msleep((int)(o->seconds * 1000));
 	if (sh(cmd, js, sizeof(js)))
 		goto stop;
 	t1 = now_s();
 	for (size_t i = 0; i < np; i++) {
-		c1 += proc_cpu(pids[i]);
+		c1 += bench_proc_cpu(pids[i]);
 		r->pss_mib += proc_pss_kib(pids[i]) / 1024;
 	}
-	r->cpu_relay = proc_cpu(relay) - r0;
+	r->cpu_relay = bench_proc_cpu(relay) - r0;
 	r->secs = t1 - t0;
 	r->cpu_hub = c1 - c0;
 	r->frames = json_sum(js, "\"cameras\"", "frames_sealed") -
