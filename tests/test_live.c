@@ -7,7 +7,10 @@
  *   the camera's own bytes, access unit for access unit;
  * - a live viewer that never reads is cut off by the relay once 8 MiB wait
  *   for it, while the hub goes on being acknowledged and another live
- *   viewer goes on receiving: a slow viewer is cut off, never the hub.
+ *   viewer goes on receiving: a slow viewer is cut off, never the hub;
+ * - a viewer that asks for every stream and never reads the replies
+ *   holds up nobody (the hub is acknowledged meanwhile) and is closed
+ *   once its replies have not moved for 10 s, with the reason logged.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -103,8 +106,9 @@ static bool from_clip(const uint8_t *clip, size_t clip_len, const char *name,
 	return ok;
 }
 
-/* A live viewer that logs in, asks for LIVE, and never reads. */
-static int stalled_viewer(const char *ident)
+/* A viewer logged in by hand, with a small receive buffer (so that the
+ * relay's side fills, not the kernel's): the connection, or -1. */
+static int viewer_conn(const char *ident)
 {
 	struct ks_identity id;
 	struct sockaddr_in sa = { .sin_family = AF_INET,
@@ -132,14 +136,62 @@ static int stalled_viewer(const char *ident)
 	if (buf[1] != WIRE_CHALLENGE ||
 	    login_sign(&id.login, WIRE_ROLE_VIEWER, acct, buf + WIRE_HDR_LEN,
 		       auth) ||
-	    wire_send_ctl(fd, WIRE_AUTH, acct, 0, auth, sizeof(auth)) ||
-	    wire_send_ctl(fd, WIRE_LIVE, acct, 0, NULL, 0))
+	    wire_send_ctl(fd, WIRE_AUTH, acct, 0, auth, sizeof(auth)))
 		goto fail;
 	ks_identity_wipe(&id);
 	return fd;
 fail:
 	ks_identity_wipe(&id);
 	close(fd);
+	return -1;
+}
+
+/* LIST, read whole; then a GET for every stream listed, none read. */
+static int get_everything(int fd)
+{
+	uint8_t hb[WIRE_HDR_LEN], *ids = NULL;
+	size_t n = 0;
+
+	if (wire_send_ctl(fd, WIRE_LIST, NULL, 0, NULL, 0))
+		return -1;
+	for (;;) {
+		size_t got = 0, body;
+		uint8_t *p;
+
+		while (got < sizeof(hb)) {
+			ssize_t k = recv(fd, hb + got, sizeof(hb) - got, 0);
+
+			if (k <= 0)
+				goto fail;
+			got += (size_t)k;
+		}
+		if (hb[1] == WIRE_END)
+			break;
+		body = ((size_t)hb[4] << 24) | ((size_t)hb[5] << 16) |
+		       ((size_t)hb[6] << 8) | hb[7];
+		p = realloc(ids, n * WIRE_STREAM_ENTRY + body);
+		if (hb[1] != WIRE_STREAMS || !p)
+			goto fail;
+		ids = p;
+		for (got = 0; got < body;) {
+			ssize_t k = recv(fd, ids + n * WIRE_STREAM_ENTRY + got,
+					 body - got, 0);
+
+			if (k <= 0)
+				goto fail;
+			got += (size_t)k;
+		}
+		n += body / WIRE_STREAM_ENTRY;
+	}
+	/* the requests in one go; the relay blocks on the replies */
+	for (size_t i = 0; i < n; i++)
+		if (wire_send_ctl(fd, WIRE_GET, ids + i * WIRE_STREAM_ENTRY, 0,
+				  NULL, 0))
+			break;
+	free(ids);
+	return n > 100 ? 0 : -1;
+fail:
+	free(ids);
 	return -1;
 }
 
@@ -193,7 +245,7 @@ int main(void)
 	size_t clip_len, n;
 	int64_t acked0, acked1;
 	pid_t good;
-	int fd;
+	int fd, stall;
 
 	if (geteuid())
 		test_skip("moatd needs root (run the suite with sudo)");
@@ -217,8 +269,12 @@ int main(void)
 	CHECK(system(lines) == 0, "the camera now plays as fast as the hub seals");
 	CHECK(!hub_start_moatd(&h), "moatd up again");
 	sleep(1);
-	fd = stalled_viewer(carol);
-	CHECK(fd >= 0, "a live viewer that never reads logged in");
+	fd = viewer_conn(carol);
+	CHECK(fd >= 0 && !wire_send_ctl(fd, WIRE_LIVE, NULL, 0, NULL, 0),
+	      "a live viewer that never reads logged in");
+	stall = viewer_conn(carol);
+	CHECK(stall >= 0 && !get_everything(stall),
+	      "a viewer asks for every stream and never reads the replies");
 	good = watch(bob, "bob-fast", 6);
 	sleep(2);
 	st = hub_status(&h);
@@ -235,6 +291,7 @@ int main(void)
 	      "the relay cut the stalled viewer off");
 	if (fd >= 0)
 		close(fd);
+
 	{
 		int status = -1;
 		char *js;
@@ -247,12 +304,20 @@ int main(void)
 		      js ? js : "(no summary)");
 		free(js);
 	}
+	/* the relay closes a viewer whose replies have not moved for 10 s */
+	sleep(7);
+	CHECK(stall >= 0 && closed_by_relay(stall),
+	      "the relay closed the viewer that stopped reading its replies");
+	if (stall >= 0)
+		close(stall);
 	hub_stop(&h.moatd, SIGTERM, 10000);
 	hub_stop(&h.relay, SIGTERM, 3000);
 	snprintf(lines, sizeof(lines), "%s/relay.log", h.dir);
 	log = (char *)read_all(lines, &n);
 	CHECK(log && strstr(log, "a live viewer cut off: too slow"),
 	      "the relay's log says why it cut the viewer off");
+	CHECK(log && strstr(log, "it stopped reading"),
+	      "and why it closed the one that stopped reading");
 	free(log);
 	free(clip);
 	hub_cleanup(&h, check_failures != 0);

@@ -13,6 +13,9 @@
  * - after N failed logins an address is locked out (the next connection
  *   is told so, before any login), other addresses are still served, and
  *   the lockout ends;
+ * - bad input (an unknown type, a lying length, another version, a body
+ *   where none belongs) closes that connection with the reason, said and
+ *   logged, and the next client is served;
  * - a relay restarted still knows the approved viewers;
  * - moatd and moat-view log in for real: the viewer fetches what moatd
  *   recorded.
@@ -244,6 +247,34 @@ static void raw_clients(void)
 		close(fd);
 	}
 
+	/* bad input: each closes its own connection, with the reason */
+	{
+		static const struct {
+			const char *what;
+			uint8_t hdr[WIRE_HDR_LEN];
+		} bad[] = {
+			{ "an unknown frame type", { 1, 0x77 } },
+			{ "a length past any limit", { 1, 0x12, 0, 0, 0x7f, 0xff, 0xff, 0xff } },
+			{ "another version", { 9, 0x10 } },
+			{ "a LIST that claims a body", { 1, 0x12, 0, 0, 0, 0, 0, 8 } },
+		};
+		int others = 0;
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			fd = dial("127.0.0.15");
+			wire_write_all(fd, bad[i].hdr, sizeof(bad[i].hdr));
+			r = reply(fd, buf, sizeof(buf));
+			CHECK(strstr(r, "not a frame of the moat protocol"),
+			      "%s: refused, saying so: %s", bad[i].what, r);
+			close(fd);
+			r = login_close("127.0.0.1", WIRE_ROLE_VIEWER, acct, &v1,
+					false, NULL, 0, buf, sizeof(buf));
+			others += !strcmp(r, "listed");
+		}
+		CHECK(others == 4, "another viewer is served after each (%d of 4)",
+		      others);
+	}
+
 	/* what the relay keeps: the viewer's public key, nothing more */
 	{
 		char acct_hex[33];
@@ -309,8 +340,9 @@ static void real_processes(void)
 	CHECK(log && strstr(log, "hub logged in from 127.0.0.1") &&
 		      strstr(log, "viewer logged in from 127.0.0.1") &&
 		      strstr(log, "login refused: viewer from 127.0.0.2") &&
-		      strstr(log, "the address is locked out"),
-	      "the relay's log has the logins, the refusals and the lockout");
+		      strstr(log, "the address is locked out") &&
+		      strstr(log, "closed a new connection from 127.0.0.15: not a frame of the moat protocol"),
+	      "the relay's log has the logins, the refusals, the lockout and the bad input");
 	free(log);
 }
 

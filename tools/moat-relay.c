@@ -47,6 +47,13 @@ enum {
 	 * wakes the hub's uplink; they only let it forget spooled records). */
 	ACK_BATCH = 256,
 	ACK_DELAY_MS = 50,
+	/* a viewer's replies waiting past this: its requests wait too */
+	REPLY_HELD = 4 << 20,
+	/* a viewer whose queue has not moved for this long is closed */
+	STALL_MS = 10000,
+	/* the small frames still written directly (ACK to a hub, ERROR)
+	 * wait this long at most for a client that stopped reading */
+	SEND_TIMEOUT_S = 2,
 };
 
 static uint64_t now_ms(void)
@@ -94,7 +101,9 @@ struct conn {
 	struct sockaddr_storage peer;
 	uint8_t challenge[LOGIN_CHALLENGE_LEN];
 	uint8_t hub[16]; /* the account: a hub's login key's account id */
-	struct live_sub *live; /* a viewer that asked for LIVE */
+	struct live_sub *out; /* what waits to be sent: replies, live records */
+	uint64_t moved_ms;    /* when its queue last moved (or was empty) */
+	bool live;	       /* a viewer that asked for LIVE */
 	struct wire_rx rx;
 	uint64_t count; /* records received from this hub connection */
 	uint64_t acked; /* count last acknowledged */
@@ -159,13 +168,16 @@ static int listen_on(const char *spec)
 
 static struct conn conns[MAX_CONNS];
 
+static int flush_out(struct conn *c);
+
 static void conn_close(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	wire_rx_free(&c->rx);
-	live_sub_free(c->live);
-	c->live = NULL;
+	live_sub_free(c->out);
+	c->out = NULL;
+	c->live = false;
 	c->fd = -1;
 }
 
@@ -183,12 +195,12 @@ static void fanout(const struct conn *hub, const struct wire_hdr *h,
 		struct conn *v = &conns[i];
 
 		if (v->fd < 0 || !v->live || memcmp(v->hub, hub->hub, 16) ||
-		    !live_wants(v->live, h))
+		    !live_wants(v->out, h))
 			continue;
 		if (!b)
 			b = live_blob_new(f, len);
-		if (!b || live_push(v->live, b) ||
-		    live_flush(v->live, v->fd)) {
+		if (!b || live_push(v->out, b, LIVE_QUEUE_MAX) ||
+		    flush_out(v)) {
 			static const char msg[] =
 				"cut off: too slow for the live stream";
 			uint8_t e[WIRE_HDR_LEN + sizeof(msg) - 1];
@@ -197,7 +209,7 @@ static void fanout(const struct conn *hub, const struct wire_hdr *h,
 				 b ? "too slow (over 8 MiB waiting)" :
 				     "the relay is out of memory");
 			/* said only between two frames, never inside one */
-			if (!v->live->q_off) {
+			if (!v->out->q_off) {
 				wire_put(e, WIRE_ERROR, sizeof(msg) - 1, NULL, 0);
 				memcpy(e + WIRE_HDR_LEN, msg, sizeof(msg) - 1);
 				if (send(v->fd, e, sizeof(e),
@@ -210,10 +222,70 @@ static void fanout(const struct conn *hub, const struct wire_hdr *h,
 	live_blob_put(b);
 }
 
+/* Tells the client why its connection ends (the caller closes it). */
+static int say_error(struct conn *c, const char *msg)
+{
+	/* not in the middle of a queued frame */
+	if (!c->out || !live_pending(c->out))
+		wire_send_ctl(c->fd, WIRE_ERROR, NULL, 0, msg,
+			      (uint32_t)strlen(msg));
+	return -1;
+}
+
+static const char *role_str(int role);
+
+/* The same, logged with who it was: every other client goes on. */
 static int send_error(struct conn *c, const char *msg)
 {
-	wire_send_ctl(c->fd, WIRE_ERROR, NULL, 0, msg, (uint32_t)strlen(msg));
-	return -1;
+	char a[64];
+
+	log_warn("closed a %s connection from %s: %s",
+		 c->role ? role_str(c->role) : "new", addr_str(&c->peer, a, sizeof(a)),
+		 msg);
+	return say_error(c, msg);
+}
+
+/*
+ * Replies are queued like live records and sent without blocking: the
+ * relay never waits on a viewer. A viewer with more than REPLY_HELD bytes
+ * waiting is not read from until they drain (it cannot pile up requests).
+ */
+static int reply(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct live_blob *b = live_blob_new(p, len);
+	int ret = b ? live_push(c->out, b, SIZE_MAX) : -ENOMEM;
+
+	live_blob_put(b);
+	if (!ret)
+		ret = flush_out(c);
+	return ret;
+}
+
+static int reply_ctl(struct conn *c, uint8_t type, const uint8_t *id,
+		     uint64_t value, const uint8_t *body, size_t len)
+{
+	uint8_t f[WIRE_HDR_LEN + WIRE_CTL_BODY_MAX];
+
+	wire_put(f, type, (uint32_t)len, id, value);
+	if (len)
+		memcpy(f + WIRE_HDR_LEN, body, len);
+	return reply(c, f, WIRE_HDR_LEN + len);
+}
+
+/* Sends what it can of c's queue; notes whether it moved. */
+static int flush_out(struct conn *c)
+{
+	uint64_t before = c->out->sent;
+	int ret = live_flush(c->out, c->fd);
+
+	if (c->out->sent != before || !live_pending(c->out))
+		c->moved_ms = now_ms();
+	return ret;
+}
+
+static bool reading(const struct conn *c)
+{
+	return !c->out || c->out->q_bytes <= REPLY_HELD;
 }
 
 /* LIST: every stream of the hub, as (id, size) entries, then END. */
@@ -245,27 +317,28 @@ static int do_list(struct store *st, struct conn *c)
 		put_u64(body + n * WIRE_STREAM_ENTRY + 16, (uint64_t)sb.st_size);
 		total++;
 		if (++n == PER) {
-			ret = wire_send_ctl(c->fd, WIRE_STREAMS, c->hub, 0, body,
-					    (uint32_t)(n * WIRE_STREAM_ENTRY));
+			ret = reply_ctl(c, WIRE_STREAMS, c->hub, 0, body,
+					n * WIRE_STREAM_ENTRY);
 			n = 0;
 		}
 	}
 	if (d)
 		closedir(d);
 	if (!ret && n)
-		ret = wire_send_ctl(c->fd, WIRE_STREAMS, c->hub, 0, body,
-				    (uint32_t)(n * WIRE_STREAM_ENTRY));
+		ret = reply_ctl(c, WIRE_STREAMS, c->hub, 0, body,
+				n * WIRE_STREAM_ENTRY);
 	if (!ret)
-		ret = wire_send_ctl(c->fd, WIRE_END, c->hub, total, NULL, 0);
+		ret = reply_ctl(c, WIRE_END, c->hub, total, NULL, 0);
 	return ret;
 }
 
-/* GET: the stream's records as stored, then END with their count. */
+/* GET: the stream's whole records as stored (one that is still being
+ * written ends at its last whole record), then END with their count. */
 static int do_get(struct store *st, struct conn *c, const uint8_t id[16])
 {
 	char dir[300], hex[33], path[400];
 	uint8_t *buf = NULL;
-	size_t len = 0, n = 0;
+	size_t len = 0, n = 0, whole = 0;
 	const uint8_t *rec;
 	size_t rlen;
 	struct rd r;
@@ -279,12 +352,13 @@ static int do_get(struct store *st, struct conn *c, const uint8_t id[16])
 	if (ret)
 		return send_error(c, "no such stream");
 	rd_init(&r, buf, len);
-	while (!ret && sf_next(&r, &rec, &rlen) == 1) {
-		ret = wire_write_all(c->fd, rec, rlen);
+	while (sf_next(&r, &rec, &rlen) == 1) {
+		whole = (size_t)(rec + rlen - buf);
 		n++;
 	}
+	ret = whole ? reply(c, buf, whole) : 0;
 	if (!ret)
-		ret = wire_send_ctl(c->fd, WIRE_END, id, n, NULL, 0);
+		ret = reply_ctl(c, WIRE_END, id, n, NULL, 0);
 	free(buf);
 	return ret;
 }
@@ -345,7 +419,7 @@ static int on_auth(struct store *st, struct conn *c, const uint8_t *auth)
 	snprintf(msg, sizeof(msg), "login refused: %s%s", why,
 		 locked ? "; too many failed logins from this address: locked out" :
 			  "");
-	return send_error(c, msg);
+	return say_error(c, msg);
 }
 
 static int on_viewers(struct store *st, struct conn *c, const uint8_t *keys,
@@ -416,10 +490,12 @@ static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 	}
 	if (c->live)
 		return send_error(c, "a live viewer sends nothing more");
+	if (!c->out)
+		c->out = calloc(1, sizeof(*c->out));
+	if (!c->out)
+		return send_error(c, "the relay is out of memory");
 	if (h->type == WIRE_LIVE) {
-		c->live = calloc(1, sizeof(*c->live));
-		if (!c->live)
-			return send_error(c, "the relay is out of memory");
+		c->live = true;
 		log_debug("a viewer watches live");
 		return 0;
 	}
@@ -580,9 +656,9 @@ int main(int argc, char **argv)
 				continue;
 			pf[n] = (struct pollfd){
 				.fd = conns[i].fd,
-				.events = POLLIN |
-					  (conns[i].live &&
-							   live_pending(conns[i].live) ?
+				.events = (reading(&conns[i]) ? POLLIN : 0) |
+					  (conns[i].out &&
+							   live_pending(conns[i].out) ?
 						   POLLOUT :
 						   0)
 			};
@@ -607,11 +683,23 @@ int main(int argc, char **argv)
 		store_retain(&st);
 		if (st.failed)
 			break;
+		for (int i = 0; i < MAX_CONNS; i++) {
+			struct conn *cn = &conns[i];
+			char a[64];
+
+			if (cn->fd < 0 || !cn->out || !live_pending(cn->out) ||
+			    now_ms() - cn->moved_ms < STALL_MS)
+				continue;
+			log_warn("closed a viewer connection from %s: it stopped reading (%zu bytes waited %d s)",
+				 addr_str(&cn->peer, a, sizeof(a)),
+				 cn->out->q_bytes, STALL_MS / 1000);
+			conn_close(cn);
+		}
 		for (int k = 1; k < n; k++) {
 			struct conn *cn = &conns[map[k]];
 
 			if (cn->fd >= 0 && (pf[k].revents & POLLOUT) &&
-			    cn->live && live_flush(cn->live, cn->fd)) {
+			    cn->out && flush_out(cn)) {
 				conn_close(cn);
 				continue;
 			}
@@ -655,9 +743,13 @@ int main(int argc, char **argv)
 				 * do; docs/BENCH-RELAY.md */
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 					   sizeof(one));
+				setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO,
+					   &(struct timeval){ .tv_sec = SEND_TIMEOUT_S },
+					   sizeof(struct timeval));
 				memset(&conns[i], 0, sizeof(conns[i]));
 				conns[i].fd = fd;
 				conns[i].peer = peer;
+				conns[i].moved_ms = now_ms();
 				if (wire_rx_init(&conns[i].rx,
 						 REC_BODY_MAX + WIRE_HDR_LEN))
 					conn_close(&conns[i]);

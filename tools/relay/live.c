@@ -58,9 +58,9 @@ bool live_wants(struct live_sub *s, const struct wire_hdr *h)
 	return true;
 }
 
-int live_push(struct live_sub *s, struct live_blob *b)
+int live_push(struct live_sub *s, struct live_blob *b, size_t limit)
 {
-	if (s->q_bytes + b->len > LIVE_QUEUE_MAX)
+	if (s->q_bytes + b->len > limit)
 		return -ENOBUFS;
 	if (s->q_n == s->q_cap) {
 		size_t cap = s->q_cap ? 2 * s->q_cap : 64;

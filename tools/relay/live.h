@@ -6,7 +6,8 @@
  * from its header). A record is held once, in a reference-counted blob,
  * however many viewers it goes to; each viewer has a queue of blobs sent
  * with non-blocking sendmsg. A viewer whose queue passes LIVE_QUEUE_MAX
- * bytes is too slow: it is cut off, never the hub.
+ * bytes is too slow: it is cut off, never the hub. The same queue carries
+ * the replies to LIST and GET, so the relay never waits on a viewer.
  */
 #ifndef MOAT_TOOLS_RELAY_LIVE_H
 #define MOAT_TOOLS_RELAY_LIVE_H
@@ -49,8 +50,8 @@ void live_blob_put(struct live_blob *b);
  * one after it is sent. *h is the record's frame header.
  */
 bool live_wants(struct live_sub *s, const struct wire_hdr *h);
-/* Queues a reference; -ENOBUFS when the queue would pass its limit. */
-int live_push(struct live_sub *s, struct live_blob *b);
+/* Queues a reference; -ENOBUFS when the queue would pass limit bytes. */
+int live_push(struct live_sub *s, struct live_blob *b, size_t limit);
 /* Sends what it can without blocking: 0, or -errno for a dead socket. */
 int live_flush(struct live_sub *s, int fd);
 static inline bool live_pending(const struct live_sub *s)
