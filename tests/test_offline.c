@@ -4,8 +4,9 @@
  * records with no relay to reach (40 s of video, played as fast as the hub
  * seals, and then the uplink left retrying with backoff), its spool holds
  * every sealed record and status says so; then the relay comes up, the
- * uplink catches up, and the viewer gets every stream: the video it writes
- * is the camera's file, byte for byte. Nothing is lost within the quota.
+ * uplink catches up, and the viewer gets every stream (moat-view list
+ * shows each) and the video it writes is the camera's file, byte for
+ * byte. Nothing is lost within the quota.
  */
 #include <limits.h>
 #include <signal.h>
@@ -103,6 +104,18 @@ int main(void)
 		      json_num(out, NULL, "streams") == 40 &&
 		      json_num(out, NULL, "opened") == 40,
 	      "the viewer opens all 40 streams: %s", out);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view list --identity %s --relay %s --json 2>&1",
+		 h.bin, h.ident, h.relay_addr);
+	{
+		int rc = run_cmd(cmd, out, sizeof(out)), gops = 0;
+
+		for (char *p = out; (p = strstr(p, "\"state\": \"opened\", \"camera\": \"porch\", \"kind\": \"gop\"")); p++)
+			gops++;
+		CHECK(rc == 0 && gops == 40 && strstr(out, "\"frames\": 30,"),
+		      "moat-view list: 40 GOPs of porch, opened, 30 frames each (%d): %.300s",
+		      gops, out);
+	}
 	snprintf(cmd, sizeof(cmd), "%s/all.h264", h.dir);
 	got = read_all(cmd, &got_len);
 	CHECK(got && got_len == want_len && !memcmp(got, want, want_len),

@@ -36,6 +36,8 @@ static const char usage[] =
 	"       moat-view fetch --identity FILE [--relay HOST:PORT] [--out FILE]\n"
 	"                       [--camera NAME] [--clips DIR] [--format mp4|h264]\n"
 	"                       [--json]\n"
+	"       moat-view list --identity FILE [--relay HOST:PORT] [--camera NAME]\n"
+	"                      [--json]\n"
 	"       moat-view live --identity FILE [--relay HOST:PORT] [--out FILE|-]\n"
 	"                      [--camera NAME] [--seconds N] [--json]\n"
 	"\n"
@@ -55,6 +57,11 @@ static const char usage[] =
 	"       verify is refused whole, with the reason. Give --out, --clips\n"
 	"       or both.\n"
 	"       Exit status 1 if any stream or clip failed to verify.\n"
+	"list   downloads and opens every stream the relay holds for the hub,\n"
+	"       and lists them oldest first: start (UTC), camera, kind (gop:\n"
+	"       a recorded GOP; clip: an event clip's index; live), frames,\n"
+	"       seconds, bytes, and whether it opened, ended early or was\n"
+	"       refused (with the reason). Writes no video.\n"
 	"live   watches the hub's cameras through the relay as they record:\n"
 	"       every stream that starts from now on (within a second for a\n"
 	"       continuous camera, one stream a GOP), opened record by record,\n"
@@ -582,9 +589,63 @@ static int write_clips(const char *dir, bool mp4, struct got *g, size_t n,
 	return ret;
 }
 
+/* list: one line (or JSON object) per stream, oldest first. */
+static void print_list(const struct got *g, size_t n, const char *camera,
+		       bool json)
+{
+	static const char *const kinds[] = { "?", "gop", "clip", "live" };
+	bool first = true;
+
+	if (json)
+		printf("\"list\": [");
+	else
+		printf("%-20s %-16s %-5s %7s %9s %10s  %s\n", "start (UTC)",
+		       "camera", "kind", "frames", "seconds", "bytes",
+		       "stream / state");
+	for (size_t i = 0; i < n; i++) {
+		const struct got *s = &g[i];
+		char when[32] = "-", hex[33];
+		const char *state = !s->err			   ? "opened" :
+				    s->err == -MOAT_E_TRUNCATED ? "ended early" :
+								  "refused";
+		double secs = s->n_au > 1 ? (double)(s->au[s->n_au - 1].ts -
+						      s->au[0].ts) / 1e6 + 1.0 / 30 :
+					    0;
+
+		if (camera && strcmp(s->camera, camera))
+			continue;
+		hex_encode(hex, s->id, 16);
+		if (!s->err || s->err == -MOAT_E_TRUNCATED) {
+			time_t t = (time_t)(s->start / 1000000);
+			struct tm tm;
+
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+					 &tm);
+		}
+		if (json)
+			printf("%s{\"stream\": \"%s\", \"state\": \"%s\", \"camera\": \"%s\", \"kind\": \"%s\", \"start_us\": %llu, \"frames\": %zu, \"seconds\": %.3f, \"bytes\": %zu, \"why\": \"%s\"}",
+			       first ? "" : ", ", hex, state, s->camera,
+			       kinds[s->kind < 4 ? s->kind : 0],
+			       (unsigned long long)(s->err && s->err != -MOAT_E_TRUNCATED ?
+							    0 :
+							    s->start),
+			       s->n_au, secs, s->len, s->err ? s->why : "");
+		else
+			printf("%-20s %-16s %-5s %7zu %9.2f %10zu  %s %s%s%s\n",
+			       when, s->camera[0] ? s->camera : "-",
+			       kinds[s->kind < 4 ? s->kind : 0], s->n_au, secs,
+			       s->len, hex, state, s->err ? ": " : "",
+			       s->err ? s->why : "");
+		first = false;
+	}
+	if (json)
+		printf("], ");
+}
+
 static int cmd_fetch(const char *ident, const char *relay, const char *out,
 		     const char *format, bool json, const char *clips,
-		     const char *camera)
+		     const char *camera, bool list)
 {
 	struct ks_identity id;
 	struct open_identity oid;
@@ -685,6 +746,8 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	qsort(g, n, sizeof(*g), cmp_start);
 	if (json)
 		printf("{");
+	if (list)
+		print_list(g, n, camera, json);
 	if (clips) /* each clip reported; the exit status says if any failed */
 		write_clips(clips, mp4, g, n, json, &clips_ok, &clips_bad);
 	if (out && camera) {
@@ -711,6 +774,9 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 		       n, ok, early, bad, clips_ok, clips_bad,
 		       (unsigned long long)frames, (unsigned long long)bytes,
 		       out ? out : "", mp4 ? "mp4" : "h264");
+	else if (list)
+		printf("%zu stream(s): %zu opened, %zu ended early, %zu refused\n",
+		       n, ok, early, bad);
 	else if (out)
 		printf("%zu stream(s): %zu opened, %zu ended early, %zu refused; %llu frames written to %s (%s)\n",
 		       n, ok, early, bad, (unsigned long long)frames, out,
@@ -814,14 +880,17 @@ int main(int argc, char **argv)
 		return cmd_pair(hub, out, name);
 	if (!strcmp(cmd, "fetch") && ident && (out || clips) && optind == argc)
 		return cmd_fetch(ident, relay, out, format, json, clips,
-				 camera);
+				 camera, false);
+	if (!strcmp(cmd, "list") && ident && !out && !clips && optind == argc)
+		return cmd_fetch(ident, relay, NULL, NULL, json, NULL, camera,
+				 true);
 	if (!strcmp(cmd, "live") && ident && optind == argc)
 		return cmd_live(ident, relay, out ? out : "-", camera, seconds,
 				json);
 	fprintf(stderr, "moat-view: %s\n%s",
 		strcmp(cmd, "pair") && strcmp(cmd, "fetch") &&
-				strcmp(cmd, "live") ?
-			"unknown command (pair, fetch or live)" :
+				strcmp(cmd, "live") && strcmp(cmd, "list") ?
+			"unknown command (pair, list, fetch or live)" :
 			"missing or unexpected arguments",
 		usage);
 	return 2;
