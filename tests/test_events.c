@@ -10,7 +10,8 @@
  * the first keyframe 2 s (clip_length) after the last motion (12 s), its
  * access units byte for byte the camera's frames 60-359; from hall no
  * clip, and no stream of hall's ever reaches the relay (its sealed GOPs
- * are discarded at the hub). Nothing plaintext rests at hub or relay.
+ * are discarded at the hub). Two more viewers, approved, get the same
+ * clip byte for byte. Nothing plaintext rests at hub or relay.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -75,6 +76,7 @@ int main(void)
 	struct pt_set *pt = NULL;
 	struct hub h;
 	char *st = NULL;
+	static const char *const others[] = { "bob", "carol" };
 
 	if (geteuid())
 		test_skip("moatd needs root (run the suite with sudo)");
@@ -84,6 +86,14 @@ int main(void)
 		snprintf(media, sizeof(media), "build/media");
 	snprintf(lines, sizeof(lines), cams, media);
 	CHECK(!hub_init(&h, "events", lines), "hub folder, keys, config");
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "%s/moat-view pair --hub-keys %s/keys --out %s/%s.key --name %s >/dev/null 2>&1 && "
+			 "%s/moatctl --config %s viewers approve %s >/dev/null 2>&1",
+			 h.bin, h.dir, h.dir, others[i], others[i], h.bin, h.conf,
+			 others[i]);
+		CHECK(system(cmd) == 0, "%s paired and approved", others[i]);
+	}
 	CHECK(!hub_start_relay(&h), "relay up");
 	CHECK(!hub_start_moatd(&h), "moatd up with two events cameras");
 	/* 16 s in real time, then both sources end */
@@ -154,6 +164,25 @@ int main(void)
 		      !memcmp(got, want, want_len),
 	      "the clip's bytes equal the camera's frames 60-359 (%zu and %zu bytes)",
 	      got_len, want_len);
+	for (int i = 0; i < 2; i++) {
+		char dir[400], theirs[PATH_MAX];
+		uint8_t *b;
+		size_t bl = 0;
+
+		snprintf(dir, sizeof(dir), "%s/clips-%s", h.dir, others[i]);
+		mkdir(dir, 0700);
+		snprintf(cmd, sizeof(cmd),
+			 "%s/moat-view fetch --identity %s/%s.key --relay %s --clips %s --format h264 --json",
+			 h.bin, h.dir, others[i], h.relay_addr, dir);
+		CHECK(run_cmd(cmd, out, sizeof(out)) == 0 &&
+			      strstr(out, "\"clips_written\": 1,") &&
+			      !json_str(out, "clips", "out", theirs, sizeof(theirs)),
+		      "%s fetches the clip: %s", others[i], out);
+		b = read_all(theirs, &bl);
+		CHECK(b && got && bl == got_len && !memcmp(b, got, bl),
+		      "%s's clip is the same, byte for byte", others[i]);
+		free(b);
+	}
 
 	/* No plaintext of either camera at rest, at the hub or the relay. */
 	all = aus(tmp, 0, 1000, &all_len);
