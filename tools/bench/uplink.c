@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -548,6 +549,14 @@ static double med(struct result (*r)[M_N], int rounds, enum mode m, bool per_cpu
 	return bench_median(v, (size_t)rounds);
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
 int bench_uplink(int argc, char **argv)
 {
 	static struct result res[20][M_N];
@@ -575,6 +584,14 @@ int bench_uplink(int argc, char **argv)
 		fprintf(stderr, "moat-bench uplink: cannot set up the policy\n");
 		return 1;
 	}
+	{
+		/* ^C or a kill ends the rounds, not the clean-up: the policy,
+		 * the cgroup and the pins go as after a full run */
+		struct sigaction sa = { .sa_handler = on_interrupt };
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	/* the kernel's time in each BPF program, for the gate's share */
 	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	bench_machine(&mach);
@@ -583,8 +600,8 @@ int bench_uplink(int argc, char **argv)
 		printf("records: %zu (HELLO and one per access unit), %.1f MB a pass; %d round(s) of %.0f s\n\n",
 		       recs.n, (double)recs.len / 1e6, o.rounds, o.seconds);
 	}
-	for (int i = 0; i < o.rounds; i++)
-		for (int k = 0; k < M_N; k++) {
+	for (int i = 0; i < o.rounds && !interrupted; i++)
+		for (int k = 0; k < M_N && !interrupted; k++) {
 			/* every other round with the gate first, so that
 			 * whatever the first of a pair leaves behind (or the
 			 * machine's drift) falls on both alike */
@@ -609,7 +626,10 @@ int bench_uplink(int argc, char **argv)
 						res[i][m].bytes / res[i][m].secs / 1e6 :
 						0);
 		}
-	{
+	if (interrupted) {
+		fprintf(stderr, "moat-bench uplink: interrupted; no results\n");
+		bad++;
+	} else {
 		double t_zc = ratio(res, o.rounds, M_ZC_GATE, M_ZC_OFF, false),
 		       t_s = ratio(res, o.rounds, M_SEND_GATE, M_SEND_OFF, false),
 		       c_zc = ratio(res, o.rounds, M_ZC_GATE, M_ZC_OFF, true),
