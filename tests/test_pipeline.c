@@ -219,7 +219,7 @@ int main(void)
 	      "every record sent");
 	/* the policy was in force all along, and the ciphertext gate let
 	 * every record pass as a frame and refused nothing */
-	CHECK(strstr(st, "\"mode\": \"enforce\"") &&
+	CHECK(st && strstr(st, "\"mode\": \"enforce\"") &&
 		      json_num(st, "policy", "gate_frames") >=
 			      json_num(st, "uplink", "records_sent") &&
 		      json_num(st, "policy", "gate_drops") == 0 &&

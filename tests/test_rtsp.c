@@ -190,13 +190,13 @@ int main(void)
 	json_str(st, "yard", "error", err, sizeof(err));
 	CHECK(strstr(err, "401") || strstr(err, "uthoriz"),
 	      "the camera with the wrong password says why: \"%s\"", err);
-	CHECK(!strstr(st, "wrong") && !strstr(st, "s3cret"),
+	CHECK(st && !strstr(st, "wrong") && !strstr(st, "s3cret"),
 	      "no password in the status");
 	CHECK(json_num(st, "yard", "frames_sealed") == 0,
 	      "nothing recorded from the camera that refused us");
 	/* the box crosses porch's picture 7-9 s into its session */
 	for (int i = 0; i < 300; i++) {
-		if (json_num(st, "porch", "clips") >= 1 &&
+		if (st && json_num(st, "porch", "clips") >= 1 &&
 		    !strstr(st, "\"in_clip\": true"))
 			break;
 		usleep(100000);
