@@ -259,7 +259,7 @@ int main(void)
 	pair_approved("bob", bob, sizeof(bob));
 	pair_approved("carol", carol, sizeof(carol));
 	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
-	sleep(1);
+	CHECK(!hub_wait_acked(&h, 20000), "the hub logged in to the relay");
 	three_viewers(clip, clip_len, bob, carol);
 
 	/* a fast camera, a viewer that never reads, and one that does */
@@ -268,7 +268,7 @@ int main(void)
 		 "sed -i 's/^loop = yes/loop = yes\\npace = fast/' %s", h.conf);
 	CHECK(system(lines) == 0, "the camera now plays as fast as the hub seals");
 	CHECK(!hub_start_moatd(&h), "moatd up again");
-	sleep(1);
+	CHECK(!hub_wait_acked(&h, 20000), "the hub logged in again");
 	fd = viewer_conn(carol);
 	CHECK(fd >= 0 && !wire_send_ctl(fd, WIRE_LIVE, NULL, 0, NULL, 0),
 	      "a live viewer that never reads logged in");

@@ -182,6 +182,7 @@ int main(void)
 		 "[camera porch]\nsource = file:%s\nloop = yes\n", clip);
 	CHECK(!hub_init(&h, "livetamper", lines), "hub set up");
 	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
+	CHECK(!hub_wait_acked(&h, 20000), "the hub logged in to the relay");
 	px.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (px.lfd < 0 || bind(px.lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    listen(px.lfd, 1) ||

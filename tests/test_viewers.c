@@ -74,6 +74,23 @@ static int traitor_admits(const char *ident)
 	return run_cmd(cmd, out, sizeof(out));
 }
 
+/* The status once the sealer seals to n viewers (up to 15 s), then 2 s
+ * more for streams sealed to them and the uplink's new login. */
+static char *sealing_to(int64_t n)
+{
+	char *st = NULL;
+
+	for (int i = 0; i < 150; i++) {
+		free(st);
+		st = hub_status(&h);
+		if (st && json_num(st, "sealer", "viewers") == n)
+			break;
+		usleep(100 * 1000);
+	}
+	usleep(2000 * 1000);
+	return st;
+}
+
 static void pair(const char *name, char *ident, size_t len)
 {
 	char cmd[1024], out[1024];
@@ -115,7 +132,8 @@ int main(void)
 	      "bob approved (moatd not running yet): %s", out);
 
 	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
-	usleep(2500 * 1000);
+	CHECK(!hub_wait_acked(&h, 20000), "the hub logged in to the relay");
+	usleep(1000 * 1000);
 	fetch(carol, &o3, &r3, &s3);
 	CHECK(s3 < 0 && strstr(said, "login refused: this viewer is not one the hub approved"),
 	      "carol, pending, is not let in by the relay: %s", said);
@@ -123,8 +141,7 @@ int main(void)
 		      strstr(out, "approved carol") &&
 		      strstr(out, "the sealer starts again"),
 	      "carol approved while moatd runs: %s", out);
-	usleep(3000 * 1000);
-	st = hub_status(&h);
+	st = sealing_to(3);
 	CHECK(st && json_num(st, "sealer", "viewers") == 3,
 	      "the sealer seals to three viewers now");
 	free(st);
@@ -139,8 +156,7 @@ int main(void)
 		      strstr(out, "removed carol") &&
 		      strstr(out, "the sealer starts again"),
 	      "carol removed while moatd runs: %s", out);
-	usleep(3500 * 1000);
-	st = hub_status(&h);
+	st = sealing_to(2);
 	CHECK(st && json_num(st, "sealer", "viewers") == 2,
 	      "the sealer seals to two viewers now");
 	free(st);

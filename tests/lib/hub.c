@@ -311,6 +311,20 @@ int json_str(const char *json, const char *section, const char *key,
 	return 0;
 }
 
+int hub_wait_acked(struct hub *h, int timeout_ms)
+{
+	for (int t = 0; t < timeout_ms; t += 100) {
+		char *s = hub_status(h);
+		int64_t acked = s ? json_num(s, "uplink", "acked") : -1;
+
+		free(s);
+		if (acked > 0)
+			return 0;
+		msleep(100);
+	}
+	return -ETIMEDOUT;
+}
+
 int hub_wait_drained(struct hub *h, int timeout_ms, bool want_ended)
 {
 	for (int t = 0; t < timeout_ms; t += 100) {

@@ -51,6 +51,9 @@ int json_str(const char *json, const char *section, const char *key,
 
 /* Waits until every sealed record is acknowledged and nothing waits. */
 int hub_wait_drained(struct hub *h, int timeout_ms, bool want_ended);
+/* Waits until the relay has acknowledged a record of the hub's (it is
+ * logged in, and has named its viewers): 0 or -ETIMEDOUT. */
+int hub_wait_acked(struct hub *h, int timeout_ms);
 
 /* Starts argv[0] with its output appended to log, in a process group of
  * its own. */
