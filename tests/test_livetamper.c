@@ -53,11 +53,6 @@ struct proxy {
 	size_t spare_len;
 };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	return wire_write_all(fd, p, n);
-}
-
 /* One record from the relay: passed on, or attacked. Streams 2 to 5 (the
  * first whole ones the viewer sees) get one attack each, at their third
  * data record. */
@@ -77,27 +72,27 @@ static int pass(struct proxy *px, int to, const struct wire_hdr *hd,
 	}
 	if (k < 0 || k >= N_ATTACKS || hd->type != 2 || hd->value != 3 ||
 	    px->attacked[k])
-		return write_all(to, f, len);
+		return wire_write_all(to, f, len);
 	px->attacked[k] = 1;
 	memcpy(px->ids[k], hd->id, 16);
 	switch (k) {
 	case ATTACK_FLIP:
 		f[WIRE_HDR_LEN + hd->body_len / 2] ^= 0x04;
-		return write_all(to, f, len);
+		return wire_write_all(to, f, len);
 	case ATTACK_DROP:
 		return 0;
 	case ATTACK_REPLAY:
-		return write_all(to, f, len) || write_all(to, f, len) ? -1 : 0;
+		return wire_write_all(to, f, len) || wire_write_all(to, f, len) ? -1 : 0;
 	case ATTACK_SPLICE:
 		if (!px->spare_len)
-			return write_all(to, f, len);
+			return wire_write_all(to, f, len);
 		/* the other stream's record, under this one's counter */
 		{
 			uint8_t rec[sizeof(px->spare)];
 
 			memcpy(rec, px->spare, px->spare_len);
 			memcpy(rec + 24, f + 24, 8);
-			return write_all(to, rec, px->spare_len);
+			return wire_write_all(to, rec, px->spare_len);
 		}
 	}
 	return -1;
@@ -127,7 +122,7 @@ static void *proxy_run(void *arg)
 			break;
 		if (pf[0].revents) { /* viewer to relay: as is */
 			n = recv(v, buf, sizeof(buf), 0);
-			if (n <= 0 || write_all(r, buf, (size_t)n))
+			if (n <= 0 || wire_write_all(r, buf, (size_t)n))
 				break;
 		}
 		if (pf[1].revents) { /* relay to viewer: frame by frame */
@@ -144,7 +139,7 @@ static void *proxy_run(void *arg)
 			while ((ret = wire_rx_next(&rx, &hd, &f)) == 1) {
 				if (login || !wire_is_record(hd.type)) {
 					login = false;
-					ret = write_all(v, f, WIRE_HDR_LEN + hd.body_len);
+					ret = wire_write_all(v, f, WIRE_HDR_LEN + hd.body_len);
 				} else {
 					ret = pass(px, v, &hd, (uint8_t *)f);
 				}

@@ -22,33 +22,6 @@ enum { COPIES = 10 }; /* the 4 s clip, ten times: 40 s, 40 GOP streams */
 
 static struct hub h;
 
-/* CLIP COPIES times in a row, in out (a new file under /tmp). */
-static uint8_t *long_clip(const char *clip, char *out, size_t len,
-			  size_t *total)
-{
-	size_t n;
-	uint8_t *b = read_all(clip, &n), *all;
-	FILE *f;
-
-	if (!b)
-		return NULL;
-	all = malloc(n * COPIES);
-	for (int i = 0; all && i < COPIES; i++)
-		memcpy(all + (size_t)i * n, b, n);
-	free(b);
-	snprintf(out, len, "/tmp/moat-offline-clip.%d.h264", (int)getpid());
-	f = fopen(out, "we");
-	if (!all || !f || fwrite(all, 1, n * COPIES, f) != n * COPIES) {
-		if (f)
-			fclose(f);
-		free(all);
-		return NULL;
-	}
-	fclose(f);
-	*total = n * COPIES;
-	return all;
-}
-
 int main(void)
 {
 	const char *clip = test_clip_path();
@@ -61,7 +34,7 @@ int main(void)
 
 	if (geteuid())
 		test_skip("moatd needs root (run the suite with sudo)");
-	want = long_clip(clip, path, sizeof(path), &want_len);
+	want = clip_repeated(clip, COPIES, path, sizeof(path), &want_len);
 	CHECK(want != NULL, "the clip, %d times over", COPIES);
 	if (!want)
 		return test_done("test_offline");

@@ -37,27 +37,6 @@ static const struct {
 };
 #define N_ATTACKS (sizeof(attacks) / sizeof(attacks[0]))
 
-/* CLIP five times in a row in a new file under /tmp, named in OUT. */
-static int long_clip(const char *clip, char *out, size_t len)
-{
-	size_t n;
-	uint8_t *b = read_all(clip, &n);
-	int fd, ret = 0;
-
-	snprintf(out, len, "/tmp/moat-tamper-clip.XXXXXX");
-	fd = b ? mkstemp(out) : -1;
-	for (int i = 0; fd >= 0 && i < 5 && !ret; i++)
-		ret = write(fd, b, n) == (ssize_t)n ? 0 : -1;
-	if (fd < 0 || ret)
-		ret = -1;
-	if (fd >= 0 && close(fd))
-		ret = -1;
-	if (ret && fd >= 0)
-		unlink(out);
-	free(b);
-	return ret;
-}
-
 /* <stream id>.moat, not the relay's own files (.viewers) */
 static int is_stream(const struct dirent *e)
 {
@@ -99,7 +78,9 @@ int main(void)
 		cmd[4 * PATH_MAX], out[1 << 16], err_path[PATH_MAX];
 	struct dirent **names = NULL;
 	struct hub h;
-	int n, first;
+	uint8_t *clip5_bytes;
+	size_t clip5_len;
+	int n;
 	uint8_t *errs;
 	size_t errs_len;
 
@@ -113,7 +94,9 @@ int main(void)
 	 * a known, finite set of streams (one a GOP), all of them sent
 	 * before moatd stops (a looping camera would leave a stream cut at
 	 * the stop, which the viewer rightly calls ended early) */
-	if (long_clip(clip, clip5, sizeof(clip5))) {
+	clip5_bytes = clip_repeated(clip, 5, clip5, sizeof(clip5), &clip5_len);
+	free(clip5_bytes);
+	if (!clip5_bytes) {
 		CHECK(0, "the test clip %s, five times over", clip);
 		return test_done("test_tamper");
 	}
@@ -127,18 +110,17 @@ int main(void)
 	unlink(clip5);
 	CHECK(!hub_stop(&h.relay, SIGTERM, 3000), "the relay stopped");
 	n = streams(h.relay_dir, hub_dir, sizeof(hub_dir), &names);
-	first = 0;
-	CHECK(n - first >= (int)N_ATTACKS + 3, "the relay holds %d streams",
-	      n - first);
-	if (n - first < (int)N_ATTACKS + 3) {
+	CHECK(n >= (int)N_ATTACKS + 3, "the relay holds %d streams",
+	      n);
+	if (n < (int)N_ATTACKS + 3) {
 		hub_cleanup(&h, true);
 		return test_done("test_tamper");
 	}
-	/* stream first+i gets attack i; the last one lends its records */
+	/* stream i gets attack i; the last one lends its records */
 	for (size_t i = 0; i < N_ATTACKS; i++) {
 		snprintf(cmd, sizeof(cmd),
 			 "%s/moat-tamper --file %s/%s --mode %s --with %s/%s 2>&1",
-			 h.bin, hub_dir, names[first + (int)i]->d_name,
+			 h.bin, hub_dir, names[i]->d_name,
 			 attacks[i].mode, hub_dir, names[n - 1]->d_name);
 		CHECK(run_cmd(cmd, out, sizeof(out)) == 0,
 		      "the relay's copy of a stream rewritten: %s: %s",
@@ -151,17 +133,17 @@ int main(void)
 		 h.bin, h.ident, h.relay_addr, h.dir, err_path);
 	run_cmd(cmd, out, sizeof(out));
 	errs = read_all(err_path, &errs_len);
-	CHECK(json_num(out, NULL, "streams") == n - first &&
-		      json_num(out, NULL, "opened") == n - first - (int)N_ATTACKS &&
+	CHECK(json_num(out, NULL, "streams") == n &&
+		      json_num(out, NULL, "opened") == n - (int)N_ATTACKS &&
 		      json_num(out, NULL, "refused") +
 				      json_num(out, NULL, "ended_early") ==
 			      (int)N_ATTACKS,
 	      "the viewer opens the %d streams left alone and none of the %zu rewritten: %s",
-	      n - first - (int)N_ATTACKS, N_ATTACKS, out);
+	      n - (int)N_ATTACKS, N_ATTACKS, out);
 	for (size_t i = 0; i < N_ATTACKS; i++) {
 		char id[40], *line;
 
-		snprintf(id, sizeof(id), "%.32s", names[first + (int)i]->d_name);
+		snprintf(id, sizeof(id), "%.32s", names[i]->d_name);
 		line = errs ? strstr((char *)errs, id) : NULL;
 		CHECK(line && strstr(line, attacks[i].reason) &&
 			      strstr(line, attacks[i].reason) < strchr(line, '\n'),

@@ -145,7 +145,6 @@ int main(void)
 	CHECK(st && json_num(st, "sealer", "viewers") == 3,
 	      "the sealer seals to three viewers now");
 	free(st);
-	fetch(h.ident, &o1, &r1, &s1);
 	fetch(carol, &o3, &r3, &s3);
 	CHECK(o3 > 0, "carol opens what was sealed after her approval (%" PRId64 ")",
 	      o3);

@@ -250,15 +250,20 @@ static int send_error(struct conn *c, const char *msg)
  * relay never waits on a viewer. A viewer with more than REPLY_HELD bytes
  * waiting is not read from until they drain (it cannot pile up requests).
  */
-static int reply(struct conn *c, const uint8_t *p, size_t len)
+/* Queues b (its reference is taken, even on failure) and sends what it can. */
+static int reply_blob(struct conn *c, struct live_blob *b)
 {
-	struct live_blob *b = live_blob_new(p, len);
 	int ret = b ? live_push(c->out, b, SIZE_MAX) : -ENOMEM;
 
 	live_blob_put(b);
 	if (!ret)
 		ret = flush_out(c);
 	return ret;
+}
+
+static int reply(struct conn *c, const uint8_t *p, size_t len)
+{
+	return reply_blob(c, live_blob_new(p, len));
 }
 
 static int reply_ctl(struct conn *c, uint8_t type, const uint8_t *id,
@@ -356,10 +361,12 @@ static int do_get(struct store *st, struct conn *c, const uint8_t id[16])
 		whole = (size_t)(rec + rlen - buf);
 		n++;
 	}
-	ret = whole ? reply(c, buf, whole) : 0;
+	/* the stream's bytes go out as read: no copy */
+	ret = whole ? reply_blob(c, live_blob_own(buf, whole)) : 0;
+	if (!whole)
+		free(buf);
 	if (!ret)
 		ret = reply_ctl(c, WIRE_END, id, n, NULL, 0);
-	free(buf);
 	return ret;
 }
 

@@ -311,6 +311,32 @@ int json_str(const char *json, const char *section, const char *key,
 	return 0;
 }
 
+uint8_t *clip_repeated(const char *clip, int n, char *path, size_t len,
+		       size_t *total)
+{
+	size_t one;
+	uint8_t *b = read_all(clip, &one), *all = NULL;
+	int fd = -1;
+
+	snprintf(path, len, "/tmp/moat-clip-x%d.XXXXXX", n);
+	if (b && one)
+		all = malloc(one * (size_t)n);
+	if (all)
+		fd = mkstemp(path);
+	for (int i = 0; all && i < n; i++)
+		memcpy(all + (size_t)i * one, b, one);
+	free(b);
+	if (fd < 0 || write(fd, all, one * (size_t)n) != (ssize_t)(one * (size_t)n) ||
+	    close(fd)) {
+		if (fd >= 0)
+			unlink(path);
+		free(all);
+		return NULL;
+	}
+	*total = one * (size_t)n;
+	return all;
+}
+
 int hub_wait_acked(struct hub *h, int timeout_ms)
 {
 	for (int t = 0; t < timeout_ms; t += 100) {

@@ -51,6 +51,13 @@ int json_str(const char *json, const char *section, const char *key,
 
 /* Waits until every sealed record is acknowledged and nothing waits. */
 int hub_wait_drained(struct hub *h, int timeout_ms, bool want_ended);
+/*
+ * The clip at clip, n times in a row, in a new file under /tmp whose name
+ * goes to path: a longer camera file with a known end. Its bytes
+ * (malloc'd, the caller frees) and their count, or NULL.
+ */
+uint8_t *clip_repeated(const char *clip, int n, char *path, size_t len,
+		       size_t *total);
 /* Waits until the relay has acknowledged a record of the hub's (it is
  * logged in, and has named its viewers): 0 or -ETIMEDOUT. */
 int hub_wait_acked(struct hub *h, int timeout_ms);

@@ -26,7 +26,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +33,7 @@
 #include <openssl/rand.h>
 
 #include "capture/annexb.h"
+#include "common/fileio.h"
 #include "common/wire.h"
 #include "crypto/frame.h"
 #include "crypto/hpke.h"
@@ -121,10 +121,12 @@ static int seal_all(const uint8_t *clip, size_t clip_len, int secs,
 	for (int f = 0; !ret && f < rs->frames; f++) {
 		struct frame_hdr fh = { .kind = FRAME_KIND_AU, .ts_us = (uint64_t)f * 33333 };
 
-		if (annexb_next_au(&a, &au) != 1) {
+		if (annexb_next_au(&a, &au) != 1) { /* the clip loops */
 			annexb_init(&a, clip, clip_len);
-			if (annexb_next_au(&a, &au) != 1)
-				return -EINVAL;
+			if (annexb_next_au(&a, &au) != 1) {
+				ret = -EINVAL;
+				break;
+			}
 		}
 		if (f % FPS == 0) {
 			s = seal_stream_new(SEAL_SUITE_AES256GCM);
@@ -340,7 +342,22 @@ static pid_t start_relay(const char *dir, unsigned int *port)
 	self[n] = 0;
 	*strrchr(self, '/') = 0;
 	snprintf(bin, sizeof(bin), "%s/moat-relay", self);
-	*port = 20000 + (unsigned int)(getpid() % 20000);
+	{
+		/* a port nobody listens on now: the kernel's pick */
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		*port = ntohs(sa.sin_port);
+		close(fd);
+	}
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", *port);
 	pid = fork();
 	if (pid == 0) {
@@ -626,22 +643,9 @@ int bench_relay(int argc, char **argv)
 			clip_path);
 		return 1;
 	}
-	{
-		FILE *f = fopen(clip_path, "rbe");
-		struct stat sb;
-
-		if (!f || fstat(fileno(f), &sb)) {
-			fprintf(stderr, "moat-bench relay: %s: %s\n", clip_path,
-				strerror(errno));
-			return 1;
-		}
-		clip_len = (size_t)sb.st_size;
-		clip = malloc(clip_len);
-		if (!clip || fread(clip, 1, clip_len, f) != clip_len) {
-			fclose(f);
-			return 1;
-		}
-		fclose(f);
+	if (file_read_bounded(clip_path, 1 << 30, &clip, &clip_len)) {
+		fprintf(stderr, "moat-bench relay: cannot read %s\n", clip_path);
+		return 1;
 	}
 	if (seal_all(clip, clip_len, secs, &rs)) {
 		fprintf(stderr, "moat-bench relay: sealing the clip failed\n");

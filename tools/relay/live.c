@@ -16,14 +16,32 @@ struct live_blob *live_blob_new(const uint8_t *p, size_t len)
 		return NULL;
 	b->refs = 1;
 	b->len = (uint32_t)len;
+	b->p = b->data;
 	memcpy(b->data, p, len);
+	return b;
+}
+
+struct live_blob *live_blob_own(uint8_t *buf, size_t len)
+{
+	struct live_blob *b = malloc(sizeof(*b));
+
+	if (!b) {
+		free(buf);
+		return NULL;
+	}
+	b->refs = 1;
+	b->len = (uint32_t)len;
+	b->p = buf;
 	return b;
 }
 
 void live_blob_put(struct live_blob *b)
 {
-	if (b && !--b->refs)
+	if (b && !--b->refs) {
+		if (b->p != b->data)
+			free(b->p);
 		free(b);
+	}
 }
 
 static long find(const struct live_sub *s, const uint8_t *id)
@@ -93,7 +111,7 @@ int live_flush(struct live_sub *s, int fd)
 			struct live_blob *b = s->q[(s->q_head + i) % s->q_cap];
 			size_t off = i ? 0 : s->q_off;
 
-			iov[i] = (struct iovec){ b->data + off, b->len - off };
+			iov[i] = (struct iovec){ b->p + off, b->len - off };
 		}
 		m.msg_iovlen = n;
 		sent = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -27,6 +27,7 @@ enum {
 struct live_blob {
 	uint32_t refs;
 	uint32_t len;
+	uint8_t *p;	/* the bytes: data[], or a buffer the blob owns */
 	uint8_t data[];
 };
 
@@ -42,6 +43,9 @@ struct live_sub {
 
 /* A blob holding a copy of p, one reference; NULL without memory. */
 struct live_blob *live_blob_new(const uint8_t *p, size_t len);
+/* A blob of buf itself (malloc'd; freed with the blob, or now on
+ * failure): no copy. */
+struct live_blob *live_blob_own(uint8_t *buf, size_t len);
 void live_blob_put(struct live_blob *b);
 
 /*
