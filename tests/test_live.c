@@ -147,11 +147,13 @@ fail:
 }
 
 /* LIST, read whole; then a GET for every stream listed, none read. */
-static int get_everything(int fd)
+/* The relay's stream list in *ids; the number of streams, or -1. */
+static long list_streams(int fd, uint8_t **ids)
 {
-	uint8_t hb[WIRE_HDR_LEN], *ids = NULL;
+	uint8_t hb[WIRE_HDR_LEN];
 	size_t n = 0;
 
+	*ids = NULL;
 	if (wire_send_ctl(fd, WIRE_LIST, NULL, 0, NULL, 0))
 		return -1;
 	for (;;) {
@@ -166,15 +168,15 @@ static int get_everything(int fd)
 			got += (size_t)k;
 		}
 		if (hb[1] == WIRE_END)
-			break;
+			return (long)n;
 		body = ((size_t)hb[4] << 24) | ((size_t)hb[5] << 16) |
 		       ((size_t)hb[6] << 8) | hb[7];
-		p = realloc(ids, n * WIRE_STREAM_ENTRY + body);
+		p = realloc(*ids, n * WIRE_STREAM_ENTRY + body);
 		if (hb[1] != WIRE_STREAMS || !p)
 			goto fail;
-		ids = p;
+		*ids = p;
 		for (got = 0; got < body;) {
-			ssize_t k = recv(fd, ids + n * WIRE_STREAM_ENTRY + got,
+			ssize_t k = recv(fd, *ids + n * WIRE_STREAM_ENTRY + got,
 					 body - got, 0);
 
 			if (k <= 0)
@@ -183,16 +185,42 @@ static int get_everything(int fd)
 		}
 		n += body / WIRE_STREAM_ENTRY;
 	}
+fail:
+	free(*ids);
+	*ids = NULL;
+	return -1;
+}
+
+/*
+ * Asks for every stream once the relay holds more than 100 (so the replies
+ * are far more than the relay holds for one viewer), and reads nothing back.
+ * The fast camera makes streams at its own rate, slower on a loaded machine:
+ * wait for them (up to 60 s) rather than take the count of one moment.
+ */
+static int get_everything(int fd)
+{
+	uint8_t *ids = NULL;
+	long n = -1;
+
+	for (int tries = 0; tries < 120; tries++) {
+		free(ids);
+		n = list_streams(fd, &ids);
+		if (n < 0 || n > 100)
+			break;
+		usleep(500 * 1000);
+	}
+	if (n <= 100) {
+		fprintf(stderr, "the relay holds %ld streams, not more than 100\n", n);
+		free(ids);
+		return -1;
+	}
 	/* the requests in one go; the relay blocks on the replies */
-	for (size_t i = 0; i < n; i++)
+	for (long i = 0; i < n; i++)
 		if (wire_send_ctl(fd, WIRE_GET, ids + i * WIRE_STREAM_ENTRY, 0,
 				  NULL, 0))
 			break;
 	free(ids);
-	return n > 100 ? 0 : -1;
-fail:
-	free(ids);
-	return -1;
+	return 0;
 }
 
 /* Whether fd was closed by the relay (after the bytes still in it). */
