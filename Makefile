@@ -124,6 +124,7 @@ $(BUILD)/bin/moatd: $(BUILD)/obj/daemon/moatd.o $(LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bin/moatctl: LDLIBS += -lqrencode
 $(BUILD)/bin/moatctl: $(BUILD)/obj/tools/moatctl.o \
 	$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/moatctl/*.c)) $(LIB)
 	$(call msg,LD,$@)

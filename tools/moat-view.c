@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * moat-view: the reference viewer (it stands in for the phone app).
- *   pair   make a viewer identity and register it with a hub on this
- *          machine (networked pairing comes with docs/PROTOCOL.md section 9)
+ *   pair   pair with a hub over the LAN with the code `moatctl pair' shows
+ *          (tools/view/pair.c, docs/PROTOCOL.md section 9), or register
+ *          with a hub on this machine directly (--hub-keys)
  *   fetch  download a hub's streams from the relay, open them, and write
  *          the video as MP4 (libavformat) or raw H.264
  * Only frames whose record verified are ever written.
@@ -32,7 +33,8 @@
 #include "tools/view/view.h"
 
 static const char usage[] =
-	"usage: moat-view pair --hub-keys DIR --out FILE [--name NAME]\n"
+	"usage: moat-view pair CODE --out FILE [--name NAME] [--json]\n"
+	"       moat-view pair --hub-keys DIR --out FILE [--name NAME]\n"
 	"       moat-view fetch --identity FILE [--relay HOST:PORT] [--out FILE]\n"
 	"                       [--camera NAME] [--clips DIR] [--format mp4|h264]\n"
 	"                       [--json]\n"
@@ -41,9 +43,16 @@ static const char usage[] =
 	"       moat-view live --identity FILE [--relay HOST:PORT] [--out FILE|-]\n"
 	"                      [--camera NAME] [--seconds N] [--json]\n"
 	"\n"
-	"pair   makes a new viewer identity in FILE (mode 0600) and registers\n"
-	"       it, approved, in the hub's key folder DIR (made with a new hub\n"
-	"       key if it has none). For a viewer on the hub machine itself.\n"
+	"pair   CODE: pairs with the hub over the LAN, with the code `moatctl\n"
+	"       pair' shows on the hub (as text, or scanned from its QR code).\n"
+	"       Both sides prove they hold the code's secret without sending\n"
+	"       it, and this side checks the hub's key against the code; only\n"
+	"       then is the new identity written to FILE (mode 0600). A wrong\n"
+	"       or mistyped code is refused and writes nothing. The first\n"
+	"       viewer of a hub is approved at once, a later one once the\n"
+	"       owner runs `moatctl viewers approve NAME' on the hub.\n"
+	"       --hub-keys DIR: on the hub machine itself, makes the identity\n"
+	"       and registers it in the hub's key folder directly.\n"
 	"fetch  lists the hub's streams on the relay (default 127.0.0.1:7443),\n"
 	"       downloads and opens every one with FILE's keys, and writes the\n"
 	"       video in capture order to --out: MP4 (default when the name ends\n"
@@ -878,6 +887,8 @@ int main(int argc, char **argv)
 	log_init("moat-view", LOG_LVL_WARN);
 	if (!strcmp(cmd, "pair") && hub && out && optind == argc)
 		return cmd_pair(hub, out, name);
+	if (!strcmp(cmd, "pair") && !hub && out && optind == argc - 1)
+		return cmd_pair_code(argv[optind], out, name, json);
 	if (!strcmp(cmd, "fetch") && ident && (out || clips) && optind == argc)
 		return cmd_fetch(ident, relay, out, format, json, clips,
 				 camera, false);

@@ -19,6 +19,8 @@ const char moatctl_usage[] =
 	"       moatctl cameras [--json]\n"
 	"       moatctl [--config FILE] viewers list [--json]\n"
 	"       moatctl [--config FILE] viewers approve|remove NAME|ID\n"
+	"       moatctl [--config FILE] pair [--address ADDR] [--port N]\n"
+	"                                    [--timeout SECONDS] [--json]\n"
 	"\n"
 	"status shows what a running moatd is doing: per camera the frame\n"
 	"rate, bitrate, frames captured and sealed, drops and the last keyframe;\n"
@@ -44,6 +46,15 @@ const char moatctl_usage[] =
 	"approved at once, any later one is pending until approved here;\n"
 	"remove takes a viewer away (nothing sealed after opens for it). A\n"
 	"running moatd starts its sealer again with the new set.\n"
+	"\n"
+	"pair lets one viewer pair with this hub over the LAN: it shows a QR\n"
+	"code and the same code as text (the hub id, which is its key's\n"
+	"fingerprint, a fresh 256-bit secret and the address it listens on),\n"
+	"then waits --timeout seconds (300) for `moat-view pair CODE'. Both\n"
+	"sides prove they hold the secret without sending it; a viewer with\n"
+	"another code is turned away and saves nothing. It listens on the\n"
+	"first IPv4 address of an interface that is up, or --address, on\n"
+	"--port (any free one). The code works once.\n"
 	"\n"
 	"cameras lists every local camera (V4L2) this machine has: driver,\n"
 	"formats with their sizes and frame rates, and what a `v4l2:' camera\n"
@@ -95,6 +106,9 @@ int main(int argc, char **argv)
 	if (optind < argc && !strcmp(argv[optind], "viewers"))
 		return viewers_cmd(cfg_path, sock, argc - optind - 1,
 				   argv + optind + 1, json);
+	if (optind < argc && !strcmp(argv[optind], "pair"))
+		return pair_cmd(cfg_path, sock, argc - optind, argv + optind,
+				json);
 	if (optind < argc && !strcmp(argv[optind], "cameras"))
 		return cameras_cmd(argc - optind - 1, argv + optind + 1, json);
 	if (optind < argc && !strcmp(argv[optind], "policy"))

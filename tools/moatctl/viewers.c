@@ -75,15 +75,16 @@ static int find(const struct ks_viewer *v, size_t n, const char *what,
 	return hits == 1 ? 0 : hits ? -EEXIST : -ENOENT;
 }
 
-/* Tells a running moatd; no moatd is fine (it reads them at start). */
-static void tell(const char *sock)
+void viewers_tell(const char *sock, bool quiet)
 {
 	char *reply = NULL;
 
-	if (ctl_request(sock, "viewers changed", &reply) == 0 && reply)
-		fputs(reply, stdout);
-	else
+	if (ctl_request(sock, "viewers changed", &reply) == 0 && reply) {
+		if (!quiet)
+			fputs(reply, stdout);
+	} else if (!quiet) {
 		printf("moatd is not running: it seals to these viewers when it starts\n");
+	}
 	free(reply);
 }
 
@@ -118,7 +119,7 @@ static int change(const struct cfg *c, const char *sock, const char *verb,
 			       v[at].name);
 	}
 	if (!ret && strcmp(verb, "list"))
-		tell(sock);
+		viewers_tell(sock, false);
 	ks_viewer_list_free(v, n);
 	return ret ? 1 : 0;
 }

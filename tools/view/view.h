@@ -22,6 +22,10 @@ int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,
 int relay_login(int fd, struct wire_rx *rx, const struct ks_identity *id,
 		const char *ident, uint8_t acct[static LOGIN_ACCOUNT_LEN]);
 
+/* moat-view pair CODE (tools/view/pair.c): the exit status. */
+int cmd_pair_code(const char *code, const char *out, const char *name,
+		  bool json);
+
 /* moat-view live (tools/view/live.c): the exit status. */
 int cmd_live(const char *ident, const char *relay, const char *out,
 	     const char *camera, double seconds, bool json);
