@@ -257,8 +257,7 @@ static int n_viewer_files(void)
 }
 
 /* moatctl pair --json in the background: its pid; the code in code. */
-static pid_t start_pairing(const char *log, char *code, size_t len,
-			   const char *timeout)
+static pid_t start_pairing(const char *log, char *code, const char *timeout)
 {
 	char *argv[] = { NULL, "--config", h.conf, "pair", "--address",
 			 "127.0.0.1", "--timeout", (char *)timeout, "--json",
@@ -281,7 +280,6 @@ static pid_t start_pairing(const char *log, char *code, size_t len,
 		if (!code[0])
 			usleep(50 * 1000);
 	}
-	(void)len;
 	return pid;
 }
 
@@ -482,7 +480,7 @@ int main(void)
 
 	snprintf(log, sizeof(log), "%s/pair.log", h.dir);
 	snprintf(ident, sizeof(ident), "%s/ana.key", h.dir);
-	pid = start_pairing(log, code, sizeof(code), "60");
+	pid = start_pairing(log, code, "60");
 	CHECK(code[0], "moatctl pair --json gives the code: %s", code);
 
 	/* a typo: the check catches it before anything is sent */
@@ -529,7 +527,7 @@ int main(void)
 	CHECK(n_viewer_files() == before + 1, "one viewer more on the hub");
 
 	/* five viewers with another secret kill a code */
-	pid = start_pairing(log, code, sizeof(code), "60");
+	pid = start_pairing(log, code, "60");
 	code_with(code, bad, true, false);
 	snprintf(ident, sizeof(ident), "%s/x.key", h.dir);
 	for (int i = 0; i < 5; i++)

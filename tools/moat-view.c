@@ -124,13 +124,10 @@ static int cmd_pair(const char *hub_dir, const char *out, const char *name)
 		memcpy(id.hub_login_pk, hl.pk, LOGIN_KEY_LEN);
 		login_wipe(&hl);
 	}
-	ret = login_keygen(&id.login);
-	if (!ret && (RAND_bytes(id.viewer_id, sizeof(id.viewer_id)) != 1 ||
-	    RAND_priv_bytes(id.psk, sizeof(id.psk)) != 1))
+	/* on the hub machine no pairing derives a psk: a random one */
+	ret = view_new_identity(name, &id);
+	if (!ret && RAND_priv_bytes(id.psk, sizeof(id.psk)) != 1)
 		ret = -MOAT_E_CRYPTO;
-	snprintf(id.name, sizeof(id.name), "%s", name);
-	if (!ret)
-		ret = ks_identity_new_key(&id);
 	if (!ret) {
 		ret = ks_identity_create(out, &id);
 		if (ret == -EEXIST)

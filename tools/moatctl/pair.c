@@ -333,7 +333,10 @@ int pair_cmd(const char *cfg_path, const char *sock, int argc, char **argv,
 			addr);
 		return addr ? 2 : 1;
 	}
-	((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
 	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 ||
 	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) ||

@@ -63,8 +63,7 @@ static int dial(const struct pair_code *c, const char *where)
 	return fd;
 }
 
-/* The identity this viewer will keep, all but what pairing decides. */
-static int new_identity(const char *name, struct ks_identity *id)
+int view_new_identity(const char *name, struct ks_identity *id)
 {
 	int ret = login_keygen(&id->login);
 
@@ -124,7 +123,7 @@ int cmd_pair_code(const char *text, const char *out, const char *name,
 			out);
 		goto out;
 	}
-	ret = new_identity(name, &id);
+	ret = view_new_identity(name, &id);
 	if (ret) {
 		fprintf(stderr, "moat-view: pair: cannot make keys: %s\n",
 			moat_strerror(ret));

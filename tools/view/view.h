@@ -22,6 +22,10 @@ int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,
 int relay_login(int fd, struct wire_rx *rx, const struct ks_identity *id,
 		const char *ident, uint8_t acct[static LOGIN_ACCOUNT_LEN]);
 
+/* A new identity named name: login key, viewer id, first key; not the
+ * hub's keys nor the psk, which pairing decides. 0 or -MOAT_E_*. */
+int view_new_identity(const char *name, struct ks_identity *id);
+
 /* moat-view pair CODE (tools/view/pair.c): the exit status. */
 int cmd_pair_code(const char *code, const char *out, const char *name,
 		  bool json);
