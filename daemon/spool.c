@@ -160,7 +160,15 @@ static int cmp_u64(const void *a, const void *b)
 static int scan(struct spool *sp)
 {
 	struct dirent *e;
-	int dfd = dup(sp->dirfd), ret = 0;
+	/*
+	 * A description of its own, not dup(): a dup shares the directory
+	 * offset with the descriptor moatd hands every uplink it starts, so
+	 * the second uplink would read on from where the first one's scan
+	 * ended, find no segment, and start an empty one at the acked
+	 * position; every unacknowledged record would be lost to the relay.
+	 */
+	int dfd = openat(sp->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
 	DIR *d;
 
 	if (dfd < 0)
