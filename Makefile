@@ -6,6 +6,9 @@
 #   make demo       deps + build + the demo on its embedded default
 #   make fuzz-long  run every fuzz harness for FUZZ_SECONDS each (600)
 #   make format     clang-format every C source with .clang-format
+#   make install    programs, BPF objects, systemd units, sysusers.d and
+#                   tmpfiles.d entries, an example /etc/moat/moat.conf
+#                   (PREFIX=/usr/local, DESTDIR for a staging root)
 #   V=1             show the commands
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -88,7 +91,8 @@ MEDIA_SCENES := $(BUILD)/media/still.h264 $(BUILD)/media/motion.h264
 MEDIA_HEVC := $(BUILD)/media/clip-h265.hevc
 MEDIA_SUB := $(BUILD)/media/motion-sub.h264
 
-.PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format
+.PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format \
+	install install-files
 all: $(LIB) $(TOOLS) $(TESTS) $(BPF_OBJS)
 
 # A clear word instead of a missing header when the -dev packages are absent.
@@ -208,6 +212,50 @@ demo: deps
 
 fuzz-long: fuzz
 	$(Q)tests/fuzz-run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+# Installed layout (docs/INSTALL-PI5.md). moatd, moatctl and the units
+# read /etc/moat/moat.conf whatever PREFIX is.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+DOCDIR ?= $(PREFIX)/share/doc/moat
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(LIBDIR)/systemd/system
+SYSUSERSDIR ?= $(LIBDIR)/sysusers.d
+TMPFILESDIR ?= $(LIBDIR)/tmpfiles.d
+INSTALL ?= install
+INSTALL_BINS := moatctl moat-relay moat-view moat-bench
+UNITS := moatd moat-policy moat-relay
+DOCS := README.md docs/CONFIG.md docs/POLICY.md docs/RELAY.md \
+	docs/SANDBOX.md docs/SPOOL.md docs/PROTOCOL.md docs/INSTALL-PI5.md
+
+install: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd $(BPF_OBJS)
+	$(Q)$(MAKE) --no-print-directory install-files
+
+# What install copies, from a build already made (packages and tests).
+install-files:
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(LIBDIR)/moat/bpf $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/moat
+	$(Q)$(INSTALL) -m 0755 $(INSTALL_BINS:%=$(BUILD)/bin/%) $(DESTDIR)$(BINDIR)
+	$(Q)$(INSTALL) -m 0755 $(BUILD)/bin/moatd $(DESTDIR)$(SBINDIR)
+	$(Q)$(INSTALL) -m 0644 $(BPF_OBJS) $(DESTDIR)$(LIBDIR)/moat/bpf
+	$(Q)for u in $(UNITS); do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+			daemon/systemd/$$u.service >$(DESTDIR)$(UNITDIR)/$$u.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	$(Q)$(INSTALL) -m 0644 daemon/systemd/moat.sysusers $(DESTDIR)$(SYSUSERSDIR)/moat.conf
+	$(Q)$(INSTALL) -m 0644 daemon/systemd/moat.tmpfiles $(DESTDIR)$(TMPFILESDIR)/moat.conf
+	$(Q)$(INSTALL) -m 0644 daemon/moat.conf.example $(DESTDIR)$(DOCDIR)/moat.conf.example
+	$(Q)for d in $(DOCS); do [ ! -f $$d ] || \
+		$(INSTALL) -m 0644 $$d $(DESTDIR)$(DOCDIR) || exit 1; done
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/moat/moat.conf ] || \
+		$(INSTALL) -m 0640 daemon/moat.conf.example \
+			$(DESTDIR)$(SYSCONFDIR)/moat/moat.conf
 
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')

@@ -158,6 +158,20 @@ int hub_init_with(struct hub *h, const char *name, const char *hub_lines,
 	return fclose(f) ? -errno : 0;
 }
 
+/* argv after h->wrap's words (the result points into both). */
+static char **wrapped(const struct hub *h, char *const argv[], char **out,
+		      int cap)
+{
+	int n = 0;
+
+	for (int i = 0; i < 8 && h->wrap[i] && n < cap - 1; i++)
+		out[n++] = (char *)h->wrap[i];
+	for (int i = 0; argv[i] && n < cap - 1; i++)
+		out[n++] = argv[i];
+	out[n] = NULL;
+	return out;
+}
+
 pid_t spawn_logged(char *const argv[], const char *log)
 {
 	pid_t pid = fork();
@@ -181,6 +195,7 @@ int hub_start_relay(struct hub *h)
 	char bin[300], log[200];
 	char *argv[16] = { bin, "--dir", h->relay_dir, "--listen",
 			   h->relay_addr };
+	char *wargv[32];
 	int n = 5;
 
 	if (h->relay_quota[0]) {
@@ -191,7 +206,7 @@ int hub_start_relay(struct hub *h)
 		argv[n++] = (char *)h->relay_args[i];
 	snprintf(bin, sizeof(bin), "%s/moat-relay", h->bin);
 	snprintf(log, sizeof(log), "%s/relay.log", h->dir);
-	h->relay = spawn_logged(argv, log);
+	h->relay = spawn_logged(wrapped(h, argv, wargv, 32), log);
 	/* Ready when it accepts a connection. */
 	for (int i = 0; i < 100; i++) {
 		struct sockaddr_in sa = { .sin_family = AF_INET,
@@ -219,12 +234,14 @@ int hub_start_moatd(struct hub *h)
 	char ns[96];
 	char *in_ns[] = { "/usr/bin/nsenter", ns, bin, "--config", h->conf,
 			  NULL };
+	char *wargv[32];
 
 	snprintf(ns, sizeof(ns), "--net=/run/netns/%s", h->netns);
 
 	snprintf(bin, sizeof(bin), "%s/moatd", h->bin);
 	snprintf(log, sizeof(log), "%s/moatd.log", h->dir);
-	h->moatd = spawn_logged(h->netns[0] ? in_ns : argv, log);
+	h->moatd = spawn_logged(wrapped(h, h->netns[0] ? in_ns : argv, wargv, 32),
+				log);
 	for (int i = 0; i < 200; i++) {
 		char *s = hub_status(h);
 

@@ -21,6 +21,8 @@ struct hub {
 	const char *relay_args[5]; /* more for the relay, NULL-terminated */
 	char cgroup[600], bpf_pin[100]; /* the policy's, the test's own */
 	char netns[64]; /* where moatd runs, if not here */
+	/* a command moatd and the relay run under (strace ...), or NULL */
+	const char *wrap[8];
 	unsigned int port;
 	pid_t relay, moatd;
 };
