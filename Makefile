@@ -6,12 +6,31 @@
 #   make demo       deps + build + the demo on its embedded default
 #   make fuzz-long  run every fuzz harness for FUZZ_SECONDS each (600)
 #   make format     clang-format every C source with .clang-format
+#   make CROSS=aarch64-linux-gnu-
+#                   library, tools and tests for arm64 into build-arm64/
+#                   (Debian's arm64 -dev packages: make deps installs them)
 #   V=1             show the commands
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SUFFIXES:
 .DEFAULT_GOAL := all
 
+# A cross build (CROSS=aarch64-linux-gnu-) has its own folder and finds
+# the target's libraries through Debian's multiarch pkg-config files.
+ifneq ($(CROSS),)
+CROSS_ARCH := $(shell dpkg-architecture -qDEB_HOST_ARCH -t $(CROSS:-=) \
+	2>/dev/null || echo $(CROSS:-=))
+BUILD ?= build-$(CROSS_ARCH)
+ifeq ($(origin CC),default)
+CC := $(CROSS)gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS)ar
+endif
+PKG_CONFIG ?= $(shell command -v $(CROSS)pkg-config 2>/dev/null || \
+	echo PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS:-=)/pkgconfig:/usr/share/pkgconfig \
+	pkg-config)
+endif
 BUILD ?= build
 CC ?= cc
 CLANG ?= clang
@@ -68,6 +87,11 @@ LIB := $(BUILD)/libmoat.a
 TOOL_SRCS := $(wildcard tools/moat-*.c)
 TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%) $(BUILD)/bin/moatd \
 	$(BUILD)/bin/moatctl
+# The RTSP test camera runs on the build machine; Debian 12's
+# libgstrtspserver-1.0-0 is not Multi-Arch, so no cross build of it.
+ifneq ($(CROSS),)
+TOOLS := $(filter-out $(BUILD)/bin/moat-testcam,$(TOOLS))
+endif
 tool_parts = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.c))
 
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
@@ -117,7 +141,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/bin/moatd: $(BUILD)/obj/daemon/moatd.o $(LIB)
 	$(call msg,LD,$@)
