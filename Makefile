@@ -1,7 +1,9 @@
 # moat: plain GNU make.
 #   make            build libraries, tools and tests into build/
 #   make deps       install the Debian packages moat needs (idempotent)
-#   make test       deps + build + the whole suite (plain, ASan+UBSan, fuzz)
+#   make test       deps + build + the whole suite (plain, ASan+UBSan, fuzz,
+#                   and on x86_64 the arm64 build's unit tests under qemu)
+#   make test-arm64 deps + the arm64 build + its unit tests under qemu
 #   make check      the suite under ASan+UBSan only
 #   make demo       deps + build + the demo on its embedded default
 #   make fuzz-long  run every fuzz harness for FUZZ_SECONDS each (600)
@@ -112,7 +114,8 @@ MEDIA_SCENES := $(BUILD)/media/still.h264 $(BUILD)/media/motion.h264
 MEDIA_HEVC := $(BUILD)/media/clip-h265.hevc
 MEDIA_SUB := $(BUILD)/media/motion-sub.h264
 
-.PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format
+.PHONY: all deps test test-arm64 check demo fuzz fuzz-long media clean \
+	run-tests format
 all: $(LIB) $(TOOLS) $(TESTS) $(BPF_OBJS)
 
 # A clear word instead of a missing header when the -dev packages are absent.
@@ -213,11 +216,26 @@ deps:
 run-tests:
 	$(Q)tests/run-tests.sh $(RUN)
 
+# The arm64 build (make CROSS=...) whose tests run under qemu-user; from an
+# x86_64 machine only (tools/debian-packages-arm64.txt).
+ARM64_BUILD := $(BUILD)-arm64
+ifeq ($(shell uname -m),x86_64)
+ARM64_RUN := qemu-arm64:$(ARM64_BUILD)/tests
+endif
+arm64 = $(MAKE) -s --no-print-directory BUILD=$(ARM64_BUILD) \
+	CROSS=aarch64-linux-gnu- all
+
 test: deps
 	$(Q)$(MAKE) -s --no-print-directory all fuzz media
 	$(Q)$(MAKE) -s --no-print-directory BUILD=$(BUILD)/san SAN=1 all
+	$(if $(ARM64_RUN),$(Q)$(arm64))
 	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh \
-		$(BUILD)/tests $(BUILD)/san/tests fuzz:$(BUILD)/fuzz
+		$(BUILD)/tests $(BUILD)/san/tests fuzz:$(BUILD)/fuzz $(ARM64_RUN)
+
+test-arm64: deps
+	$(Q)$(MAKE) -s --no-print-directory media
+	$(Q)$(arm64)
+	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh qemu-arm64:$(ARM64_BUILD)/tests
 
 check:
 	$(Q)$(MAKE) -s --no-print-directory BUILD=$(BUILD)/san SAN=1 all
