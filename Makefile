@@ -1,7 +1,9 @@
 # moat: plain GNU make.
 #   make            build libraries, tools and tests into build/
 #   make deps       install the Debian packages moat needs (idempotent)
-#   make test       deps + build + the whole suite (plain, ASan+UBSan, fuzz)
+#   make test       deps + build + the whole suite (plain, ASan+UBSan, fuzz,
+#                   and on x86_64 the arm64 build's unit tests under qemu)
+#   make test-arm64 deps + the arm64 build + its unit tests under qemu
 #   make check      the suite under ASan+UBSan only
 #   make demo       deps + build + the demo on its embedded default
 #   make fuzz-long  run every fuzz harness for FUZZ_SECONDS each (600)
@@ -9,12 +11,31 @@
 #   make install    programs, BPF objects, systemd units, sysusers.d and
 #                   tmpfiles.d entries, an example /etc/moat/moat.conf
 #                   (PREFIX=/usr/local, DESTDIR for a staging root)
+#   make CROSS=aarch64-linux-gnu-
+#                   library, tools and tests for arm64 into build-arm64/
+#                   (Debian's arm64 -dev packages: make deps installs them)
 #   V=1             show the commands
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SUFFIXES:
 .DEFAULT_GOAL := all
 
+# A cross build (CROSS=aarch64-linux-gnu-) has its own folder and finds
+# the target's libraries through Debian's multiarch pkg-config files.
+ifneq ($(CROSS),)
+CROSS_ARCH := $(shell dpkg-architecture -qDEB_HOST_ARCH -t $(CROSS:-=) \
+	2>/dev/null || echo $(CROSS:-=))
+BUILD ?= build-$(CROSS_ARCH)
+ifeq ($(origin CC),default)
+CC := $(CROSS)gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS)ar
+endif
+PKG_CONFIG ?= $(shell command -v $(CROSS)pkg-config 2>/dev/null || \
+	echo PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS:-=)/pkgconfig:/usr/share/pkgconfig \
+	pkg-config)
+endif
 BUILD ?= build
 CC ?= cc
 CLANG ?= clang
@@ -71,6 +92,11 @@ LIB := $(BUILD)/libmoat.a
 TOOL_SRCS := $(wildcard tools/moat-*.c)
 TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%) $(BUILD)/bin/moatd \
 	$(BUILD)/bin/moatctl
+# The RTSP test camera runs on the build machine; Debian 12's
+# libgstrtspserver-1.0-0 is not Multi-Arch, so no cross build of it.
+ifneq ($(CROSS),)
+TOOLS := $(filter-out $(BUILD)/bin/moat-testcam,$(TOOLS))
+endif
 tool_parts = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.c))
 
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
@@ -91,8 +117,8 @@ MEDIA_SCENES := $(BUILD)/media/still.h264 $(BUILD)/media/motion.h264
 MEDIA_HEVC := $(BUILD)/media/clip-h265.hevc
 MEDIA_SUB := $(BUILD)/media/motion-sub.h264
 
-.PHONY: all deps test check demo fuzz fuzz-long media clean run-tests format \
-	install install-files
+.PHONY: all deps test test-arm64 check demo fuzz fuzz-long media clean \
+	run-tests format install install-files
 all: $(LIB) $(TOOLS) $(TESTS) $(BPF_OBJS)
 
 # A clear word instead of a missing header when the -dev packages are absent.
@@ -121,7 +147,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/bin/moatd: $(BUILD)/obj/daemon/moatd.o $(LIB)
 	$(call msg,LD,$@)
@@ -193,11 +219,26 @@ deps:
 run-tests:
 	$(Q)tests/run-tests.sh $(RUN)
 
+# The arm64 build (make CROSS=...) whose tests run under qemu-user; from an
+# x86_64 machine only (tools/debian-packages-arm64.txt).
+ARM64_BUILD := $(BUILD)-arm64
+ifeq ($(shell uname -m),x86_64)
+ARM64_RUN := qemu-arm64:$(ARM64_BUILD)/tests
+endif
+arm64 = $(MAKE) -s --no-print-directory BUILD=$(ARM64_BUILD) \
+	CROSS=aarch64-linux-gnu- all
+
 test: deps
 	$(Q)$(MAKE) -s --no-print-directory all fuzz media
 	$(Q)$(MAKE) -s --no-print-directory BUILD=$(BUILD)/san SAN=1 all
+	$(if $(ARM64_RUN),$(Q)$(arm64))
 	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh \
-		$(BUILD)/tests $(BUILD)/san/tests fuzz:$(BUILD)/fuzz
+		$(BUILD)/tests $(BUILD)/san/tests fuzz:$(BUILD)/fuzz $(ARM64_RUN)
+
+test-arm64: deps
+	$(Q)$(MAKE) -s --no-print-directory media
+	$(Q)$(arm64)
+	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh qemu-arm64:$(ARM64_BUILD)/tests
 
 check:
 	$(Q)$(MAKE) -s --no-print-directory BUILD=$(BUILD)/san SAN=1 all

@@ -171,6 +171,10 @@ const uint8_t *open_stream_id(const struct open_stream *os);
 
 /* AES-256-GCM if the CPU has AES instructions, else ChaCha20-Poly1305. */
 enum seal_suite seal_suite_for_cpu(bool cpu_has_aes);
+/* The arm64 AT_HWCAP bits (asm/hwcap.h) that make AES-256-GCM the choice. */
+enum { SEAL_HWCAP_AES = 1U << 3, SEAL_HWCAP_PMULL = 1U << 4 };
+/* Whether an arm64 AT_HWCAP value has both AES and PMULL (on any host). */
+bool seal_arm64_hwcap_has_aes(unsigned long hwcap);
 /* This CPU: x86 AES-NI+PCLMUL, or arm64 HWCAP_AES+PMULL. */
 bool seal_cpu_has_aes(void);
 /* The suite to use: MOAT_CIPHER env ("aes-256-gcm", "chacha20-poly1305") or

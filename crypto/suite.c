@@ -23,6 +23,18 @@ static const struct {
 	{ "chacha20-poly1305", SEAL_SUITE_CHACHA20POLY1305 },
 };
 
+#if defined(__aarch64__)
+_Static_assert(SEAL_HWCAP_AES == HWCAP_AES && SEAL_HWCAP_PMULL == HWCAP_PMULL,
+	       "arm64 hwcap bits");
+#endif
+
+bool seal_arm64_hwcap_has_aes(unsigned long hwcap)
+{
+	unsigned long want = SEAL_HWCAP_AES | SEAL_HWCAP_PMULL;
+
+	return (hwcap & want) == want;
+}
+
 enum seal_suite seal_suite_for_cpu(bool cpu_has_aes)
 {
 	return cpu_has_aes ? SEAL_SUITE_AES256GCM : SEAL_SUITE_CHACHA20POLY1305;
@@ -35,9 +47,7 @@ bool seal_cpu_has_aes(void)
 	return __builtin_cpu_supports("aes") &&
 	       __builtin_cpu_supports("pclmul");
 #elif defined(__aarch64__)
-	unsigned long hw = getauxval(AT_HWCAP);
-
-	return (hw & HWCAP_AES) && (hw & HWCAP_PMULL);
+	return seal_arm64_hwcap_has_aes(getauxval(AT_HWCAP));
 #else
 	return false;
 #endif

@@ -1,9 +1,11 @@
 #!/bin/bash
 # moat test runner.
-#   tests/run-tests.sh DIR... [valgrind:DIR] [fuzz:DIR]
+#   tests/run-tests.sh DIR... [valgrind:DIR] [fuzz:DIR] [qemu-arm64:DIR]
 # Runs every test_* executable in each DIR (exit 0 pass, 1 fail, 77 skip);
 # with valgrind:DIR each one under valgrind (any error or leak fails it);
-# with fuzz:DIR a short run of every fuzz harness there. Prints one line
+# with fuzz:DIR a short run of every fuzz harness there; with
+# qemu-arm64:DIR the arm64 tests named in tests/qemu-arm64.txt under
+# qemu-aarch64-static on an emulated Cortex-A76 (a Pi 5). Prints one line
 # per test and ends with `N passed, N failed, N skipped`; exits non-zero on
 # any failure. Under CI=true a skip counts as a failure unless the test said
 # "skip: kernel lacks <feature>".
@@ -54,6 +56,17 @@ for arg in "$@"; do
 			[ -x "$f" ] || continue
 			run_one "fuzz/$(basename "$f")" \
 				tests/fuzz-run.sh "$dir" "$FUZZ_SMOKE_SECONDS" "$(basename "$f")"
+		done
+		;;
+	qemu-arm64:*)
+		# qemu's Cortex-A76 has AES and PMULL in AT_HWCAP, as a Pi 5
+		# has: test_stream checks the cipher moat picks there.
+		dir=${arg#qemu-arm64:}
+		# shellcheck disable=SC2013 # one name a line, no spaces
+		for name in $(sed -e 's/#.*//' tests/qemu-arm64.txt); do
+			run_one "arm64/$name" env \
+				MOAT_TEST_CPU_CIPHER=aes-256-gcm \
+				qemu-aarch64-static -cpu cortex-a76 "$dir/$name"
 		done
 		;;
 	valgrind:*)

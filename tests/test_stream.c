@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include <openssl/rand.h>
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 
 #include "common/err.h"
 #include "common/rd.h"
@@ -502,6 +505,44 @@ static void test_api_edges(void)
 	open_stream_free(NULL);
 }
 
+/* AT_HWCAP of real boards, from the Features line of their /proc/cpuinfo
+ * (asm/hwcap.h bit per word), and what moat must pick on each. */
+static const struct {
+	const char *board;
+	unsigned long hwcap;
+	enum seal_suite suite;
+} boards[] = {
+	/* fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp
+	 * cpuid asimdrdm lrcpc dcpop asimddp */
+	{ "Pi 5 (Cortex-A76)", 0x119fff, SEAL_SUITE_AES256GCM },
+	/* fp asimd evtstrm crc32 cpuid: no crypto extensions */
+	{ "Pi 4 (Cortex-A72)", 0x887, SEAL_SUITE_CHACHA20POLY1305 },
+	{ "Pi 4 with AES but no PMULL", 0x887 | SEAL_HWCAP_AES,
+	  SEAL_SUITE_CHACHA20POLY1305 },
+	{ "Pi 4 with PMULL but no AES", 0x887 | SEAL_HWCAP_PMULL,
+	  SEAL_SUITE_CHACHA20POLY1305 },
+};
+
+/* MOAT_TEST_CPU_CIPHER names the suite this (emulated) CPU must get:
+ * tests/run-tests.sh sets it where it knows the CPU's AT_HWCAP. */
+static void test_live_cpu(void)
+{
+	const char *want_name = getenv("MOAT_TEST_CPU_CIPHER");
+	enum seal_suite want, s;
+	const char *why;
+
+#if defined(__aarch64__)
+	printf("AT_HWCAP %#lx: %s\n", getauxval(AT_HWCAP),
+	       seal_cpu_has_aes() ? "AES and PMULL" : "no AES and PMULL");
+#endif
+	if (!want_name)
+		return;
+	CHECK(seal_suite_parse(want_name, &want) == 0,
+	      "MOAT_TEST_CPU_CIPHER `%s' is a suite", want_name);
+	CHECK(seal_suite_default(&s, &why) == 0 && s == want,
+	      "this CPU gets %s (%s)", want_name, why);
+}
+
 static void test_suite_choice(void)
 {
 	enum seal_suite s;
@@ -511,6 +552,11 @@ static void test_suite_choice(void)
 	      "AES CPU -> AES-256-GCM");
 	CHECK(seal_suite_for_cpu(false) == SEAL_SUITE_CHACHA20POLY1305,
 	      "no AES -> ChaCha20-Poly1305");
+	for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++)
+		CHECK(seal_suite_for_cpu(seal_arm64_hwcap_has_aes(
+			      boards[i].hwcap)) == boards[i].suite,
+		      "%s -> %s", boards[i].board,
+		      seal_suite_name(boards[i].suite));
 	setenv("MOAT_CIPHER", "chacha20-poly1305", 1);
 	CHECK(seal_suite_default(&s, &why) == 0 &&
 		      s == SEAL_SUITE_CHACHA20POLY1305,
@@ -521,6 +567,7 @@ static void test_suite_choice(void)
 	CHECK(seal_suite_default(&s, &why) == 0 &&
 		      s == seal_suite_for_cpu(seal_cpu_has_aes()),
 	      "default follows the CPU");
+	test_live_cpu();
 }
 
 int main(void)

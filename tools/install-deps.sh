@@ -1,11 +1,17 @@
 #!/bin/sh
-# Installs the Debian packages listed in tools/debian-packages.txt that are
-# not installed yet. Idempotent: with everything present it changes nothing
-# and needs no root.
+# Installs the Debian packages listed in tools/debian-packages.txt and, on
+# a machine that is not arm64 itself, tools/debian-packages-arm64.txt (the
+# cross build), that are not installed yet. Idempotent: with everything
+# present it changes nothing and needs no root.
 set -eu
-list="$(dirname "$0")/debian-packages.txt"
+lists="$(dirname "$0")/debian-packages.txt"
+if [ "$(dpkg --print-architecture)" != arm64 ]; then
+	lists="$lists $(dirname "$0")/debian-packages-arm64.txt"
+fi
+# shellcheck disable=SC2086
+packages() { sed -e 's/#.*//' $lists; }
 missing=""
-for pkg in $(sed -e 's/#.*//' "$list"); do
+for pkg in $(packages); do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	case "$status" in
 	*"install ok installed"*) ;;
@@ -26,7 +32,7 @@ users() {
 	done
 }
 if [ -z "$missing" ]; then
-	echo "deps: all $(sed -e 's/#.*//' "$list" | grep -c .) packages present"
+	echo "deps: all $(packages | grep -c .) packages present"
 	users
 	exit 0
 fi
@@ -35,6 +41,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: run 'sudo make deps' (or apt-get install$missing)" >&2
 	exit 1
 fi
+# The cross build's NAME:arm64 packages come from the arm64 architecture.
+case "$missing" in
+*:arm64*)
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		echo "deps: adding the arm64 architecture to dpkg"
+		dpkg --add-architecture arm64
+	fi
+	;;
+esac
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
