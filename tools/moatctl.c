@@ -21,6 +21,7 @@ const char moatctl_usage[] =
 	"       moatctl [--config FILE] viewers approve|remove NAME|ID\n"
 	"       moatctl [--config FILE] pair [--address ADDR] [--port N]\n"
 	"                                    [--timeout SECONDS] [--json]\n"
+	"       moatctl [--config FILE] doctor [--json]\n"
 	"\n"
 	"status shows what a running moatd is doing: per camera the frame\n"
 	"rate, bitrate, frames captured and sealed, drops and the last keyframe;\n"
@@ -60,6 +61,14 @@ const char moatctl_usage[] =
 	"formats with their sizes and frame rates, and what a `v4l2:' camera\n"
 	"in moat.conf would do with it (pass its H.264 through, or encode NV12\n"
 	"or YUYV with libx264).\n"
+	"\n"
+	"doctor checks what the hub needs and says how to fix what is wrong:\n"
+	"the kernel (cgroup v2, bpf(), io_uring, nftables; BTF, which does not\n"
+	"matter), the camera interfaces and their link and address, the\n"
+	"clock, every camera (its RTSP server answers, its file or device\n"
+	"opens), the relay (it answers), free space for the spool, the\n"
+	"network policy (in force), the cipher and why, and moatd. Each line\n"
+	"is ok, info, warn or FAIL; exit 0 when nothing failed, else 1.\n"
 	"\n"
 	"moatd applies and verifies the policy itself before it starts any\n"
 	"role ([hub] policy = enforce). All of these need root.\n"
@@ -109,6 +118,9 @@ int main(int argc, char **argv)
 	if (optind < argc && !strcmp(argv[optind], "pair"))
 		return pair_cmd(cfg_path, sock, argc - optind, argv + optind,
 				json);
+	if (optind < argc && !strcmp(argv[optind], "doctor"))
+		return doctor_cmd(cfg_path, argc - optind - 1, argv + optind + 1,
+				  json);
 	if (optind < argc && !strcmp(argv[optind], "cameras"))
 		return cameras_cmd(argc - optind - 1, argv + optind + 1, json);
 	if (optind < argc && !strcmp(argv[optind], "policy"))

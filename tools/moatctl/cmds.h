@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * moatctl's commands, a file each: status (moatctl.c), policy, cameras,
- * viewers, pair. Each returns the exit status: 0, 1 (failed, said why), 2 (a
+ * viewers, pair, doctor. Each returns the exit status: 0, 1 (failed, said why), 2 (a
  * usage error, usage printed).
  */
 #ifndef MOAT_TOOLS_MOATCTL_CMDS_H
@@ -15,6 +15,7 @@ int policy_cmd(const char *cfg_path, int argc, char **argv, bool json);
 int cameras_cmd(int argc, char **argv, bool json);
 int viewers_cmd(const char *cfg_path, const char *sock, int argc,
 		char **argv, bool json);
+int doctor_cmd(const char *cfg_path, int argc, char **argv, bool json);
 int pair_cmd(const char *cfg_path, const char *sock, int argc, char **argv,
 	     bool json);
 /* Tells a running moatd the viewers changed (what it says on stdout,
