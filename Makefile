@@ -11,6 +11,8 @@
 #   make install    programs, BPF objects, systemd units, sysusers.d and
 #                   tmpfiles.d entries, an example /etc/moat/moat.conf
 #                   (PREFIX=/usr/local, DESTDIR for a staging root)
+#   make deb        Debian packages moat and moat-relay into $(BUILD)/deb/
+#                   (with CROSS=aarch64-linux-gnu-: for arm64)
 #   make CROSS=aarch64-linux-gnu-
 #                   library, tools and tests for arm64 into build-arm64/
 #                   (Debian's arm64 -dev packages: make deps installs them)
@@ -118,7 +120,7 @@ MEDIA_HEVC := $(BUILD)/media/clip-h265.hevc
 MEDIA_SUB := $(BUILD)/media/motion-sub.h264
 
 .PHONY: all deps test test-arm64 check demo fuzz fuzz-long media clean \
-	run-tests format install install-files
+	run-tests format install install-files deb
 all: $(LIB) $(TOOLS) $(TESTS) $(BPF_OBJS)
 
 # A clear word instead of a missing header when the -dev packages are absent.
@@ -273,6 +275,13 @@ DOCS := README.md docs/CONFIG.md docs/POLICY.md docs/RELAY.md \
 
 install: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd $(BPF_OBJS)
 	$(Q)$(MAKE) --no-print-directory install-files
+
+# Packages: moat (the hub) and moat-relay, for this machine or CROSS's.
+VERSION := 0.1.0
+DEB_VERSION := $(VERSION)+git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
+DEB_ARCH := $(if $(CROSS),$(CROSS_ARCH),$(shell dpkg --print-architecture))
+deb: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd $(BPF_OBJS)
+	+$(Q)sh tools/make-deb.sh $(BUILD) $(DEB_ARCH) $(DEB_VERSION) $(BUILD)/deb
 
 # What install copies, from a build already made (packages and tests).
 install-files:
