@@ -11,8 +11,10 @@
  *   hub that sends records before VIEWERS;
  * - what the relay keeps is public keys only;
  * - after N failed logins an address is locked out (the next connection
- *   is told so, before any login), other addresses are still served, and
- *   the lockout ends;
+ *   is told so after its HELLO, before any challenge), other addresses
+ *   are still served, and
+ *   the lockout ends; it is per role: a hub at a locked-out viewers'
+ *   address still logs in;
  * - bad input (an unknown type, a lying length, another version, a body
  *   where none belongs) closes that connection with the reason, said and
  *   logged, and the next client is served;
@@ -303,6 +305,13 @@ static void raw_clients(void)
 	r = login_close("127.0.0.1", WIRE_ROLE_VIEWER, acct, &v1, false, NULL,
 			0, buf, sizeof(buf));
 	CHECK(!strcmp(r, "listed"), "another address is still served: %s", r);
+	/* a hub behind the same address (one home, one NAT) is not locked
+	 * out by its viewers' failures */
+	r = login_close("127.0.0.2", WIRE_ROLE_HUB, acct, &hub, false, keys, 1,
+			buf, sizeof(buf));
+	CHECK(strstr(r, "a hub sends sealed records only"),
+	      "a hub still logs in from the address its viewers are locked out of: %s",
+	      r);
 	sleep(3); /* --lock-seconds 2 */
 	r = login_close("127.0.0.2", WIRE_ROLE_VIEWER, acct, &v1, false, NULL,
 			0, buf, sizeof(buf));

@@ -413,13 +413,13 @@ static int on_auth(struct store *st, struct conn *c, const uint8_t *auth)
 	addr_str(&c->peer, addr, sizeof(addr));
 	hex_encode(hex, c->hub, 16);
 	if (!why) {
-		lockout_ok(&lock, &c->peer);
+		lockout_ok(&lock, &c->peer, c->role);
 		log_info("%s logged in from %s (account %.8s...)",
 			 role_str(c->role), addr, hex);
 		c->stage = c->role == WIRE_ROLE_HUB ? ST_VIEWERS : ST_READY;
 		return 0;
 	}
-	locked = lockout_fail(&lock, &c->peer, now_ms());
+	locked = lockout_fail(&lock, &c->peer, c->role, now_ms());
 	log_warn("login refused: %s from %s (account %.8s...): %s%s", role_str(c->role),
 		 addr, hex, why,
 		 locked ? "; the address is locked out" : "");
@@ -460,6 +460,20 @@ static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 			return send_error(c, "say HELLO first");
 		c->role = (int)h->value;
 		memcpy(c->hub, h->id, 16);
+		/* an address locked out in this role: refused before the
+		 * challenge (the role is known only now) */
+		{
+			uint32_t locked = lockout_check(&lock, &c->peer, c->role,
+							now_ms());
+			char msg[160];
+
+			if (locked) {
+				snprintf(msg, sizeof(msg),
+					 "too many failed logins from this address: locked out for %u more seconds",
+					 locked);
+				return say_error(c, msg);
+			}
+		}
 		if (RAND_bytes(c->challenge, sizeof(c->challenge)) != 1)
 			return send_error(c, "the relay has no randomness");
 		c->stage = ST_AUTH;
@@ -721,26 +735,12 @@ int main(int argc, char **argv)
 			socklen_t pl = sizeof(peer);
 			int fd = accept4(lfd, (struct sockaddr *)&peer, &pl,
 					 SOCK_CLOEXEC);
-			uint32_t locked = fd >= 0 ?
-						  lockout_check(&lock, &peer, now_ms()) :
-						  0;
 			int i;
 
 			for (i = 0; fd >= 0 && i < MAX_CONNS; i++)
 				if (conns[i].fd < 0)
 					break;
-			if (fd >= 0 && locked) {
-				char msg[160], a[64];
-
-				snprintf(msg, sizeof(msg),
-					 "too many failed logins from this address: locked out for %u more seconds",
-					 locked);
-				wire_send_ctl(fd, WIRE_ERROR, NULL, 0, msg,
-					      (uint32_t)strlen(msg));
-				log_debug("refused %s: locked out for %u s",
-					  addr_str(&peer, a, sizeof(a)), locked);
-				close(fd);
-			} else if (fd >= 0 && i == MAX_CONNS) {
+			if (fd >= 0 && i == MAX_CONNS) {
 				close(fd);
 			} else if (fd >= 0) {
 				int one = 1;

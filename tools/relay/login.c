@@ -39,8 +39,8 @@ static void addr_key(const struct sockaddr_storage *a, uint8_t k[16])
 }
 
 static struct lock_entry *find(struct lockout *l,
-			       const struct sockaddr_storage *a, bool make,
-			       uint64_t now_ms)
+			       const struct sockaddr_storage *a, int role,
+			       bool make, uint64_t now_ms)
 {
 	struct lock_entry *old = &l->e[0];
 	uint8_t k[16];
@@ -49,7 +49,7 @@ static struct lock_entry *find(struct lockout *l,
 	for (size_t i = 0; i < LOCK_SLOTS; i++) {
 		struct lock_entry *e = &l->e[i];
 
-		if (e->used && !memcmp(e->addr, k, 16))
+		if (e->used && e->role == role && !memcmp(e->addr, k, 16))
 			return e;
 		if (!e->used || (old->used && e->last_ms < old->last_ms))
 			old = e;
@@ -58,15 +58,16 @@ static struct lock_entry *find(struct lockout *l,
 		return NULL;
 	memset(old, 0, sizeof(*old));
 	memcpy(old->addr, k, 16);
+	old->role = role;
 	old->used = true;
 	old->first_ms = now_ms;
 	return old;
 }
 
 uint32_t lockout_check(struct lockout *l, const struct sockaddr_storage *a,
-		       uint64_t now_ms)
+		       int role, uint64_t now_ms)
 {
-	struct lock_entry *e = find(l, a, false, now_ms);
+	struct lock_entry *e = find(l, a, role, false, now_ms);
 
 	if (!e || e->until_ms <= now_ms)
 		return 0;
@@ -74,9 +75,9 @@ uint32_t lockout_check(struct lockout *l, const struct sockaddr_storage *a,
 }
 
 uint32_t lockout_fail(struct lockout *l, const struct sockaddr_storage *a,
-		      uint64_t now_ms)
+		      int role, uint64_t now_ms)
 {
-	struct lock_entry *e = find(l, a, true, now_ms);
+	struct lock_entry *e = find(l, a, role, true, now_ms);
 
 	e->last_ms = now_ms;
 	if (now_ms - e->first_ms > (uint64_t)LOCK_WINDOW_S * 1000) {
@@ -94,9 +95,9 @@ uint32_t lockout_fail(struct lockout *l, const struct sockaddr_storage *a,
 	return e->lock_s;
 }
 
-void lockout_ok(struct lockout *l, const struct sockaddr_storage *a)
+void lockout_ok(struct lockout *l, const struct sockaddr_storage *a, int role)
 {
-	struct lock_entry *e = find(l, a, false, 0);
+	struct lock_entry *e = find(l, a, role, false, 0);
 
 	if (e) {
 		e->fails = 0;

@@ -9,10 +9,13 @@
  * in.
  *
  * Lockout: an address (IPv4, or an IPv6 /64) that fails LOCK_FAILS logins
- * within LOCK_WINDOW_S is refused for LOCK_FIRST_S, doubling with each
- * further lockout up to LOCK_MAX_S; a login that succeeds clears its
- * count. Accounts are never locked (that would let anyone lock a hub out
- * by failing on purpose).
+ * in one role (hub or viewer) within LOCK_WINDOW_S is refused for
+ * LOCK_FIRST_S in that role, doubling with each further lockout up to
+ * LOCK_MAX_S; a login that succeeds clears its count. The role is part of
+ * the key because a hub and its viewers often share one address (a home
+ * behind NAT): a pending or mistyped viewer failing over and over must
+ * not lock the hub out. Accounts are never locked (that would let anyone
+ * lock a hub out by failing on purpose).
  */
 #ifndef MOAT_TOOLS_RELAY_LOGIN_H
 #define MOAT_TOOLS_RELAY_LOGIN_H
@@ -40,6 +43,7 @@ struct lock_entry {
 	uint64_t until_ms;    /* locked until, or 0 */
 	uint32_t lock_s;      /* length of the last lockout */
 	uint64_t last_ms;     /* last touched, for reuse */
+	int role;	      /* WIRE_ROLE_HUB or WIRE_ROLE_VIEWER */
 	bool used;
 };
 
@@ -50,13 +54,13 @@ struct lockout {
 };
 
 void lockout_init(struct lockout *l, uint32_t fails, uint32_t first_s);
-/* Seconds the address is still locked out for, or 0. */
+/* Seconds the address is still locked out for in role, or 0. */
 uint32_t lockout_check(struct lockout *l, const struct sockaddr_storage *a,
-		       uint64_t now_ms);
+		       int role, uint64_t now_ms);
 /* A failed login; returns the lockout it started in seconds, or 0. */
 uint32_t lockout_fail(struct lockout *l, const struct sockaddr_storage *a,
-		      uint64_t now_ms);
-void lockout_ok(struct lockout *l, const struct sockaddr_storage *a);
+		      int role, uint64_t now_ms);
+void lockout_ok(struct lockout *l, const struct sockaddr_storage *a, int role);
 
 /* The account's approved viewers' keys; *n = 0 when the hub never sent
  * any. 0, or -errno (-EBADMSG for a damaged file). */
