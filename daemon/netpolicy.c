@@ -114,6 +114,58 @@ int netpol_up(struct super *s)
 	return 0;
 }
 
+/* The problems policy_verify() listed, one line each, as one line. */
+static void one_line(struct sbuf *out, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (char *p = out->p, *e; p && *p && n + 3 < len; p = e + !!*e) {
+		e = p + strcspn(p, "\n");
+		n += (size_t)snprintf(buf + n, len - n, "%s%.*s", n ? "; " : "",
+				      (int)(e - p), p);
+	}
+	free(out->p);
+	memset(out, 0, sizeof(*out));
+}
+
+void netpol_watch(struct super *s)
+{
+	struct sbuf out = { 0 };
+	char why[2048] = "";
+	int n;
+
+	if (s->cfg.policy == POLICY_OFF)
+		return;
+	n = policy_verify(&s->cfg, s->cfg_path, &out);
+	if (!n) {
+		free(out.p);
+		return;
+	}
+	s->pol_lapses++;
+	one_line(&out, why, sizeof(why));
+	log_err("ALERT the network policy is no longer in force (%d problem%s: %s); applying it again",
+		n, n == 1 ? "" : "s", why);
+	if (policy_enforce(&s->cfg, s->cfg_path, why, sizeof(why))) {
+		log_err("ALERT the network policy cannot be applied again: %s",
+			why);
+		return;
+	}
+	n = policy_verify(&s->cfg, s->cfg_path, &out);
+	if (n) {
+		one_line(&out, why, sizeof(why));
+		log_err("ALERT the network policy was applied again but the kernel does not show it all: %s",
+			why);
+		return;
+	}
+	free(out.p);
+	/* the maps may be new ones: read events from those */
+	if (s->pol_rb)
+		ring_buffer__free(s->pol_rb);
+	s->pol_rb = polbpf_events(&s->cfg, on_event, s, &s->pol_names);
+	log_warn("the network policy is in force again");
+}
+
 int netpol_enter(const struct super *s, enum role role, int cam)
 {
 	char p[CG_PATH_MAX];
@@ -153,18 +205,23 @@ void netpol_status(const struct super *s, struct sbuf *b, bool json)
 			  "  \"policy\": {\"mode\": \"%s\", \"pinned\": \"%s\", \"blocked_camera\": %" PRIu64
 			  ", \"blocked_role\": %" PRIu64 ", \"gate_frames\": %" PRIu64
 			  ", \"gate_bytes\": %" PRIu64 ", \"gate_drops\": %" PRIu64
-			  ", \"gate_killed\": %" PRIu64 ", \"events\": %" PRIu64 "},\n",
+			  ", \"gate_killed\": %" PRIu64 ", \"events\": %" PRIu64
+			  ", \"lapses\": %" PRIu64 "},\n",
 			  s->cfg.policy == POLICY_ENFORCE ? "enforce" : "off",
 			  s->cfg.bpf_pin, c[POL_C_DROP_CAMERA], c[POL_C_DROP_ROLE],
 			  c[POL_C_GATE_FRAMES], c[POL_C_GATE_BYTES],
 			  c[POL_C_GATE_DROPS], c[POL_C_GATE_KILLED],
-			  s->pol_events);
+			  s->pol_events, s->pol_lapses);
 		return;
 	}
 	if (s->cfg.policy == POLICY_OFF) {
 		sb_printf(b, "policy  OFF ([hub] policy = off): cameras and roles are not walled off\n");
 		return;
 	}
+	if (s->pol_lapses)
+		sb_printf(b, "ALERT   the network policy was found not in force %" PRIu64
+			     " time(s) and applied again (moatd's log says what was missing)\n",
+			  s->pol_lapses);
 	sb_printf(b, "policy  enforced; blocked %" PRIu64 " camera frame(s), %" PRIu64
 		     " role attempt(s); gate passed %" PRIu64 " frame(s), ended %" PRIu64
 		     " connection(s) (moatctl policy log)\n",

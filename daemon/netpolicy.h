@@ -24,6 +24,11 @@ int netpol_up(struct super *s);
 /* In a freshly forked role: into its cgroup. 0 or -errno, logged. */
 int netpol_enter(const struct super *s, enum role role, int cam);
 
+/* Checks with the kernel that the policy is still in force (a `nft flush
+ * ruleset', an adapter unplugged and back loses its sysctls and filter);
+ * if not, an ALERT in the log and in status, and it is applied again. */
+void netpol_watch(struct super *s);
+
 /* The events ring buffer's descriptor to poll, or -1. */
 int netpol_fd(const struct super *s);
 

@@ -63,7 +63,7 @@ static int hub_keys(struct super *s)
 	int ret = ks_hub_load(s->cfg.keys, &hub);
 
 	if (ret) {
-		log_err("no hub key in %s (%s); make one and pair a viewer with `moat-view pair --hub-keys %s --out FILE'",
+		log_err("no hub key in %s (%s); make one and pair a viewer with `moatctl pair' (over the LAN) or `moat-view pair --hub-keys %s --out FILE' (on this machine)",
 			s->cfg.keys, moat_strerror(ret), s->cfg.keys);
 		return ret;
 	}
@@ -1078,6 +1078,11 @@ int super_run(struct super *s)
 			sample(s);
 			next_sample = now + 1000000000ULL;
 			wake_at = next_sample;
+			/* the policy still in force? every POLICY_WATCH_S */
+			if (++s->watch_ticks >= POLICY_WATCH_S) {
+				s->watch_ticks = 0;
+				netpol_watch(s);
+			}
 		}
 		ms = wake_at > now ? (int)((wake_at - now) / 1000000) + 1 : 0;
 		if (poll(pf, 3, ms) < 0 && errno != EINTR)

@@ -17,6 +17,7 @@ enum {
 	P_RING_CAP_IP = 8 << 20,  /* an IP camera's: two 4 MiB keyframes */
 	C_RING_CAP = 32 << 20,
 	UPLINK_PIN_MAX = 2 * C_RING_CAP, /* RLIMIT_MEMLOCK: SEND_ZC pins */
+	POLICY_WATCH_S = 10, /* moatd checks the policy is in force */
 	MAX_CHILDREN = CFG_MAX_CAMERAS + 2,
 	BACKOFF_FIRST_MS = 250,
 	BACKOFF_LAST_MS = 30000,
@@ -80,6 +81,8 @@ struct super {
 	} pol_recent[NETPOL_RECENT];
 	unsigned int pol_next;
 	uint64_t pol_events, gate_kills;
+	uint64_t pol_lapses; /* times the policy was found not in force */
+	unsigned int watch_ticks; /* seconds since the policy was checked */
 	/* the relay, resolved by moatd for the uplink */
 	struct sockaddr_storage relay;
 	socklen_t relay_len;

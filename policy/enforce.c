@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The whole network policy (see enforce.h). */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,32 @@
 #include "policy/policy.h"
 #include "policy/sysctl.h"
 
+/* Every camera interface exists: said first, before a sysctl of it fails
+ * with a message about /proc/sys that does not name the mistake. */
+static int interfaces_exist(const struct cfg *c, char *why, size_t why_len)
+{
+	char list[CFG_STR_MAX], *save = NULL, *name;
+
+	snprintf(list, sizeof(list), "%s", c->camera_interfaces);
+	for (name = strtok_r(list, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save))
+		if (!if_nametoindex(name)) {
+			snprintf(why, why_len,
+				 "[hub] camera_interfaces: there is no interface %s (`ip -br link' lists them; a USB adapter may be named enx...)",
+				 name);
+			return -ENODEV;
+		}
+	return 0;
+}
+
 int policy_enforce(const struct cfg *c, const char *conf, char *why,
 		   size_t why_len)
 {
 	char *text = malloc(POLICY_TEXT_MAX), err[2048] = "";
 	int ret = text ? 0 : -ENOMEM;
 
+	if (!ret)
+		ret = interfaces_exist(c, why, why_len);
 	if (!ret)
 		ret = polsys_apply(c, why, why_len);
 	if (!ret)

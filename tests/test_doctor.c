@@ -84,6 +84,38 @@ int main(void)
 	      "all up: exit 0, healthy, relay, policy and moatd ok (%d): %s", rc,
 	      out);
 
+	/* The policy taken away under moatd (a `nft flush ruleset' by
+	 * another program): moatd notices within POLICY_WATCH_S, says so,
+	 * and applies it again; doctor sees it in force. */
+	CHECK(!system("nft delete table inet moat"), "the nftables table deleted");
+	rc = doctor(&h, h.conf, true);
+	CHECK(rc == 1 && has("policy", "fail") && strstr(out, "nftables"),
+	      "doctor sees the policy gone (%d): %s", rc, out);
+	for (int i = 0; i < 150 && system("nft list table inet moat >/dev/null 2>&1");
+	     i++)
+		usleep(100000);
+	CHECK(!system("nft list table inet moat >/dev/null 2>&1"),
+	      "moatd put the table back within 15 s");
+	{
+		char log[300], *l;
+		size_t n;
+		char *st;
+
+		snprintf(log, sizeof(log), "%s/moatd.log", h.dir);
+		l = (char *)read_all(log, &n);
+		CHECK(l && strstr(l, "ALERT the network policy is no longer in force") &&
+			      strstr(l, "the network policy is in force again"),
+		      "moatd's log has the ALERT and the repair: %s", l ? l : "");
+		free(l);
+		st = hub_status(&h);
+		CHECK(st && json_num(st, "policy", "lapses") >= 1,
+		      "moatctl status counts the lapse: %s", st ? st : "");
+		free(st);
+	}
+	rc = doctor(&h, h.conf, true);
+	CHECK(rc == 0 && has("policy", "ok"), "doctor: healthy again (%d): %s",
+	      rc, out);
+
 	/* A camera whose file is gone. */
 	snprintf(conf2, sizeof(conf2), "%s/moat2.conf", h.dir);
 	snprintf(cmd, sizeof(cmd),
@@ -104,6 +136,16 @@ int main(void)
 		      strstr(out, "FAIL  interface there is no interface nosuch0") &&
 		      strstr(out, "fix: `ip -br link' lists the interfaces"),
 	      "the interface that is there passes, the missing one is named with its fix (%d): %s",
+	      rc, out);
+
+	/* policy apply names the missing interface before it touches
+	 * anything (it used to fail on a sysctl path of it) */
+	snprintf(cmd, sizeof(cmd), "%s/moatctl --config %s policy apply 2>&1",
+		 h.bin, conf2);
+	rc = run_cmd(cmd, out, sizeof(out));
+	CHECK(rc == 1 && strstr(out, "there is no interface nosuch0") &&
+		      !strstr(out, "sysctl"),
+	      "moatctl policy apply names the interface that is not there (%d): %s",
 	      rc, out);
 
 	/* The relay goes away. */
