@@ -94,7 +94,7 @@ static int load_keys(struct sealer *sl)
 	int ret = ks_hub_load(cfg->keys, &sl->hub);
 
 	if (ret) {
-		log_err("sealer: cannot load the hub key from %s: %s (make one with `moat-view pair --hub-keys %s')",
+		log_err("sealer: cannot load the hub key from %s: %s (make one with `moatctl pair', or `moat-view pair --hub-keys %s' on this machine)",
 			cfg->keys, moat_strerror(ret), cfg->keys);
 		return ret;
 	}

@@ -123,9 +123,8 @@ int main(void)
 	free(st);
 	CHECK(!hub_stop(&h.moatd, SIGTERM, 15000), "moatd stops on SIGTERM");
 
-	/* The viewer: each clip a file of its own. */
+	/* The viewer: each clip a file of its own, in a folder it makes. */
 	snprintf(clips, sizeof(clips), "%s/clips", h.dir);
-	mkdir(clips, 0700);
 	snprintf(cmd, sizeof(cmd),
 		 "%s/moat-view fetch --identity %s --relay %s --clips %s --format h264 --json",
 		 h.bin, h.ident, h.relay_addr, clips);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,8 +61,9 @@ static const char usage[] =
 	"       named and left out; streams the hub stopped mid-way (a crash)\n"
 	"       give what they verified and are reported as ended early.\n"
 	"       --camera NAME puts only that camera's streams in --out.\n"
-	"       --clips DIR writes each event clip (record = events) as a file\n"
-	"       of its own in DIR, CAMERA-YYYYmmdd-HHMMSS.mp4 (UTC start), its\n"
+	"       --clips DIR (made if missing) writes each event clip (record =\n"
+	"       events) as a file of its own in DIR,\n"
+	"       CAMERA-YYYYmmdd-HHMMSS.mp4 (UTC start), its\n"
 	"       pre-roll included; a clip with any part missing or failing to\n"
 	"       verify is refused whole, with the reason. Give --out, --clips\n"
 	"       or both.\n"
@@ -525,6 +527,9 @@ static int write_clips(const char *dir, bool mp4, struct got *g, size_t n,
 	bool first = true;
 	int ret = 0;
 
+	/* the folder is made if missing (only this one level) */
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		fprintf(stderr, "moat-view: --clips %s: %s\n", dir, strerror(errno));
 	if (json)
 		printf("\"clips\": [");
 	for (size_t i = 0; i < n; i++) {

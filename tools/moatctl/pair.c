@@ -428,7 +428,7 @@ int pair_cmd(const char *cfg_path, const char *sock, int argc, char **argv,
 
 		if (json)
 			printf("{\"paired\": false, \"error\": \"%s\"}\n", why);
-		fprintf(stderr, "moatctl: pair: %s; the code is dead (nothing was saved): run moatctl pair again\n",
+		fprintf(stderr, "moatctl: pair: %s; the code is dead (no viewer was saved; the hub's keys, made if missing, stay): run moatctl pair again\n",
 			why);
 		return 1;
 	}
