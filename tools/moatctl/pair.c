@@ -77,7 +77,20 @@ static void print_qr(const char *text)
 }
 
 /* The first IPv4 address of an interface that is up and not loopback. */
-static int lan_address(struct sockaddr_storage *ss)
+/* Whether name is one of the comma-separated camera interfaces. */
+static bool camera_port(const char *name, const char *list)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p; p += strcspn(p, ",") + !!p[strcspn(p, ",")])
+		if (strcspn(p, ",") == n && !strncmp(p, name, n))
+			return true;
+	return false;
+}
+
+/* The first IPv4 address of an interface that is up, not loopback and
+ * not a camera port (a viewer is never on the camera network). */
+static int lan_address(struct sockaddr_storage *ss, const char *cameras)
 {
 	struct ifaddrs *all, *i;
 	int ret = -ENOENT;
@@ -86,7 +99,8 @@ static int lan_address(struct sockaddr_storage *ss)
 		return -errno;
 	for (i = all; i; i = i->ifa_next)
 		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK)) {
+		    (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK) &&
+		    !camera_port(i->ifa_name, cameras)) {
 			memcpy(ss, i->ifa_addr, sizeof(struct sockaddr_in));
 			ret = 0;
 			break;
@@ -327,9 +341,10 @@ int pair_cmd(const char *cfg_path, const char *sock, int argc, char **argv,
 	memcpy(h.login_pk, lk.pk, PAIR_KEY_LEN);
 	login_wipe(&lk);
 
-	if (addr ? parse_addr(addr, &ss) : lan_address(&ss)) {
+	if (addr ? parse_addr(addr, &ss) :
+		   lan_address(&ss, c.camera_interfaces)) {
 		fprintf(stderr, addr ? "moatctl: pair: --address %s is not an IPv4 or IPv6 address\n" :
-				       "moatctl: pair: this machine has no IPv4 address on an interface that is up: give the one the viewer reaches it at with --address\n",
+				       "moatctl: pair: this machine has no IPv4 address on an interface that is up (camera ports do not count: viewers are never on the camera network): give the one the viewer reaches it at with --address\n",
 			addr);
 		return addr ? 2 : 1;
 	}
