@@ -24,7 +24,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -297,6 +299,42 @@ static int wait_exit(pid_t pid)
 	return -1;
 }
 
+/*
+ * Without --address, moatctl pair never listens on a camera port: with
+ * every interface that is up named a camera interface, it finds none and
+ * says so, where it took the first one before.
+ */
+static void test_not_camera_port(void)
+{
+	struct ifaddrs *all, *i;
+	char ports[512] = "", conf[300], cmd[2400], out[2048];
+	int rc;
+
+	if (getifaddrs(&all)) {
+		CHECK(0, "getifaddrs");
+		return;
+	}
+	for (i = all; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK) &&
+		    !strstr(ports, i->ifa_name)) {
+			size_t l = strlen(ports);
+
+			snprintf(ports + l, sizeof(ports) - l, "%s%s",
+				 l ? "," : "", i->ifa_name);
+		}
+	freeifaddrs(all);
+	snprintf(conf, sizeof(conf), "%s/ports.conf", h.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "sed 's|^\\[hub\\]$|[hub]\\ncamera_interfaces = %s|' %s > %s && "
+		 "%s/moatctl --config %s pair --timeout 2 2>&1",
+		 ports, h.conf, conf, h.bin, conf);
+	rc = run_cmd(cmd, out, sizeof(out));
+	CHECK(rc == 1 && strstr(out, "camera ports do not count"),
+	      "with every interface a camera port (%s), pair listens on none and says so (%d): %s",
+	      ports, rc, out);
+}
+
 /* The same code with one field changed, its check made right again. */
 static void code_with(const char *code, char *out, bool secret, bool hub_id)
 {
@@ -476,6 +514,7 @@ int main(void)
 		 "[camera porch]\nsource = file:%s\nloop = yes\n", clip);
 	CHECK(!hub_init(&h, "pair", lines), "a hub; its owner paired");
 	test_qr();
+	test_not_camera_port();
 	before = n_viewer_files();
 
 	snprintf(log, sizeof(log), "%s/pair.log", h.dir);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "capture/rtsp.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/sbuf.h"
 #include "crypto/stream.h"
@@ -320,32 +321,90 @@ static int tcp_reach(const char *host, unsigned int port, int ms, char *why,
 	return err;
 }
 
-static void check_cameras(struct doctor *d, const struct cfg *c)
+/*
+ * What moatd says of a camera, from its status JSON: 1 frames are coming
+ * (fps set), 0 none (why: its last error), -1 moatd did not answer.
+ */
+static int camera_from_moatd(const char *st, const char *name, double *fps,
+			     char *why, size_t len)
+{
+	char key[128];
+	const char *p, *q;
+	size_t n;
+
+	snprintf(key, sizeof(key), "{\"name\": \"%s\", \"state\": \"", name);
+	p = st ? strstr(st, key) : NULL;
+	q = p ? strstr(p, "\"fps\": ") : NULL;
+	if (!q)
+		return -1;
+	*fps = strtod(q + 7, NULL);
+	why[0] = 0;
+	q = strstr(p, "\"error\": \"");
+	if (q) {
+		q += 10;
+		n = strcspn(q, "\"");
+		snprintf(why, len, "%.*s", (int)(n < len ? n : len - 1), q);
+	}
+	return *fps > 0;
+}
+
+/* A camera moatd is not running for: can it be reached from here? The
+ * policy, once in force, lets only the camera's worker talk to it. */
+static void probe_rtsp(struct doctor *d, const struct cfg *c,
+		       const struct cfg_camera *cam)
+{
+	char host[256], why[400];
+	unsigned int port;
+
+	if (rtsp_host_port(cam->source, host, sizeof(host), &port)) {
+		report(d, "camera", L_FAIL, "give source = rtsp://HOST[:PORT]/PATH",
+		       "%s: the source is not an rtsp:// URL", cam->name);
+	} else if (!tcp_reach(host, port, 2000, why, sizeof(why))) {
+		report(d, "camera", L_OK, NULL,
+		       "%s: its RTSP server answers at %s port %u", cam->name,
+		       host, port);
+	} else if (c->policy == POLICY_ENFORCE && c->camera_interfaces[0]) {
+		report(d, "camera", L_WARN,
+		       "start moatd and run doctor again: it then asks moatd, whose worker the policy lets through",
+		       "%s: no answer from here (%s); the policy lets only the camera's worker reach it, so this proves nothing",
+		       cam->name, why);
+	} else {
+		report(d, "camera", L_FAIL,
+		       "check the camera's power, cable and address (its web page or the label), and that its RTSP server is on",
+		       "%s: its RTSP server does not answer: %s", cam->name, why);
+	}
+}
+
+static void check_cameras(struct doctor *d, const struct cfg *c,
+			  const char *status)
 {
 	if (!c->n_cams)
 		report(d, "camera", L_FAIL, "add a [camera NAME] section to moat.conf (docs/CONFIG.md)",
 		       "moat.conf names no camera");
 	for (size_t i = 0; i < c->n_cams; i++) {
 		const struct cfg_camera *cam = &c->cams[i];
-		char host[256], why[400];
-		unsigned int port;
-		int fd;
+		char why[400];
+		double fps;
+		int fd, r = camera_from_moatd(status, cam->name, &fps, why,
+					      sizeof(why));
 
+		/* a running moatd knows best: frames are coming, or not */
+		if (r == 1) {
+			report(d, "camera", L_OK, NULL,
+			       "%s: moatd receives %.1f frames a second from it",
+			       cam->name, fps);
+			continue;
+		}
+		if (r == 0) {
+			report(d, "camera", L_FAIL,
+			       "check the camera's power, cable, address and password, and `moatctl policy log' for what the policy blocked",
+			       "%s: moatd receives no frames from it%s%s", cam->name,
+			       why[0] ? ": " : "", why);
+			continue;
+		}
 		switch (cam->kind) {
 		case CAM_RTSP:
-			if (rtsp_host_port(cam->source, host, sizeof(host), &port)) {
-				report(d, "camera", L_FAIL, "give source = rtsp://HOST[:PORT]/PATH",
-				       "%s: the source is not an rtsp:// URL", cam->name);
-			} else if (tcp_reach(host, port, 2000, why, sizeof(why))) {
-				report(d, "camera", L_FAIL,
-				       "check the camera's power, cable and address (its web page or the label), and that its RTSP server is on; `moatctl policy log' shows what the policy blocked",
-				       "%s: its RTSP server does not answer: %s",
-				       cam->name, why);
-			} else {
-				report(d, "camera", L_OK, NULL,
-				       "%s: its RTSP server answers at %s port %u",
-				       cam->name, host, port);
-			}
+			probe_rtsp(d, c, cam);
 			break;
 		case CAM_FILE:
 			if (access(cam->source, R_OK))
@@ -474,11 +533,8 @@ static void check_cipher(struct doctor *d, const struct cfg *c)
 					       "ChaCha20-Poly1305");
 }
 
-static void check_moatd(struct doctor *d, const struct cfg *c)
+static void check_moatd(struct doctor *d, const struct cfg *c, int ret)
 {
-	char *reply = NULL;
-	int ret = ctl_request(c->control, "status", &reply);
-
 	if (ret)
 		report(d, "moatd", L_WARN,
 		       "systemctl start moatd; journalctl -u moatd says why it stopped",
@@ -487,13 +543,30 @@ static void check_moatd(struct doctor *d, const struct cfg *c)
 	else
 		report(d, "moatd", L_OK, NULL, "moatd runs and answers on %s",
 		       c->control);
-	free(reply);
+}
+
+/* moat.conf, with the parser's message (line, key, what is allowed). */
+static int load_config(const char *path, struct cfg *c, char *err)
+{
+	uint8_t *buf;
+	size_t len;
+	int ret = file_read_bounded(path, CFG_FILE_MAX, &buf, &len);
+
+	if (ret) {
+		snprintf(err, CFG_ERR_MAX, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = cfg_parse(path, (const char *)buf, len, c, err);
+	free(buf);
+	return ret;
 }
 
 int doctor_cmd(const char *cfg_path, int argc, char **argv, bool json)
 {
 	static struct cfg cfg;
 	struct doctor d = { .json = json };
+	char err[CFG_ERR_MAX] = "", *status = NULL;
+	int moatd = -ENOENT;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
@@ -510,20 +583,22 @@ int doctor_cmd(const char *cfg_path, int argc, char **argv, bool json)
 	check_io_uring(&d);
 	check_nftables(&d);
 	check_btf(&d);
-	if (cfg_load(cfg_path, &cfg)) {
+	if (load_config(cfg_path, &cfg, err)) {
 		report(&d, "config", L_FAIL,
-		       "fix the line named above (docs/CONFIG.md lists every key)",
-		       "%s does not load: the hub cannot start", cfg_path);
+		       "fix what it names (docs/CONFIG.md lists every key); nothing else can be checked until it loads",
+		       "the hub cannot start: %s", err);
 	} else {
 		report(&d, "config", L_OK, NULL, "%s loads", cfg_path);
+		moatd = ctl_request(cfg.control, "status json", &status);
 		check_interfaces(&d, &cfg);
 		check_time(&d);
-		check_cameras(&d, &cfg);
+		check_cameras(&d, &cfg, moatd ? NULL : status);
 		check_relay(&d, &cfg);
 		check_spool(&d, &cfg);
 		check_policy(&d, &cfg, cfg_path);
 		check_cipher(&d, &cfg);
-		check_moatd(&d, &cfg);
+		check_moatd(&d, &cfg, moatd);
+		free(status);
 	}
 	if (json)
 		printf("{\"healthy\": %s, \"failed\": %d, \"warnings\": %d, \"checks\": [%s\n]}\n",
