@@ -234,7 +234,8 @@ test: deps
 	$(Q)$(MAKE) -s --no-print-directory all fuzz media
 	$(Q)$(MAKE) -s --no-print-directory BUILD=$(BUILD)/san SAN=1 all
 	$(if $(ARM64_RUN),$(Q)$(arm64))
-	$(Q)MOAT_MEDIA=$(MEDIA) tests/run-tests.sh \
+	$(Q)MOAT_MEDIA=$(MEDIA) MOAT_ARM64_BUILD=$(if $(ARM64_RUN),$(ARM64_BUILD)) \
+		tests/run-tests.sh \
 		$(BUILD)/tests $(BUILD)/san/tests fuzz:$(BUILD)/fuzz $(ARM64_RUN)
 
 test-arm64: deps
@@ -278,7 +279,9 @@ install: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd $(BPF_OBJS)
 
 # Packages: moat (the hub) and moat-relay, for this machine or CROSS's.
 VERSION := 0.1.0
-DEB_VERSION := $(VERSION)+git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
+# +git<commits>.<hash>: a later commit sorts later for apt
+DEB_VERSION := $(VERSION)+git$(shell git rev-list --count HEAD 2>/dev/null || \
+	echo 0).$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
 DEB_ARCH := $(if $(CROSS),$(CROSS_ARCH),$(shell dpkg --print-architecture))
 deb: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd $(BPF_OBJS)
 	+$(Q)sh tools/make-deb.sh $(BUILD) $(DEB_ARCH) $(DEB_VERSION) $(BUILD)/deb
@@ -295,6 +298,7 @@ install-files:
 	$(Q)$(INSTALL) -m 0644 $(BPF_OBJS) $(DESTDIR)$(LIBDIR)/moat/bpf
 	$(Q)for u in $(UNITS); do \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+			-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 			daemon/systemd/$$u.service >$(DESTDIR)$(UNITDIR)/$$u.service && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	done

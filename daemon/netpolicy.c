@@ -104,7 +104,8 @@ int netpol_up(struct super *s)
 		return -EPERM;
 	}
 	free(out.p);
-	s->pol_rb = polbpf_events(&s->cfg, on_event, s, &s->pol_names);
+	s->pol_rb = polbpf_events(&s->cfg, on_event, s, &s->pol_names,
+				  &s->pol_events_fd);
 	if (!s->pol_rb)
 		log_warn("cannot read the policy's events: blocked attempts are counted but not logged here");
 	log_info("network policy in force: table inet moat, BPF pinned in %s, cameras on %s",
@@ -133,6 +134,7 @@ void netpol_watch(struct super *s)
 {
 	struct sbuf out = { 0 };
 	char why[2048] = "";
+	bool first;
 	int n;
 
 	if (s->cfg.policy == POLICY_OFF)
@@ -142,27 +144,36 @@ void netpol_watch(struct super *s)
 		free(out.p);
 		return;
 	}
-	s->pol_lapses++;
+	/* said and counted once a lapse; applied again every check until
+	 * it holds (an adapter still unplugged fails each time) */
+	first = !s->pol_down;
+	s->pol_down = true;
 	one_line(&out, why, sizeof(why));
-	log_err("ALERT the network policy is no longer in force (%d problem%s: %s); applying it again",
-		n, n == 1 ? "" : "s", why);
+	if (first) {
+		s->pol_lapses++;
+		log_err("ALERT the network policy is no longer in force (%d problem%s: %s); applying it again",
+			n, n == 1 ? "" : "s", why);
+	}
 	if (policy_enforce(&s->cfg, s->cfg_path, why, sizeof(why))) {
-		log_err("ALERT the network policy cannot be applied again: %s",
-			why);
+		if (first)
+			log_err("ALERT the network policy cannot be applied again: %s; trying every %d s",
+				why, POLICY_WATCH_S);
 		return;
 	}
 	n = policy_verify(&s->cfg, s->cfg_path, &out);
 	if (n) {
 		one_line(&out, why, sizeof(why));
-		log_err("ALERT the network policy was applied again but the kernel does not show it all: %s",
-			why);
+		if (first)
+			log_err("ALERT the network policy was applied again but the kernel does not show it all: %s",
+				why);
 		return;
 	}
 	free(out.p);
+	s->pol_down = false;
 	/* the maps may be new ones: read events from those */
-	if (s->pol_rb)
-		ring_buffer__free(s->pol_rb);
-	s->pol_rb = polbpf_events(&s->cfg, on_event, s, &s->pol_names);
+	netpol_down(s);
+	s->pol_rb = polbpf_events(&s->cfg, on_event, s, &s->pol_names,
+				  &s->pol_events_fd);
 	log_warn("the network policy is in force again");
 }
 
@@ -236,5 +247,7 @@ void netpol_down(struct super *s)
 	s->pol_rb = NULL;
 	if (s->pol_names >= 0)
 		close(s->pol_names);
-	s->pol_names = -1;
+	if (s->pol_events_fd >= 0)
+		close(s->pol_events_fd);
+	s->pol_names = s->pol_events_fd = -1;
 }

@@ -207,6 +207,7 @@ int super_setup(struct super *s, const char *path, bool check_only)
 	int ret;
 
 	s->ctl_fd = s->sig_fd = s->spool_fd = s->pol_names = -1;
+	s->pol_events_fd = -1;
 	s->c.data = s->c.cons = s->c_cons_ro = s->c_data_ro = -1;
 	snprintf(s->cfg_path, sizeof(s->cfg_path), "%s", path);
 	ret = cfg_load(path, &s->cfg);

@@ -75,7 +75,8 @@ struct super {
 	bool stopping;
 	/* the network policy (netpolicy.c) */
 	struct ring_buffer *pol_rb;
-	int pol_names;
+	int pol_names, pol_events_fd;
+	bool pol_down; /* the watch found the policy not in force */
 	struct {
 		uint64_t hash, at;
 	} pol_recent[NETPOL_RECENT];

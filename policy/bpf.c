@@ -152,22 +152,11 @@ static int add_peer(struct want *w, uint64_t cg, const char *ip,
 static int relay_peers(struct want *w, const struct cfg *c, char *why,
 		       size_t why_len)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *r;
-	int ret = getaddrinfo(c->relay_host, NULL, &hints, &res);
+	struct policy_addrs a;
+	int ret = policy_relay_addrs(c->relay_host, &a, why, why_len);
 
-	if (ret) {
-		snprintf(why, why_len, "[relay] address %s: %s", c->relay_host,
-			 gai_strerror(ret));
-		return -EINVAL;
-	}
-	for (r = res; r && !ret; r = r->ai_next) {
-		char a[INET6_ADDRSTRLEN];
-
-		if (getnameinfo(r->ai_addr, r->ai_addrlen, a, sizeof(a), NULL,
-				0, NI_NUMERICHOST) == 0)
-			ret = add_peer(w, w->uplink_id, a, c->relay_port);
-	}
-	freeaddrinfo(res);
+	for (int i = 0; !ret && i < a.n; i++)
+		ret = add_peer(w, w->uplink_id, a.ip[i], c->relay_port);
 	return ret;
 }
 
@@ -1197,20 +1186,21 @@ int polbpf_blocked(const struct cfg *c, struct polbpf_blocked **out, size_t *n)
 
 struct ring_buffer *polbpf_events(const struct cfg *c,
 				  int (*fn)(void *arg, void *data, size_t len),
-				  void *arg, int *names_fd)
+				  void *arg, int *names_fd, int *events_fd)
 {
 	int fd = pinned(c, "events");
 	struct ring_buffer *rb;
 
-	*names_fd = -1;
+	*names_fd = *events_fd = -1;
 	if (fd < 0)
 		return NULL;
-	/* the ring buffer keeps polling fd: it stays open as long as the
-	 * process that reads the events */
+	/* the ring buffer polls fd: it stays open as long as rb does */
 	rb = ring_buffer__new(fd, fn, arg, NULL);
-	if (!rb)
+	if (!rb) {
 		close(fd);
-	else
-		*names_fd = pinned(c, "cam_names");
+		return NULL;
+	}
+	*events_fd = fd;
+	*names_fd = pinned(c, "cam_names");
 	return rb;
 }

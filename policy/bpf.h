@@ -77,10 +77,12 @@ const char *polbpf_reason(uint32_t who, uint8_t reason);
 /* A CLOCK_MONOTONIC time from BPF as wall-clock seconds. */
 double polbpf_wall(uint64_t mono_ns);
 
-/* Opens the pinned events ring buffer; calls fn for each event. */
+/* Opens the pinned events ring buffer; calls fn for each event. The
+ * caller closes *events_fd (ring_buffer__free does not) and *names_fd
+ * (the camera names map), each -1 if not open. */
 struct ring_buffer;
 struct ring_buffer *polbpf_events(const struct cfg *c,
 				  int (*fn)(void *arg, void *data, size_t len),
-				  void *arg, int *names_fd);
+				  void *arg, int *names_fd, int *events_fd);
 
 #endif

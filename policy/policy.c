@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nftables/libnftables.h>
@@ -110,20 +111,79 @@ int policy_camera_addr(const struct cfg_camera *cam, char *ip, size_t ip_len,
 	return 0;
 }
 
+/*
+ * The relay's addresses, numeric. A name is looked up at most every
+ * RELAY_TTL_S in one process (moatd checks the policy every 10 s and must
+ * not wait on DNS each time), and a failed lookup falls back to the last
+ * answer for the same name: a resolver that is down is not a policy that
+ * is gone.
+ */
+enum { RELAY_TTL_S = 300 };
+
+static struct {
+	char host[CFG_STR_MAX];
+	struct policy_addrs a;
+	time_t at;
+} relay_cache;
+
+int policy_relay_addrs(const char *host, struct policy_addrs *out, char *why,
+		       size_t why_len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *r;
+	struct timespec ts;
+	time_t now;
+	bool same = !strcmp(relay_cache.host, host);
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec;
+	if (same && relay_cache.a.n && now - relay_cache.at < RELAY_TTL_S) {
+		*out = relay_cache.a;
+		return 0;
+	}
+	ret = getaddrinfo(host, NULL, &hints, &res);
+	if (ret) {
+		if (same && relay_cache.a.n) {
+			*out = relay_cache.a;
+			return 0;
+		}
+		snprintf(why, why_len, "[relay] address %s: %s", host,
+			 gai_strerror(ret));
+		return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	for (r = res; r && out->n < POLICY_ADDRS_MAX; r = r->ai_next) {
+		const void *sa = r->ai_family == AF_INET6 ?
+					 (const void *)&((struct sockaddr_in6 *)r->ai_addr)->sin6_addr :
+					 (const void *)&((struct sockaddr_in *)r->ai_addr)->sin_addr;
+		bool dup = false;
+
+		if (!inet_ntop(r->ai_family, sa, out->ip[out->n],
+			       sizeof(out->ip[0])))
+			continue;
+		for (int i = 0; i < out->n; i++)
+			dup |= !strcmp(out->ip[i], out->ip[out->n]);
+		if (!dup)
+			out->v6[out->n++] = r->ai_family == AF_INET6;
+	}
+	freeaddrinfo(res);
+	snprintf(relay_cache.host, sizeof(relay_cache.host), "%s", host);
+	relay_cache.a = *out;
+	relay_cache.at = now;
+	return 0;
+}
+
 int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 		   size_t len, char *why, size_t why_len)
 {
 	struct text t = { out, len, 0, false };
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *r;
+	struct policy_addrs relay;
 	const char *ifs = c->camera_interfaces;
 	int ret;
 
-	ret = getaddrinfo(c->relay_host, NULL, &hints, &res);
-	if (ret) {
-		snprintf(why, why_len, "[relay] address %s: %s", c->relay_host,
-			 gai_strerror(ret));
-		return -EINVAL;
-	}
+	ret = policy_relay_addrs(c->relay_host, &relay, why, why_len);
+	if (ret)
+		return ret;
 	/* Replaced whole in one transaction: made if absent, then deleted
 	 * and defined again. */
 	put(&t, "table inet moat\ndelete table inet moat\n\n");
@@ -173,18 +233,10 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 	if_rule(&t, "oif", ifs, "counter drop comment \"nothing else goes to the cameras\"");
 	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"camera workers: nowhere but their cameras\"\n",
 	    c->worker_user);
-	for (r = res; r; r = r->ai_next) {
-		char a[INET6_ADDRSTRLEN];
-		const void *sa = r->ai_family == AF_INET6 ?
-					 (const void *)&((struct sockaddr_in6 *)r->ai_addr)->sin6_addr :
-					 (const void *)&((struct sockaddr_in *)r->ai_addr)->sin_addr;
-
-		if (!inet_ntop(r->ai_family, sa, a, sizeof(a)))
-			continue;
+	for (int i = 0; i < relay.n; i++)
 		put(&t, "\t\tmeta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"uplink: the relay (%s)\"\n",
-		    c->uplink_user, r->ai_family == AF_INET6 ? "ip6" : "ip", a,
+		    c->uplink_user, relay.v6[i] ? "ip6" : "ip", relay.ip[i],
 		    c->relay_port, c->relay_host);
-	}
 	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"uplink: nowhere but the relay\"\n",
 	    c->uplink_user);
 	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"sealer: no network at all\"\n\t}\n}\n",
@@ -193,7 +245,6 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 	if (t.full)
 		snprintf(why, why_len, "the ruleset is over %zu bytes", len);
 out:
-	freeaddrinfo(res);
 	return ret;
 }
 

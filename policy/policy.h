@@ -17,6 +17,7 @@
 #ifndef MOAT_POLICY_POLICY_H
 #define MOAT_POLICY_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "daemon/config.h"
@@ -35,6 +36,19 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
  * An IP camera's numeric address (`ip', or the numeric host of its
  * source) and RTSP port. 0, or -EINVAL naming the camera and the fix.
  */
+/* A host's addresses, numeric (the relay's: the policy names them). */
+enum { POLICY_ADDRS_MAX = 16 };
+struct policy_addrs {
+	char ip[POLICY_ADDRS_MAX][46]; /* INET6_ADDRSTRLEN */
+	bool v6[POLICY_ADDRS_MAX];
+	int n;
+};
+/* Resolves the relay's name, at most every 5 minutes in one process, and
+ * falls back to the last answer when a lookup fails: 0, or -EINVAL with
+ * why. */
+int policy_relay_addrs(const char *host, struct policy_addrs *out, char *why,
+		       size_t why_len);
+
 int policy_camera_addr(const struct cfg_camera *cam, char *ip, size_t ip_len,
 		       unsigned int *port, char *why, size_t why_len);
 

@@ -473,7 +473,7 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/usr/lib/systemd/system/%s.service",
 			 root, units[i]);
 		unit = slurp(path);
-		CHECK(unit && !strstr(unit, "BINDIR@"),
+		CHECK(unit && !strstr(unit, "DIR@"),
 		      "%s.service: every @DIR@ filled in", units[i]);
 		unit_values(unit ? unit : "", "ExecStart", exec, sizeof(exec));
 		exec[strcspn(exec, " \n")] = 0;

@@ -1,11 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages listed in tools/debian-packages.txt and, on
-# a machine that is not arm64 itself, tools/debian-packages-arm64.txt (the
-# cross build), that are not installed yet. Idempotent: with everything
+# an amd64 machine (where make test builds for arm64 and runs its tests
+# under qemu), tools/debian-packages-arm64.txt (the cross build), that are not installed yet. Idempotent: with everything
 # present it changes nothing and needs no root.
 set -eu
 lists="$(dirname "$0")/debian-packages.txt"
-if [ "$(dpkg --print-architecture)" != arm64 ]; then
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
 	lists="$lists $(dirname "$0")/debian-packages-arm64.txt"
 fi
 # shellcheck disable=SC2086

@@ -77,40 +77,48 @@ control "$relay" moat-relay "$relay_deps, systemd" \
 echo /etc/moat/moat.conf >"$hub/DEBIAN/conffiles"
 echo /etc/default/moat-relay >"$relay/DEBIAN/conffiles"
 
-# The hub: users and folders made, units enabled (not started: moat.conf
-# names no real camera or relay until it is edited).
-cat >"$hub/DEBIAN/postinst" <<'EOF'
+# postinst: the units enabled on first install and kept as the admin left
+# them on upgrades (dh_installsystemd's way: was-enabled is true for a
+# unit never seen); on an upgrade, running units restart on the new
+# programs.
+postinst() { # STAGE "UNITS" "ON FIRST INSTALL"
+	cat >"$1/DEBIAN/postinst" <<EOF
 #!/bin/sh
 set -e
-if [ "$1" = configure ]; then
-	systemd-sysusers moat.conf
-	systemd-tmpfiles --create moat.conf
-	chmod 0640 /etc/moat/moat.conf
-	for u in moat-policy.service moatd.service; do
-		deb-systemd-helper unmask "$u" >/dev/null || true
-		deb-systemd-helper enable "$u" >/dev/null || true
+if [ "\$1" = configure ]; then
+	$3
+	for u in $2; do
+		deb-systemd-helper unmask "\$u" >/dev/null || true
+		if deb-systemd-helper --quiet was-enabled "\$u"; then
+			deb-systemd-helper enable "\$u" >/dev/null || true
+		else
+			deb-systemd-helper update-state "\$u" >/dev/null || true
+		fi
 	done
 	if [ -d /run/systemd/system ]; then
 		systemctl --system daemon-reload >/dev/null || true
+		if [ -n "\$2" ]; then
+			deb-systemd-invoke try-restart $2 >/dev/null || true
+		fi
 	fi
-	echo "moat: edit /etc/moat/moat.conf, run 'moatctl doctor', then 'systemctl start moat-policy moatd'"
 fi
 exit 0
 EOF
-# The relay: enabled and started (it needs no configuration).
-cat >"$relay/DEBIAN/postinst" <<'EOF'
-#!/bin/sh
-set -e
-if [ "$1" = configure ]; then
-	deb-systemd-helper unmask moat-relay.service >/dev/null || true
-	deb-systemd-helper enable moat-relay.service >/dev/null || true
-	if [ -d /run/systemd/system ]; then
+}
+# The hub: users and folders made; its units are not started on first
+# install (moat.conf names no real camera or relay until it is edited).
+# shellcheck disable=SC2016 # $2 is the maintainer script's
+postinst "$hub" "moat-policy.service moatd.service" \
+	'systemd-sysusers moat.conf
+	systemd-tmpfiles --create moat.conf
+	[ -n "$2" ] || echo "moat: edit /etc/moat/moat.conf, start moat-policy and moatd (systemctl start moat-policy moatd), then run moatctl doctor"'
+# The relay needs no configuration: started on first install too.
+# shellcheck disable=SC2016 # $2 is the maintainer script's
+postinst "$relay" moat-relay.service \
+	'if [ -z "$2" ] && [ -d /run/systemd/system ]; then
 		systemctl --system daemon-reload >/dev/null || true
-		deb-systemd-invoke restart moat-relay.service >/dev/null || true
-	fi
-fi
-exit 0
-EOF
+		deb-systemd-invoke start moat-relay.service >/dev/null || true
+	fi'
 # prerm and postrm: units stopped on remove, masked on remove (as
 # dh_installsystemd does), purged with the folders on purge.
 removal() { # STAGE "UNITS" "FOLDERS"

@@ -142,6 +142,14 @@ static void check_io_uring(struct doctor *d)
 	}
 	v[strcspn(v, "\n")] = 0;
 	ret = io_uring_queue_init(4, &ring, 0);
+	if (!ret && atoi(v) == 1) {
+		/* root may, the uplink (its own user, no capability) may not */
+		io_uring_queue_exit(&ring);
+		report(d, "io_uring", L_FAIL,
+		       "sysctl -w kernel.io_uring_disabled=0 and keep it in /etc/sysctl.d/, or put the uplink's user in the group kernel.io_uring_group names",
+		       "kernel.io_uring_disabled = 1: only root and the members of kernel.io_uring_group may use io_uring, and the uplink runs as its own user");
+		return;
+	}
 	if (!ret) {
 		io_uring_queue_exit(&ring);
 		if (v[0])
@@ -479,7 +487,7 @@ static void check_spool(struct doctor *d, const struct cfg *c)
 }
 
 static void check_policy(struct doctor *d, const struct cfg *c,
-			 const char *cfg_path)
+			 const char *cfg_path, bool moatd_up)
 {
 	struct sbuf b = { 0 };
 	int ret;
@@ -500,8 +508,11 @@ static void check_policy(struct doctor *d, const struct cfg *c,
 			sb_printf(&one, "%s%.*s", one.len ? "; " : "",
 				  (int)(e - p), p);
 		}
-		report(d, "policy", L_FAIL,
-		       "systemctl restart moat-policy (or moatctl policy apply); moatctl policy verify lists what is missing",
+		/* before the hub starts, that is as it should be: moat-policy
+		 * and moatd apply it when they start */
+		report(d, "policy", moatd_up ? L_FAIL : L_WARN,
+		       moatd_up ? "systemctl restart moat-policy (or moatctl policy apply); moatctl policy verify lists what is missing" :
+				  "systemctl start moat-policy moatd applies it; if it is still not in force then, see moatctl policy verify",
 		       "the network policy is not in force (%d problem%s): %s",
 		       ret, ret == 1 ? "" : "s", one.p ? one.p : "");
 		free(one.p);
@@ -595,7 +606,7 @@ int doctor_cmd(const char *cfg_path, int argc, char **argv, bool json)
 		check_cameras(&d, &cfg, moatd ? NULL : status);
 		check_relay(&d, &cfg);
 		check_spool(&d, &cfg);
-		check_policy(&d, &cfg, cfg_path);
+		check_policy(&d, &cfg, cfg_path, !moatd);
 		check_cipher(&d, &cfg);
 		check_moatd(&d, &cfg, moatd);
 		free(status);
