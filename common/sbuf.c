@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/sbuf.h"
 
@@ -44,4 +46,29 @@ void sb_json_str(struct sbuf *b, const char *s)
 		else
 			sb_printf(b, "%c", c);
 	}
+}
+
+void sb_join_lines(struct sbuf *b, const char *text, const char *sep)
+{
+	bool first = true;
+
+	for (const char *p = text, *e; p && *p; p = e + !!*e) {
+		e = p + strcspn(p, "\n");
+		if (e > p) {
+			sb_printf(b, "%s%.*s", first ? "" : sep, (int)(e - p), p);
+			first = false;
+		}
+	}
+}
+
+void human_bytes(char *out, size_t len, double n)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int i = 0;
+
+	while (n >= 1024 && i < 4) {
+		n /= 1024;
+		i++;
+	}
+	snprintf(out, len, i ? "%.1f %s" : "%.0f %s", n, u[i]);
 }

@@ -19,5 +19,10 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
 /* s inside a JSON string: quotes, backslashes and control characters
  * escaped. */
 void sb_json_str(struct sbuf *b, const char *s);
+/* The lines of text (a report, one problem a line) as one line, sep
+ * between them. */
+void sb_join_lines(struct sbuf *b, const char *text, const char *sep);
+/* n bytes for people: "512 B", "3.2 MiB", "1.0 GiB". */
+void human_bytes(char *out, size_t len, double n);
 
 #endif

@@ -856,6 +856,17 @@ int cfg_load(const char *path, struct cfg *c)
 	return ret;
 }
 
+const char *cfg_next_interface(const char *p, char name[CFG_IFNAME_MAX])
+{
+	size_t n;
+
+	if (!p || !*p)
+		return NULL;
+	n = strcspn(p, ",");
+	snprintf(name, CFG_IFNAME_MAX, "%.*s", (int)n, p);
+	return p + n + (p[n] == ',');
+}
+
 void cfg_each_key(cfg_key_fn fn, void *arg)
 {
 	size_t i;

@@ -96,6 +96,15 @@ int cfg_parse(const char *name, const char *text, size_t len, struct cfg *c,
 int cfg_load(const char *path, struct cfg *c);
 
 /* Walks every documented key: "section", "key", "default", "help". */
+/*
+ * Walks [hub] camera_interfaces: the next name into name (at most
+ * CFG_IFNAME_MAX - 1 bytes) and where to go on from, or NULL at the end:
+ *   for (const char *p = c->camera_interfaces;
+ *        (p = cfg_next_interface(p, name));)
+ */
+enum { CFG_IFNAME_MAX = 16 };
+const char *cfg_next_interface(const char *p, char name[CFG_IFNAME_MAX]);
+
 typedef void (*cfg_key_fn)(void *arg, const char *section, const char *key,
 			   const char *def, const char *help);
 void cfg_each_key(cfg_key_fn fn, void *arg);

@@ -115,17 +115,15 @@ int netpol_up(struct super *s)
 	return 0;
 }
 
-/* The problems policy_verify() listed, one line each, as one line. */
+/* The problems policy_verify() listed, a line each, as one line; out is
+ * emptied for the next verify. */
 static void one_line(struct sbuf *out, char *buf, size_t len)
 {
-	size_t n = 0;
+	struct sbuf one = { 0 };
 
-	buf[0] = 0;
-	for (char *p = out->p, *e; p && *p && n + 3 < len; p = e + !!*e) {
-		e = p + strcspn(p, "\n");
-		n += (size_t)snprintf(buf + n, len - n, "%s%.*s", n ? "; " : "",
-				      (int)(e - p), p);
-	}
+	sb_join_lines(&one, out->p, "; ");
+	snprintf(buf, len, "%s", one.p ? one.p : "");
+	free(one.p);
 	free(out->p);
 	memset(out, 0, sizeof(*out));
 }

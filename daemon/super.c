@@ -808,18 +808,6 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  us->evictions ? "true" : "false");
 }
 
-static void human_bytes(char *out, size_t len, double v)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
 static void status_text(const struct super *s, struct sbuf *b)
 {
 	const struct child *sl = child_of(s, ROLE_SEALER, -1),

@@ -298,6 +298,7 @@ static int camera_nets(struct want *w, const struct cfg *c, char *why,
 		       size_t why_len)
 {
 	struct link *l;
+	char name[CFG_IFNAME_MAX];
 	int n, ret = 0;
 
 	if (!c->camera_interfaces[0])
@@ -310,14 +311,9 @@ static int camera_nets(struct want *w, const struct cfg *c, char *why,
 		free(l);
 		return n;
 	}
-	for (const char *p = c->camera_interfaces; !ret && *p;) {
-		size_t k = strcspn(p, ",");
-		char name[IF_NAMESIZE];
-
-		snprintf(name, sizeof(name), "%.*s", (int)k, p);
+	for (const char *p = c->camera_interfaces;
+	     !ret && (p = cfg_next_interface(p, name));)
 		ret = camera_net(w, l, n, name, why, why_len);
-		p += k + (p[k] == ',');
-	}
 	free(l);
 	return ret;
 }

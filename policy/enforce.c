@@ -15,11 +15,10 @@
  * with a message about /proc/sys that does not name the mistake. */
 static int interfaces_exist(const struct cfg *c, char *why, size_t why_len)
 {
-	char list[CFG_STR_MAX], *save = NULL, *name;
+	char name[CFG_IFNAME_MAX];
 
-	snprintf(list, sizeof(list), "%s", c->camera_interfaces);
-	for (name = strtok_r(list, ",", &save); name;
-	     name = strtok_r(NULL, ",", &save))
+	for (const char *p = c->camera_interfaces;
+	     (p = cfg_next_interface(p, name));)
 		if (!if_nametoindex(name)) {
 			snprintf(why, why_len,
 				 "[hub] camera_interfaces: there is no interface %s (`ip -br link' lists them; a USB adapter may be named enx...)",

@@ -72,20 +72,17 @@ static int each(const struct cfg *c,
 		void *arg)
 {
 	int ret = fn(arg, TFO, TFO_CLIENT, true);
+	char ifn[CFG_IFNAME_MAX];
 
-	for (const char *p = c->camera_interfaces; !ret && *p;) {
-		size_t n = strcspn(p, ",");
-
+	for (const char *p = c->camera_interfaces;
+	     !ret && (p = cfg_next_interface(p, ifn));)
 		for (size_t i = 0; !ret && i < N_PER_IF; i++) {
-			char ifn[32], name[256];
+			char name[256];
 
-			snprintf(ifn, sizeof(ifn), "%.*s", (int)n, p);
 			snprintf(name, sizeof(name), "%s/conf/%s/%s",
 				 per_if[i].family, ifn, per_if[i].key);
 			ret = fn(arg, name, per_if[i].value, false);
 		}
-		p += n + (p[n] == ',');
-	}
 	return ret;
 }
 

@@ -198,9 +198,25 @@ static void test_limits(void)
 	expect_err(text, "file is larger than 64 KiB");
 }
 
+/* The walk over [hub] camera_interfaces every user of it shares. */
+static void test_interfaces(void)
+{
+	char name[CFG_IFNAME_MAX], seen[128] = "";
+	const char *p;
+
+	for (p = "eth1,enx00e04c680001,br-cam"; (p = cfg_next_interface(p, name));)
+		snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "[%s]",
+			 name);
+	CHECK(!strcmp(seen, "[eth1][enx00e04c680001][br-cam]"),
+	      "camera interfaces walked in order, each whole: %s", seen);
+	CHECK(!cfg_next_interface("", name) && !cfg_next_interface(NULL, name),
+	      "an empty list (none) has no interface");
+}
+
 int main(void)
 {
 	test_example();
+	test_interfaces();
 	test_docs_match();
 	test_values();
 	test_mistakes();

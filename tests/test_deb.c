@@ -69,7 +69,7 @@ static int files_left(const char *deb, char *left, size_t cap)
 
 int main(void)
 {
-	char exe[PATH_MAX], build[512], tmp[] = "/tmp/moat-deb-XXXXXX";
+	char build[512], tmp[] = "/tmp/moat-deb-XXXXXX";
 	char hub_deb[700], relay_deb[700], left[4096], arch[32] = "", src[512];
 	char srcp[PATH_MAX];
 	struct passwd *up;
@@ -78,15 +78,13 @@ int main(void)
 
 	if (geteuid())
 		test_skip("installing a package needs root");
-	if (!realpath("/proc/self/exe", exe) || !mkdtemp(tmp) ||
+	snprintf(build, sizeof(build), "%.500s", test_build_dir());
+	if (!build[0] || !mkdtemp(tmp) ||
 	    !realpath(getenv("MOAT_SRC") ? getenv("MOAT_SRC") : ".", srcp)) {
-		CHECK(0, "own path, the source tree and a temp folder");
+		CHECK(0, "own build folder, the source tree and a temp folder");
 		return test_done("test_deb");
 	}
-	snprintf(build, sizeof(build), "%.500s", exe);
 	snprintf(src, sizeof(src), "%.500s", srcp);
-	*strrchr(build, '/') = 0;
-	*strrchr(build, '/') = 0;
 	run_cmd("dpkg --print-architecture", arch, sizeof(arch));
 	arch[strcspn(arch, "\n")] = 0;
 	CHECK(!sh("for p in moat moat-relay; do dpkg -s $p >/dev/null 2>&1 && echo \"$p installed\"; done; true") &&

@@ -401,7 +401,7 @@ static int stop_traced(pid_t *strace_pid)
 int main(void)
 {
 	static char out[16384], cmd[8192], bad[4096];
-	char exe[PATH_MAX], build[512], tmp[] = "/tmp/moat-install-XXXXXX";
+	char build[512], tmp[] = "/tmp/moat-install-XXXXXX";
 	char root[64], pfx[64], path[1024];
 	char bset_policy[400], bset_moatd[400], bset_relay[400];
 	char clip[PATH_MAX], lines[PATH_MAX + 100], trace[256];
@@ -426,14 +426,11 @@ int main(void)
 	}
 	CHECK(!system("command -v systemd-analyze >/dev/null && command -v strace >/dev/null"),
 	      "systemd-analyze and strace are installed (make deps)");
-	/* this test is build/[san/]tests/test_install: the build is ../ */
-	if (!realpath("/proc/self/exe", exe) || !mkdtemp(tmp)) {
-		CHECK(0, "own path and a temp folder");
+	snprintf(build, sizeof(build), "%.500s", test_build_dir());
+	if (!build[0] || !mkdtemp(tmp)) {
+		CHECK(0, "own build folder and a temp folder");
 		return test_done("test_install");
 	}
-	snprintf(build, sizeof(build), "%.500s", exe);
-	*strrchr(build, '/') = 0;
-	*strrchr(build, '/') = 0;
 	snprintf(root, sizeof(root), "%s/root", tmp);
 	snprintf(pfx, sizeof(pfx), "%s/pfx", tmp);
 

@@ -28,6 +28,22 @@ const char *test_src_path(const char *rel)
 	return buf;
 }
 
+const char *test_build_dir(void)
+{
+	static char dir[PATH_MAX];
+	char *slash;
+
+	if (!realpath("/proc/self/exe", dir))
+		return "";
+	for (int i = 0; i < 2; i++) {
+		slash = strrchr(dir, '/');
+		if (!slash)
+			return "";
+		*slash = 0;
+	}
+	return dir;
+}
+
 const char *test_clip_path(void)
 {
 	static char abs[PATH_MAX];

@@ -40,6 +40,10 @@ const char *test_src_path(const char *rel);
 /* The test clip ($MOAT_MEDIA, else build/media/clip.h264 in the source
  * tree), made absolute when it exists; static buffer. */
 const char *test_clip_path(void);
+/* The build folder this test belongs to (build/tests/test_x -> build;
+ * build/san/tests/test_x -> build/san), absolute; static buffer, "" if
+ * unknown. */
+const char *test_build_dir(void);
 int test_done(const char *name);
 void test_skip(const char *why) __attribute__((noreturn));
 

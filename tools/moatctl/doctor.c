@@ -14,7 +14,6 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <nftables/libnftables.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,7 +233,7 @@ static void read_line(const char *path, char *buf, size_t len)
 
 static void check_interfaces(struct doctor *d, const struct cfg *c)
 {
-	char list[CFG_STR_MAX], *save = NULL, *name;
+	char name[CFG_IFNAME_MAX];
 	bool any_ip_camera = false;
 
 	for (size_t i = 0; i < c->n_cams; i++)
@@ -247,9 +246,8 @@ static void check_interfaces(struct doctor *d, const struct cfg *c)
 				       "no camera network");
 		return;
 	}
-	snprintf(list, sizeof(list), "%s", c->camera_interfaces);
-	for (name = strtok_r(list, ",", &save); name;
-	     name = strtok_r(NULL, ",", &save)) {
+	for (const char *p = c->camera_interfaces;
+	     (p = cfg_next_interface(p, name));) {
 		char path[128], state[32], carrier[8], addr[INET_ADDRSTRLEN];
 
 		snprintf(path, sizeof(path), "/sys/class/net/%s/operstate", name);
@@ -305,20 +303,17 @@ static int tcp_reach(const char *host, unsigned int port, int ms, char *why,
 		return EHOSTUNREACH;
 	}
 	for (r = res; r; r = r->ai_next) {
-		int fd = socket(r->ai_family, r->ai_socktype | SOCK_NONBLOCK |
-						      SOCK_CLOEXEC, 0);
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		socklen_t el = sizeof(err);
+		struct timeval tv = { .tv_sec = ms / 1000,
+				      .tv_usec = (ms % 1000) * 1000 };
+		int fd = socket(r->ai_family, r->ai_socktype | SOCK_CLOEXEC, 0);
 
 		if (fd < 0)
 			continue;
-		if (connect(fd, r->ai_addr, r->ai_addrlen) && errno != EINPROGRESS) {
-			err = errno;
-		} else if (poll(&pfd, 1, ms) != 1) {
-			err = ETIMEDOUT;
-		} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el)) {
-			err = errno;
-		}
+		/* SO_SNDTIMEO bounds connect() too */
+		err = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+			      connect(fd, r->ai_addr, r->ai_addrlen) ?
+			      (errno == EINPROGRESS ? ETIMEDOUT : errno) :
+			      0;
 		close(fd);
 		if (!err)
 			break;
@@ -453,14 +448,6 @@ static void check_relay(struct doctor *d, const struct cfg *c)
 		       c->relay_host, (unsigned int)c->relay_port);
 }
 
-static void human_size(uint64_t n, char *out, size_t len)
-{
-	if (n >= (1ULL << 30))
-		snprintf(out, len, "%.1f GiB", (double)n / (1 << 30));
-	else
-		snprintf(out, len, "%.1f MiB", (double)n / (1 << 20));
-}
-
 static void check_spool(struct doctor *d, const struct cfg *c)
 {
 	struct statvfs sv;
@@ -474,8 +461,8 @@ static void check_spool(struct doctor *d, const struct cfg *c)
 		return;
 	}
 	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	human_size(avail, free_s, sizeof(free_s));
-	human_size(c->spool_quota, quota_s, sizeof(quota_s));
+	human_bytes(free_s, sizeof(free_s), (double)avail);
+	human_bytes(quota_s, sizeof(quota_s), (double)c->spool_quota);
 	if (c->spool_quota && avail < c->spool_quota)
 		report(d, "spool", L_WARN,
 		       "lower [hub] spool_quota below the free space, or free space on that disk: a full disk stops recording",
@@ -502,12 +489,7 @@ static void check_policy(struct doctor *d, const struct cfg *c,
 	if (ret) {
 		struct sbuf one = { 0 };
 
-		/* the problems, a line each, in one detail */
-		for (char *p = b.p, *e; p && *p; p = e + !!*e) {
-			e = p + strcspn(p, "\n");
-			sb_printf(&one, "%s%.*s", one.len ? "; " : "",
-				  (int)(e - p), p);
-		}
+		sb_join_lines(&one, b.p, "; ");
 		/* before the hub starts, that is as it should be: moat-policy
 		 * and moatd apply it when they start */
 		report(d, "policy", moatd_up ? L_FAIL : L_WARN,

@@ -80,10 +80,10 @@ static void print_qr(const char *text)
 /* Whether name is one of the comma-separated camera interfaces. */
 static bool camera_port(const char *name, const char *list)
 {
-	size_t n = strlen(name);
+	char port[CFG_IFNAME_MAX];
 
-	for (const char *p = list; *p; p += strcspn(p, ",") + !!p[strcspn(p, ",")])
-		if (strcspn(p, ",") == n && !strncmp(p, name, n))
+	for (const char *p = list; (p = cfg_next_interface(p, port));)
+		if (!strcmp(port, name))
 			return true;
 	return false;
 }
