@@ -34,7 +34,12 @@ int wire_parse(const uint8_t *p, size_t len, struct wire_hdr *h)
 	case WIRE_LIST:
 	case WIRE_GET:
 	case WIRE_LIVE:
+	case WIRE_HEAD:
 		return h->body_len ? -MOAT_E_MALFORMED : 0;
+	case WIRE_MAIL:
+		return !h->body_len || h->body_len > WIRE_MAIL_MAX || h->value ?
+			       -MOAT_E_MALFORMED :
+			       0;
 	case WIRE_END:
 		return h->body_len ? -MOAT_E_MALFORMED : 0;
 	case WIRE_STREAMS:

@@ -41,6 +41,12 @@ enum {
 				* login public keys, value = how many */
 	WIRE_LIVE = 0x1a,      /* viewer -> relay: send me the hub's streams
 				* that start from now on, as they arrive */
+	WIRE_MAIL = 0x1b,      /* viewer -> relay -> hub: body = a sealed
+				* heartbeat (crypto/heartbeat.h), opaque to
+				* the relay; the relay keeps the newest per
+				* viewer and answers the viewer ACK 1 */
+	WIRE_HEAD = 0x1c,      /* viewer -> relay: id = stream id: its
+				* header record only, then END */
 
 	WIRE_ROLE_HUB = 1,
 	WIRE_ROLE_VIEWER = 2,
@@ -50,6 +56,7 @@ enum {
 	WIRE_AUTH_LEN = 96,	 /* crypto/login.h LOGIN_AUTH_LEN */
 	WIRE_VIEWER_KEY_LEN = 32,
 	WIRE_VIEWERS_MAX = 16, /* SEAL_MAX_RECIPIENTS */
+	WIRE_MAIL_MAX = 512,
 };
 
 struct wire_hdr {

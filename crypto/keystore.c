@@ -136,6 +136,13 @@ static const struct ks_field ks_viewer_fields[] = {
 	  .off = offsetof(struct ks_viewer, login_pk),
 	  .len = LOGIN_KEY_LEN,
 	  .optional = true },
+	/* optional: written once a heartbeat was applied (len is for the
+	 * all-zero test of optional fields) */
+	{ .name = "heartbeat",
+	  .type = KS_T_TIME,
+	  .off = offsetof(struct ks_viewer, heartbeat_us),
+	  .len = sizeof(int64_t),
+	  .optional = true },
 };
 
 enum { KS_LOGIN_SK, KS_LOGIN_PK };
@@ -1139,6 +1146,13 @@ static int ks_scan_entry(const char *vdir, const char *name,
 
 	if (name[0] == '.')
 		return 0;
+	/* what a write cut short by a crash leaves (file_write_atomic's
+	 * temporary): never a viewer, nothing to warn about each time */
+	if (len > ext + 5 && strstr(name, ".viewer.tmp.")) {
+		log_debug("keystore: ignoring %s/%s: left by an interrupted write",
+			  vdir, name);
+		return 0;
+	}
 	if (len < ext || strcmp(name + len - ext, ks_viewer_ext)) {
 		log_warn("keystore: ignoring %s/%s: not a viewer file", vdir,
 			 name);
@@ -1379,6 +1393,13 @@ int ks_identity_create(const char *path, const struct ks_identity *id)
 int ks_identity_load(const char *path, struct ks_identity *id)
 {
 	return ks_load(&ks_identity_kind, path, id);
+}
+
+int ks_identity_save(const char *path, const struct ks_identity *id)
+{
+	int ret = ks_check_in(&ks_identity_kind, path, (const void *)id);
+
+	return ret ? ret : ks_store(&ks_identity_kind, path, id, 0);
 }
 
 int ks_identity_add_key(const char *path, struct ks_identity *id)

@@ -19,7 +19,9 @@
  *   login:    secret-key, public-key (Ed25519, crypto/login.h)
  *   viewer:   viewer-id (16 bytes), name, state (pending | approved),
  *             added (unix seconds, decimal), public-key, psk (32 bytes),
- *             login-key (the viewer's relay login public key; optional)
+ *             login-key (the viewer's relay login public key; optional),
+ *             heartbeat (the time, in unix microseconds, of the last
+ *             heartbeat the hub applied; optional)
  *   identity: hub-public-key, viewer-id, psk, name, then one line per key,
  *             oldest first: key <created, unix seconds> <secret> <public>;
  *             optional: login-secret-key and login-public-key (both or
@@ -83,6 +85,7 @@ struct ks_viewer {
 	enum ks_viewer_state state;
 	int64_t added; /* unix seconds */
 	uint8_t login_pk[LOGIN_KEY_LEN]; /* relay login; all zero: none */
+	int64_t heartbeat_us; /* time of the last heartbeat applied; 0: none */
 };
 
 /*
@@ -156,6 +159,12 @@ int ks_identity_new_key(struct ks_identity *id);
  */
 int ks_identity_create(const char *path, const struct ks_identity *id);
 int ks_identity_load(const char *path, struct ks_identity *id);
+/*
+ * Replaces an existing identity file with id (1..KS_MAX_KEYS keys), as
+ * crash-safely as every write here: the old file or the new, never a mix.
+ * The heartbeat uses it to erase keys and add one in a single write.
+ */
+int ks_identity_save(const char *path, const struct ks_identity *id);
 /*
  * Rotation: loads the file into id, appends a fresh key and rewrites the
  * file; id->keys[id->n_keys - 1] is the new key. -MOAT_E_LIMIT when the

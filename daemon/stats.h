@@ -16,6 +16,15 @@ enum {
 	LAT_BUCKET_US = 10,  /* latency histogram: 10 us buckets */
 	LAT_BUCKETS = 2000,  /* up to 20 ms; the last bucket is "more" */
 	STATS_ERR_MAX = 160,
+	STATS_MAIL_MAX = 512,	/* WIRE_MAIL_MAX */
+	STATS_MAIL_SLOTS = 16,	/* mails the uplink can hold for moatd */
+};
+
+/* A viewer's mail (a sealed heartbeat) the relay gave the uplink, for
+ * moatd to open: the uplink holds no key. Untrusted bytes. */
+struct stats_mail {
+	uint32_t len;
+	uint8_t body[STATS_MAIL_MAX];
 };
 
 struct stats_worker {
@@ -84,6 +93,15 @@ struct stats_uplink {
 	uint32_t lat_hist[LAT_BUCKETS];	   /* seal start to send completion */
 	uint32_t cap_hist[LAT_BUCKETS];	   /* capture to send completion */
 	char err[STATS_ERR_MAX];
+	/*
+	 * The mailbox: the uplink fills mail[mail_in % STATS_MAIL_SLOTS], then
+	 * publishes it by raising mail_in (a release store); moatd reads up to
+	 * mail_in (an acquire load) and drops a slot the uplink may have
+	 * reused while it copied. The page outlives uplink restarts, so
+	 * mail_in only grows.
+	 */
+	uint64_t mail_in;
+	struct stats_mail mail[STATS_MAIL_SLOTS];
 };
 
 #endif

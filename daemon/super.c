@@ -553,7 +553,7 @@ static void reaped(struct super *s, pid_t pid, int status)
 			c->reload = false;
 			c->state = CH_WAITING;
 			c->restart_ns = mono_ns();
-			log_info("%s stopped to take the new viewers; starting it again",
+			log_info("%s stopped to take the new viewer keys; starting it again",
 				 name);
 			return;
 		}
@@ -780,6 +780,13 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  state_name(sl), (int)sl->pid, sl->restarts, ss->viewers,
 		  ss->records, ss->bytes, ss->copies, ss->ring_waits);
 	sb_printf(b,
+		  "  \"heartbeats\": {\"new_key\": %" PRIu64 ", \"same_key\": %" PRIu64
+		  ", \"refused\": %" PRIu64 ", \"lost\": %" PRIu64
+		  ", \"last_refused\": \"",
+		  s->hb_applied, s->hb_same, s->hb_refused, s->hb_lost);
+	sb_json_str(b, s->hb_last);
+	sb_printf(b, "\"},\n");
+	sb_printf(b,
 		  "  \"uplink\": {\"state\": \"%s\", \"process\": \"%s\", \"pid\": %d, \"restarts\": %u, "
 		  "\"relay\": \"%s:%u\", \"records_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
 		  ", \"acked\": %" PRIu64 ", \"zc_sends\": %" PRIu64 ", \"plain_sends\": %" PRIu64
@@ -861,6 +868,12 @@ static void status_text(const struct super *s, struct sbuf *b)
 	sb_printf(b, "\nsealer  %s, %" PRIu64 " viewer(s), %" PRIu64
 		     " records sealed, %u restart(s)\n",
 		  state_name(sl), ss->viewers, ss->records, sl->restarts);
+	if (s->hb_applied || s->hb_same || s->hb_refused || s->hb_lost)
+		sb_printf(b, "heartbeats  %" PRIu64 " new key(s), %" PRIu64
+			     " same key, %" PRIu64 " refused, %" PRIu64
+			     " lost%s%s\n",
+			  s->hb_applied, s->hb_same, s->hb_refused, s->hb_lost,
+			  s->hb_last[0] ? "; last refused: " : "", s->hb_last);
 	human_bytes(x, sizeof(x), (double)us->bytes_sent);
 	sb_printf(b, "uplink  %s, %" PRIu64 " records sent (%s), %" PRIu64
 		     " acknowledged, %" PRIu64 " zero-copy, %" PRIu64
@@ -900,22 +913,30 @@ char *super_status(const struct super *s, bool json)
  * started again with the new set; every stream from then on is sealed to
  * it. A removed viewer opens nothing sealed after this.
  */
-static char *reload_viewers(struct super *s)
+bool super_reload(struct super *s, unsigned int roles, const char *why)
 {
 	bool sealer = false;
 
-	/* the uplink too: it tells the relay which viewers may log in */
 	for (size_t i = 0; i < s->n_ch; i++) {
 		struct child *c = &s->ch[i];
 
-		if ((c->role != ROLE_SEALER && c->role != ROLE_UPLINK) ||
-		    c->state != CH_RUNNING)
+		if (!(roles & (1U << c->role)) || c->state != CH_RUNNING)
 			continue;
 		c->reload = true;
 		kill(c->pid, SIGTERM);
 		sealer |= c->role == ROLE_SEALER;
 	}
-	log_info("the viewers changed: the sealer and the uplink start again with them");
+	log_info("%s", why);
+	return sealer;
+}
+
+static char *reload_viewers(struct super *s)
+{
+	/* the uplink too: it tells the relay which viewers may log in */
+	bool sealer = super_reload(
+		s, 1U << ROLE_SEALER | 1U << ROLE_UPLINK,
+		"the viewers changed: the sealer and the uplink start again with them");
+
 	return strdup(sealer ? "ok: the sealer starts again with the new viewers; new streams are sealed to them, and the relay is told who may log in\n" :
 			       "ok: the sealer is not running; it reads the viewers when it starts\n");
 }
@@ -1065,6 +1086,7 @@ int super_run(struct super *s)
 		}
 		if (now >= next_sample) {
 			sample(s);
+			super_mail(s);
 			next_sample = now + 1000000000ULL;
 			wake_at = next_sample;
 			/* the policy still in force? every POLICY_WATCH_S */

@@ -84,6 +84,10 @@ struct super {
 	uint64_t pol_events, gate_kills;
 	uint64_t pol_lapses; /* times the policy was found not in force */
 	unsigned int watch_ticks; /* seconds since the policy was checked */
+	/* viewers' heartbeats, from the uplink's mailbox (mailbox.c) */
+	uint64_t mail_seen;		 /* mails taken from the uplink */
+	uint64_t hb_applied, hb_same, hb_refused, hb_lost;
+	char hb_last[STATS_ERR_MAX];	 /* the last refusal, for status */
 	/* the relay, resolved by moatd for the uplink */
 	struct sockaddr_storage relay;
 	socklen_t relay_len;
@@ -92,6 +96,16 @@ struct super {
 int super_setup(struct super *s, const char *cfg_path, bool check_only);
 int super_run(struct super *s);
 void super_free(struct super *s);
+
+/*
+ * Stops the given roles (ROLE_SEALER, ROLE_UPLINK bits: 1 << role) to start
+ * them again at once with the viewers' files as they are now; true if the
+ * sealer was running.
+ */
+bool super_reload(struct super *s, unsigned int roles, const char *why);
+
+/* Opens and applies the heartbeats the uplink received (mailbox.c). */
+void super_mail(struct super *s);
 
 /* Status as text for people or as JSON; malloc'd, NUL-terminated. */
 char *super_status(const struct super *s, bool json);

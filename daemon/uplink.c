@@ -901,6 +901,8 @@ static void on_ack(struct uplink *u, uint64_t count)
 		spool_ack(&u->sp, pos, mono_ns());
 }
 
+_Static_assert((int)STATS_MAIL_MAX >= (int)WIRE_MAIL_MAX, "a mail fits its slot");
+
 static void on_recv(struct uplink *u, int res)
 {
 	struct wire_hdr h;
@@ -929,6 +931,17 @@ static void on_recv(struct uplink *u, int res)
 			memcpy(u->challenge, f + WIRE_HDR_LEN,
 			       LOGIN_CHALLENGE_LEN);
 			u->challenged = true;
+		} else if (h.type == WIRE_MAIL && u->authed) {
+			/* a viewer's heartbeat: for moatd, unopened */
+			uint64_t in = u->st->mail_in;
+			struct stats_mail *m =
+				&u->st->mail[in % STATS_MAIL_SLOTS];
+
+			m->len = h.body_len;
+			memcpy(m->body, f + WIRE_HDR_LEN, h.body_len);
+			__atomic_store_n(&u->st->mail_in, in + 1,
+					 __ATOMIC_RELEASE);
+			log_debug("uplink: a heartbeat from a viewer, for moatd");
 		} else if (h.type == WIRE_ERROR) {
 			log_warn("uplink: the relay says: %.*s",
 				 (int)h.body_len, (const char *)f + WIRE_HDR_LEN);

@@ -101,6 +101,7 @@ struct conn {
 	struct sockaddr_storage peer;
 	uint8_t challenge[LOGIN_CHALLENGE_LEN];
 	uint8_t hub[16]; /* the account: a hub's login key's account id */
+	uint8_t login_pk[LOGIN_KEY_LEN]; /* who logged in (a viewer's mail) */
 	struct live_sub *out; /* what waits to be sent: replies, live records */
 	uint64_t moved_ms;    /* when its queue last moved (or was empty) */
 	bool live;	       /* a viewer that asked for LIVE */
@@ -414,6 +415,7 @@ static int on_auth(struct store *st, struct conn *c, const uint8_t *auth)
 	hex_encode(hex, c->hub, 16);
 	if (!why) {
 		lockout_ok(&lock, &c->peer, c->role);
+		memcpy(c->login_pk, auth, LOGIN_KEY_LEN);
 		log_info("%s logged in from %s (account %.8s...)",
 			 role_str(c->role), addr, hex);
 		c->stage = c->role == WIRE_ROLE_HUB ? ST_VIEWERS : ST_READY;
@@ -427,6 +429,139 @@ static int on_auth(struct store *st, struct conn *c, const uint8_t *auth)
 		 locked ? "; too many failed logins from this address: locked out" :
 			  "");
 	return say_error(c, msg);
+}
+
+/*
+ * The mailbox (docs/PROTOCOL.md section 10): a viewer's MAIL (a sealed
+ * heartbeat, opaque here) is kept, newest only, per viewer login key as
+ * DIR/<account>/.mail/<login key in hex>, written crash-safely, and handed
+ * to the hub when it is logged in (at once, or at its next login), then
+ * deleted. A lost mail costs nothing: the hub goes on sealing to the key
+ * the viewer still holds.
+ */
+static void mail_path(struct store *st, const uint8_t acct[16],
+		      const uint8_t *login_pk, char *out, size_t len)
+{
+	char dir[300], hex[2 * LOGIN_KEY_LEN + 1];
+
+	store_hub_dir(st, acct, dir, sizeof(dir));
+	if (login_pk) {
+		hex_encode(hex, login_pk, LOGIN_KEY_LEN);
+		snprintf(out, len, "%s/.mail/%s", dir, hex);
+	} else {
+		snprintf(out, len, "%s/.mail", dir);
+	}
+}
+
+/* Gives the hub on c every mail waiting for it from a viewer it approved;
+ * deletes what was given and what no approved viewer sent. */
+static void mail_deliver(struct store *st, struct conn *c)
+{
+	uint8_t keys[RELAY_VIEWERS_MAX][LOGIN_KEY_LEN], pk[LOGIN_KEY_LEN];
+	char dir[300], mdir[400], path[600];
+	struct dirent *e;
+	size_t n = 0, sent = 0;
+	DIR *d;
+
+	store_hub_dir(st, c->hub, dir, sizeof(dir));
+	mail_path(st, c->hub, NULL, mdir, sizeof(mdir));
+	d = opendir(mdir);
+	if (!d)
+		return;
+	if (viewers_load(dir, keys, &n))
+		n = 0;
+	while ((e = readdir(d))) {
+		uint8_t *body = NULL;
+		size_t len = 0;
+		bool ok = false;
+
+		if (strlen(e->d_name) != 2 * LOGIN_KEY_LEN ||
+		    hex_decode(pk, LOGIN_KEY_LEN, e->d_name, 2 * LOGIN_KEY_LEN) !=
+			    LOGIN_KEY_LEN)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			ok |= !memcmp(keys[i], pk, LOGIN_KEY_LEN);
+		snprintf(path, sizeof(path), "%s/%s", mdir, e->d_name);
+		if (ok && !file_read_bounded(path, WIRE_MAIL_MAX, &body, &len) &&
+		    len) {
+			if (wire_send_ctl(c->fd, WIRE_MAIL, c->hub, 0, body,
+					  (uint32_t)len)) {
+				free(body);
+				break; /* kept for the next login */
+			}
+			sent++;
+		}
+		free(body);
+		unlink(path);
+	}
+	closedir(d);
+	if (sent) {
+		fsync_dir(mdir);
+		log_info("gave a hub %zu heartbeat(s) from its viewers", sent);
+	}
+}
+
+/* MAIL from a logged-in viewer: kept durably, then acknowledged (ACK 1);
+ * handed at once to its hub if that is logged in. */
+static int on_mail(struct store *st, struct conn *c, const uint8_t *body,
+		   size_t len)
+{
+	char mdir[400], path[600];
+	int ret;
+
+	mail_path(st, c->hub, NULL, mdir, sizeof(mdir));
+	mail_path(st, c->hub, c->login_pk, path, sizeof(path));
+	ret = mkdir_p(mdir, 0700);
+	if (!ret)
+		ret = file_write_atomic(path, body, len, 0600);
+	if (ret) {
+		log_err("cannot keep a viewer's heartbeat in %s: %s", mdir,
+			strerror(-ret));
+		return send_error(c, "the relay cannot keep the heartbeat");
+	}
+	log_debug("a viewer left its hub a heartbeat");
+	ret = reply_ctl(c, WIRE_ACK, c->hub, 1, NULL, 0);
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *h = &conns[i];
+
+		if (h->fd >= 0 && h->role == WIRE_ROLE_HUB &&
+		    h->stage == ST_READY && !memcmp(h->hub, c->hub, 16)) {
+			mail_deliver(st, h);
+			break;
+		}
+	}
+	return ret;
+}
+
+/* HEAD: the stream's header record (its first), then END with 1, or END
+ * with 0 when the stream has no whole first record yet. */
+static int do_head(struct store *st, struct conn *c, const uint8_t id[16])
+{
+	char dir[300], hex[33], path[400];
+	uint8_t buf[4096];
+	const uint8_t *rec;
+	size_t rlen;
+	struct rd r;
+	ssize_t got;
+	int fd, ret = 0, n = 0;
+
+	store_hub_dir(st, c->hub, dir, sizeof(dir));
+	hex_encode(hex, id, 16);
+	snprintf(path, sizeof(path), "%s/%s.moat", dir, hex);
+	/* a stream deleted since the LIST (retention) has no header: END 0,
+	 * not an error, so a viewer's batch of HEADs goes on */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	got = fd < 0 ? -1 : pread(fd, buf, sizeof(buf), 0);
+	if (fd >= 0)
+		close(fd);
+	rd_init(&r, buf, got > 0 ? (size_t)got : 0);
+	if (sf_next(&r, &rec, &rlen) == 1 && rec[1] == REC_TYPE_HEADER) {
+		ret = reply(c, rec, rlen);
+		n = 1;
+	}
+	if (!ret)
+		ret = reply_ctl(c, WIRE_END, id, (uint64_t)n, NULL, 0);
+	return ret;
 }
 
 static int on_viewers(struct store *st, struct conn *c, const uint8_t *keys,
@@ -444,6 +579,7 @@ static int on_viewers(struct store *st, struct conn *c, const uint8_t *keys,
 	}
 	log_debug("a hub approves %zu viewer(s)", n);
 	c->stage = ST_READY;
+	mail_deliver(st, c);
 	return 0;
 }
 
@@ -524,7 +660,11 @@ static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 		return do_list(st, c);
 	if (h->type == WIRE_GET)
 		return do_get(st, c, h->id);
-	return send_error(c, "a viewer sends LIST, GET or LIVE");
+	if (h->type == WIRE_HEAD)
+		return do_head(st, c, h->id);
+	if (h->type == WIRE_MAIL)
+		return on_mail(st, c, f + WIRE_HDR_LEN, h->body_len);
+	return send_error(c, "a viewer sends LIST, GET, HEAD, MAIL or LIVE");
 }
 
 /* Reads what arrived; stores it; acknowledges once it is durable. */

@@ -43,6 +43,7 @@ static const char usage[] =
 	"                      [--json]\n"
 	"       moat-view live --identity FILE [--relay HOST:PORT] [--out FILE|-]\n"
 	"                      [--camera NAME] [--seconds N] [--json]\n"
+	"       moat-view heartbeat --identity FILE [--relay HOST:PORT] [--json]\n"
 	"\n"
 	"pair   CODE: pairs with the hub over the LAN, with the code `moatctl\n"
 	"       pair' shows on the hub (as text, or scanned from its QR code).\n"
@@ -82,7 +83,15 @@ static const char usage[] =
 	"       N seconds (default: until the relay ends it or ^C). A record\n"
 	"       that fails to verify ends its stream, named on stderr; nothing\n"
 	"       of it is shown from there on. --json prints a summary (on\n"
-	"       stderr when the video goes to standard output).\n";
+	"       stderr when the video goes to standard output).\n"
+	"heartbeat  rotates this viewer's key, through the relay: erases the\n"
+	"       private keys no stream on the relay needs any more (read from\n"
+	"       the streams' headers, each checked), makes a new key once the\n"
+	"       hub seals to the newest, writes FILE, then sends the hub a\n"
+	"       heartbeat (sealed to the hub's key) naming the newest key; the\n"
+	"       hub seals new streams to it when it next hears from the relay.\n"
+	"       Run it regularly (a timer, daily): a thief of an old copy of\n"
+	"       FILE then opens nothing sealed after the next rotation.\n";
 
 enum {
 	VIEW_STREAM_MAX = 256 << 20, /* bytes of one stream from the relay */
@@ -900,10 +909,13 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "live") && ident && optind == argc)
 		return cmd_live(ident, relay, out ? out : "-", camera, seconds,
 				json);
+	if (!strcmp(cmd, "heartbeat") && ident && !out && optind == argc)
+		return cmd_heartbeat(ident, relay, json);
 	fprintf(stderr, "moat-view: %s\n%s",
 		strcmp(cmd, "pair") && strcmp(cmd, "fetch") &&
-				strcmp(cmd, "live") && strcmp(cmd, "list") ?
-			"unknown command (pair, list, fetch or live)" :
+				strcmp(cmd, "live") && strcmp(cmd, "list") &&
+				strcmp(cmd, "heartbeat") ?
+			"unknown command (pair, list, fetch, live or heartbeat)" :
 			"missing or unexpected arguments",
 		usage);
 	return 2;

@@ -34,22 +34,33 @@ static void list(const struct ks_viewer *v, size_t n, bool json,
 	else if (!n)
 		sb_printf(b, "no viewer is paired with this hub (moat-view pair)\n");
 	for (size_t i = 0; i < n; i++) {
-		char id[2 * SEAL_VIEWER_ID_LEN + 1], when[32];
+		char id[2 * SEAL_VIEWER_ID_LEN + 1], when[32], hb[32] = "";
+		uint8_t kid[SEAL_KEY_ID_LEN];
+		char key[2 * SEAL_KEY_ID_LEN + 1];
 		time_t t = (time_t)v[i].added;
 		struct tm tm;
 
 		hex_encode(id, v[i].rcpt.viewer_id, SEAL_VIEWER_ID_LEN);
+		seal_key_id(v[i].rcpt.pk, kid);
+		hex_encode(key, kid, sizeof(kid));
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (v[i].heartbeat_us) {
+			t = (time_t)(v[i].heartbeat_us / 1000000);
+			gmtime_r(&t, &tm);
+			strftime(hb, sizeof(hb), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		}
 		if (json) {
 			sb_printf(b, "%s\n  {\"id\": \"%s\", \"name\": \"", i ? "," : "",
 				  id);
 			sb_json_str(b, v[i].name);
-			sb_printf(b, "\", \"state\": \"%s\", \"added\": \"%s\"}",
-				  state_name(v[i].state), when);
+			sb_printf(b, "\", \"state\": \"%s\", \"added\": \"%s\", \"key\": \"%s\", \"last_heartbeat\": \"%s\"}",
+				  state_name(v[i].state), when, key, hb);
 		} else {
-			sb_printf(b, "%s  %-9s %-20s paired %s\n", id,
-				  state_name(v[i].state), v[i].name, when);
+			sb_printf(b, "%s  %-9s %-20s paired %s, key %.8s, %s%s\n", id,
+				  state_name(v[i].state), v[i].name, when, key,
+				  hb[0] ? "last heartbeat " : "no heartbeat yet",
+				  hb);
 		}
 	}
 	if (json)

@@ -34,4 +34,7 @@ int cmd_pair_code(const char *code, const char *out, const char *name,
 int cmd_live(const char *ident, const char *relay, const char *out,
 	     const char *camera, double seconds, bool json);
 
+/* moat-view heartbeat (tools/view/heartbeat.c): the exit status. */
+int cmd_heartbeat(const char *ident, const char *relay, bool json);
+
 #endif

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * moatd's side of the heartbeat (docs/PROTOCOL.md section 10). The relay
+ * hands the uplink a viewer's sealed heartbeat; the uplink, which holds no
+ * key, leaves the bytes in its status page (struct stats_uplink, mail).
+ * moatd, which can read hub.key, opens each here: a heartbeat that opens
+ * with the psk of the viewer it names, and is newer than the last one
+ * applied for that viewer, makes that viewer's public key the one new
+ * streams are sealed to. The viewer file is rewritten (crash-safely) first,
+ * then the sealer starts again and reads it.
+ *
+ * The bytes come from the uplink's page: another process, and in the end
+ * from the relay and the network. They are copied out, bounded, and given
+ * to hb_open(), which refuses anything that is not a heartbeat sealed by
+ * that viewer to this hub.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "crypto/heartbeat.h"
+#include "crypto/keystore.h"
+#include "daemon/super.h"
+
+/* A heartbeat from further ahead than this is refused: a viewer whose clock
+ * ran a year ahead would otherwise make the hub ignore it until then. */
+#define HB_FUTURE_US (24ULL * 3600 * 1000000)
+
+static void refused(struct super *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void refused(struct super *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->hb_last, sizeof(s->hb_last), fmt, ap);
+	va_end(ap);
+	s->hb_refused++;
+	log_warn("heartbeat refused: %s", s->hb_last);
+}
+
+/* One mail; true when a viewer's key changed (the sealer must restart). */
+static bool apply(struct super *s, const uint8_t *body, size_t len)
+{
+	uint8_t vid[SEAL_VIEWER_ID_LEN];
+	char hex[2 * SEAL_VIEWER_ID_LEN + 1];
+	struct seal_hub_key hub;
+	struct ks_viewer v;
+	struct hb_msg m;
+	struct timespec now;
+	uint64_t now_us;
+	bool changed = false;
+	int ret;
+
+	ret = hb_viewer(body, len, vid);
+	if (ret) {
+		refused(s, "%zu bytes from the relay are not a heartbeat (%s)",
+			len, moat_strerror(ret));
+		return false;
+	}
+	hex_encode(hex, vid, sizeof(vid));
+	ret = ks_viewer_load(s->cfg.keys, vid, &v);
+	if (ret) {
+		refused(s, "viewer %.8s... is not paired with this hub (%s)",
+			hex, ret == -ENOENT ? "removed?" : moat_strerror(ret));
+		return false;
+	}
+	ret = ks_hub_load(s->cfg.keys, &hub);
+	if (!ret) {
+		ret = hb_open(&hub, v.rcpt.psk, body, len, &m);
+		ks_hub_wipe(&hub);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	if (ret) {
+		refused(s, "from viewer %s: it does not open with that viewer's pairing secret and this hub's key (forged, or changed on the way)",
+			v.name);
+	} else if ((int64_t)m.time_us <= v.heartbeat_us) {
+		/* the relay may replay an old one, to move the hub back to a
+		 * key the viewer has erased: only newer ones count */
+		refused(s, "from viewer %s: not newer than the last one applied (a replay, or sent twice)",
+			v.name);
+	} else if (m.time_us > now_us + HB_FUTURE_US) {
+		refused(s, "from viewer %s: dated %.0f hours ahead of this hub's clock; set the viewer's (or the hub's) clock right",
+			v.name, (double)(m.time_us - now_us) / 3.6e9);
+	} else {
+		changed = memcmp(v.rcpt.pk, m.pk, SEAL_KEY_LEN) != 0;
+		memcpy(v.rcpt.pk, m.pk, SEAL_KEY_LEN);
+		v.heartbeat_us = (int64_t)m.time_us;
+		ret = ks_viewer_save(s->cfg.keys, &v);
+		if (ret) {
+			refused(s, "from viewer %s: cannot save it in %s (%s)",
+				v.name, s->cfg.keys, moat_strerror(ret));
+			changed = false;
+		} else if (changed) {
+			s->hb_applied++;
+			log_info("viewer %s sent a new key (heartbeat): new streams are sealed to it",
+				 v.name);
+		} else {
+			s->hb_same++;
+			log_info("viewer %s sent a heartbeat with the key it has",
+				 v.name);
+		}
+	}
+	OPENSSL_cleanse(&m, sizeof(m));
+	ks_viewer_wipe(&v);
+	return changed;
+}
+
+void super_mail(struct super *s)
+{
+	struct stats_uplink *us = NULL;
+	static struct stats_mail m;
+	bool changed = false;
+	uint64_t in;
+
+	for (size_t i = 0; i < s->n_ch; i++)
+		if (s->ch[i].role == ROLE_UPLINK)
+			us = s->ch[i].stats;
+	if (!us)
+		return;
+	in = __atomic_load_n(&us->mail_in, __ATOMIC_ACQUIRE);
+	if (in < s->mail_seen) /* only a broken uplink goes back */
+		s->mail_seen = in;
+	if (in - s->mail_seen > STATS_MAIL_SLOTS) {
+		s->hb_lost += in - s->mail_seen - STATS_MAIL_SLOTS;
+		log_warn("%" PRIu64 " heartbeat(s) came faster than moatd took them and were lost",
+			 in - s->mail_seen - STATS_MAIL_SLOTS);
+		s->mail_seen = in - STATS_MAIL_SLOTS;
+	}
+	for (; s->mail_seen < in; s->mail_seen++) {
+		const struct stats_mail *slot =
+			&us->mail[s->mail_seen % STATS_MAIL_SLOTS];
+
+		m.len = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
+		if (m.len > STATS_MAIL_MAX)
+			m.len = STATS_MAIL_MAX;
+		memcpy(m.body, slot->body, m.len);
+		/* the uplink may have reused the slot while it was copied */
+		if (__atomic_load_n(&us->mail_in, __ATOMIC_ACQUIRE) -
+			    s->mail_seen >
+		    STATS_MAIL_SLOTS) {
+			s->hb_lost++;
+			continue;
+		}
+		changed |= apply(s, m.body, m.len);
+	}
+	OPENSSL_cleanse(&m, sizeof(m));
+	if (changed)
+		super_reload(s, 1U << ROLE_SEALER,
+			     "a viewer's key changed: the sealer starts again, sealing new streams to it");
+}
