@@ -188,10 +188,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJS) $(LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(LIB),$^) $(LIB) $(LDLIBS)
 
 # Fuzzers build with clang straight from the sources (libFuzzer + ASan).
+# fuzz_relay includes tools/moat-relay.c (its main renamed) and needs the
+# relay's parts besides
+$(BUILD)/fuzz/fuzz_relay: FUZZ_EXTRA := $(wildcard tools/relay/*.c)
+$(BUILD)/fuzz/fuzz_relay: tools/moat-relay.c $(wildcard tools/relay/*.c tools/relay/*.h)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTLIB_SRCS) $(wildcard */*.h tests/lib/*.h) $(BPF_SKELS)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(TESTLIB_SRCS) $(LDLIBS)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_EXTRA) $(LIB_SRCS) $(TESTLIB_SRCS) $(LDLIBS)
 
 fuzz: $(FUZZERS)
 

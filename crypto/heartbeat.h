@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/hpke.h"
 #include "crypto/stream.h"
 
 enum {
@@ -34,7 +35,7 @@ enum {
 	HB_VERSION = 1,
 	HB_AAD_LEN = 2 + SEAL_VIEWER_ID_LEN,
 	HB_PT_LEN = 8 + SEAL_KEY_LEN,
-	HB_LEN = HB_AAD_LEN + 32 + HB_PT_LEN + 16, /* 106 */
+	HB_LEN = HB_AAD_LEN + HPKE_X25519_LEN + HB_PT_LEN + HPKE_TAG_LEN, /* 106 */
 };
 
 /* An opened heartbeat. */

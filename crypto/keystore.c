@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1147,10 +1149,16 @@ static int ks_scan_entry(const char *vdir, const char *name,
 	if (name[0] == '.')
 		return 0;
 	/* what a write cut short by a crash leaves (file_write_atomic's
-	 * temporary): never a viewer, nothing to warn about each time */
+	 * temporary, holding a psk): never a viewer; removed once it is a
+	 * minute old (a younger one may be a write in progress) */
 	if (len > ext + 5 && strstr(name, ".viewer.tmp.")) {
-		log_debug("keystore: ignoring %s/%s: left by an interrupted write",
-			  vdir, name);
+		char path[PATH_MAX];
+		struct stat sb;
+
+		if (!ks_path(path, "%s/%s", vdir, name) && !stat(path, &sb) &&
+		    time(NULL) - sb.st_mtime > 60 && !unlink(path))
+			log_info("keystore: removed %s, left by an interrupted write",
+				 path);
 		return 0;
 	}
 	if (len < ext || strcmp(name + len - ext, ks_viewer_ext)) {
@@ -1224,6 +1232,29 @@ static int ks_viewer_room(const char *vdir, const char *path)
 		ret = -MOAT_E_LIMIT;
 	}
 	return ret;
+}
+
+int ks_lock(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+	}
+	return fd;
+}
+
+void ks_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* drops the lock */
 }
 
 int ks_viewer_save(const char *dir, const struct ks_viewer *v)

@@ -122,6 +122,15 @@ int ks_login_load(const char *dir, struct login_key *k);
 /* Loads it, or makes it (never replacing a file that exists). */
 int ks_login_load_or_create(const char *dir, struct login_key *k);
 
+/*
+ * Serialises the read-modify-write of viewer files between processes
+ * (moatd applying a heartbeat, `moatctl viewers approve|remove'): an
+ * exclusive flock on the key folder, held until ks_unlock(). Returns the
+ * descriptor, or -errno.
+ */
+int ks_lock(const char *dir);
+void ks_unlock(int fd);
+
 /* ---- paired viewers: <dir>/viewers/<viewer id>.viewer ---- */
 
 /*

@@ -32,6 +32,8 @@
 /* A heartbeat from further ahead than this is refused: a viewer whose clock
  * ran a year ahead would otherwise make the hub ignore it until then. */
 #define HB_FUTURE_US (24ULL * 3600 * 1000000)
+/* the sealer starts again for new keys at most this often */
+#define HB_RELOAD_GAP_NS (5ULL * 1000000000)
 
 static void refused(struct super *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -54,11 +56,11 @@ static bool apply(struct super *s, const uint8_t *body, size_t len)
 	char hex[2 * SEAL_VIEWER_ID_LEN + 1];
 	struct seal_hub_key hub;
 	struct ks_viewer v;
-	struct hb_msg m;
+	struct hb_msg m = { 0 };
 	struct timespec now;
 	uint64_t now_us;
 	bool changed = false;
-	int ret;
+	int ret, lock;
 
 	ret = hb_viewer(body, len, vid);
 	if (ret) {
@@ -67,30 +69,46 @@ static bool apply(struct super *s, const uint8_t *body, size_t len)
 		return false;
 	}
 	hex_encode(hex, vid, sizeof(vid));
+	/* `moatctl viewers approve|remove' rewrite these files too: one at a
+	 * time, and a viewer removed meanwhile stays removed */
+	lock = ks_lock(s->cfg.keys);
+	if (lock < 0) {
+		refused(s, "cannot lock the key folder %s (%s)", s->cfg.keys,
+			moat_strerror(lock));
+		return false;
+	}
 	ret = ks_viewer_load(s->cfg.keys, vid, &v);
 	if (ret) {
 		refused(s, "viewer %.8s... is not paired with this hub (%s)",
 			hex, ret == -ENOENT ? "removed?" : moat_strerror(ret));
+		ks_unlock(lock);
 		return false;
 	}
 	ret = ks_hub_load(s->cfg.keys, &hub);
-	if (!ret) {
-		ret = hb_open(&hub, v.rcpt.psk, body, len, &m);
-		ks_hub_wipe(&hub);
+	if (ret) {
+		refused(s, "cannot load the hub key from %s (%s)", s->cfg.keys,
+			moat_strerror(ret));
+		goto out;
 	}
+	ret = hb_open(&hub, v.rcpt.psk, body, len, &m);
+	ks_hub_wipe(&hub);
 	clock_gettime(CLOCK_REALTIME, &now);
 	now_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
-	if (ret) {
+	if (ret == -MOAT_E_CRYPTO) {
+		refused(s, "from viewer %s: the key it names cannot be encrypted to (a point of small order)",
+			v.name);
+	} else if (ret) {
 		refused(s, "from viewer %s: it does not open with that viewer's pairing secret and this hub's key (forged, or changed on the way)",
 			v.name);
+	} else if (m.time_us > now_us + HB_FUTURE_US ||
+		   m.time_us > (uint64_t)INT64_MAX) {
+		refused(s, "from viewer %s: dated %.0f hours ahead of this hub's clock; set the viewer's (or the hub's) clock right",
+			v.name, (double)(m.time_us - now_us) / 3.6e9);
 	} else if ((int64_t)m.time_us <= v.heartbeat_us) {
 		/* the relay may replay an old one, to move the hub back to a
 		 * key the viewer has erased: only newer ones count */
 		refused(s, "from viewer %s: not newer than the last one applied (a replay, or sent twice)",
 			v.name);
-	} else if (m.time_us > now_us + HB_FUTURE_US) {
-		refused(s, "from viewer %s: dated %.0f hours ahead of this hub's clock; set the viewer's (or the hub's) clock right",
-			v.name, (double)(m.time_us - now_us) / 3.6e9);
 	} else {
 		changed = memcmp(v.rcpt.pk, m.pk, SEAL_KEY_LEN) != 0;
 		memcpy(v.rcpt.pk, m.pk, SEAL_KEY_LEN);
@@ -110,6 +128,8 @@ static bool apply(struct super *s, const uint8_t *body, size_t len)
 				 v.name);
 		}
 	}
+out:
+	ks_unlock(lock);
 	OPENSSL_cleanse(&m, sizeof(m));
 	ks_viewer_wipe(&v);
 	return changed;
@@ -119,7 +139,6 @@ void super_mail(struct super *s)
 {
 	struct stats_uplink *us = NULL;
 	static struct stats_mail m;
-	bool changed = false;
 	uint64_t in;
 
 	for (size_t i = 0; i < s->n_ch; i++)
@@ -139,22 +158,32 @@ void super_mail(struct super *s)
 	for (; s->mail_seen < in; s->mail_seen++) {
 		const struct stats_mail *slot =
 			&us->mail[s->mail_seen % STATS_MAIL_SLOTS];
+		uint64_t want = s->mail_seen + 1;
 
+		if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != want) {
+			s->hb_lost++; /* reused already */
+			continue;
+		}
 		m.len = __atomic_load_n(&slot->len, __ATOMIC_RELAXED);
 		if (m.len > STATS_MAIL_MAX)
 			m.len = STATS_MAIL_MAX;
 		memcpy(m.body, slot->body, m.len);
-		/* the uplink may have reused the slot while it was copied */
-		if (__atomic_load_n(&us->mail_in, __ATOMIC_ACQUIRE) -
-			    s->mail_seen >
-		    STATS_MAIL_SLOTS) {
-			s->hb_lost++;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&slot->seq, __ATOMIC_RELAXED) != want) {
+			s->hb_lost++; /* reused while it was copied */
 			continue;
 		}
-		changed |= apply(s, m.body, m.len);
+		if (apply(s, m.body, m.len))
+			s->hb_reload_due = true;
 	}
 	OPENSSL_cleanse(&m, sizeof(m));
-	if (changed)
+	/* each new key restarts the sealer, which ends the streams it has
+	 * open: at most once a HB_RELOAD_GAP_NS, whatever a viewer sends */
+	if (s->hb_reload_due &&
+	    mono_ns() - s->hb_reload_ns >= HB_RELOAD_GAP_NS) {
+		s->hb_reload_due = false;
+		s->hb_reload_ns = mono_ns();
 		super_reload(s, 1U << ROLE_SEALER,
 			     "a viewer's key changed: the sealer starts again, sealing new streams to it");
+	}
 }

@@ -23,6 +23,7 @@ enum {
 /* A viewer's mail (a sealed heartbeat) the relay gave the uplink, for
  * moatd to open: the uplink holds no key. Untrusted bytes. */
 struct stats_mail {
+	uint64_t seq; /* mail number + 1 once whole; 0 while being written */
 	uint32_t len;
 	uint8_t body[STATS_MAIL_MAX];
 };
@@ -94,11 +95,12 @@ struct stats_uplink {
 	uint32_t cap_hist[LAT_BUCKETS];	   /* capture to send completion */
 	char err[STATS_ERR_MAX];
 	/*
-	 * The mailbox: the uplink fills mail[mail_in % STATS_MAIL_SLOTS], then
-	 * publishes it by raising mail_in (a release store); moatd reads up to
-	 * mail_in (an acquire load) and drops a slot the uplink may have
-	 * reused while it copied. The page outlives uplink restarts, so
-	 * mail_in only grows.
+	 * The mailbox, a sequence lock per slot: the uplink zeroes the slot's
+	 * seq, fills mail[i % STATS_MAIL_SLOTS], sets seq to i + 1 (a release
+	 * store), then raises mail_in to i + 1. moatd takes mail i only if
+	 * seq reads i + 1 both before and after its copy (an acquire fence
+	 * between): a slot the uplink reused meanwhile is dropped, never read
+	 * torn. The page outlives uplink restarts, so mail_in only grows.
 	 */
 	uint64_t mail_in;
 	struct stats_mail mail[STATS_MAIL_SLOTS];

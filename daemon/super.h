@@ -87,6 +87,8 @@ struct super {
 	/* viewers' heartbeats, from the uplink's mailbox (mailbox.c) */
 	uint64_t mail_seen;		 /* mails taken from the uplink */
 	uint64_t hb_applied, hb_same, hb_refused, hb_lost;
+	bool hb_reload_due;	 /* a key changed: restart the sealer */
+	uint64_t hb_reload_ns;	 /* when it last did for that */
 	char hb_last[STATS_ERR_MAX];	 /* the last refusal, for status */
 	/* the relay, resolved by moatd for the uplink */
 	struct sockaddr_storage relay;

@@ -937,8 +937,11 @@ static void on_recv(struct uplink *u, int res)
 			struct stats_mail *m =
 				&u->st->mail[in % STATS_MAIL_SLOTS];
 
+			__atomic_store_n(&m->seq, 0, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_RELEASE);
 			m->len = h.body_len;
 			memcpy(m->body, f + WIRE_HDR_LEN, h.body_len);
+			__atomic_store_n(&m->seq, in + 1, __ATOMIC_RELEASE);
 			__atomic_store_n(&u->st->mail_in, in + 1,
 					 __ATOMIC_RELEASE);
 			log_debug("uplink: a heartbeat from a viewer, for moatd");

@@ -5,7 +5,14 @@
  * their login key; the relay keeps public keys only. Hubs send sealed
  * records; the relay stores them per stream on disk, makes them durable,
  * then acknowledges. Viewers the hub approved list its streams and fetch
- * them. It never holds a key that opens anything.
+ * them, or watch live. It never holds a key that opens anything.
+ *
+ * One io_uring loop, one thread: accepts and receives
+ * complete in it; replies and live records are queued per connection and
+ * sent with non-blocking sendmsg, with a POLLOUT wake-up through the ring
+ * when a socket is full. A connection closed while its receive is in
+ * flight is shut down and its slot kept until that receive comes back, so
+ * the kernel never writes into a freed buffer.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -15,6 +22,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <liburing.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +50,7 @@
 
 enum {
 	MAX_CONNS = 2048,
+	RING_ENTRIES = 4096,
 	/* Acknowledgements are batched: one fsync and one ACK for up to
 	 * ACK_BATCH records or ACK_DELAY_MS, whichever comes first (each ACK
 	 * wakes the hub's uplink; they only let it forget spooled records). */
@@ -102,6 +111,8 @@ struct conn {
 	uint8_t challenge[LOGIN_CHALLENGE_LEN];
 	uint8_t hub[16]; /* the account: a hub's login key's account id */
 	uint8_t login_pk[LOGIN_KEY_LEN]; /* who logged in (a viewer's mail) */
+	uint64_t since_ms; /* when it connected */
+	bool mailed;	   /* a viewer's one MAIL of this connection */
 	struct live_sub *out; /* what waits to be sent: replies, live records */
 	uint64_t moved_ms;    /* when its queue last moved (or was empty) */
 	bool live;	       /* a viewer that asked for LIVE */
@@ -110,17 +121,25 @@ struct conn {
 	uint64_t acked; /* count last acknowledged */
 	uint64_t due_ms; /* when the pending acknowledgement must go */
 	bool ack_due;
+	/* io_uring: what is in flight for it; its generation tells a
+	 * completion for it from one for an earlier connection in its slot */
+	uint32_t gen;
+	bool recv_armed, pollout_armed;
+	bool closing; /* shut down, waiting for its receive to come back */
 };
 
 /* Makes what this connection sent durable, then says so. */
+static int reply_ctl(struct conn *c, uint8_t type, const uint8_t *id,
+		     uint64_t value, const uint8_t *body, size_t len);
+
+/* Through the hub's queue (sent without blocking), behind any MAIL. */
 static int send_ack(struct store *st, struct conn *c)
 {
 	if (store_sync(st))
 		return -1;
 	c->ack_due = false;
 	c->acked = c->count;
-	return wire_send_ctl(c->fd, WIRE_ACK, c->hub, c->count, NULL, 0) ? -1 :
-									    0;
+	return reply_ctl(c, WIRE_ACK, c->hub, c->count, NULL, 0) ? -1 : 0;
 }
 
 static volatile sig_atomic_t stop;
@@ -154,9 +173,16 @@ static int listen_on(const char *spec)
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0) {
+		int b;
+
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-		    listen(fd, 512) < 0) {
+		/* a relay killed a moment ago may still hold the port while
+		 * the kernel tears its io_uring down: wait a little for it */
+		for (int i = 0; (b = bind(fd, res->ai_addr, res->ai_addrlen)) < 0 &&
+				errno == EADDRINUSE && i < 30;
+		     i++)
+			usleep(100000);
+		if (b < 0 || listen(fd, 512) < 0) {
 			fprintf(stderr, "moat-relay: --listen %s: %s\n", spec,
 				strerror(errno));
 			close(fd);
@@ -171,16 +197,70 @@ static struct conn conns[MAX_CONNS];
 
 static int flush_out(struct conn *c);
 
-static void conn_close(struct conn *c)
+static struct io_uring ring;
+
+enum ud_kind { UD_ACCEPT = 1, UD_RECV, UD_POLLOUT, UD_CANCEL };
+#define UD(k, i, g) (((uint64_t)(k) << 56) | ((uint64_t)((g) & 0xffffffu) << 24) | (uint64_t)(i))
+#define UD_KIND(u) ((enum ud_kind)((u) >> 56))
+#define UD_GEN(u) ((uint32_t)(((u) >> 24) & 0xffffffu))
+#define UD_IDX(u) ((int)((u) & 0xffffffu))
+
+static struct io_uring_sqe *sqe_get(void)
 {
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+	if (!sqe) {
+		io_uring_submit(&ring);
+		sqe = io_uring_get_sqe(&ring);
+	}
+	return sqe;
+}
+
+static bool conn_open(const struct conn *c)
+{
+	return c->fd >= 0 && !c->closing;
+}
+
+static void conn_free(struct conn *c)
+{
+	/* a POLLOUT still armed holds the socket open past close(): shut it
+	 * down so that request comes back (and the peer hears the end) */
+	if (c->fd >= 0 && c->pollout_armed)
+		shutdown(c->fd, SHUT_RDWR);
 	if (c->fd >= 0)
 		close(c->fd);
 	wire_rx_free(&c->rx);
 	live_sub_free(c->out);
 	c->out = NULL;
 	c->live = false;
+	c->closing = false;
 	c->fd = -1;
 }
+
+/*
+ * Ends a connection. A receive in flight still points into its buffer:
+ * the socket is shut down and the receive cancelled, and the slot is
+ * freed when that receive comes back.
+ */
+static void conn_close(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->fd < 0 || c->closing)
+		return;
+	if (!c->recv_armed) {
+		conn_free(c);
+		return;
+	}
+	c->closing = true;
+	shutdown(c->fd, SHUT_RDWR);
+	sqe = sqe_get();
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, UD(UD_RECV, c - conns, c->gen), 0);
+		io_uring_sqe_set_data64(sqe, UD(UD_CANCEL, 0, 0));
+	}
+}
+
 
 /*
  * A hub's record, to every live viewer of its account that follows the
@@ -195,7 +275,7 @@ static void fanout(const struct conn *hub, const struct wire_hdr *h,
 	for (int i = 0; i < MAX_CONNS; i++) {
 		struct conn *v = &conns[i];
 
-		if (v->fd < 0 || !v->live || memcmp(v->hub, hub->hub, 16) ||
+		if (!conn_open(v) || !v->live || memcmp(v->hub, hub->hub, 16) ||
 		    !live_wants(v->out, h))
 			continue;
 		if (!b)
@@ -453,24 +533,26 @@ static void mail_path(struct store *st, const uint8_t acct[16],
 	}
 }
 
-/* Gives the hub on c every mail waiting for it from a viewer it approved;
- * deletes what was given and what no approved viewer sent. */
-static void mail_deliver(struct store *st, struct conn *c)
+/* Gives the hub on c every mail waiting for it from a viewer it approved
+ * (queued, sent without blocking); deletes what was given and what no
+ * approved viewer sent. -1 if c failed (the caller closes it). */
+static int mail_deliver(struct store *st, struct conn *c)
 {
 	uint8_t keys[RELAY_VIEWERS_MAX][LOGIN_KEY_LEN], pk[LOGIN_KEY_LEN];
 	char dir[300], mdir[400], path[600];
 	struct dirent *e;
 	size_t n = 0, sent = 0;
+	int ret = 0;
 	DIR *d;
 
 	store_hub_dir(st, c->hub, dir, sizeof(dir));
 	mail_path(st, c->hub, NULL, mdir, sizeof(mdir));
 	d = opendir(mdir);
 	if (!d)
-		return;
+		return 0;
 	if (viewers_load(dir, keys, &n))
 		n = 0;
-	while ((e = readdir(d))) {
+	while (!ret && (e = readdir(d))) {
 		uint8_t *body = NULL;
 		size_t len = 0;
 		bool ok = false;
@@ -484,21 +566,19 @@ static void mail_deliver(struct store *st, struct conn *c)
 		snprintf(path, sizeof(path), "%s/%s", mdir, e->d_name);
 		if (ok && !file_read_bounded(path, WIRE_MAIL_MAX, &body, &len) &&
 		    len) {
-			if (wire_send_ctl(c->fd, WIRE_MAIL, c->hub, 0, body,
-					  (uint32_t)len)) {
-				free(body);
-				break; /* kept for the next login */
-			}
-			sent++;
+			ret = reply_ctl(c, WIRE_MAIL, c->hub, 0, body, len);
+			sent += !ret;
 		}
 		free(body);
-		unlink(path);
+		if (!ret)
+			unlink(path);
 	}
 	closedir(d);
 	if (sent) {
 		fsync_dir(mdir);
 		log_info("gave a hub %zu heartbeat(s) from its viewers", sent);
 	}
+	return ret ? -1 : 0;
 }
 
 /* MAIL from a logged-in viewer: kept durably, then acknowledged (ACK 1);
@@ -509,6 +589,8 @@ static int on_mail(struct store *st, struct conn *c, const uint8_t *body,
 	char mdir[400], path[600];
 	int ret;
 
+	if (c->mailed)
+		return send_error(c, "one heartbeat per connection");
 	mail_path(st, c->hub, NULL, mdir, sizeof(mdir));
 	mail_path(st, c->hub, c->login_pk, path, sizeof(path));
 	ret = mkdir_p(mdir, 0700);
@@ -520,15 +602,23 @@ static int on_mail(struct store *st, struct conn *c, const uint8_t *body,
 		return send_error(c, "the relay cannot keep the heartbeat");
 	}
 	log_debug("a viewer left its hub a heartbeat");
+	c->mailed = true;
 	ret = reply_ctl(c, WIRE_ACK, c->hub, 1, NULL, 0);
-	for (int i = 0; i < MAX_CONNS; i++) {
-		struct conn *h = &conns[i];
+	{
+		/* the hub's newest connection (an older one may be a dead
+		 * connection not noticed yet) */
+		struct conn *hub = NULL;
 
-		if (h->fd >= 0 && h->role == WIRE_ROLE_HUB &&
-		    h->stage == ST_READY && !memcmp(h->hub, c->hub, 16)) {
-			mail_deliver(st, h);
-			break;
+		for (int i = 0; i < MAX_CONNS; i++) {
+			struct conn *h = &conns[i];
+
+			if (conn_open(h) && h->role == WIRE_ROLE_HUB &&
+			    h->stage == ST_READY && !memcmp(h->hub, c->hub, 16) &&
+			    (!hub || h->since_ms > hub->since_ms))
+				hub = h;
 		}
+		if (hub && mail_deliver(st, hub))
+			conn_close(hub);
 	}
 	return ret;
 }
@@ -545,6 +635,7 @@ static int do_head(struct store *st, struct conn *c, const uint8_t id[16])
 	ssize_t got;
 	int fd, ret = 0, n = 0;
 
+	store_sync(st); /* the viewer erases keys by what it reads here */
 	store_hub_dir(st, c->hub, dir, sizeof(dir));
 	hex_encode(hex, id, 16);
 	snprintf(path, sizeof(path), "%s/%s.moat", dir, hex);
@@ -579,8 +670,7 @@ static int on_viewers(struct store *st, struct conn *c, const uint8_t *keys,
 	}
 	log_debug("a hub approves %zu viewer(s)", n);
 	c->stage = ST_READY;
-	mail_deliver(st, c);
-	return 0;
+	return mail_deliver(st, c);
 }
 
 static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
@@ -667,21 +757,16 @@ static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 	return send_error(c, "a viewer sends LIST, GET, HEAD, MAIL or LIVE");
 }
 
-/* Reads what arrived; stores it; acknowledges once it is durable. */
-static int on_readable(struct store *st, struct conn *c)
+/* n bytes arrived in the receive buffer: the frames they complete. */
+static int on_received(struct store *st, struct conn *c, size_t n)
 {
 	struct wire_hdr h;
 	const uint8_t *f;
-	size_t room;
-	uint8_t *dst = wire_rx_space(&c->rx, &room);
-	ssize_t n = room ? recv(c->fd, dst, room, 0) : -1;
 	int ret;
 
-	if (n <= 0)
-		return -1;
-	wire_rx_added(&c->rx, (size_t)n);
+	wire_rx_added(&c->rx, n);
 	while ((ret = wire_rx_next(&c->rx, &h, &f)) == 1)
-		if (on_frame(st, c, &h, f))
+		if (on_frame(st, c, &h, f) || !conn_open(c))
 			return -1;
 	if (ret < 0) {
 		send_error(c, "not a frame of the moat protocol");
@@ -692,6 +777,250 @@ static int on_readable(struct store *st, struct conn *c)
 			return send_ack(st, c);
 	}
 	return 0;
+}
+
+/* ---- the loop: io_uring ---- */
+
+/* A receive into c's buffer, unless one is out or c's replies pile up. */
+static void arm_recv(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+	size_t room;
+	uint8_t *dst;
+
+	if (!conn_open(c) || c->recv_armed || !reading(c))
+		return;
+	dst = wire_rx_space(&c->rx, &room);
+	sqe = room ? sqe_get() : NULL;
+	if (!sqe) {
+		conn_close(c);
+		return;
+	}
+	io_uring_prep_recv(sqe, c->fd, dst, room, 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_RECV, c - conns, c->gen));
+	c->recv_armed = true;
+}
+
+/* A wake-up when c's socket has room, while its queue waits. */
+static void arm_pollout(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!conn_open(c) || c->pollout_armed || !c->out ||
+	    !live_pending(c->out))
+		return;
+	sqe = sqe_get();
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+	io_uring_sqe_set_data64(sqe, UD(UD_POLLOUT, c - conns, c->gen));
+	c->pollout_armed = true;
+}
+
+/*
+ * One accept at a time, armed again as each completes (each tries the
+ * backlog at once). A multishot accept was tried first: a connection
+ * already waiting in the backlog when it was armed could wait there until
+ * the next one arrived.
+ */
+static void arm_accept(int lfd)
+{
+	struct io_uring_sqe *sqe = sqe_get();
+
+	if (!sqe)
+		return;
+	io_uring_prep_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, 0, 0));
+}
+
+static void on_accept(int fd)
+{
+	struct sockaddr_storage peer = { 0 };
+	socklen_t pl = sizeof(peer);
+	struct conn *c = NULL;
+	int one = 1;
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &pl)) {
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < MAX_CONNS && !c; i++)
+		if (conns[i].fd < 0)
+			c = &conns[i];
+	if (!c) {
+		close(fd);
+		return;
+	}
+	/* frames go out when they are ready (small ones too: ACK, END,
+	 * ERROR), as the uplink's do; docs/BENCH-RELAY.md */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO,
+		   &(struct timeval){ .tv_sec = SEND_TIMEOUT_S },
+		   sizeof(struct timeval));
+	{
+		uint32_t gen = c->gen + 1;
+
+		memset(c, 0, sizeof(*c));
+		c->gen = gen;
+	}
+	c->fd = fd;
+	c->peer = peer;
+	c->moved_ms = c->since_ms = now_ms();
+	/* everything but CHALLENGE and a closing ERROR goes through this
+	 * queue, sent without blocking: replies, live records, and a hub's
+	 * ACKs and MAIL */
+	c->out = calloc(1, sizeof(*c->out));
+	if (!c->out || wire_rx_init(&c->rx, REC_BODY_MAX + WIRE_HDR_LEN)) {
+		conn_free(c);
+		return;
+	}
+	arm_recv(c);
+}
+
+static void on_cqe(struct store *st, int lfd, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	struct conn *c;
+
+	switch (UD_KIND(ud)) {
+	case UD_ACCEPT:
+		if (cqe->res >= 0)
+			on_accept(cqe->res);
+		else if (cqe->res != -EINTR && cqe->res != -ECONNABORTED)
+			log_warn("accept: %s", strerror(-cqe->res));
+		arm_accept(lfd);
+		return;
+	case UD_RECV:
+		c = &conns[UD_IDX(ud)];
+		if (c->fd < 0 || c->gen != UD_GEN(ud))
+			return;
+		c->recv_armed = false;
+		if (c->closing) {
+			conn_free(c);
+			return;
+		}
+		if (cqe->res <= 0 || on_received(st, c, (size_t)cqe->res)) {
+			log_debug("connection closed");
+			conn_close(c);
+			return;
+		}
+		break;
+	case UD_POLLOUT:
+		c = &conns[UD_IDX(ud)];
+		if (c->fd < 0 || c->gen != UD_GEN(ud))
+			return;
+		c->pollout_armed = false;
+		if (conn_open(c) && c->out && flush_out(c)) {
+			conn_close(c);
+			return;
+		}
+		break;
+	case UD_CANCEL:
+	default:
+		return;
+	}
+	arm_recv(c);
+	arm_pollout(c);
+}
+
+/* What is due by the clock: acknowledgements, retention, stalled
+ * viewers. The time until the next acknowledgement, at most 1 s. */
+static long periodic(struct store *st)
+{
+	uint64_t t = now_ms(), wait = 1000;
+
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = &conns[i];
+
+		if (!conn_open(c))
+			continue;
+		if (c->ack_due && t >= c->due_ms && send_ack(st, c)) {
+			conn_close(c);
+			continue;
+		}
+		if (c->ack_due)
+			wait = c->due_ms - t < wait ? c->due_ms - t : wait;
+		if (c->out && live_pending(c->out) &&
+		    t - c->moved_ms >= STALL_MS) {
+			char a[64];
+
+			log_warn("closed a %s connection from %s: it stopped reading (%zu bytes waited %d s)",
+				 c->role ? role_str(c->role) : "new",
+				 addr_str(&c->peer, a, sizeof(a)),
+				 c->out->q_bytes, STALL_MS / 1000);
+			conn_close(c);
+			continue;
+		}
+		/* a fan-out may have queued to it: wake when it can send */
+		arm_pollout(c);
+		arm_recv(c);
+	}
+	store_retain(st);
+	return (long)wait;
+}
+
+/*
+ * Before exiting: every request cancelled and come back. A request still
+ * in flight holds its file, and the ring is torn down after the process
+ * has gone: the listening socket would go on taking connections that
+ * nobody serves, and a relay started again could not bind its port.
+ */
+static void drain(void)
+{
+	struct io_uring_sqe *sqe = sqe_get();
+	struct __kernel_timespec ts = { .tv_nsec = 100000000 };
+
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (conns[i].fd >= 0)
+			shutdown(conns[i].fd, SHUT_RDWR);
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		io_uring_sqe_set_data64(sqe, UD(UD_CANCEL, 0, 0));
+	}
+	io_uring_submit(&ring);
+	for (int k = 0; k < 20; k++) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, n = 0;
+		bool accept_back = false;
+
+		if (io_uring_wait_cqe_timeout(&ring, &cqe, &ts) == -ETIME)
+			continue;
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			accept_back |= UD_KIND(io_uring_cqe_get_data64(cqe)) ==
+				       UD_ACCEPT;
+			n++;
+		}
+		io_uring_cq_advance(&ring, n);
+		if (accept_back)
+			break;
+	}
+}
+
+static void serve(struct store *st, int lfd)
+{
+	long wait = 0;
+
+	arm_accept(lfd);
+	while (!stop && !st->failed) {
+		struct __kernel_timespec ts = { .tv_sec = wait / 1000,
+						.tv_nsec = (wait % 1000) * 1000000 };
+		struct io_uring_cqe *cqe;
+		unsigned int head, n = 0;
+		int ret = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts,
+							   NULL);
+
+		if (ret < 0 && ret != -ETIME && ret != -EINTR) {
+			log_err("io_uring: %s", strerror(-ret));
+			break;
+		}
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			on_cqe(st, lfd, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&ring, n);
+		wait = periodic(st);
+	}
+	drain();
 }
 
 /* "512M", "20G", "65536": bytes, or 0 when it is not a size of 64 KiB+. */
@@ -805,104 +1134,19 @@ int main(int argc, char **argv)
 			setrlimit(RLIMIT_NOFILE, &nf);
 		}
 	}
-	log_info("listening on %s, storing in %s", addr, dir);
-	while (!stop) {
-		struct pollfd pf[MAX_CONNS + 1];
-		int map[MAX_CONNS + 1], n = 0;
-
-		pf[n] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-		map[n++] = -1;
-		for (int i = 0; i < MAX_CONNS; i++) {
-			if (conns[i].fd < 0)
-				continue;
-			pf[n] = (struct pollfd){
-				.fd = conns[i].fd,
-				.events = (reading(&conns[i]) ? POLLIN : 0) |
-					  (conns[i].out &&
-							   live_pending(conns[i].out) ?
-						   POLLOUT :
-						   0)
-			};
-			map[n++] = i;
-		}
-		{
-			uint64_t t = now_ms(), wait = 1000;
-
-			for (int i = 0; i < MAX_CONNS; i++)
-				if (conns[i].fd >= 0 && conns[i].ack_due)
-					wait = conns[i].due_ms <= t ? 0 :
-					       conns[i].due_ms - t < wait ?
-								 conns[i].due_ms - t :
-								 wait;
-			if (poll(pf, (nfds_t)n, (int)wait) < 0)
-				continue;
-		}
-		for (int i = 0; i < MAX_CONNS; i++)
-			if (conns[i].fd >= 0 && conns[i].ack_due &&
-			    now_ms() >= conns[i].due_ms && send_ack(&st, &conns[i]))
-				conn_close(&conns[i]);
-		store_retain(&st);
-		if (st.failed)
-			break;
-		for (int i = 0; i < MAX_CONNS; i++) {
-			struct conn *cn = &conns[i];
-			char a[64];
-
-			if (cn->fd < 0 || !cn->out || !live_pending(cn->out) ||
-			    now_ms() - cn->moved_ms < STALL_MS)
-				continue;
-			log_warn("closed a viewer connection from %s: it stopped reading (%zu bytes waited %d s)",
-				 addr_str(&cn->peer, a, sizeof(a)),
-				 cn->out->q_bytes, STALL_MS / 1000);
-			conn_close(cn);
-		}
-		for (int k = 1; k < n; k++) {
-			struct conn *cn = &conns[map[k]];
-
-			if (cn->fd >= 0 && (pf[k].revents & POLLOUT) &&
-			    cn->out && flush_out(cn)) {
-				conn_close(cn);
-				continue;
-			}
-			if (cn->fd >= 0 && (pf[k].revents & ~POLLOUT) &&
-			    on_readable(&st, cn)) {
-				log_debug("connection closed");
-				conn_close(cn);
-			}
-		}
-		if (pf[0].revents & POLLIN) {
-			struct sockaddr_storage peer = { 0 };
-			socklen_t pl = sizeof(peer);
-			int fd = accept4(lfd, (struct sockaddr *)&peer, &pl,
-					 SOCK_CLOEXEC);
-			int i;
-
-			for (i = 0; fd >= 0 && i < MAX_CONNS; i++)
-				if (conns[i].fd < 0)
-					break;
-			if (fd >= 0 && i == MAX_CONNS) {
-				close(fd);
-			} else if (fd >= 0) {
-				int one = 1;
-
-				/* frames go out when they are ready (small
-				 * ones too: ACK, END, ERROR), as the uplink's
-				 * do; docs/BENCH-RELAY.md */
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-					   sizeof(one));
-				setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO,
-					   &(struct timeval){ .tv_sec = SEND_TIMEOUT_S },
-					   sizeof(struct timeval));
-				memset(&conns[i], 0, sizeof(conns[i]));
-				conns[i].fd = fd;
-				conns[i].peer = peer;
-				conns[i].moved_ms = now_ms();
-				if (wire_rx_init(&conns[i].rx,
-						 REC_BODY_MAX + WIRE_HDR_LEN))
-					conn_close(&conns[i]);
-			}
-		}
+	ret = io_uring_queue_init(RING_ENTRIES, &ring, 0);
+	if (ret) {
+		fprintf(stderr, "moat-relay: io_uring: %s (is kernel.io_uring_disabled set?)\n",
+			strerror(-ret));
+		return 1;
 	}
+	log_info("listening on %s, storing in %s", addr, dir);
+	serve(&st, lfd);
+	io_uring_queue_exit(&ring);
+	close(lfd);
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (conns[i].fd >= 0)
+			conn_free(&conns[i]);
 	store_close(&st);
 	log_info("stopped: %llu records stored, %llu duplicates, %llu out of order, %llu streams deleted by the quota",
 		 (unsigned long long)st.stored,

@@ -104,7 +104,10 @@ static int change(const struct cfg *c, const char *sock, const char *verb,
 {
 	struct ks_viewer *v = NULL;
 	size_t n = 0, at = 0;
-	int ret = ks_viewer_list(c->keys, &v, &n);
+	/* moatd rewrites a viewer's file when a heartbeat comes: one
+	 * read-modify-write at a time */
+	int lock = ks_lock(c->keys);
+	int ret = lock < 0 ? lock : ks_viewer_list(c->keys, &v, &n);
 
 	if (!ret)
 		ret = find(v, n, what, &at);
@@ -129,6 +132,7 @@ static int change(const struct cfg *c, const char *sock, const char *verb,
 			printf("approved %s: new streams are sealed to it\n",
 			       v[at].name);
 	}
+	ks_unlock(lock);
 	if (!ret && strcmp(verb, "list"))
 		viewers_tell(sock, false);
 	ks_viewer_list_free(v, n);

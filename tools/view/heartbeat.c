@@ -22,10 +22,13 @@
  * hub never learns a key this viewer does not hold on disk.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,10 +44,17 @@ enum {
 	HB_STREAMS_MAX = 1 << 20, /* streams looked at */
 };
 
-/* Which of id's keys open the header record rec; a bit per key. */
-static unsigned int header_keys(const struct ks_identity *id,
-				const uint8_t *rec, size_t len)
+/*
+ * Which of id's keys opens the header record rec: *bits gets a bit for it
+ * (none when no key does). A key counts as not opening it only when the
+ * header says so (not wrapped to it, the wrap or the header tag does not
+ * verify, or it does not parse); anything else (no memory, OpenSSL
+ * failing) is an error, so a failure here never makes a key look unused.
+ */
+static int header_keys(const struct ks_identity *id, const uint8_t *rec,
+		       size_t len, unsigned int *bits)
 {
+	*bits = 0;
 	for (size_t i = 0; i < id->n_keys; i++) {
 		struct open_identity one;
 		struct open_stream *os;
@@ -57,13 +67,24 @@ static unsigned int header_keys(const struct ks_identity *id,
 		one.n_keys = 1;
 		os = open_stream_new(&one);
 		if (!os)
-			return 0;
+			return -ENOMEM;
 		ret = open_record(os, rec, len, NULL, 0, &out_len, &final);
 		open_stream_free(os);
-		if (!ret)
-			return 1U << i; /* a stream is wrapped once per viewer */
+		if (!ret) {
+			*bits = 1U << i; /* a stream is wrapped once per viewer */
+			return 0;
+		}
+		if (ret == -MOAT_E_CRYPTO || ret > -MOAT_E_BASE)
+			return ret;
 	}
 	return 0;
+}
+
+/* The relay's ERROR frame, said (its reason is why the run stops). */
+static void said_error(const struct wire_hdr *h, const uint8_t *f)
+{
+	fprintf(stderr, "moat-view: heartbeat: the relay says: %.*s\n",
+		(int)h->body_len, (const char *)f + WIRE_HDR_LEN);
 }
 
 /* LIST, then HEAD each stream; fills used (a bit per key) and *n. */
@@ -101,8 +122,11 @@ static int scan(int fd, struct wire_rx *rx, const uint8_t acct[16],
 			       f + WIRE_HDR_LEN + k * WIRE_STREAM_ENTRY, 16);
 		}
 	}
-	if (!ret && h.type != WIRE_END)
+	if (!ret && h.type != WIRE_END) {
+		if (h.type == WIRE_ERROR)
+			said_error(&h, f);
 		ret = h.type == WIRE_ERROR ? -EPROTO : -MOAT_E_MALFORMED;
+	}
 	/* HEAD in batches: the relay answers each with the header record (or
 	 * nothing, for a stream deleted since) and END */
 	while (!ret && asked < *n) {
@@ -118,20 +142,50 @@ static int scan(int fd, struct wire_rx *rx, const uint8_t acct[16],
 			if (h.type == WIRE_END)
 				k++;
 			else if (h.type == REC_TYPE_HEADER &&
-				 !memcmp(h.id, ids[asked + k], 16))
-				*used |= header_keys(id, f,
-						     WIRE_HDR_LEN + h.body_len);
-			else
-				ret = h.type == WIRE_ERROR ? -EPROTO :
-							     -MOAT_E_MALFORMED;
+				 !memcmp(h.id, ids[asked + k], 16)) {
+				unsigned int bits;
+
+				ret = header_keys(id, f, WIRE_HDR_LEN + h.body_len,
+						  &bits);
+				*used |= bits;
+			} else if (h.type == WIRE_ERROR) {
+				said_error(&h, f);
+				ret = -EPROTO;
+			} else {
+				ret = -MOAT_E_MALFORMED;
+			}
 		}
 		asked += batch;
 	}
-	if (ret == -EPROTO)
-		fprintf(stderr, "moat-view: the relay says: %.*s\n",
-			(int)h.body_len, (const char *)f + WIRE_HDR_LEN);
 	free(ids);
 	return ret;
+}
+
+/* An exclusive lock on the folder holding the identity file (the file
+ * itself is replaced by each write, so it cannot hold the lock). */
+static int lock_identity(const char *ident)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(ident, '/');
+	int fd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == ident)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ident), ident);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "moat-view: heartbeat: another heartbeat for an identity in %s is running; try again when it is done\n",
+			dir);
+		close(fd);
+		return -1;
+	}
+	if (fd < 0)
+		fprintf(stderr, "moat-view: heartbeat: %s: %s\n", dir,
+			strerror(errno));
+	return fd;
 }
 
 static void key_hex(const struct open_key *k, char out[33])
@@ -153,12 +207,21 @@ int cmd_heartbeat(const char *ident, const char *relay, bool json)
 	char erased[KS_MAX_KEYS][33], cur[33];
 	unsigned int used = 0;
 	size_t n_streams = 0, n_erased = 0, held_before;
-	int newest_used = -1, fd = -1, ret, rc = 1;
+	int newest_used = -1, fd = -1, ret, rc = 1, lock;
 	bool made = false;
+	const char *why;
 	struct timespec now;
 
-	if (view_identity(ident, &id, &oid))
+	/* two heartbeats at once (a timer and a person) could each write
+	 * a new key, and the hub take the one no longer on disk: one at a
+	 * time, by a lock on the identity's folder */
+	lock = lock_identity(ident);
+	if (lock < 0)
 		return 1;
+	if (view_identity(ident, &id, &oid)) {
+		close(lock);
+		return 1;
+	}
 	held_before = id.n_keys;
 	fd = connect_relay(relay);
 	if (fd < 0 || wire_rx_init(&rx, WIRE_CTL_BODY_MAX + WIRE_HDR_LEN))
@@ -168,7 +231,7 @@ int cmd_heartbeat(const char *ident, const char *relay, bool json)
 	ret = scan(fd, &rx, acct, &id, &used, &n_streams);
 	if (ret) {
 		if (ret != -EPROTO)
-			fprintf(stderr, "moat-view: heartbeat: reading the streams' headers from the relay: %s\n",
+			fprintf(stderr, "moat-view: heartbeat: reading the streams' headers from the relay: %s; nothing was erased or sent\n",
 				moat_strerror(ret));
 		goto out;
 	}
@@ -226,16 +289,24 @@ int cmd_heartbeat(const char *ident, const char *relay, bool json)
 		goto out;
 	}
 	rc = 0;
+	if (made)
+		why = "new";
+	else if (newest_used < 0)
+		why = "sent again: no stream on the relay opens with this viewer's keys yet, so none is erased and no new one made";
+	else if (newest_used == (int)id.n_keys - 1)
+		why = "sent again: this viewer holds 8 keys, all needed by streams on the relay; a new one comes once the relay deletes the oldest streams";
+	else
+		why = "sent again: the hub has not sealed a stream to it yet";
 	if (json) {
-		printf("{\"streams\": %zu, \"keys_before\": %zu, \"keys\": %zu, \"new_key\": %s, \"key\": \"%s\", \"erased\": [",
+		printf("{\"streams\": %zu, \"keys_before\": %zu, \"keys\": %zu, \"new_key\": %s, \"key\": \"%s\", \"note\": \"%s\", \"erased\": [",
 		       n_streams, held_before, id.n_keys, made ? "true" : "false",
-		       cur);
+		       cur, made ? "" : why);
 		for (size_t i = 0; i < n_erased; i++)
 			printf("%s\"%s\"", i ? ", " : "", erased[i]);
 		printf("]}\n");
 	} else {
 		printf("heartbeat sent: the hub will seal new streams to key %.8s (%s)\n",
-		       cur, made ? "new" : "sent before; the hub has not used it yet");
+		       cur, why);
 		printf("%zu stream(s) on the relay looked at; %zu key(s) held (%zu erased: no stream needs them)\n",
 		       n_streams, id.n_keys, n_erased);
 	}
@@ -245,5 +316,6 @@ out:
 	wire_rx_free(&rx);
 	if (fd >= 0)
 		close(fd);
+	close(lock);
 	return rc;
 }
