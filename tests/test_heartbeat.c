@@ -87,16 +87,21 @@ static bool hub_takes_newest(const struct ks_identity *id, int ms)
 /*
  * The relay's streams of the hub, read from its folder: which of the
  * identity's keys opens each one's header (a bit per key); *none counts
- * those no key opens, *n all with a whole header.
+ * those no key opens, *n all with a whole header. With unfetched, the
+ * streams the viewer fetched (FILE.fetched) are left out.
  */
 static unsigned int relay_keys(const struct ks_identity *id, size_t *n,
-			       size_t *none)
+			       size_t *none, bool unfetched)
 {
-	char cmd[600], paths[1 << 16];
+	char cmd[600], paths[1 << 16], fpath[300];
 	unsigned int used = 0;
 	char *p, *save = NULL;
+	size_t flen = 0;
+	uint8_t *fetched;
 
 	*n = *none = 0;
+	snprintf(fpath, sizeof(fpath), "%s.fetched", h.ident);
+	fetched = unfetched ? read_all(fpath, &flen) : NULL;
 	snprintf(cmd, sizeof(cmd), "ls %s/*/*.moat 2>/dev/null", h.relay_dir);
 	run_cmd(cmd, paths, sizeof(paths));
 	for (p = strtok_r(paths, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
@@ -106,6 +111,12 @@ static unsigned int relay_keys(const struct ks_identity *id, size_t *n,
 		bool opened = false;
 		struct rd r;
 
+		const char *base = strrchr(p, '/');
+
+		if (fetched && base && memmem(fetched, flen, base + 1, 32)) {
+			free(buf);
+			continue;
+		}
 		if (!buf)
 			continue; /* deleted by the quota since ls */
 		rd_init(&r, buf, len);
@@ -132,6 +143,7 @@ static unsigned int relay_keys(const struct ks_identity *id, size_t *n,
 		}
 		free(buf);
 	}
+	free(fetched);
 	return used;
 }
 
@@ -239,8 +251,8 @@ int main(void)
 	snprintf(lines, sizeof(lines),
 		 "[camera porch]\nsource = file:%s\nloop = yes\n", clip);
 	CHECK(!hub_init(&h, "heartbeat", lines), "a hub; its viewer paired");
-	/* a relay that keeps about 10 s of this camera: old streams go */
-	snprintf(h.relay_quota, sizeof(h.relay_quota), "1M");
+	/* a relay that keeps about 20 s of this camera: old streams go */
+	snprintf(h.relay_quota, sizeof(h.relay_quota), "2M");
 	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
 	CHECK(!hub_wait_acked(&h, 20000), "the hub logged in to the relay");
 	usleep(1500 * 1000);
@@ -278,16 +290,49 @@ int main(void)
 		only_new.keys[0] = id1.keys[1];
 		only_new.key_created[0] = id1.key_created[1];
 		only_new.n_keys = 1;
-		used = relay_keys(&only_new, &n, &none);
+		used = relay_keys(&only_new, &n, &none, false);
 		CHECK(used == 1 && n > none && none > 0,
 		      "streams sealed after the heartbeat open with the new key (%zu of %zu), earlier ones do not",
 		      n - none, n);
 		ks_identity_wipe(&only_new);
 	}
-	used = relay_keys(&id1, &n, &none);
+	used = relay_keys(&id1, &n, &none, false);
 	CHECK(none == 0 && n > 0, "every stream on the relay (%zu) opens with a key the identity holds",
 	      n);
 	CHECK(file_has(h.ident, first_sk), "the first key is kept while streams sealed to it are on the relay");
+
+	/* ---- fetched streams need their key no more ---- */
+	{
+		struct ks_identity only_first = id0;
+		char cmdf[2048], path[300];
+		size_t fn, fnone;
+
+		snprintf(path, sizeof(path), "%s/out.h264", h.dir);
+		snprintf(cmdf, sizeof(cmdf),
+			 "%s/moat-view fetch --identity %s --relay %s --out %s --json 2>&1",
+			 h.bin, h.ident, h.relay_addr, path);
+		CHECK(run_cmd(cmdf, out, sizeof(out)) == 0 &&
+			      json_num(out, NULL, "opened") > 0,
+		      "the viewer fetches the streams on the relay: %.200s", out);
+		CHECK(heartbeat(out, sizeof(out)) == 0 &&
+			      json_num(out, NULL, "fetched") > 0 &&
+			      strstr(out, "\"erased\": [\""),
+		      "the next heartbeat erases the first key: every stream sealed to it was fetched: %s", out);
+		CHECK(!file_has(h.ident, first_sk), "the first key's secret is gone from the identity file");
+		used = relay_keys(&only_first, &fn, &fnone, false);
+		CHECK(used == 1,
+		      "though the relay still holds streams sealed to it (%zu of %zu)", fn - fnone, fn);
+		run_cmd(cmdf, out, sizeof(out));
+		CHECK(json_num(out, NULL, "fetched_before") > 0 &&
+			      json_num(out, NULL, "refused") == 0,
+		      "fetching again, those are said to be fetched before, not refused: %.300s", out);
+		ks_identity_wipe(&only_first);
+		rotations = 2;
+		CHECK(wait_hb("new_key", 1, 10000) >= 2 && !load_identity(&id) &&
+			      hub_takes_newest(&id, 10000),
+		      "the hub took the new key that heartbeat made");
+		ks_identity_wipe(&id);
+	}
 
 	{
 		/* one heartbeat at a time per identity folder */
@@ -308,11 +353,12 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "cp %s/*/.mail/* %s", h.relay_dir, saved);
 	CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "the relay keeps a copy of the heartbeat: %s", out);
 	CHECK(!hub_start_moatd(&h), "moatd up again");
-	wait_hb("new_key", 1, 10000);
 	ks_identity_wipe(&id);
 	CHECK(!load_identity(&id) && hub_takes_newest(&id, 10000),
 	      "at its login the hub gets the heartbeat and seals to the newest key");
-	rotations = 2;
+	/* its viewer file is written before the status counts it */
+	CHECK(wait_hb("new_key", 0, 10000) + wait_hb("same_key", 0, 100) >= 1,
+	      "moatd says it took the heartbeat");
 	hub_key(pk);
 	relay_hands_hub(saved, "an old heartbeat, replayed",
 			"not newer than the last one applied");
@@ -405,16 +451,17 @@ int main(void)
 	CHECK(heartbeat(out, sizeof(out)) == 0, "one more heartbeat: %s", out);
 	CHECK(!load_identity(&id), "the identity loads");
 	CHECK(rotations >= rounds / 3, "the key rotated %d times over %d rounds", rotations, rounds);
-	CHECK(!file_has(h.ident, first_sk), "the first key was erased once no stream on the relay needed it");
-	used = relay_keys(&id, &n, &none);
+	used = relay_keys(&id, &n, &none, true);
 	CHECK(n > 0 && none == 0,
-	      "every stream on the relay (%zu) opens with a key the identity still holds", n);
+	      "every stream on the relay not fetched yet (%zu) opens with a key the identity still holds", n);
 	{
+		size_t an, anone;
+		unsigned int any = relay_keys(&id, &an, &anone, false);
 		int newest_used = -1;
 		bool erasable = false;
 
 		for (size_t i = 0; i < id.n_keys; i++)
-			if (used & (1U << i))
+			if (any & (1U << i))
 				newest_used = (int)i;
 		for (int i = 0; i < newest_used; i++)
 			erasable |= !(used & (1U << i));

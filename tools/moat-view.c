@@ -68,6 +68,9 @@ static const char usage[] =
 	"       pre-roll included; a clip with any part missing or failing to\n"
 	"       verify is refused whole, with the reason. Give --out, --clips\n"
 	"       or both.\n"
+	"       The streams opened whole and written to --out are noted in\n"
+	"       FILE.fetched: a heartbeat may then erase their key (you have\n"
+	"       the video); fetched again, they are said to be fetched before.\n"
 	"       Exit status 1 if any stream or clip failed to verify.\n"
 	"list   downloads and opens every stream the relay holds for the hub,\n"
 	"       and lists them oldest first: start (UTC), camera, kind (gop:\n"
@@ -85,8 +88,9 @@ static const char usage[] =
 	"       of it is shown from there on. --json prints a summary (on\n"
 	"       stderr when the video goes to standard output).\n"
 	"heartbeat  rotates this viewer's key, through the relay: erases the\n"
-	"       private keys no stream on the relay needs any more (read from\n"
-	"       the streams' headers, each checked), makes a new key once the\n"
+	"       private keys no stream on the relay still needs (read from\n"
+	"       the streams' headers, each checked; a stream fetched with\n"
+	"       fetch --out needs its key no more), makes a new key once the\n"
 	"       hub seals to the newest, writes FILE, then sends the hub a\n"
 	"       heartbeat (sealed to the hub's key) naming the newest key; the\n"
 	"       hub seals new streams to it when it next hears from the relay.\n"
@@ -208,6 +212,7 @@ struct got {
 	uint8_t *gops;		/* a clip: its GOP streams' ids */
 	size_t n_gops;
 	uint64_t motion, end;
+	bool written;		/* all of it went to --out */
 };
 
 int view_identity(const char *ident, struct ks_identity *id,
@@ -492,6 +497,7 @@ static int write_out(const char *out, bool mp4, struct got *g, size_t n,
 			if (!ret)
 				(*frames)++;
 		}
+		g[i].written = !ret;
 	}
 	if (mp4) {
 		char cerr[256];
@@ -674,7 +680,8 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	const uint8_t *f;
 	struct got *g = NULL;
 	size_t n = 0, cap = 0, ok = 0, early = 0, bad = 0, clips_ok = 0,
-	       clips_bad = 0;
+	       clips_bad = 0, gone = 0, n_fetched = 0;
+	uint8_t (*fetched)[16] = NULL;
 	uint64_t frames = 0, bytes = 0;
 	uint8_t hub_id[LOGIN_ACCOUNT_LEN]; /* its relay account */
 	bool mp4;
@@ -743,12 +750,24 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 			moat_strerror(ret));
 		goto out;
 	}
+	/* streams fetched whole before whose key a heartbeat has since
+	 * erased: said as such, not as refused */
+	if (fetched_load(ident, &fetched, &n_fetched))
+		n_fetched = 0;
 	for (size_t i = 0; i < n; i++) {
 		char hex[33];
 
 		hex_encode(hex, g[i].id, 16);
 		if (!g[i].err) {
 			ok++;
+		} else if (g[i].err == -MOAT_E_NOT_RECIPIENT &&
+			   fetched_has((const uint8_t (*)[16])fetched, n_fetched,
+				       g[i].id)) {
+			gone++;
+			g[i].n_au = 0;
+			g[i].start = UINT64_MAX;
+			snprintf(g[i].why, sizeof(g[i].why),
+				 "fetched before, and no key held now opens it (a heartbeat erased it, or the relay changed the stream)");
 		} else if (g[i].err == -MOAT_E_TRUNCATED) {
 			/* what verified is given; that it ended early is said */
 			early++;
@@ -787,11 +806,28 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	} else if (out) {
 		ret = write_out(out, mp4, g, n, &frames);
 	}
+	if (out && !ret) {
+		/* the streams opened whole and written: fetched, so a heartbeat
+		 * may erase their key (the viewer has their video) */
+		uint8_t (*done)[16] = malloc((n ? n : 1) * 16);
+		size_t k = 0;
+
+		for (size_t i = 0; done && i < n; i++)
+			if (g[i].written && !g[i].err)
+				memcpy(done[k++], g[i].id, 16);
+		if (!done || fetched_add(ident, (const uint8_t (*)[16])done, k))
+			fprintf(stderr, "moat-view: could not note the fetched streams beside %s: a heartbeat keeps their keys\n",
+				ident);
+		free(done);
+	}
+	if (gone && !json)
+		printf("%zu stream(s) fetched before and no longer openable here: a heartbeat erased their key\n",
+		       gone);
 	if (json)
-		printf("\"streams\": %zu, \"opened\": %zu, \"ended_early\": %zu, \"refused\": %zu, "
+		printf("\"streams\": %zu, \"opened\": %zu, \"ended_early\": %zu, \"refused\": %zu, \"fetched_before\": %zu, "
 		       "\"clips_written\": %zu, \"clips_refused\": %zu, "
 		       "\"frames\": %llu, \"bytes\": %llu, \"out\": \"%s\", \"format\": \"%s\"}\n",
-		       n, ok, early, bad, clips_ok, clips_bad,
+		       n, ok, early, bad, gone, clips_ok, clips_bad,
 		       (unsigned long long)frames, (unsigned long long)bytes,
 		       out ? out : "", mp4 ? "mp4" : "h264");
 	else if (list)
@@ -812,6 +848,7 @@ out:
 		free(g[i].gops);
 	}
 	free(g);
+	free(fetched);
 	OPENSSL_cleanse(&oid, sizeof(oid));
 	ks_identity_wipe(&id);
 	return ret || bad || clips_bad ? 1 : 0;

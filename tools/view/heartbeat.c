@@ -87,17 +87,27 @@ static void said_error(const struct wire_hdr *h, const uint8_t *f)
 		(int)h->body_len, (const char *)f + WIRE_HDR_LEN);
 }
 
-/* LIST, then HEAD each stream; fills used (a bit per key) and *n. */
+/* What the relay's streams say about this viewer's keys. */
+struct scan {
+	unsigned int any;  /* a bit per key that opens some stream's header */
+	unsigned int need; /* ... of a stream this viewer has not fetched */
+	uint8_t (*ids)[16]; /* the streams the relay lists, *n of them */
+	size_t n;
+	const uint8_t (*fetched)[16]; /* sorted, n_fetched */
+	size_t n_fetched;
+};
+
+/* LIST, then HEAD each stream; fills sc (ids: the caller frees). */
 static int scan(int fd, struct wire_rx *rx, const uint8_t acct[16],
-		const struct ks_identity *id, unsigned int *used, size_t *n)
+		const struct ks_identity *id, struct scan *sc)
 {
 	uint8_t (*ids)[16] = NULL;
-	size_t cap = 0, asked = 0;
+	size_t cap = 0, asked = 0, *n = &sc->n;
 	struct wire_hdr h;
 	const uint8_t *f;
 	int ret;
 
-	*used = 0;
+	sc->any = sc->need = 0;
 	*n = 0;
 	ret = wire_send_ctl(fd, WIRE_LIST, acct, 0, NULL, 0);
 	while (!ret && !(ret = recv_frame(fd, rx, &h, &f)) &&
@@ -147,7 +157,10 @@ static int scan(int fd, struct wire_rx *rx, const uint8_t acct[16],
 
 				ret = header_keys(id, f, WIRE_HDR_LEN + h.body_len,
 						  &bits);
-				*used |= bits;
+				sc->any |= bits;
+				if (!fetched_has(sc->fetched, sc->n_fetched,
+						 ids[asked + k]))
+					sc->need |= bits;
 			} else if (h.type == WIRE_ERROR) {
 				said_error(&h, f);
 				ret = -EPROTO;
@@ -157,8 +170,39 @@ static int scan(int fd, struct wire_rx *rx, const uint8_t acct[16],
 		}
 		asked += batch;
 	}
-	free(ids);
+	sc->ids = ids;
 	return ret;
+}
+
+/* Drops bit i, moving the higher bits down one (key i was erased). */
+static unsigned int drop_bit(unsigned int bits, int i)
+{
+	return (bits & ((1U << i) - 1)) | ((bits >> (i + 1)) << i);
+}
+
+static int cmp16(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+/* Keeps in FILE.fetched only the streams the relay still lists. */
+static void prune_fetched(const char *ident, const struct scan *sc)
+{
+	uint8_t (*keep)[16] = malloc((sc->n_fetched ? sc->n_fetched : 1) * 16);
+	size_t k = 0;
+	uint8_t (*listed)[16] = sc->ids;
+
+	if (!keep)
+		return;
+	qsort(listed, sc->n, 16, cmp16);
+	for (size_t i = 0; i < sc->n_fetched; i++)
+		if (fetched_has((const uint8_t (*)[16])listed, sc->n,
+				sc->fetched[i]))
+			memcpy(keep[k++], sc->fetched[i], 16);
+	if (k < sc->n_fetched && fetched_keep(ident, (const uint8_t (*)[16])keep, k))
+		fprintf(stderr, "moat-view: heartbeat: could not rewrite %s.fetched\n",
+			ident);
+	free(keep);
 }
 
 /* An exclusive lock on the folder holding the identity file (the file
@@ -205,8 +249,9 @@ int cmd_heartbeat(const char *ident, const char *relay, bool json)
 	const uint8_t *f;
 	uint8_t acct[LOGIN_ACCOUNT_LEN], mail[HB_LEN];
 	char erased[KS_MAX_KEYS][33], cur[33];
-	unsigned int used = 0;
-	size_t n_streams = 0, n_erased = 0, held_before;
+	struct scan sc = { 0 };
+	uint8_t (*fetched)[16] = NULL;
+	size_t n_erased = 0, held_before;
 	int newest_used = -1, fd = -1, ret, rc = 1, lock;
 	bool made = false;
 	const char *why;
@@ -228,7 +273,13 @@ int cmd_heartbeat(const char *ident, const char *relay, bool json)
 		goto out;
 	if (relay_login(fd, &rx, &id, ident, acct))
 		goto out;
-	ret = scan(fd, &rx, acct, &id, &used, &n_streams);
+	/* the streams fetched whole need their keys no more */
+	ret = fetched_load(ident, &fetched, &sc.n_fetched);
+	if (ret)
+		fprintf(stderr, "moat-view: heartbeat: %s.fetched: %s; every stream on the relay counts as not fetched\n",
+			ident, strerror(-ret));
+	sc.fetched = (const uint8_t (*)[16])fetched;
+	ret = scan(fd, &rx, acct, &id, &sc);
 	if (ret) {
 		if (ret != -EPROTO)
 			fprintf(stderr, "moat-view: heartbeat: reading the streams' headers from the relay: %s; nothing was erased or sent\n",
@@ -236,11 +287,12 @@ int cmd_heartbeat(const char *ident, const char *relay, bool json)
 		goto out;
 	}
 	for (size_t i = 0; i < id.n_keys; i++)
-		if (used & (1U << i))
+		if (sc.any & (1U << i))
 			newest_used = (int)i;
-	/* erase every key older than the newest in use that opens nothing */
+	/* erase every key older than the newest in use that opens no
+	 * stream this viewer still needs (not fetched) */
 	for (int i = newest_used - 1; i >= 0; i--) {
-		if (used & (1U << i))
+		if (sc.need & (1U << i))
 			continue;
 		key_hex(&id.keys[i], erased[n_erased++]);
 		memmove(&id.keys[i], &id.keys[i + 1],
@@ -250,7 +302,8 @@ int cmd_heartbeat(const char *ident, const char *relay, bool json)
 		id.n_keys--;
 		OPENSSL_cleanse(&id.keys[id.n_keys], sizeof(id.keys[0]));
 		id.key_created[id.n_keys] = 0;
-		used = (used & ((1U << i) - 1)) | ((used >> (i + 1)) << i);
+		sc.any = drop_bit(sc.any, i);
+		sc.need = drop_bit(sc.need, i);
 		newest_used--;
 	}
 	/* a new key once the hub uses the newest; else the newest again (it
@@ -289,29 +342,32 @@ int cmd_heartbeat(const char *ident, const char *relay, bool json)
 		goto out;
 	}
 	rc = 0;
+	prune_fetched(ident, &sc);
 	if (made)
 		why = "new";
 	else if (newest_used < 0)
 		why = "sent again: no stream on the relay opens with this viewer's keys yet, so none is erased and no new one made";
 	else if (newest_used == (int)id.n_keys - 1)
-		why = "sent again: this viewer holds 8 keys, all needed by streams on the relay; a new one comes once the relay deletes the oldest streams";
+		why = "sent again: this viewer holds 8 keys, all needed by streams on the relay; a new one comes once the oldest streams are fetched (moat-view fetch --out) or deleted by the relay";
 	else
 		why = "sent again: the hub has not sealed a stream to it yet";
 	if (json) {
-		printf("{\"streams\": %zu, \"keys_before\": %zu, \"keys\": %zu, \"new_key\": %s, \"key\": \"%s\", \"note\": \"%s\", \"erased\": [",
-		       n_streams, held_before, id.n_keys, made ? "true" : "false",
-		       cur, made ? "" : why);
+		printf("{\"streams\": %zu, \"fetched\": %zu, \"keys_before\": %zu, \"keys\": %zu, \"new_key\": %s, \"key\": \"%s\", \"note\": \"%s\", \"erased\": [",
+		       sc.n, sc.n_fetched, held_before, id.n_keys,
+		       made ? "true" : "false", cur, made ? "" : why);
 		for (size_t i = 0; i < n_erased; i++)
 			printf("%s\"%s\"", i ? ", " : "", erased[i]);
 		printf("]}\n");
 	} else {
 		printf("heartbeat sent: the hub will seal new streams to key %.8s (%s)\n",
 		       cur, why);
-		printf("%zu stream(s) on the relay looked at; %zu key(s) held (%zu erased: no stream needs them)\n",
-		       n_streams, id.n_keys, n_erased);
+		printf("%zu stream(s) on the relay looked at (%zu fetched before); %zu key(s) held (%zu erased: no stream still to fetch needs them)\n",
+		       sc.n, sc.n_fetched, id.n_keys, n_erased);
 	}
 out:
 	OPENSSL_cleanse(mail, sizeof(mail));
+	free(sc.ids);
+	free(fetched);
 	ks_identity_wipe(&id);
 	wire_rx_free(&rx);
 	if (fd >= 0)

@@ -4,6 +4,7 @@
 #define MOAT_TOOLS_VIEW_VIEW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/wire.h"
@@ -33,6 +34,17 @@ int cmd_pair_code(const char *code, const char *out, const char *name,
 /* moat-view live (tools/view/live.c): the exit status. */
 int cmd_live(const char *ident, const char *relay, const char *out,
 	     const char *camera, double seconds, bool json);
+
+/*
+ * The streams this viewer fetched (tools/view/fetched.c: FILE.fetched
+ * beside the identity FILE). add appends; load gives them sorted (none if
+ * the file is missing); has looks one up; keep rewrites the file with
+ * exactly ids. 0 or -errno.
+ */
+int fetched_add(const char *ident, const uint8_t (*ids)[16], size_t n);
+int fetched_load(const char *ident, uint8_t (**ids)[16], size_t *n);
+bool fetched_has(const uint8_t (*ids)[16], size_t n, const uint8_t id[16]);
+int fetched_keep(const char *ident, const uint8_t (*ids)[16], size_t n);
 
 /* moat-view heartbeat (tools/view/heartbeat.c): the exit status. */
 int cmd_heartbeat(const char *ident, const char *relay, bool json);
