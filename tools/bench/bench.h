@@ -42,5 +42,6 @@ int bench_motion(int argc, char **argv);
 int bench_uplink(int argc, char **argv);
 int bench_encode(int argc, char **argv);
 int bench_relay(int argc, char **argv);
+int bench_peers(int argc, char **argv);
 
 #endif

@@ -98,12 +98,14 @@ int bench_make_clip(const char *path)
 		return 0;
 	fprintf(stderr, "moat-bench: making %s (1080p30, 8 Mb/s CBR, libx264)...\n",
 		path);
+	/* (on a fresh clone its folder is not there yet) */
 	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p \"$(dirname '%s')\" && "
 		 "ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 "
 		 "-t 4 -vf noise=alls=12:allf=t -c:v libx264 -preset ultrafast "
 		 "-b:v 8M -minrate 8M -maxrate 8M -bufsize 8M -x264-params nal-hrd=cbr "
 		 "-g 30 -bf 0 -pix_fmt yuv420p -f h264 '%s.tmp' && mv '%s.tmp' '%s'",
-		 path, path, path);
+		 path, path, path, path);
 	return sh(cmd, NULL, 0) ? -EIO : 0;
 }
 
