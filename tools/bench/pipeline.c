@@ -42,8 +42,13 @@ struct popts {
 	size_t n_cams;
 	double seconds;
 	const char *clip;
-	bool json, no_srtp, no_tls, no_policy;
+	bool json, no_srtp, no_tls, no_policy, no_extra_copy;
 };
+
+/* Quantiles of the seal-and-send latency given in --json (a CDF). */
+static const double lat_q[] = { 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
+				0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999 };
+enum { N_LAT_Q = sizeof(lat_q) / sizeof(lat_q[0]) };
 
 struct prun {
 	unsigned int n;
@@ -52,6 +57,8 @@ struct prun {
 	double frames, bytes;
 	long long lat50, lat99, cap50, cap99, copies, zc, zc_copied;
 	double pss_mib, drops;
+	double cpu_lo, cpu_hi; /* CPU per camera, the 1-s windows' spread */
+	long long lat_q[N_LAT_Q];
 	bool ok;
 };
 
@@ -203,6 +210,35 @@ static size_t hub_pids(pid_t moatd, const char *j, pid_t *pids)
 	return n;
 }
 
+/*
+ * Sleeps secs in windows of about a second, noting the hub's CPU per
+ * camera (% of a core) in each: the spread of the run.
+ */
+static void hub_windows(const pid_t *pids, size_t np, double secs,
+			unsigned int n, struct prun *r)
+{
+	int w = secs >= 2 ? (int)secs : 1;
+	double c0 = 0, t0 = now_s();
+
+	for (size_t i = 0; i < np; i++)
+		c0 += bench_proc_cpu(pids[i]);
+	r->cpu_lo = 1e9;
+	r->cpu_hi = 0;
+	for (int k = 0; k < w; k++) {
+		double c1 = 0, t1, pct;
+
+		msleep((int)(secs * 1000 / w));
+		t1 = now_s();
+		for (size_t i = 0; i < np; i++)
+			c1 += bench_proc_cpu(pids[i]);
+		pct = (c1 - c0) / (t1 - t0) / n * 100;
+		r->cpu_lo = pct < r->cpu_lo ? pct : r->cpu_lo;
+		r->cpu_hi = pct > r->cpu_hi ? pct : r->cpu_hi;
+		c0 = c1;
+		t0 = t1;
+	}
+}
+
 static bool stagger = true;
 
 static pid_t spawn(char *const argv[], const char *log, bool extra_copy)
@@ -321,7 +357,7 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 		c0 += bench_proc_cpu(pids[i]);
 	r0 = bench_proc_cpu(relay);
 	t0 = now_s();
-	msleep((int)(o->seconds * 1000));
+	hub_windows(pids, np, o->seconds, n, r);
 	if (sh(cmd, js, sizeof(js)))
 		goto stop;
 	t1 = now_s();
@@ -347,6 +383,10 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 		lat_hist(js, "capture_hist", h1, 2000);
 		r->cap50 = lat_pct(h0, h1, 2000, 0.50);
 		r->cap99 = lat_pct(h0, h1, 2000, 0.99);
+		lat_hist(js0, "latency_hist", h0, 2000);
+		lat_hist(js, "latency_hist", h1, 2000);
+		for (size_t q = 0; q < N_LAT_Q; q++)
+			r->lat_q[q] = lat_pct(h0, h1, 2000, lat_q[q]);
 	}
 	r->zc = (long long)json_sum(js, "\"uplink\"", "zc_sends");
 	r->zc_copied = (long long)json_sum(js, "\"uplink\"", "zc_copied");
@@ -585,6 +625,7 @@ static int parse(struct popts *o, int argc, char **argv)
 		{ "no-tls", no_argument, NULL, 'T' },
 		{ "lockstep", no_argument, NULL, 'L' },
 		{ "no-policy", no_argument, NULL, 'P' },
+		{ "no-extra-copy", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -639,10 +680,13 @@ static int parse(struct popts *o, int argc, char **argv)
 		case 'P':
 			o->no_policy = true;
 			break;
+		case 'X':
+			o->no_extra_copy = true;
+			break;
 		case 'h':
 			printf("Usage: moat-bench pipeline [--cameras 1,4,16,64] [--seconds 10]\n"
 			       "                          [--clip FILE] [--no-tls] [--no-srtp] [--lockstep]\n"
-			       "                          [--no-policy] [--json]\n\n"
+			       "                          [--no-policy] [--no-extra-copy] [--json]\n\n"
 			       "Runs moatd with N file cameras replaying a 1080p30 8 Mb/s H.264 clip\n"
 			       "in real time (made with libx264 on first use) to moat-relay on\n"
 			       "loopback, for each N, then the same with one extra copy of every\n"
@@ -656,6 +700,7 @@ static int parse(struct popts *o, int argc, char **argv)
 			       "them together (every keyframe in the same frame: the worst case).\n"
 			       "The hub runs with its network policy enforced, as installed;\n"
 			       "--no-policy runs it without (policy = off), to see what it costs.\n"
+			       "--no-extra-copy skips the runs with one extra copy of every frame.\n"
 			       "Needs root.\n");
 			exit(0);
 		default:
@@ -712,7 +757,7 @@ int bench_pipeline(int argc, char **argv)
 		       "MB/CPU-s");
 	}
 	for (size_t i = 0; i < o.n_cams; i++) {
-		for (int x = 0; x < 2; x++) {
+		for (int x = 0; x < (o.no_extra_copy ? 1 : 2); x++) {
 			struct prun *r = &runs[i][x];
 
 			if (run_hub(&o, o.cams[i], x, r) || !r->ok)
@@ -735,7 +780,8 @@ int bench_pipeline(int argc, char **argv)
 		double tls_s = 0, tls_r = 0, srtp_cpu = -1, srtp_bytes = 0;
 		double tlsp_s = 0, tlsp_r = 0, tlsp_bpc = 0;
 		double moat_bpc = big->cpu_hub > 0 ? big->bytes / big->cpu_hub : 0;
-		double copy_bpc = runs[o.n_cams - 1][1].cpu_hub > 0 ?
+		double copy_bpc = !o.no_extra_copy &&
+					  runs[o.n_cams - 1][1].cpu_hub > 0 ?
 					  runs[o.n_cams - 1][1].bytes /
 						  runs[o.n_cams - 1][1].cpu_hub :
 					  0;
@@ -763,13 +809,14 @@ int bench_pipeline(int argc, char **argv)
 		if (o.json) {
 			printf("{\"runs\": [");
 			for (size_t i = 0; i < o.n_cams; i++)
-				for (int x = 0; x < 2; x++) {
+				for (int x = 0; x < (o.no_extra_copy ? 1 : 2); x++) {
 					struct prun *r = &runs[i][x];
 
 					printf("%s{\"cameras\": %u, \"path\": \"%s\", \"frames_per_s\": %.1f, "
 					       "\"mb_per_s\": %.3f, \"cpu_per_camera_pct\": %.4f, \"p50_us\": %lld, "
 					       "\"p99_us\": %lld, \"capture_p50_us\": %lld, \"capture_p99_us\": %lld, \"pss_mib\": %.1f, \"copies\": %lld, \"drops\": %.0f, "
-					       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"bytes_per_cpu_s\": %.0f, \"ok\": %s}",
+					       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"bytes_per_cpu_s\": %.0f, "
+					       "\"cpu_per_camera_pct_min\": %.4f, \"cpu_per_camera_pct_max\": %.4f, \"ok\": %s, \"latency_cdf\": [",
 					       i || x ? ", " : "", r->n,
 					       x ? "extra-copy" : "moat",
 					       r->frames / r->secs,
@@ -780,7 +827,12 @@ int bench_pipeline(int argc, char **argv)
 					       r->copies, r->drops, r->zc,
 					       r->zc_copied,
 					       r->cpu_hub > 0 ? r->bytes / r->cpu_hub : 0,
+					       r->cpu_lo, r->cpu_hi,
 					       r->ok ? "true" : "false");
+					for (size_t q = 0; q < N_LAT_Q; q++)
+						printf("%s[%lld, %.3f]", q ? ", " : "",
+						       r->lat_q[q], lat_q[q]);
+					printf("]}");
 				}
 			printf("], \"tls13_sender_bytes_per_cpu_s\": %.0f, \"tls13_paced_sender_bytes_per_cpu_s\": %.0f, "
 			       "\"srtp_bytes_per_cpu_s\": %.0f}\n",
