@@ -43,5 +43,6 @@ int bench_uplink(int argc, char **argv);
 int bench_encode(int argc, char **argv);
 int bench_relay(int argc, char **argv);
 int bench_peers(int argc, char **argv);
+int bench_report(int argc, char **argv);
 
 #endif

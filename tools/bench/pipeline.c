@@ -57,7 +57,7 @@ struct prun {
 	double frames, bytes;
 	long long lat50, lat99, cap50, cap99, copies, zc, zc_copied;
 	double pss_mib, drops;
-	double cpu_lo, cpu_hi; /* CPU per camera, the 1-s windows' spread */
+	double cpu_med, cpu_lo, cpu_hi; /* CPU per camera in 1-s windows */
 	long long lat_q[N_LAT_Q];
 	bool ok;
 };
@@ -218,7 +218,9 @@ static void hub_windows(const pid_t *pids, size_t np, double secs,
 			unsigned int n, struct prun *r)
 {
 	int w = secs >= 2 ? (int)secs : 1;
-	double c0 = 0, t0 = now_s();
+	double c0 = 0, t0 = now_s(), pcts[64];
+
+	w = w > 64 ? 64 : w;
 
 	for (size_t i = 0; i < np; i++)
 		c0 += bench_proc_cpu(pids[i]);
@@ -232,11 +234,13 @@ static void hub_windows(const pid_t *pids, size_t np, double secs,
 		for (size_t i = 0; i < np; i++)
 			c1 += bench_proc_cpu(pids[i]);
 		pct = (c1 - c0) / (t1 - t0) / n * 100;
+		pcts[k] = pct;
 		r->cpu_lo = pct < r->cpu_lo ? pct : r->cpu_lo;
 		r->cpu_hi = pct > r->cpu_hi ? pct : r->cpu_hi;
 		c0 = c1;
 		t0 = t1;
 	}
+	r->cpu_med = bench_median(pcts, (size_t)w);
 }
 
 static bool stagger = true;
@@ -816,7 +820,8 @@ int bench_pipeline(int argc, char **argv)
 					       "\"mb_per_s\": %.3f, \"cpu_per_camera_pct\": %.4f, \"p50_us\": %lld, "
 					       "\"p99_us\": %lld, \"capture_p50_us\": %lld, \"capture_p99_us\": %lld, \"pss_mib\": %.1f, \"copies\": %lld, \"drops\": %.0f, "
 					       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"bytes_per_cpu_s\": %.0f, "
-					       "\"cpu_per_camera_pct_min\": %.4f, \"cpu_per_camera_pct_max\": %.4f, \"ok\": %s, \"latency_cdf\": [",
+					       "\"cpu_per_camera_pct_windows\": %.4f, \"cpu_per_camera_pct_min\": %.4f, \"cpu_per_camera_pct_max\": %.4f, "
+					       "\"ok\": %s, \"latency_cdf\": [",
 					       i || x ? ", " : "", r->n,
 					       x ? "extra-copy" : "moat",
 					       r->frames / r->secs,
@@ -827,7 +832,7 @@ int bench_pipeline(int argc, char **argv)
 					       r->copies, r->drops, r->zc,
 					       r->zc_copied,
 					       r->cpu_hub > 0 ? r->bytes / r->cpu_hub : 0,
-					       r->cpu_lo, r->cpu_hi,
+					       r->cpu_med, r->cpu_lo, r->cpu_hi,
 					       r->ok ? "true" : "false");
 					for (size_t q = 0; q < N_LAT_Q; q++)
 						printf("%s[%lld, %.3f]", q ? ", " : "",
