@@ -186,6 +186,19 @@ static void md_peers(FILE *f, const struct rep *rep)
 	fprintf(f, "![the peers side by side](peers.png)\n\n");
 }
 
+/* A latency in us as "0.42 ms"; "-" when the run had no sample. */
+static const char *ms(const struct bj *r, const char *key, char *buf,
+		      size_t len)
+{
+	double us = bj_num(r, key, -1);
+
+	if (us < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.2f ms", us / 1000);
+	return buf;
+}
+
 static void md_pipeline(FILE *f, const struct rep *rep)
 {
 	const struct bj *runs = rep_runs(rep, RS_PIPELINE, "runs");
@@ -203,15 +216,17 @@ static void md_pipeline(FILE *f, const struct rep *rep)
 	for (size_t i = 0; runs && i < runs->n; i++) {
 		const struct bj *r = bj_at(runs, i);
 
-		fprintf(f, "| %.0f | %s | %.1f | %.2f | %.3f%% (%.3f-%.3f) | %.2f ms | %.2f ms | %.2f ms | %.1f MiB | %.0f |\n",
+		char p50[32], p99[32], c99[32];
+
+		fprintf(f, "| %.0f | %s | %.1f | %.2f | %.3f%% (%.3f-%.3f) | %s | %s | %s | %.1f MiB | %.0f |\n",
 			bj_num(r, "cameras", 0), bj_str(r, "path", "?"),
 			bj_num(r, "frames_per_s", 0), bj_num(r, "mb_per_s", 0),
 			bj_num(r, "cpu_per_camera_pct_windows", 0),
 			bj_num(r, "cpu_per_camera_pct_min", 0),
 			bj_num(r, "cpu_per_camera_pct_max", 0),
-			bj_num(r, "p50_us", 0) / 1000,
-			bj_num(r, "p99_us", 0) / 1000,
-			bj_num(r, "capture_p99_us", 0) / 1000,
+			ms(r, "p50_us", p50, sizeof(p50)),
+			ms(r, "p99_us", p99, sizeof(p99)),
+			ms(r, "capture_p99_us", c99, sizeof(c99)),
 			bj_num(r, "pss_mib", 0), bj_num(r, "copies", 0));
 	}
 	fprintf(f, "\n![CPU per camera by camera count](cpu.png)\n\n");

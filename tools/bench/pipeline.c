@@ -243,6 +243,27 @@ static void hub_windows(const pid_t *pids, size_t np, double secs,
 	r->cpu_med = bench_median(pcts, (size_t)w);
 }
 
+/* Until the relay listens (at most 5 s): an uplink that finds no relay
+ * backs off, and the warm-up would not cover it on a busy machine. */
+static void relay_wait(unsigned int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	for (int i = 0; i < 250; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok = fd >= 0 &&
+			 !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return;
+		msleep(20);
+	}
+}
+
 static bool stagger = true;
 
 static pid_t spawn(char *const argv[], const char *log, bool extra_copy)
@@ -343,7 +364,7 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	snprintf(bin, sizeof(bin), "%s/moat-relay", bindir);
 	snprintf(log, sizeof(log), "%s/relay.log", dir);
 	relay = spawn(relay_argv, log, false);
-	msleep(200);
+	relay_wait(port);
 	{
 		char *argv[] = { bin, "--config", conf, NULL };
 
