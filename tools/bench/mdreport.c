@@ -229,6 +229,10 @@ static void md_pipeline(FILE *f, const struct rep *rep)
 			ms(r, "capture_p99_us", c99, sizeof(c99)),
 			bj_num(r, "pss_mib", 0), bj_num(r, "copies", 0));
 	}
+	for (size_t i = 0; runs && i < runs->n; i++)
+		if (!bj_num(bj_at(runs, i), "ok", 0))
+			fprintf(f, "\nThe run with %.0f camera(s) failed: its uplink sent nothing in the window (logs/pipeline.log).\n",
+				bj_num(bj_at(runs, i), "cameras", 0));
 	fprintf(f, "\n![CPU per camera by camera count](cpu.png)\n\n");
 }
 
