@@ -201,6 +201,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/report.md", dir);
 	md = slurp(path, &len);
 	CHECK(md && len > 2000, "%s is written", path);
+	CHECK(md && !strstr(md, "failed"), "no step and no run failed");
 	if (md) {
 		check_head(md);
 		check_sections(md);
