@@ -725,6 +725,10 @@ int bench_uplink(int argc, char **argv)
 		bad++;
 	if (stats >= 0)
 		close(stats);
+	free(recs.off);
+	free(recs.size);
+	if (recs.memfd > 0)
+		close(recs.memfd);
 	free(clip);
 	return bad ? 1 : 0;
 }
