@@ -119,11 +119,16 @@ static void check_head(const char *md)
 	CHECK(strstr(md, "| cipher chosen | aes-256-gcm |") ||
 		      strstr(md, "| cipher chosen | chacha20-poly1305 |"),
 	      "the header names the cipher chosen");
-	CHECK(strstr(md, "| OpenSSL | OpenSSL 3") && strstr(md, "| kernel | Linux "),
+	CHECK(strstr(md, "| OpenSSL | OpenSSL 3") &&
+		      strstr(md, "| kernel | Linux "),
 	      "the header names the kernel and OpenSSL");
-	CHECK(cap && sscanf(cap, "seals and sends about %d cameras of 1080p30 at 8 Mb/s, or %d of 4K30 at 25 Mb/s",
-			    &a, &b) == 2 && a > 0 && b > 0 && b <= a,
-	      "the capacity line: %d 1080p30 and %d 4K30 cameras per core", a, b);
+	CHECK(cap &&
+		      sscanf(cap,
+			     "seals and sends about %d cameras of 1080p30 at 8 Mb/s, or %d of 4K30 at 25 Mb/s",
+			     &a, &b) == 2 &&
+		      a > 0 && b > 0 && b <= a,
+	      "the capacity line: %d 1080p30 and %d 4K30 cameras per core", a,
+	      b);
 	CHECK(cap && strstr(cap, "; the limit is ") &&
 		      strstr(cap, "; the limit is ") < strchr(cap, '\n'),
 	      "the capacity line names what limits it");
@@ -139,7 +144,8 @@ static void check_head(const char *md)
  * and more than a blank image's bytes. */
 static void check_png(const char *dir, const char *name)
 {
-	static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	static const uint8_t sig[8] = { 0x89, 'P',  'N',  'G',
+					'\r', '\n', 0x1a, '\n' };
 	char path[1200];
 	size_t len;
 	uint8_t *p;
@@ -153,7 +159,8 @@ static void check_png(const char *dir, const char *name)
 		h = (uint32_t)p[20] << 24 | (uint32_t)p[21] << 16 |
 		    (uint32_t)p[22] << 8 | p[23];
 	}
-	CHECK(p && len >= 24 && !memcmp(p, sig, 8) && !memcmp(p + 12, "IHDR", 4),
+	CHECK(p && len >= 24 && !memcmp(p, sig, 8) &&
+		      !memcmp(p + 12, "IHDR", 4),
 	      "%s is a PNG", name);
 	CHECK(w == 900 && h == 540 && len > 8000,
 	      "%s is a drawn chart: %ux%u, %zu bytes", name, w, h, len);
@@ -166,9 +173,10 @@ static int run_report(const char *dir)
 	time_t t0 = time(NULL);
 	int st;
 
-	snprintf(cmd, sizeof(cmd),
-		 "'%s/bin/moat-bench' report --tiny --no-policy --json --out '%s' >'%s/report.json'",
-		 test_build_dir(), dir, dir);
+	snprintf(
+		cmd, sizeof(cmd),
+		"'%s/bin/moat-bench' report --tiny --no-policy --json --out '%s' >'%s/report.json'",
+		test_build_dir(), dir, dir);
 	st = system(cmd);
 	printf("moat-bench report --tiny: %ld s\n", (long)(time(NULL) - t0));
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -183,7 +191,8 @@ int main(void)
 
 	if (!dir) {
 		if (geteuid())
-			test_skip("the report's pipeline and uplink steps need root");
+			test_skip(
+				"the report's pipeline and uplink steps need root");
 		if (!mkdtemp(tmp)) {
 			CHECK(0, "a temp folder: %s", strerror(errno));
 			return test_done("test_report");

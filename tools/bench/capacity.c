@@ -4,9 +4,10 @@
  * split into what grows with bytes (the AEAD, from the peers step's moat
  * figure; the uplink's send, from the uplink step's SEND_ZC-with-gate
  * figure) and what is paid per frame (the rest of the pipeline step's CPU
- * per camera at its largest camera count, the median of its 1-s windows: parsing, the rings, waking the
- * worker, the sealer and the uplink). A camera at another bitrate and the
- * same 30 frames a second costs the same per-frame part plus its bytes.
+ * per camera at its largest camera count, the median of its 1-s windows:
+ * parsing, the rings, waking the worker, the sealer and the uplink). A camera
+ * at another bitrate and the same 30 frames a second costs the same per-frame
+ * part plus its bytes.
  */
 #include <string.h>
 
@@ -25,7 +26,8 @@ const struct bj *rep_pipeline_top(const struct rep *rep)
 	for (size_t i = 0; runs && i < runs->n; i++) {
 		const struct bj *r = bj_at(runs, i);
 
-		if (strcmp(bj_str(r, "path", ""), "moat") || !bj_num(r, "ok", 0))
+		if (strcmp(bj_str(r, "path", ""), "moat") ||
+		    !bj_num(r, "ok", 0))
 			continue;
 		if (!top || bj_num(r, "cameras", 0) > bj_num(top, "cameras", 0))
 			top = r;
@@ -81,7 +83,8 @@ static void one(const struct rep *rep, struct rep_capacity *c)
 	if (c->send > c->seal)
 		c->limit = "the uplink's send";
 	if (c->per_frame > c->seal && c->per_frame > c->send)
-		c->limit = "per-frame work (the worker, sealer and uplink woken for every frame)";
+		c->limit =
+			"per-frame work (the worker, sealer and uplink woken for every frame)";
 }
 
 void rep_capacity(struct rep *rep)
@@ -101,6 +104,7 @@ void rep_capacity(struct rep *rep)
 		/* a raw camera: libx264 at 30 fps, one thread */
 		if (rep->r[enc[i]].ok)
 			c->encode = bj_num(rep->r[enc[i]].json,
-					   "encode_ms_per_frame", 0) * 30 / 1000;
+					   "encode_ms_per_frame", 0) *
+				    30 / 1000;
 	}
 }

@@ -59,7 +59,8 @@ static bool pipeline_data(const struct rep *rep, int *n_lat, int *cams,
 	*n_lat = 0;
 	*copies = false;
 	for (size_t i = 0; l && i < runs->n; i++) {
-		const struct bj *r = bj_at(runs, i), *q = bj_get(r, "latency_cdf");
+		const struct bj *r = bj_at(runs, i),
+				*q = bj_get(r, "latency_cdf");
 		bool moat = !strcmp(bj_str(r, "path", ""), "moat");
 
 		if (!bj_num(r, "ok", 0))
@@ -96,10 +97,12 @@ static bool pipeline_data(const struct rep *rep, int *n_lat, int *cams,
 /* peers.dat: label, median, min, max (MB per CPU second). */
 static bool peers_data(const struct rep *rep)
 {
-	static const char *const names[] = { "memcpy", "evp", "moat_seal", "age" };
+	static const char *const names[] = { "memcpy", "evp", "moat_seal",
+					     "age" };
 	static const char *const labels[] = { "memcpy", "OpenSSL EVP",
 					      "moat seal", "age" };
-	const struct bj *top = rep_pipeline_top(rep), *pl = rep->r[RS_PIPELINE].json;
+	const struct bj *top = rep_pipeline_top(rep),
+			*pl = rep->r[RS_PIPELINE].json;
 	FILE *f;
 	int n = 0;
 
@@ -139,45 +142,62 @@ static bool peers_data(const struct rep *rep)
 
 static void script_head(FILE *g, const char *png, const char *title)
 {
-	fprintf(g, "reset\nset terminal pngcairo size 900,540 font 'sans,10'\n"
-		   "set datafile separator '\\t'\nset output '%s'\n"
-		   "set title '%s'\nset grid\nset key top left\n",
-		   png, title);
+	fprintf(g,
+		"reset\nset terminal pngcairo size 900,540 font 'sans,10'\n"
+		"set datafile separator '\\t'\nset output '%s'\n"
+		"set title '%s'\nset grid\nset key top left\n",
+		png, title);
 }
 
 static void write_script(const struct rep *rep, FILE *g, bool seal, bool pipe,
 			 int n_lat, const int *cams, bool copies, bool peers)
 {
 	if (seal) {
-		script_head(g, "seal.png", "Sealing throughput by record size (one core; bars: min-max of the runs)");
-		fprintf(g, "set logscale x 2\nset xlabel 'record size (bytes)'\n"
-			   "set ylabel 'MB per CPU second'\nset yrange [0:*]\n"
-			   "plot 'data/seal.dat' u 1:2:3:4 w yerrorlines t 'OpenSSL EVP (%s)', "
-			   "'' u 1:5:6:7 w yerrorlines t 'moat, in place', "
-			   "'' u 1:8:9:10 w yerrorlines t 'moat, to buffer'\n",
+		script_head(
+			g, "seal.png",
+			"Sealing throughput by record size (one core; bars: min-max of the runs)");
+		fprintf(g,
+			"set logscale x 2\nset xlabel 'record size (bytes)'\n"
+			"set ylabel 'MB per CPU second'\nset yrange [0:*]\n"
+			"plot 'data/seal.dat' u 1:2:3:4 w yerrorlines t 'OpenSSL EVP (%s)', "
+			"'' u 1:5:6:7 w yerrorlines t 'moat, in place', "
+			"'' u 1:8:9:10 w yerrorlines t 'moat, to buffer'\n",
 			rep->cipher);
 	}
 	if (pipe) {
-		script_head(g, "cpu.png", "Hub CPU per 1080p30 camera (8 Mb/s) by camera count (bars: min-max of 1-s windows)");
-		fprintf(g, "set logscale x 2\nset xlabel 'cameras'\n"
-			   "set ylabel '%% of one core per camera'\nset yrange [0:*]\n"
-			   "set key top right\n"
-			   "plot 'data/cpu.dat' u 1:2:3:4 w yerrorlines t 'moat'%s\n",
-			copies ? ", 'data/cpu-copy.dat' u 1:2:3:4 w yerrorlines t 'with one extra copy'" : "");
-		script_head(g, "latency.png", "Seal-and-send latency, cumulative (10 us buckets)");
-		fprintf(g, "set logscale x 10\nset xlabel 'ms from the sealer taking a frame to its send completing'\n"
-			   "set ylabel 'share of frames'\nset yrange [0:1]\nset key bottom right\nplot ");
+		script_head(
+			g, "cpu.png",
+			"Hub CPU per 1080p30 camera (8 Mb/s) by camera count (bars: min-max of 1-s windows)");
+		fprintf(g,
+			"set logscale x 2\nset xlabel 'cameras'\n"
+			"set ylabel '%% of one core per camera'\nset yrange [0:*]\n"
+			"set key top right\n"
+			"plot 'data/cpu.dat' u 1:2:3:4 w yerrorlines t 'moat'%s\n",
+			copies ?
+				", 'data/cpu-copy.dat' u 1:2:3:4 w yerrorlines t 'with one extra copy'" :
+				"");
+		script_head(
+			g, "latency.png",
+			"Seal-and-send latency, cumulative (10 us buckets)");
+		fprintf(g,
+			"set logscale x 10\nset xlabel 'ms from the sealer taking a frame to its send completing'\n"
+			"set ylabel 'share of frames'\nset yrange [0:1]\nset key bottom right\nplot ");
 		for (int i = 0; i < n_lat; i++)
-			fprintf(g, "%s'data/lat.dat' index %d u 1:2 w linespoints t '%d camera%s'",
-				i ? ", " : "", i, cams[i], cams[i] > 1 ? "s" : "");
+			fprintf(g,
+				"%s'data/lat.dat' index %d u 1:2 w linespoints t '%d camera%s'",
+				i ? ", " : "", i, cams[i],
+				cams[i] > 1 ? "s" : "");
 		fputc('\n', g);
 	}
 	if (peers) {
-		script_head(g, "peers.png", "The same bytes through moat and its peers (MB per CPU second, log scale)");
-		fprintf(g, "set logscale y 10\nset ylabel 'MB per CPU second'\nunset grid\nset grid y\n"
-			   "set style fill solid 0.6\nset boxwidth 0.6\nset xtics rotate by -25\nunset key\n"
-			   "plot 'data/peers.dat' u 0:2:xtic(1) w boxes, '' u 0:2:3:4 w yerrorbars lc rgb 'black', "
-			   "'' u 0:2:(sprintf('%%.0f', $2)) w labels offset 0,0.8\n");
+		script_head(
+			g, "peers.png",
+			"The same bytes through moat and its peers (MB per CPU second, log scale)");
+		fprintf(g,
+			"set logscale y 10\nset ylabel 'MB per CPU second'\nunset grid\nset grid y\n"
+			"set style fill solid 0.6\nset boxwidth 0.6\nset xtics rotate by -25\nunset key\n"
+			"plot 'data/peers.dat' u 0:2:xtic(1) w boxes, '' u 0:2:3:4 w yerrorbars lc rgb 'black', "
+			"'' u 0:2:(sprintf('%%.0f', $2)) w labels offset 0,0.8\n");
 	}
 }
 
@@ -200,7 +220,8 @@ int rep_charts(const struct rep *rep)
 	write_script(rep, g, seal, pipe, n_lat, cams, copies, peers);
 	if (fclose(g))
 		return -1;
-	snprintf(cmd, sizeof(cmd), "cd '%s' && gnuplot data/charts.gp >logs/charts.log 2>&1",
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && gnuplot data/charts.gp >logs/charts.log 2>&1",
 		 rep->out);
 	st = system(cmd);
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;

@@ -59,7 +59,10 @@ static int bj_string(struct bj_in *in, char **out)
 			continue;
 		}
 		q++;
-		o[k++] = *q == 'n' ? '\n' : *q == 't' ? '\t' : *q == 'u' ? '?' : *q;
+		o[k++] = *q == 'n' ? '\n' :
+			 *q == 't' ? '\t' :
+			 *q == 'u' ? '?' :
+				     *q;
 		if (*q == 'u')
 			q += in->p - q > 4 ? 4 : in->p - q - 1;
 	}
@@ -124,7 +127,8 @@ static int bj_word(struct bj_in *in, struct bj *v)
 		const char *w;
 		enum bj_type t;
 		double n;
-	} words[] = { { "true", BJ_BOOL, 1 }, { "false", BJ_BOOL, 0 },
+	} words[] = { { "true", BJ_BOOL, 1 },
+		      { "false", BJ_BOOL, 0 },
 		      { "null", BJ_NULL, 0 } };
 
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {

@@ -17,10 +17,10 @@ enum bj_type { BJ_NULL, BJ_BOOL, BJ_NUM, BJ_STR, BJ_ARR, BJ_OBJ };
 
 struct bj {
 	enum bj_type type;
-	double num;	  /* BJ_NUM; BJ_BOOL: 0 or 1 */
-	char *str;	  /* BJ_STR */
-	char *key;	  /* the member's name, inside an object */
-	struct bj *kids;  /* BJ_ARR, BJ_OBJ */
+	double num;	 /* BJ_NUM; BJ_BOOL: 0 or 1 */
+	char *str;	 /* BJ_STR */
+	char *key;	 /* the member's name, inside an object */
+	struct bj *kids; /* BJ_ARR, BJ_OBJ */
 	size_t n;
 };
 

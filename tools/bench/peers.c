@@ -42,8 +42,10 @@ enum { P_MEMCPY, P_EVP, P_MOAT, P_AGE, P_N, MAX_ROUNDS = 32, MAX_AU = 4096 };
 static const char *const peer_key[P_N] = { "memcpy", "evp", "moat_seal",
 					   "age" };
 static const char *const peer_label[P_N] = {
-	"memcpy (memory limit)", "OpenSSL EVP (AEAD limit)",
-	"moat seal_record_to", "age (whole process)",
+	"memcpy (memory limit)",
+	"OpenSSL EVP (AEAD limit)",
+	"moat seal_record_to",
+	"age (whole process)",
 };
 
 struct peers_ctx {
@@ -170,8 +172,9 @@ static void age_setup(struct peers_ctx *c, const uint8_t *clip, size_t len,
 {
 	int fd;
 
-	c->has_age = !sh_line("age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*'",
-			      c->recipient, sizeof(c->recipient));
+	c->has_age =
+		!sh_line("age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*'",
+			 c->recipient, sizeof(c->recipient));
 	if (!c->has_age)
 		return;
 	snprintf(c->age_in, sizeof(c->age_in), "/tmp/moat-bench-age-XXXXXX");
@@ -241,8 +244,9 @@ static void print_json(const struct peers_ctx *c, double v[P_N][MAX_ROUNDS],
 		}
 		printf("%s\n  {\"name\": \"%s\", \"label\": \"%s\", \"ok\": %s, \"median\": %.1f, \"min\": %.1f, \"max\": %.1f, \"moat_ratio\": %.4f}",
 		       p ? "," : "", peer_key[p], peer_label[p],
-		       ok ? "true" : "false", ok ? bench_median(v[p], (size_t)rounds) : 0,
-		       ok ? lo : 0, ok ? hi : 0,
+		       ok ? "true" : "false",
+		       ok ? bench_median(v[p], (size_t)rounds) : 0, ok ? lo : 0,
+		       ok ? hi : 0,
 		       ok ? bench_median(ratio, (size_t)rounds) : 0);
 	}
 	printf("\n]}\n");
@@ -266,8 +270,9 @@ static void print_table(const struct peers_ctx *c, double v[P_N][MAX_ROUNDS],
 			ratio[r] = v[p][r] > 0 ? v[P_MOAT][r] / v[p][r] : 0;
 		if (v[p][0] < 0)
 			printf("%-26s %12s\n", peer_label[p],
-			       p == P_AGE ? "no age here (apt-get install age)" :
-					    "failed");
+			       p == P_AGE ?
+				       "no age here (apt-get install age)" :
+				       "failed");
 		else
 			printf("%-26s %12.1f %9.3fx\n", peer_label[p],
 			       bench_median(v[p], (size_t)rounds),
@@ -309,7 +314,8 @@ int bench_peers(int argc, char **argv)
 		case 'r':
 			rounds = atoi(optarg);
 			if (rounds < 1 || rounds > MAX_ROUNDS) {
-				fprintf(stderr, "moat-bench peers: --rounds `%s' is not 1-%d\n",
+				fprintf(stderr,
+					"moat-bench peers: --rounds `%s' is not 1-%d\n",
 					optarg, MAX_ROUNDS);
 				return 2;
 			}
@@ -317,7 +323,8 @@ int bench_peers(int argc, char **argv)
 		case 's':
 			c.secs = atof(optarg);
 			if (c.secs <= 0 || c.secs > 60) {
-				fprintf(stderr, "moat-bench peers: --seconds `%s' is not between 0 and 60\n",
+				fprintf(stderr,
+					"moat-bench peers: --seconds `%s' is not between 0 and 60\n",
 					optarg);
 				return 2;
 			}
@@ -325,7 +332,8 @@ int bench_peers(int argc, char **argv)
 		case 'm':
 			mb = atoi(optarg);
 			if (mb < 1 || mb > 4096) {
-				fprintf(stderr, "moat-bench peers: --mb `%s' is not 1-4096\n",
+				fprintf(stderr,
+					"moat-bench peers: --mb `%s' is not 1-4096\n",
 					optarg);
 				return 2;
 			}

@@ -22,17 +22,14 @@
 #include "tools/bench/report.h"
 
 const char *const rep_step_name[RS_N] = {
-	"seal", "peers", "pipeline", "uplink", "relay", "encode-1080p",
-	"encode-4k",
+	"seal",	 "peers",	 "pipeline",  "uplink",
+	"relay", "encode-1080p", "encode-4k",
 };
 
 static const char *const step_label[RS_N] = {
-	"sealing by record size",
-	"memcpy, OpenSSL EVP, moat, age",
-	"the hub, N cameras",
-	"the uplink's send and gate",
-	"relay fan-out",
-	"libx264 1080p + seal",
+	"sealing by record size", "memcpy, OpenSSL EVP, moat, age",
+	"the hub, N cameras",	  "the uplink's send and gate",
+	"relay fan-out",	  "libx264 1080p + seal",
 	"libx264 4K + seal",
 };
 
@@ -70,15 +67,17 @@ static double mono(void)
 static void step_cmd(const struct rep *rep, enum rep_step s, char *out,
 		     size_t len)
 {
-	const char *sub = s == RS_ENC1080 || s == RS_ENC4K ? "encode" :
-							      rep_step_name[s];
+	const char *sub =
+		s == RS_ENC1080 || s == RS_ENC4K ? "encode" : rep_step_name[s];
 
 	snprintf(out, len, "moat-bench %s %s --json", sub,
 		 step_args[s][rep->mode]);
 	if (s == RS_SEAL)
 		snprintf(out + strlen(out), len - strlen(out), " --suite %s%s",
-			 rep->cipher, rep->mode == RM_TINY ? "" :
-				      " --sizes 1k,4k,16k,64k,256k,1m");
+			 rep->cipher,
+			 rep->mode == RM_TINY ?
+				 "" :
+				 " --sizes 1k,4k,16k,64k,256k,1m");
 	if (s != RS_SEAL && s != RS_ENC1080 && s != RS_ENC4K)
 		snprintf(out + strlen(out), len - strlen(out), " --clip %s",
 			 rep->clip);
@@ -91,8 +90,8 @@ static int split(char *cmd, char **argv, int max)
 {
 	int n = 0;
 
-	for (char *save = NULL, *t = strtok_r(cmd, " ", &save); t && n < max - 1;
-	     t = strtok_r(NULL, " ", &save))
+	for (char *save = NULL, *t = strtok_r(cmd, " ", &save);
+	     t && n < max - 1; t = strtok_r(NULL, " ", &save))
 		argv[n++] = t;
 	argv[n] = NULL;
 	return n;
@@ -114,7 +113,8 @@ static pid_t spawn(const struct rep *rep, enum rep_step s, char *cmd, int *out)
 	int p[2];
 	pid_t pid;
 
-	snprintf(log, sizeof(log), "%s/logs/%s.log", rep->out, rep_step_name[s]);
+	snprintf(log, sizeof(log), "%s/logs/%s.log", rep->out,
+		 rep_step_name[s]);
 	split(cmd, argv, 40);
 	if (pipe2(p, O_CLOEXEC))
 		return -1;
@@ -214,7 +214,8 @@ static void machine_facts(struct rep *rep)
 
 	bench_machine(&rep->m);
 	seal_suite_default(&suite, &why);
-	snprintf(rep->cipher, sizeof(rep->cipher), "%s", seal_suite_name(suite));
+	snprintf(rep->cipher, sizeof(rep->cipher), "%s",
+		 seal_suite_name(suite));
 	strftime(rep->when, sizeof(rep->when), "%Y-%m-%d %H:%M UTC",
 		 gmtime(&now));
 	tool_version("age --version 2>/dev/null", rep->age_ver,
@@ -228,7 +229,9 @@ static void machine_facts(struct rep *rep)
 static void print_json(const struct rep *rep)
 {
 	printf("{\"bench\": \"report\", \"mode\": \"%s\", \"when\": \"%s\", \"cipher\": \"%s\", \"machine\": ",
-	       rep->mode == RM_FULL ? "full" : rep->mode == RM_QUICK ? "quick" : "tiny",
+	       rep->mode == RM_FULL  ? "full" :
+	       rep->mode == RM_QUICK ? "quick" :
+				       "tiny",
 	       rep->when, rep->cipher);
 	bench_machine_json(stdout, &rep->m);
 	printf(", \"out\": \"%s\", \"capacity\": [", rep->out);
@@ -327,7 +330,8 @@ static int parse(struct rep *rep, int argc, char **argv)
 /* This program, and the build's clip beside its bin/ unless given. */
 static int find_self(struct rep *rep)
 {
-	ssize_t n = readlink("/proc/self/exe", rep->self, sizeof(rep->self) - 1);
+	ssize_t n =
+		readlink("/proc/self/exe", rep->self, sizeof(rep->self) - 1);
 	char dir[PATH_MAX];
 
 	if (n <= 0)
@@ -341,7 +345,8 @@ static int find_self(struct rep *rep)
 		*strrchr(dir, '/') = '\0';
 	if (strlen(dir) + 32 > sizeof(rep->clip))
 		return -ENAMETOOLONG;
-	snprintf(rep->clip, sizeof(rep->clip), "%s/media/bench-1080p.h264", dir);
+	snprintf(rep->clip, sizeof(rep->clip), "%s/media/bench-1080p.h264",
+		 dir);
 	return 0;
 }
 
@@ -375,7 +380,8 @@ int bench_report(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* the clip once, before the clock of any step */
 	if (bench_make_clip(rep.clip)) {
-		fprintf(stderr, "moat-bench report: cannot make the clip %s (ffmpeg with libx264?)\n",
+		fprintf(stderr,
+			"moat-bench report: cannot make the clip %s (ffmpeg with libx264?)\n",
 			rep.clip);
 		return 1;
 	}
@@ -393,7 +399,8 @@ int bench_report(int argc, char **argv)
 	rep_capacity(&rep);
 	snprintf(md, sizeof(md), "%s/report.md", rep.out);
 	if (rep_charts(&rep)) {
-		fprintf(stderr, "moat-bench report: the charts failed (gnuplot: apt-get install gnuplot-nox); see %s/logs/charts.log\n",
+		fprintf(stderr,
+			"moat-bench report: the charts failed (gnuplot: apt-get install gnuplot-nox); see %s/logs/charts.log\n",
 			rep.out);
 		bad++;
 	}

@@ -29,22 +29,22 @@ enum rep_step {
 enum rep_mode { RM_FULL, RM_QUICK, RM_TINY };
 
 struct rep_result {
-	char *text;	    /* the child's stdout: one JSON object */
-	struct bj *json;    /* parsed, or NULL */
-	char args[512];	    /* the command, for the report */
-	double secs;	    /* wall time */
+	char *text;	     /* the child's stdout: one JSON object */
+	struct bj *json;     /* parsed, or NULL */
+	char args[512];	     /* the command, for the report */
+	double secs;	     /* wall time */
 	const char *skipped; /* why it did not run, or NULL */
 	bool ok;
 };
 
 /* Cameras per core at one bitrate, and what limits it. */
 struct rep_capacity {
-	const char *what;	/* "1080p30 at 8 Mb/s" */
+	const char *what; /* "1080p30 at 8 Mb/s" */
 	double mbit;
 	double per_frame, seal, send; /* share of a core per camera */
-	double cameras;		/* per core; 0 if not known */
-	const char *limit;	/* the largest share */
-	double encode;		/* libx264 share of a core per camera, or 0 */
+	double cameras;		      /* per core; 0 if not known */
+	const char *limit;	      /* the largest share */
+	double encode; /* libx264 share of a core per camera, or 0 */
 };
 
 struct rep {
@@ -66,7 +66,7 @@ extern const char *const rep_step_name[RS_N];
 
 void rep_capacity(struct rep *rep);
 int rep_write_md(const struct rep *rep, const char *path);
-/* The PNGs into rep->out; the names written go to made (NULL-ended). */
+/* The PNGs into rep->out, for the steps that ran; 0 or -1 (gnuplot). */
 int rep_charts(const struct rep *rep);
 
 /* Quantities read from the results, for the writers. */
