@@ -136,7 +136,10 @@ static void check_head(const char *md)
 		      strstr(md, "| TLS 1.3, paced like the cameras | ") &&
 		      strstr(md, "| SRTP srtpenc | ") &&
 		      strstr(md, "| OpenSSL EVP (AEAD limit) | ") &&
-		      strstr(md, "| memcpy (memory limit) | "),
+		      strstr(md, "| memcpy (memory limit) | ") &&
+		      strstr(md, "| TLS 1.3 over loopback (sending thread) | ") &&
+		      strstr(md, "| GStreamer srtpenc (process, less start-up) | ") &&
+		      strstr(md, "| age (whole process) | "),
 	      "the peers are side by side");
 }
 

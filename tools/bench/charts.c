@@ -94,21 +94,24 @@ static bool pipeline_data(const struct rep *rep, int *n_lat, int *cams,
 	return l && fclose(l) == 0 && *n_lat > 0;
 }
 
-/* peers.dat: label, median, min, max (MB per CPU second). */
+/* peers.dat: label, median, min, max (MB per CPU second): the peers
+ * step's, then the whole hub and TLS paced like its cameras (the
+ * pipeline step's largest run, one measurement each). */
 static bool peers_data(const struct rep *rep)
 {
 	static const char *const names[] = { "memcpy", "evp", "moat_seal",
-					     "age" };
-	static const char *const labels[] = { "memcpy", "OpenSSL EVP",
-					      "moat seal", "age" };
-	const struct bj *top = rep_pipeline_top(rep),
-			*pl = rep->r[RS_PIPELINE].json;
+					     "tls",    "srtp", "age" };
+	static const char *const labels[] = { "memcpy",      "OpenSSL EVP",
+					      "moat seal",   "TLS 1.3",
+					      "SRTP srtpenc", "age" };
+	const struct bj *top = rep_pipeline_top(rep);
+	double hub, paced;
 	FILE *f;
 	int n = 0;
 
 	if (!rep_runs(rep, RS_PEERS, "peers") || !(f = data(rep, "peers.dat")))
 		return false;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 6; i++) {
 		const struct bj *p = rep_peer(rep, names[i]);
 
 		if (p && ++n)
@@ -116,26 +119,15 @@ static bool peers_data(const struct rep *rep)
 				bj_num(p, "median", 0), bj_num(p, "min", 0),
 				bj_num(p, "max", 0));
 	}
-	if (top && rep->r[RS_PIPELINE].ok) {
-		static const char *const keys[] = {
-			"tls13_sender_bytes_per_cpu_s",
-			"tls13_paced_sender_bytes_per_cpu_s",
-			"srtp_bytes_per_cpu_s"
-		};
-		static const char *const lab[] = { "TLS 1.3 flat out",
-						   "TLS 1.3 paced",
-						   "SRTP srtpenc" };
-		double hub = bj_num(top, "bytes_per_cpu_s", 0) / 1e6;
-
+	if (top) {
+		hub = bj_num(top, "bytes_per_cpu_s", 0) / 1e6;
+		paced = bj_num(rep->r[RS_PIPELINE].json,
+			       "tls13_paced_sender_bytes_per_cpu_s", 0) / 1e6;
 		fprintf(f, "moat hub, %.0f cams\t%.1f\t%.1f\t%.1f\n",
 			bj_num(top, "cameras", 0), hub, hub, hub);
-		for (int i = 0; i < 3; i++) {
-			double v = bj_num(pl, keys[i], 0) / 1e6;
-
-			if (v > 0)
-				fprintf(f, "%s\t%.1f\t%.1f\t%.1f\n", lab[i], v,
-					v, v);
-		}
+		if (paced > 0)
+			fprintf(f, "TLS 1.3 paced\t%.1f\t%.1f\t%.1f\n", paced,
+				paced, paced);
 	}
 	return fclose(f) == 0 && n > 0;
 }

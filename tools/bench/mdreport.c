@@ -176,6 +176,12 @@ static void md_peers(FILE *f, const struct rep *rep)
 				bj_num(x, "moat_ratio", 0));
 	}
 	fprintf(f,
+		"\nTLS 1.3: `TLS_AES_256_GCM_SHA384` (OpenSSL), one `SSL_write` per access unit over a loopback TCP "
+		"connection in one process, flat out, the sending thread's CPU (on loopback it includes the kernel's "
+		"receive path). SRTP: `gst-launch-1.0 filesrc ! h264parse ! rtph264pay ! srtpenc ! udpsink` with "
+		"AES-256-GCM, the clip repeated, the whole process less a run over the clip's first second "
+		"(its start-up). age: `age -r` to an X25519 recipient over the same repeated clip, the whole process.\n");
+	fprintf(f,
 		"\nThe whole hub against TLS and SRTP, for the bytes of the pipeline's largest run, in that run "
 		"(moat: every hub process; TLS 1.3 `TLS_AES_256_GCM_SHA384` over loopback TCP: the sending thread; "
 		"SRTP: the whole `gst-launch-1.0 ... srtpenc` (AES-256-GCM) process; one measurement each):\n\n");
@@ -261,7 +267,9 @@ static void md_pipeline(FILE *f, const struct rep *rep)
 	for (size_t i = 0; runs && i < runs->n; i++)
 		if (!bj_num(bj_at(runs, i), "ok", 0))
 			fprintf(f,
-				"\nThe run with %.0f camera(s) failed: its uplink sent nothing in the window (logs/pipeline.log).\n",
+				"\nThe run with %.0f camera(s) failed: its uplink sent nothing in the window (logs/pipeline.log). "
+				"A moat network policy in force on this machine for another hub refuses it: "
+				"its rules let the uplink's user reach only that hub's relay.\n",
 				bj_num(bj_at(runs, i), "cameras", 0));
 	fprintf(f, "\n![CPU per camera by camera count](cpu.png)\n\n");
 }

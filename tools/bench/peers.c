@@ -9,11 +9,16 @@
  *                 limit, what `openssl speed -evp` times)
  *   moat seal     each access unit one record, seal_record_to() from the
  *                 frame into separate memory (the sealer's one pass)
+ *   TLS 1.3       each access unit one SSL_write over loopback TCP, flat
+ *                 out (tls.c): the sending thread
+ *   SRTP          the clip, repeated to --mb MB, through GStreamer's
+ *                 srtpenc with AES-256-GCM (srtp.c): the whole process,
+ *                 less a run over the clip's first second (its start-up)
  *   age           the clip, repeated to --mb MB, through `age -r` (X25519,
  *                 ChaCha20-Poly1305 in 64 KiB chunks): the whole process
  *
- * Runs are interleaved (memcpy, EVP, moat, age, memcpy, ...) --rounds
- * times; each figure is the median of the rounds with their min and max,
+ * Runs are interleaved (memcpy, EVP, moat, TLS, SRTP, age, memcpy, ...)
+ * --rounds times; each figure is the median of the rounds with their min and max,
  * each ratio (moat / peer) the median of the ratios within each round.
  * In-process figures are thread CPU time; age's is its user + system time.
  */
@@ -37,14 +42,26 @@
 #include "crypto/stream.h"
 #include "tools/bench/bench.h"
 
-enum { P_MEMCPY, P_EVP, P_MOAT, P_AGE, P_N, MAX_ROUNDS = 32, MAX_AU = 4096 };
+enum {
+	P_MEMCPY,
+	P_EVP,
+	P_MOAT,
+	P_TLS,
+	P_SRTP,
+	P_AGE,
+	P_N,
+	MAX_ROUNDS = 32,
+	MAX_AU = 4096
+};
 
-static const char *const peer_key[P_N] = { "memcpy", "evp", "moat_seal",
-					   "age" };
+static const char *const peer_key[P_N] = { "memcpy", "evp",  "moat_seal",
+					   "tls",    "srtp", "age" };
 static const char *const peer_label[P_N] = {
 	"memcpy (memory limit)",
 	"OpenSSL EVP (AEAD limit)",
 	"moat seal_record_to",
+	"TLS 1.3 over loopback (sending thread)",
+	"GStreamer srtpenc (process, less start-up)",
 	"age (whole process)",
 };
 
@@ -56,9 +73,9 @@ struct peers_ctx {
 	struct seal_stream *s;
 	enum seal_suite suite;
 	double secs;
-	char age_in[64], recipient[128];
-	double age_bytes;
-	bool has_age;
+	char age_in[64], recipient[128], srtp_small[64];
+	double age_bytes, small_bytes;
+	bool has_age, has_input;
 };
 
 static int evp_au(struct peers_ctx *c, const struct annexb_au *a)
@@ -134,6 +151,35 @@ static double run_age(struct peers_ctx *c)
 		(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 }
 
+/* MB per CPU second of TLS 1.3 flat out, about secs of the sender's CPU
+ * (it does about a GB a second). */
+static double run_tls(struct peers_ctx *c)
+{
+	double total = c->secs * 1e9, snd = 0, rcv = 0;
+
+	if (total < (double)c->bytes)
+		total = (double)c->bytes;
+	if (bench_tls_run(c->au, c->n_au, total, 0,
+			  c->suite == SEAL_SUITE_AES256GCM ?
+				  "TLS_AES_256_GCM_SHA384" :
+				  "TLS_CHACHA20_POLY1305_SHA256",
+			  &snd, &rcv) ||
+	    snd <= 0)
+		return -1;
+	return total / snd / 1e6;
+}
+
+/* MB per CPU second of srtpenc: the big input less the small one. */
+static double run_srtp(struct peers_ctx *c)
+{
+	double big = bench_srtp_file(c->age_in);
+	double small = bench_srtp_file(c->srtp_small);
+
+	if (big < 0 || small < 0 || big <= small)
+		return -1;
+	return (c->age_bytes - c->small_bytes) / (big - small) / 1e6;
+}
+
 /* MB per CPU second of peer p over about secs of CPU. */
 static double run_peer(struct peers_ctx *c, int p)
 {
@@ -141,6 +187,10 @@ static double run_peer(struct peers_ctx *c, int p)
 
 	if (p == P_AGE)
 		return c->has_age ? run_age(c) : -1;
+	if (p == P_TLS)
+		return run_tls(c);
+	if (p == P_SRTP)
+		return c->has_input ? run_srtp(c) : -1;
 	t0 = bench_cpu_now();
 	do {
 		b = pass(c, p);
@@ -166,31 +216,33 @@ static int sh_line(const char *cmd, char *out, size_t len)
 	return WIFEXITED(st) && !WEXITSTATUS(st) && out[0] ? 0 : -1;
 }
 
-/* age's input: the clip repeated to mb MB, and a recipient. */
-static void age_setup(struct peers_ctx *c, const uint8_t *clip, size_t len,
-		      int mb)
+/* The inputs of age and SRTP: the clip repeated to mb MB, its first
+ * second alone (SRTP's start-up), and an age recipient. */
+static void input_setup(struct peers_ctx *c, const uint8_t *clip, size_t len,
+			int mb)
 {
-	int fd;
+	const struct annexb_au *last = &c->au[c->n_au < 30 ? c->n_au - 1 : 29];
+	size_t first = (size_t)(last->p + last->len - clip);
+	int fd, fs;
 
-	c->has_age =
-		!sh_line("age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*'",
-			 c->recipient, sizeof(c->recipient));
-	if (!c->has_age)
-		return;
-	snprintf(c->age_in, sizeof(c->age_in), "/tmp/moat-bench-age-XXXXXX");
+	snprintf(c->age_in, sizeof(c->age_in), "/tmp/moat-bench-peer-XXXXXX");
+	snprintf(c->srtp_small, sizeof(c->srtp_small),
+		 "/tmp/moat-bench-peer-XXXXXX");
 	fd = mkstemp(c->age_in);
-	if (fd < 0) {
-		c->has_age = false;
-		return;
-	}
-	while (c->age_bytes < (double)mb * 1e6 &&
+	fs = mkstemp(c->srtp_small);
+	if (fd >= 0 && fs >= 0 && write(fs, clip, first) == (ssize_t)first)
+		c->small_bytes = (double)first;
+	while (fd >= 0 && c->age_bytes < (double)mb * 1e6 &&
 	       write(fd, clip, len) == (ssize_t)len)
 		c->age_bytes += (double)len;
-	close(fd);
-	if (c->age_bytes < (double)mb * 1e6) {
-		unlink(c->age_in);
-		c->has_age = false;
-	}
+	if (fd >= 0)
+		close(fd);
+	if (fs >= 0)
+		close(fs);
+	c->has_input = c->small_bytes > 0 && c->age_bytes >= (double)mb * 1e6;
+	c->has_age = c->has_input &&
+		     !sh_line("age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*'",
+			      c->recipient, sizeof(c->recipient));
 }
 
 static int ctx_init(struct peers_ctx *c, const uint8_t *clip, size_t len)
@@ -262,19 +314,19 @@ static void print_table(const struct peers_ctx *c, double v[P_N][MAX_ROUNDS],
 	printf("the clip's %zu access units (%.1f MB), %s; median of %d interleaved rounds\n\n",
 	       c->n_au, (double)c->bytes / 1e6, seal_suite_name(c->suite),
 	       rounds);
-	printf("%-26s %12s %10s\n", "", "MB/CPU-s", "moat/peer");
+	printf("%-40s %12s %10s\n", "", "MB/CPU-s", "moat/peer");
 	for (int p = 0; p < P_N; p++) {
 		double ratio[MAX_ROUNDS];
 
 		for (int r = 0; r < rounds; r++)
 			ratio[r] = v[p][r] > 0 ? v[P_MOAT][r] / v[p][r] : 0;
 		if (v[p][0] < 0)
-			printf("%-26s %12s\n", peer_label[p],
-			       p == P_AGE ?
-				       "no age here (apt-get install age)" :
-				       "failed");
+			printf("%-40s %12s\n", peer_label[p],
+			       p == P_AGE  ? "no age here (apt-get install age)" :
+			       p == P_SRTP ? "failed (gst-launch-1.0 with srtpenc?)" :
+					     "failed");
 		else
-			printf("%-26s %12.1f %9.3fx\n", peer_label[p],
+			printf("%-40s %12.1f %9.3fx\n", peer_label[p],
 			       bench_median(v[p], (size_t)rounds),
 			       bench_median(ratio, (size_t)rounds));
 	}
@@ -284,8 +336,9 @@ static const char peers_usage[] =
 	"Usage: moat-bench peers [--rounds 5] [--seconds 0.2] [--mb 32]\n"
 	"                        [--clip FILE] [--json]\n\n"
 	"The same bytes (every access unit of the 1080p30 clip) through memcpy,\n"
-	"OpenSSL's bare EVP AEAD, moat's seal_record_to() and age (the clip\n"
-	"repeated to --mb MB, if age is installed), interleaved --rounds times,\n"
+	"OpenSSL's bare EVP AEAD, moat's seal_record_to(), TLS 1.3 over\n"
+	"loopback, GStreamer's srtpenc and age (the clip repeated to --mb MB;\n"
+	"SRTP less its start-up; age if installed), interleaved --rounds times,\n"
 	"--seconds of CPU each in process. Reports MB per CPU second (median,\n"
 	"min, max) and moat / peer, the median of the ratios within each round.\n";
 
@@ -359,7 +412,7 @@ int bench_peers(int argc, char **argv)
 			clip_path);
 		goto out;
 	}
-	age_setup(&c, clip, len, mb);
+	input_setup(&c, clip, len, mb);
 	for (int r = 0; r < rounds; r++)
 		for (int p = 0; p < P_N; p++)
 			v[p][r] = run_peer(&c, p);
@@ -369,8 +422,10 @@ int bench_peers(int argc, char **argv)
 		print_table(&c, v, rounds);
 	ret = v[P_MOAT][0] > 0 ? 0 : 1;
 out:
-	if (c.has_age)
+	if (c.age_in[0])
 		unlink(c.age_in);
+	if (c.srtp_small[0])
+		unlink(c.srtp_small);
 	EVP_CIPHER_CTX_free(c.evp);
 	free(c.dst);
 	free(clip);
