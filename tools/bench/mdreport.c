@@ -268,8 +268,8 @@ static void md_pipeline(FILE *f, const struct rep *rep)
 		if (!bj_num(bj_at(runs, i), "ok", 0))
 			fprintf(f,
 				"\nThe run with %.0f camera(s) failed: its uplink sent nothing in the window (logs/pipeline.log). "
-				"A moat network policy in force on this machine for another hub refuses it: "
-				"its rules let the uplink's user reach only that hub's relay.\n",
+				"If another hub's moat network policy is in force on this machine, that is the likely cause: "
+				"it lets the uplink's user reach only that hub's relay.\n",
 				bj_num(bj_at(runs, i), "cameras", 0));
 	fprintf(f, "\n![CPU per camera by camera count](cpu.png)\n\n");
 }

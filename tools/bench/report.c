@@ -267,6 +267,8 @@ static const char report_usage[] =
 	"(throughput by record size, CPU per camera by camera count, latency,\n"
 	"the peers side by side; PNG, with gnuplot) and DIR/logs/.\n\n"
 	"  --quick      about a minute: fewer runs, camera counts and viewers\n"
+	"               (without it: several minutes, up to 64 cameras and\n"
+	"               1000 viewers)\n"
 	"  --out DIR    where the report goes (default ./moat-report)\n"
 	"  --no-policy  run the pipeline without the hub's network policy\n"
 	"  --json       the whole run as one JSON object on stdout\n"
