@@ -146,41 +146,12 @@ static void md_seal(FILE *f, const struct rep *rep)
 	fprintf(f, "\n![sealing throughput by record size](seal.png)\n\n");
 }
 
-static void md_peers(FILE *f, const struct rep *rep)
+/* The whole hub against TLS paced and SRTP: the pipeline's own ratios. */
+static void md_hub(FILE *f, const struct rep *rep)
 {
-	const struct bj *p = rep_runs(rep, RS_PEERS, "peers");
 	const struct bj *top = rep_pipeline_top(rep),
 			*pl = rep->r[RS_PIPELINE].json;
 
-	fprintf(f, "## The peers, side by side\n\n");
-	if (missing(f, rep, RS_PEERS))
-		return;
-	fprintf(f,
-		"The same bytes: every access unit of the 1080p30 clip (%.0f access units, %.1f MB), "
-		"median of %.0f interleaved rounds (min-max); moat / peer is the median of the ratios within each round.\n\n",
-		bj_num(rep->r[RS_PEERS].json, "access_units", 0),
-		bj_num(rep->r[RS_PEERS].json, "bytes", 0) / 1e6,
-		bj_num(rep->r[RS_PEERS].json, "rounds", 0));
-	fprintf(f,
-		"| peer | MB per CPU second | moat seal / peer |\n|---|---:|---:|\n");
-	for (size_t i = 0; p && i < p->n; i++) {
-		const struct bj *x = bj_at(p, i);
-
-		if (!bj_num(x, "ok", 0))
-			fprintf(f, "| %s | not measured | |\n",
-				bj_str(x, "label", "?"));
-		else
-			fprintf(f, "| %s | %.0f (%.0f-%.0f) | %.3f |\n",
-				bj_str(x, "label", "?"), bj_num(x, "median", 0),
-				bj_num(x, "min", 0), bj_num(x, "max", 0),
-				bj_num(x, "moat_ratio", 0));
-	}
-	fprintf(f,
-		"\nTLS 1.3: `TLS_AES_256_GCM_SHA384` (OpenSSL), one `SSL_write` per access unit over a loopback TCP "
-		"connection in one process, flat out, the sending thread's CPU (on loopback it includes the kernel's "
-		"receive path). SRTP: `gst-launch-1.0 filesrc ! h264parse ! rtph264pay ! srtpenc ! udpsink` with "
-		"AES-256-GCM, the clip repeated, the whole process less a run over the clip's first second "
-		"(its start-up). age: `age -r` to an X25519 recipient over the same repeated clip, the whole process.\n");
 	fprintf(f,
 		"\nThe whole hub against TLS and SRTP, for the bytes of the pipeline's largest run, in that run "
 		"(moat: every hub process; TLS 1.3 `TLS_AES_256_GCM_SHA384` over loopback TCP: the sending thread; "
@@ -213,6 +184,42 @@ static void md_peers(FILE *f, const struct rep *rep)
 		}
 		fprintf(f, "\n");
 	}
+}
+
+static void md_peers(FILE *f, const struct rep *rep)
+{
+	const struct bj *p = rep_runs(rep, RS_PEERS, "peers");
+
+	fprintf(f, "## The peers, side by side\n\n");
+	if (missing(f, rep, RS_PEERS))
+		return;
+	fprintf(f,
+		"The same bytes: every access unit of the 1080p30 clip (%.0f access units, %.1f MB), "
+		"median of %.0f interleaved rounds (min-max); moat / peer is the median of the ratios within each round.\n\n",
+		bj_num(rep->r[RS_PEERS].json, "access_units", 0),
+		bj_num(rep->r[RS_PEERS].json, "bytes", 0) / 1e6,
+		bj_num(rep->r[RS_PEERS].json, "rounds", 0));
+	fprintf(f,
+		"| peer | MB per CPU second | moat seal / peer |\n|---|---:|---:|\n");
+	for (size_t i = 0; p && i < p->n; i++) {
+		const struct bj *x = bj_at(p, i);
+
+		if (!bj_num(x, "ok", 0))
+			fprintf(f, "| %s | not measured | |\n",
+				bj_str(x, "label", "?"));
+		else
+			fprintf(f, "| %s | %.0f (%.0f-%.0f) | %.3f |\n",
+				bj_str(x, "label", "?"), bj_num(x, "median", 0),
+				bj_num(x, "min", 0), bj_num(x, "max", 0),
+				bj_num(x, "moat_ratio", 0));
+	}
+	fprintf(f,
+		"\nTLS 1.3: `TLS_AES_256_GCM_SHA384` (OpenSSL), one `SSL_write` per access unit over a loopback TCP "
+		"connection in one process, flat out, the sending thread's CPU (on loopback it includes the kernel's "
+		"receive path). SRTP: `gst-launch-1.0 filesrc ! h264parse ! rtph264pay ! srtpenc ! udpsink` with "
+		"AES-256-GCM, the clip repeated, the whole process less a run over the clip's first second "
+		"(its start-up). age: `age -r` to an X25519 recipient over the same repeated clip, the whole process.\n");
+	md_hub(f, rep);
 	fprintf(f, "![the peers side by side](peers.png)\n\n");
 }
 

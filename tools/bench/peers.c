@@ -18,8 +18,8 @@
  *                 ChaCha20-Poly1305 in 64 KiB chunks): the whole process
  *
  * Runs are interleaved (memcpy, EVP, moat, TLS, SRTP, age, memcpy, ...)
- * --rounds times; each figure is the median of the rounds with their min and max,
- * each ratio (moat / peer) the median of the ratios within each round.
+ * --rounds times; each figure is the median of the rounds with their min and
+ * max, each ratio (moat / peer) the median of the ratios within each round.
  * In-process figures are thread CPU time; age's is its user + system time.
  */
 #include <errno.h>
@@ -240,9 +240,10 @@ static void input_setup(struct peers_ctx *c, const uint8_t *clip, size_t len,
 	if (fs >= 0)
 		close(fs);
 	c->has_input = c->small_bytes > 0 && c->age_bytes >= (double)mb * 1e6;
-	c->has_age = c->has_input &&
-		     !sh_line("age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*'",
-			      c->recipient, sizeof(c->recipient));
+	c->has_age =
+		c->has_input &&
+		!sh_line("age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*'",
+			 c->recipient, sizeof(c->recipient));
 }
 
 static int ctx_init(struct peers_ctx *c, const uint8_t *clip, size_t len)
@@ -322,9 +323,11 @@ static void print_table(const struct peers_ctx *c, double v[P_N][MAX_ROUNDS],
 			ratio[r] = v[p][r] > 0 ? v[P_MOAT][r] / v[p][r] : 0;
 		if (v[p][0] < 0)
 			printf("%-40s %12s\n", peer_label[p],
-			       p == P_AGE  ? "no age here (apt-get install age)" :
-			       p == P_SRTP ? "failed (gst-launch-1.0 with srtpenc?)" :
-					     "failed");
+			       p == P_AGE ?
+				       "no age here (apt-get install age)" :
+			       p == P_SRTP ?
+				       "failed (gst-launch-1.0 with srtpenc?)" :
+				       "failed");
 		else
 			printf("%-40s %12.1f %9.3fx\n", peer_label[p],
 			       bench_median(v[p], (size_t)rounds),
@@ -342,7 +345,15 @@ static const char peers_usage[] =
 	"--seconds of CPU each in process. Reports MB per CPU second (median,\n"
 	"min, max) and moat / peer, the median of the ratios within each round.\n";
 
-int bench_peers(int argc, char **argv)
+struct peers_opts {
+	const char *clip;
+	int rounds, mb;
+	double secs;
+	bool json;
+};
+
+/* 0, 1 after --help, or 2 with the option named. */
+static int peers_parse(struct peers_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "rounds", required_argument, NULL, 'r' },
@@ -353,73 +364,63 @@ int bench_peers(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	static struct peers_ctx c;
-	static double v[P_N][MAX_ROUNDS];
-	const char *clip_path = "build/media/bench-1080p.h264";
-	int rounds = 5, mb = 32, opt, ret = 1;
-	bool json = false;
-	uint8_t *clip = NULL;
-	size_t len = 0;
+	int opt;
 
-	c.secs = 0.2;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'r':
-			rounds = atoi(optarg);
-			if (rounds < 1 || rounds > MAX_ROUNDS) {
-				fprintf(stderr,
-					"moat-bench peers: --rounds `%s' is not 1-%d\n",
-					optarg, MAX_ROUNDS);
-				return 2;
-			}
-			break;
-		case 's':
-			c.secs = atof(optarg);
-			if (c.secs <= 0 || c.secs > 60) {
-				fprintf(stderr,
-					"moat-bench peers: --seconds `%s' is not between 0 and 60\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'm':
-			mb = atoi(optarg);
-			if (mb < 1 || mb > 4096) {
-				fprintf(stderr,
-					"moat-bench peers: --mb `%s' is not 1-4096\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'f':
-			clip_path = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(peers_usage, stdout);
-			return 0;
-		default:
-			fputs(peers_usage, stderr);
+		if (opt == 'r')
+			o->rounds = atoi(optarg);
+		else if (opt == 's')
+			o->secs = atof(optarg);
+		else if (opt == 'm')
+			o->mb = atoi(optarg);
+		else if (opt == 'f')
+			o->clip = optarg;
+		else if (opt == 'j')
+			o->json = true;
+		else
+			fputs(peers_usage, opt == 'h' ? stdout : stderr);
+		if (opt == 'h' || opt == '?')
+			return opt == 'h' ? 1 : 2;
+		if (o->rounds < 1 || o->rounds > MAX_ROUNDS || o->secs <= 0 ||
+		    o->secs > 60 || o->mb < 1 || o->mb > 4096) {
+			fprintf(stderr,
+				"moat-bench peers: `%s' is out of range (--rounds 1-%d, --seconds 0-60, --mb 1-4096)\n",
+				optarg, MAX_ROUNDS);
 			return 2;
 		}
 	}
-	if (bench_make_clip(clip_path) ||
-	    file_read_bounded(clip_path, 1 << 30, &clip, &len) ||
+	return optind == argc ? 0 : 2;
+}
+
+int bench_peers(int argc, char **argv)
+{
+	struct peers_opts o = { "build/media/bench-1080p.h264", 5, 32, 0.2,
+				false };
+	static struct peers_ctx c;
+	static double v[P_N][MAX_ROUNDS];
+	int ret = peers_parse(&o, argc, argv);
+	uint8_t *clip = NULL;
+	size_t len = 0;
+
+	if (ret)
+		return ret == 1 ? 0 : 2;
+	c.secs = o.secs;
+	ret = 1;
+	if (bench_make_clip(o.clip) ||
+	    file_read_bounded(o.clip, 1 << 30, &clip, &len) ||
 	    ctx_init(&c, clip, len)) {
 		fprintf(stderr, "moat-bench peers: cannot read or split %s\n",
-			clip_path);
+			o.clip);
 		goto out;
 	}
-	input_setup(&c, clip, len, mb);
-	for (int r = 0; r < rounds; r++)
+	input_setup(&c, clip, len, o.mb);
+	for (int r = 0; r < o.rounds; r++)
 		for (int p = 0; p < P_N; p++)
 			v[p][r] = run_peer(&c, p);
-	if (json)
-		print_json(&c, v, rounds);
+	if (o.json)
+		print_json(&c, v, o.rounds);
 	else
-		print_table(&c, v, rounds);
+		print_table(&c, v, o.rounds);
 	ret = v[P_MOAT][0] > 0 ? 0 : 1;
 out:
 	if (c.age_in[0])
