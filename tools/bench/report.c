@@ -387,6 +387,9 @@ int bench_report(int argc, char **argv)
 			rep.clip);
 		return 1;
 	}
+	if (!geteuid() && !system("nft list table inet moat >/dev/null 2>&1"))
+		fprintf(stderr,
+			"moat-bench report: a moat network policy (nftables table inet moat) is in force on this machine: it limits the uplink's user to its own relay, so the pipeline's runs may send nothing\n");
 	for (int s = 0; s < RS_N; s++) {
 		if ((s == RS_PIPELINE || s == RS_UPLINK) && geteuid()) {
 			rep.r[s].skipped = "needs root";
