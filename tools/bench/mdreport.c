@@ -249,7 +249,7 @@ static void md_pipeline(FILE *f, const struct rep *rep)
 		"from /proc in clock ticks of 10 ms, so coarse at few cameras). "
 		"Latency: seal-and-send (the sealer taking a frame to the send's completion) and capture-to-send.\n\n",
 		rep->no_policy ?
-			", **without the network policy** (`--no-policy`)" :
+			", **without the network policy** (`--no-policy`: policy = off, in a network namespace of its own)" :
 			", with the network policy in force");
 	fprintf(f,
 		"| cameras | path | frames/s | MB/s | CPU per camera | seal+send p50 | p99 | capture+send p99 | PSS | copies |\n");
