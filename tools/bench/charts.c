@@ -41,7 +41,10 @@ static bool seal_data(const struct rep *rep)
 			snprintf(k, sizeof(k), "%s_max", v[j]);
 			fprintf(f, "\t%.1f", bj_num(c, k, 0));
 		}
-		fputc('\n', f);
+		/* the tic's label: "16 KiB" */
+		fprintf(f, "\t%s\n",
+			bench_size_str((size_t)bj_num(c, "size", 0), k,
+				       sizeof(k)));
 	}
 	return fclose(f) == 0;
 }
@@ -137,7 +140,8 @@ static void script_head(FILE *g, const char *png, const char *title)
 	fprintf(g,
 		"reset\nset terminal pngcairo size 900,540 font 'sans,10'\n"
 		"set datafile separator '\\t'\nset output '%s'\n"
-		"set title '%s'\nset grid\nset key top left\n",
+		"set title '%s'\nset grid\nset key top left\n"
+		"set offsets graph 0.04, graph 0.04, graph 0.05, 0\n",
 		png, title);
 }
 
@@ -149,9 +153,9 @@ static void write_script(const struct rep *rep, FILE *g, bool seal, bool pipe,
 			g, "seal.png",
 			"Sealing throughput by record size (one core; bars: min-max of the runs)");
 		fprintf(g,
-			"set logscale x 2\nset xlabel 'record size (bytes)'\n"
+			"set logscale x 2\nset xlabel 'record size'\n"
 			"set ylabel 'MB per CPU second'\nset yrange [0:*]\n"
-			"plot 'data/seal.dat' u 1:2:3:4 w yerrorlines t 'OpenSSL EVP (%s)', "
+			"plot 'data/seal.dat' u 1:2:3:4:xtic(11) w yerrorlines t 'OpenSSL EVP (%s)', "
 			"'' u 1:5:6:7 w yerrorlines t 'moat, in place', "
 			"'' u 1:8:9:10 w yerrorlines t 'moat, to buffer'\n",
 			rep->cipher);
