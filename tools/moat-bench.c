@@ -27,6 +27,10 @@ static const struct bench_cmd {
 	  "a V4L2 camera through libx264 and the AEAD, stage by stage (--vm: vivid under qemu)" },
 	{ "relay", bench_relay,
 	  "live fan-out through moat-relay to 1-1000 viewers: CPU, memory, latency" },
+	{ "peers", bench_peers,
+	  "the clip through memcpy, OpenSSL EVP, moat's seal and age, side by side" },
+	{ "report", bench_report,
+	  "every benchmark, then a Markdown report with PNG charts (--quick: a minute)" },
 };
 
 static void usage(FILE *f)

@@ -33,6 +33,21 @@ size_t bench_parse_size(const char *s);
 /* "16 KiB", "1 MiB", "512 B" into buf. */
 const char *bench_size_str(size_t n, char *buf, size_t cap);
 
+struct annexb_au;
+
+/*
+ * TLS 1.3 with cipher (e.g. "TLS_AES_256_GCM_SHA384") over a loopback TCP
+ * connection in this process: the access units, one SSL_write each, in a
+ * loop until total bytes, fps frames a second (0: flat out). The sending
+ * and receiving threads' CPU seconds; 0 or -1.
+ */
+int bench_tls_run(const struct annexb_au *au, size_t n_au, double total,
+		  double fps, const char *cipher, double *cpu_send,
+		  double *cpu_recv);
+/* gst-launch-1.0 filesrc path ! h264parse ! rtph264pay ! srtpenc
+ * (AES-256-GCM) ! udpsink on loopback: its CPU seconds, or -1. */
+double bench_srtp_file(const char *path);
+
 /* The 1080p30 8 Mb/s test clip at path, made with libx264 if missing. */
 int bench_make_clip(const char *path);
 
@@ -42,5 +57,7 @@ int bench_motion(int argc, char **argv);
 int bench_uplink(int argc, char **argv);
 int bench_encode(int argc, char **argv);
 int bench_relay(int argc, char **argv);
+int bench_peers(int argc, char **argv);
+int bench_report(int argc, char **argv);
 
 #endif

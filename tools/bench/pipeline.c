@@ -13,12 +13,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +37,13 @@ struct popts {
 	size_t n_cams;
 	double seconds;
 	const char *clip;
-	bool json, no_srtp, no_tls, no_policy;
+	bool json, no_srtp, no_tls, no_policy, no_extra_copy;
 };
+
+/* Quantiles of the seal-and-send latency given in --json (a CDF). */
+static const double lat_q[] = { 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
+				0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999 };
+enum { N_LAT_Q = sizeof(lat_q) / sizeof(lat_q[0]) };
 
 struct prun {
 	unsigned int n;
@@ -52,6 +52,8 @@ struct prun {
 	double frames, bytes;
 	long long lat50, lat99, cap50, cap99, copies, zc, zc_copied;
 	double pss_mib, drops;
+	double cpu_med, cpu_lo, cpu_hi; /* CPU per camera in 1-s windows */
+	long long lat_q[N_LAT_Q];
 	bool ok;
 };
 
@@ -98,12 +100,14 @@ int bench_make_clip(const char *path)
 		return 0;
 	fprintf(stderr, "moat-bench: making %s (1080p30, 8 Mb/s CBR, libx264)...\n",
 		path);
+	/* (on a fresh clone its folder is not there yet) */
 	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p \"$(dirname '%s')\" && "
 		 "ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 "
 		 "-t 4 -vf noise=alls=12:allf=t -c:v libx264 -preset ultrafast "
 		 "-b:v 8M -minrate 8M -maxrate 8M -bufsize 8M -x264-params nal-hrd=cbr "
 		 "-g 30 -bf 0 -pix_fmt yuv420p -f h264 '%s.tmp' && mv '%s.tmp' '%s'",
-		 path, path, path);
+		 path, path, path, path);
 	return sh(cmd, NULL, 0) ? -EIO : 0;
 }
 
@@ -199,6 +203,60 @@ static size_t hub_pids(pid_t moatd, const char *j, pid_t *pids)
 			pids[n++] = atoi(p);
 	}
 	return n;
+}
+
+/*
+ * Sleeps secs in windows of about a second, noting the hub's CPU per
+ * camera (% of a core) in each: the spread of the run.
+ */
+static void hub_windows(const pid_t *pids, size_t np, double secs,
+			unsigned int n, struct prun *r)
+{
+	int w = secs >= 2 ? (int)secs : 1;
+	double c0 = 0, t0 = now_s(), pcts[64];
+
+	w = w > 64 ? 64 : w;
+
+	for (size_t i = 0; i < np; i++)
+		c0 += bench_proc_cpu(pids[i]);
+	r->cpu_lo = 1e9;
+	r->cpu_hi = 0;
+	for (int k = 0; k < w; k++) {
+		double c1 = 0, t1, pct;
+
+		msleep((int)(secs * 1000 / w));
+		t1 = now_s();
+		for (size_t i = 0; i < np; i++)
+			c1 += bench_proc_cpu(pids[i]);
+		pct = (c1 - c0) / (t1 - t0) / n * 100;
+		pcts[k] = pct;
+		r->cpu_lo = pct < r->cpu_lo ? pct : r->cpu_lo;
+		r->cpu_hi = pct > r->cpu_hi ? pct : r->cpu_hi;
+		c0 = c1;
+		t0 = t1;
+	}
+	r->cpu_med = bench_median(pcts, (size_t)w);
+}
+
+/* Until the relay listens (at most 5 s): an uplink that finds no relay
+ * backs off, and the warm-up would not cover it on a busy machine. */
+static void relay_wait(unsigned int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	for (int i = 0; i < 250; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok = fd >= 0 &&
+			 !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return;
+		msleep(20);
+	}
 }
 
 static bool stagger = true;
@@ -301,7 +359,7 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	snprintf(bin, sizeof(bin), "%s/moat-relay", bindir);
 	snprintf(log, sizeof(log), "%s/relay.log", dir);
 	relay = spawn(relay_argv, log, false);
-	msleep(200);
+	relay_wait(port);
 	{
 		char *argv[] = { bin, "--config", conf, NULL };
 
@@ -312,14 +370,21 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	snprintf(cmd, sizeof(cmd), "'%s/moatctl' --socket %s status --json 2>/dev/null",
 		 bindir, sock);
 	msleep(2000); /* warm up: every camera past its first GOP */
-	if (sh(cmd, js0, sizeof(js0)))
-		goto stop;
+	/* and the uplink sending: at one camera it sometimes sends nothing
+	 * for its first seconds (a window then measures no bytes) */
+	for (int k = 0; k < 20; k++) {
+		if (sh(cmd, js0, sizeof(js0)))
+			goto stop;
+		if (json_sum(js0, "\"uplink\"", "bytes_sent") > 0)
+			break;
+		msleep(500);
+	}
 	np = hub_pids(moatd, js0, pids);
 	for (size_t i = 0; i < np; i++)
 		c0 += bench_proc_cpu(pids[i]);
 	r0 = bench_proc_cpu(relay);
 	t0 = now_s();
-	msleep((int)(o->seconds * 1000));
+	hub_windows(pids, np, o->seconds, n, r);
 	if (sh(cmd, js, sizeof(js)))
 		goto stop;
 	t1 = now_s();
@@ -345,6 +410,10 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 		lat_hist(js, "capture_hist", h1, 2000);
 		r->cap50 = lat_pct(h0, h1, 2000, 0.50);
 		r->cap99 = lat_pct(h0, h1, 2000, 0.99);
+		lat_hist(js0, "latency_hist", h0, 2000);
+		lat_hist(js, "latency_hist", h1, 2000);
+		for (size_t q = 0; q < N_LAT_Q; q++)
+			r->lat_q[q] = lat_pct(h0, h1, 2000, lat_q[q]);
 	}
 	r->zc = (long long)json_sum(js, "\"uplink\"", "zc_sends");
 	r->zc_copied = (long long)json_sum(js, "\"uplink\"", "zc_copied");
@@ -354,7 +423,8 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 				json_sum(js, "\"uplink\"", "copies") -
 				json_sum(js0, "\"sealer\"", "copies") -
 				json_sum(js0, "\"uplink\"", "copies"));
-	r->ok = r->frames > 0;
+	/* a run whose uplink sent nothing measured nothing */
+	r->ok = r->frames > 0 && r->bytes > 0;
 	ret = 0;
 stop:
 	kill(moatd, SIGTERM);
@@ -375,153 +445,6 @@ out:
 	return ret;
 }
 
-/* ---- TLS 1.3 over loopback: the same access units, the same sizes ---- */
-
-struct tls_side {
-	int fd;
-	SSL_CTX *ctx;
-	double cpu;
-	uint64_t bytes;
-};
-
-static EVP_PKEY *tls_key;
-static X509 *tls_cert;
-
-static int tls_identity(void)
-{
-	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
-
-	if (!pc || EVP_PKEY_keygen_init(pc) <= 0 ||
-	    EVP_PKEY_keygen(pc, &tls_key) <= 0) {
-		EVP_PKEY_CTX_free(pc);
-		return -1;
-	}
-	EVP_PKEY_CTX_free(pc);
-	tls_cert = X509_new();
-	X509_set_version(tls_cert, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(tls_cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(tls_cert), 0);
-	X509_gmtime_adj(X509_getm_notAfter(tls_cert), 3600);
-	X509_set_pubkey(tls_cert, tls_key);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(tls_cert), "CN",
-				   MBSTRING_ASC, (const unsigned char *)"relay",
-				   -1, -1, 0);
-	X509_set_issuer_name(tls_cert, X509_get_subject_name(tls_cert));
-	return X509_sign(tls_cert, tls_key, NULL) > 0 ? 0 : -1;
-}
-
-static void *tls_server(void *arg)
-{
-	struct tls_side *s = arg;
-	SSL *ssl = SSL_new(s->ctx);
-	uint8_t buf[1 << 16];
-	double c0 = bench_cpu_now();
-	int n;
-
-	SSL_set_fd(ssl, s->fd);
-	if (SSL_accept(ssl) == 1)
-		while ((n = SSL_read(ssl, buf, sizeof(buf))) > 0)
-			s->bytes += (uint64_t)n;
-	s->cpu = bench_cpu_now() - c0;
-	SSL_free(ssl);
-	return NULL;
-}
-
-/*
- * A connected TCP pair over 127.0.0.1, as moat's uplink and relay are:
- * on loopback the sender's CPU time includes the receive path, so an
- * AF_UNIX pair would flatter TLS.
- */
-static int tcp_pair(int sv[2])
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-	sv[0] = sv[1] = -1;
-	if (l < 0)
-		return -1;
-	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&a, &al))
-		goto fail;
-	sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&a, sizeof(a)))
-		goto fail;
-	sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	if (sv[1] < 0)
-		goto fail;
-	setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	close(l);
-	return 0;
-fail:
-	if (sv[0] >= 0)
-		close(sv[0]);
-	close(l);
-	return -1;
-}
-
-/* Sends total bytes of access units over TLS 1.3: CPU seconds per side. */
-static int tls_run(const struct annexb_au *au, size_t n_au, double total,
-		   double fps, const char *cipher, double *cpu_send,
-		   double *cpu_recv)
-{
-	struct tls_side srv = { 0 };
-	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-	int sv[2];
-	pthread_t th;
-	SSL *ssl;
-	double c0, sent = 0;
-	int ret = -1;
-
-	srv.ctx = SSL_CTX_new(TLS_server_method());
-	if (!cctx || !srv.ctx || tcp_pair(sv))
-		return -1;
-	SSL_CTX_set_min_proto_version(srv.ctx, TLS1_3_VERSION);
-	SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION);
-	SSL_CTX_set_ciphersuites(cctx, cipher);
-	SSL_CTX_set_ciphersuites(srv.ctx, cipher);
-	SSL_CTX_use_certificate(srv.ctx, tls_cert);
-	SSL_CTX_use_PrivateKey(srv.ctx, tls_key);
-	srv.fd = sv[1];
-	pthread_create(&th, NULL, tls_server, &srv);
-	ssl = SSL_new(cctx);
-	SSL_set_fd(ssl, sv[0]);
-	if (SSL_connect(ssl) == 1) {
-		struct timespec due;
-
-		clock_gettime(CLOCK_MONOTONIC, &due);
-		c0 = bench_cpu_now();
-		for (size_t i = 0; sent < total; i = (i + 1) % n_au) {
-			if (fps > 0) {
-				/* paced: each frame when a camera would give it */
-				due.tv_nsec += (long)(1e9 / fps);
-				while (due.tv_nsec >= 1000000000L) {
-					due.tv_nsec -= 1000000000L;
-					due.tv_sec++;
-				}
-				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
-						&due, NULL);
-			}
-			if (SSL_write(ssl, au[i].p, (int)au[i].len) <= 0)
-				break;
-			sent += (double)au[i].len;
-		}
-		*cpu_send = bench_cpu_now() - c0;
-		ret = sent >= total ? 0 : -1;
-		SSL_shutdown(ssl);
-	}
-	shutdown(sv[0], SHUT_WR);
-	pthread_join(th, NULL);
-	*cpu_recv = srv.cpu;
-	SSL_free(ssl);
-	close(sv[0]);
-	close(sv[1]);
-	SSL_CTX_free(cctx);
-	SSL_CTX_free(srv.ctx);
-	return ret;
-}
-
 /* ---- GStreamer srtpenc, AES-256-GCM ---- */
 
 /* Bytes of H.264 per CPU second through h264parse, rtph264pay and srtpenc
@@ -529,11 +452,9 @@ static int tls_run(const struct annexb_au *au, size_t n_au, double total,
 static double srtp_run(const char *clip, int loops, double *bytes)
 {
 	char list[PATH_MAX + 64], cmd[4 * PATH_MAX];
-	struct rusage ru;
 	struct stat st;
+	double cpu;
 	FILE *f;
-	pid_t pid;
-	int status;
 
 	snprintf(list, sizeof(list), "/tmp/moat-bench-srtp-%d.h264", getpid());
 	f = fopen(list, "w");
@@ -546,30 +467,9 @@ static double srtp_run(const char *clip, int loops, double *bytes)
 	if (sh(cmd, NULL, 0))
 		return -1;
 	*bytes = (double)st.st_size * loops;
-	pid = fork();
-	if (!pid) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		dup2(null, 2);
-		execlp("gst-launch-1.0", "gst-launch-1.0", "-q", "filesrc",
-		       strcat(strcpy(cmd, "location="), list), "!", "h264parse",
-		       "!", "rtph264pay", "mtu=1400", "!", "srtpenc",
-		       "key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b",
-		       "rtp-cipher=aes-256-gcm", "rtp-auth=null",
-		       "rtcp-cipher=aes-256-gcm", "rtcp-auth=null", "!",
-		       "udpsink", "host=127.0.0.1", "port=9", "sync=false",
-		       NULL);
-		_exit(127);
-	}
-	if (pid < 0 || wait4(pid, &status, 0, &ru) != pid ||
-	    !WIFEXITED(status) || WEXITSTATUS(status)) {
-		unlink(list);
-		return -1;
-	}
+	cpu = bench_srtp_file(list);
 	unlink(list);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	return cpu;
 }
 
 static int parse(struct popts *o, int argc, char **argv)
@@ -583,6 +483,7 @@ static int parse(struct popts *o, int argc, char **argv)
 		{ "no-tls", no_argument, NULL, 'T' },
 		{ "lockstep", no_argument, NULL, 'L' },
 		{ "no-policy", no_argument, NULL, 'P' },
+		{ "no-extra-copy", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -637,10 +538,13 @@ static int parse(struct popts *o, int argc, char **argv)
 		case 'P':
 			o->no_policy = true;
 			break;
+		case 'X':
+			o->no_extra_copy = true;
+			break;
 		case 'h':
 			printf("Usage: moat-bench pipeline [--cameras 1,4,16,64] [--seconds 10]\n"
 			       "                          [--clip FILE] [--no-tls] [--no-srtp] [--lockstep]\n"
-			       "                          [--no-policy] [--json]\n\n"
+			       "                          [--no-policy] [--no-extra-copy] [--json]\n\n"
 			       "Runs moatd with N file cameras replaying a 1080p30 8 Mb/s H.264 clip\n"
 			       "in real time (made with libx264 on first use) to moat-relay on\n"
 			       "loopback, for each N, then the same with one extra copy of every\n"
@@ -653,7 +557,10 @@ static int parse(struct popts *o, int argc, char **argv)
 			       "over one second, as real ones are out of step; --lockstep starts\n"
 			       "them together (every keyframe in the same frame: the worst case).\n"
 			       "The hub runs with its network policy enforced, as installed;\n"
-			       "--no-policy runs it without (policy = off), to see what it costs.\n"
+			       "--no-policy runs it without (policy = off), to see what it costs,\n"
+			       "in a network namespace of its own (with loopback only), so that\n"
+			       "no firewall of the host (another hub's policy) is in its way.\n"
+			       "--no-extra-copy skips the runs with one extra copy of every frame.\n"
 			       "Needs root.\n");
 			exit(0);
 		default:
@@ -680,6 +587,13 @@ int bench_pipeline(int argc, char **argv)
 		return ret;
 	if (geteuid()) {
 		fprintf(stderr, "moat-bench pipeline: needs root (moatd gives each role its own user)\n");
+		return 1;
+	}
+	/* without a policy of its own, none of the host's either: another
+	 * hub's policy there limits the uplink's user to that hub's relay */
+	if (o.no_policy &&
+	    (unshare(CLONE_NEWNET) || system("ip link set lo up"))) {
+		fprintf(stderr, "moat-bench pipeline: cannot make a network namespace for --no-policy\n");
 		return 1;
 	}
 	nb = readlink("/proc/self/exe", bindir, sizeof(bindir) - 1);
@@ -710,7 +624,7 @@ int bench_pipeline(int argc, char **argv)
 		       "MB/CPU-s");
 	}
 	for (size_t i = 0; i < o.n_cams; i++) {
-		for (int x = 0; x < 2; x++) {
+		for (int x = 0; x < (o.no_extra_copy ? 1 : 2); x++) {
 			struct prun *r = &runs[i][x];
 
 			if (run_hub(&o, o.cams[i], x, r) || !r->ok)
@@ -733,19 +647,20 @@ int bench_pipeline(int argc, char **argv)
 		double tls_s = 0, tls_r = 0, srtp_cpu = -1, srtp_bytes = 0;
 		double tlsp_s = 0, tlsp_r = 0, tlsp_bpc = 0;
 		double moat_bpc = big->cpu_hub > 0 ? big->bytes / big->cpu_hub : 0;
-		double copy_bpc = runs[o.n_cams - 1][1].cpu_hub > 0 ?
+		double copy_bpc = !o.no_extra_copy &&
+					  runs[o.n_cams - 1][1].cpu_hub > 0 ?
 					  runs[o.n_cams - 1][1].bytes /
 						  runs[o.n_cams - 1][1].cpu_hub :
 					  0;
 		double tls_bpc = 0, srtp_bpc = 0;
 
-		if (!o.no_tls && !tls_identity()) {
+		if (!o.no_tls) {
 			/* flat out, and paced like the N cameras */
-			if (!tls_run(au, n_au, big->bytes, 0,
+			if (!bench_tls_run(au, n_au, big->bytes, 0,
 				     "TLS_AES_256_GCM_SHA384", &tls_s, &tls_r) &&
 			    tls_s > 0)
 				tls_bpc = big->bytes / tls_s;
-			if (!tls_run(au, n_au, big->bytes, 30.0 * big->n,
+			if (!bench_tls_run(au, n_au, big->bytes, 30.0 * big->n,
 				     "TLS_AES_256_GCM_SHA384", &tlsp_s,
 				     &tlsp_r) &&
 			    tlsp_s > 0)
@@ -761,13 +676,15 @@ int bench_pipeline(int argc, char **argv)
 		if (o.json) {
 			printf("{\"runs\": [");
 			for (size_t i = 0; i < o.n_cams; i++)
-				for (int x = 0; x < 2; x++) {
+				for (int x = 0; x < (o.no_extra_copy ? 1 : 2); x++) {
 					struct prun *r = &runs[i][x];
 
 					printf("%s{\"cameras\": %u, \"path\": \"%s\", \"frames_per_s\": %.1f, "
 					       "\"mb_per_s\": %.3f, \"cpu_per_camera_pct\": %.4f, \"p50_us\": %lld, "
 					       "\"p99_us\": %lld, \"capture_p50_us\": %lld, \"capture_p99_us\": %lld, \"pss_mib\": %.1f, \"copies\": %lld, \"drops\": %.0f, "
-					       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"bytes_per_cpu_s\": %.0f, \"ok\": %s}",
+					       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"bytes_per_cpu_s\": %.0f, "
+					       "\"cpu_per_camera_pct_windows\": %.4f, \"cpu_per_camera_pct_min\": %.4f, \"cpu_per_camera_pct_max\": %.4f, "
+					       "\"ok\": %s, \"latency_cdf\": [",
 					       i || x ? ", " : "", r->n,
 					       x ? "extra-copy" : "moat",
 					       r->frames / r->secs,
@@ -778,7 +695,12 @@ int bench_pipeline(int argc, char **argv)
 					       r->copies, r->drops, r->zc,
 					       r->zc_copied,
 					       r->cpu_hub > 0 ? r->bytes / r->cpu_hub : 0,
+					       r->cpu_med, r->cpu_lo, r->cpu_hi,
 					       r->ok ? "true" : "false");
+					for (size_t q = 0; q < N_LAT_Q; q++)
+						printf("%s[%lld, %.3f]", q ? ", " : "",
+						       r->lat_q[q], lat_q[q]);
+					printf("]}");
 				}
 			printf("], \"tls13_sender_bytes_per_cpu_s\": %.0f, \"tls13_paced_sender_bytes_per_cpu_s\": %.0f, "
 			       "\"srtp_bytes_per_cpu_s\": %.0f}\n",
@@ -788,8 +710,10 @@ int bench_pipeline(int argc, char **argv)
 			       "TLS: the sending side only; SRTP: the whole gst-launch process):\n",
 			       big->n);
 			printf("  moat pipeline     %8.1f MB/CPU-s\n", moat_bpc / 1e6);
-			printf("  + one extra copy  %8.1f MB/CPU-s   moat/extra-copy %.2fx\n",
-			       copy_bpc / 1e6, copy_bpc > 0 ? moat_bpc / copy_bpc : 0);
+			if (!o.no_extra_copy)
+				printf("  + one extra copy  %8.1f MB/CPU-s   moat/extra-copy %.2fx\n",
+				       copy_bpc / 1e6,
+				       copy_bpc > 0 ? moat_bpc / copy_bpc : 0);
 			if (tlsp_bpc > 0)
 				printf("  TLS 1.3, paced    %8.1f MB/CPU-s   moat/TLS %.2fx  (frames at the cameras' pace)\n",
 				       tlsp_bpc / 1e6, moat_bpc / tlsp_bpc);

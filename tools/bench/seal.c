@@ -40,6 +40,7 @@ struct seal_cell {
 	enum seal_suite suite;
 	size_t size;
 	double mbps[V_MAX];  /* medians */
+	double lo[V_MAX], hi[V_MAX]; /* the runs' spread */
 	double ratio[V_MAX]; /* median of per-round ratios to EVP */
 };
 
@@ -160,6 +161,11 @@ static int measure_cell(struct seal_bufs *b, const struct seal_opts *o,
 	for (v = 0; v < V_MAX; v++) {
 		c->mbps[v] = bench_median(mbps[v], (size_t)o->runs);
 		c->ratio[v] = bench_median(ratio[v], (size_t)o->runs);
+		c->lo[v] = c->hi[v] = mbps[v][0];
+		for (r = 1; r < o->runs; r++) {
+			c->lo[v] = mbps[v][r] < c->lo[v] ? mbps[v][r] : c->lo[v];
+			c->hi[v] = mbps[v][r] > c->hi[v] ? mbps[v][r] : c->hi[v];
+		}
 	}
 	return 0;
 }
@@ -202,7 +208,9 @@ static void print_json(const struct seal_opts *o, const struct seal_cell *c,
 		printf("%s\n  {\"suite\": \"%s\", \"size\": %zu", i ? "," : "",
 		       seal_suite_name(c[i].suite), c[i].size);
 		for (v = 0; v < V_MAX; v++)
-			printf(", \"%s\": %.1f", vnames[v], c[i].mbps[v]);
+			printf(", \"%s\": %.1f, \"%s_min\": %.1f, \"%s_max\": %.1f",
+			       vnames[v], c[i].mbps[v], vnames[v], c[i].lo[v],
+			       vnames[v], c[i].hi[v]);
 		printf(", \"in_place_ratio\": %.4f, \"to_buffer_ratio\": %.4f}",
 		       c[i].ratio[V_INPLACE], c[i].ratio[V_TO]);
 	}

@@ -549,6 +549,20 @@ static double med(struct result (*r)[M_N], int rounds, enum mode m, bool per_cpu
 	return bench_median(v, (size_t)rounds);
 }
 
+/* The smallest (hi false) or largest rate of mode m over the rounds. */
+static double edge(struct result (*r)[M_N], int rounds, enum mode m,
+		   bool per_cpu, bool hi)
+{
+	double e = rate(&r[0][m], per_cpu);
+
+	for (int i = 1; i < rounds; i++) {
+		double x = rate(&r[i][m], per_cpu);
+
+		e = (hi ? x > e : x < e) ? x : e;
+	}
+	return e;
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_interrupt(int sig)
@@ -659,10 +673,16 @@ int bench_uplink(int argc, char **argv)
 			printf("{\"rounds\": %d, \"seconds\": %.1f, \"modes\": [", o.rounds,
 			       o.seconds);
 			for (int m = 0; m < M_N; m++)
-				printf("%s{\"mode\": \"%s\", \"mb_per_s\": %.1f, \"mb_per_cpu_s\": %.1f, \"zc_sends\": %lld, \"zc_copied\": %lld, \"zc_refused\": %lld}",
+				printf("%s{\"mode\": \"%s\", \"mb_per_s\": %.1f, \"mb_per_s_min\": %.1f, \"mb_per_s_max\": %.1f, "
+				       "\"mb_per_cpu_s\": %.1f, \"mb_per_cpu_s_min\": %.1f, \"mb_per_cpu_s_max\": %.1f, "
+				       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"zc_refused\": %lld}",
 				       m ? ", " : "", mode_name[m],
 				       med(res, o.rounds, (enum mode)m, false) / 1e6,
+				       edge(res, o.rounds, (enum mode)m, false, false) / 1e6,
+				       edge(res, o.rounds, (enum mode)m, false, true) / 1e6,
 				       med(res, o.rounds, (enum mode)m, true) / 1e6,
+				       edge(res, o.rounds, (enum mode)m, true, false) / 1e6,
+				       edge(res, o.rounds, (enum mode)m, true, true) / 1e6,
 				       last[m].zc, last[m].zc_copied, last[m].zc_refused);
 			printf("], \"gate_throughput_ratio_zc\": %.3f, \"gate_throughput_ratio_send\": %.3f, "
 			       "\"gate_cpu_ratio_zc\": %.3f, \"gate_cpu_ratio_send\": %.3f, \"skmsg_vs_gate_zc\": %.3f, "
@@ -705,6 +725,10 @@ int bench_uplink(int argc, char **argv)
 		bad++;
 	if (stats >= 0)
 		close(stats);
+	free(recs.off);
+	free(recs.size);
+	if (recs.memfd > 0)
+		close(recs.memfd);
 	free(clip);
 	return bad ? 1 : 0;
 }

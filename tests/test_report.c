@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * moat-bench report, end to end: its shortest form (--tiny, a hidden
+ * option: --quick takes about a minute, --tiny about 30 s; its figures
+ * mean little, the shape of the report is what is checked) into a temp
+ * folder, --no-policy so that it leaves the host's nftables alone. Checks
+ * that report.md has every section, each with figures in it and none "not
+ * measured", that the capacity line names a number of cameras and a limit,
+ * that --json gives the whole run, and that every chart is a real PNG of
+ * the size drawn.
+ *
+ * It runs moatd and moat-relay (the pipeline and relay steps) and needs
+ * root. MOAT_TEST_REPORT_DIR=DIR checks a report made before instead of
+ * running one (then nothing is started).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/lib/check.h"
+
+static const char *const sections[] = {
+	"## Capacity",
+	"## What ran",
+	"## Sealing throughput by record size",
+	"## The peers, side by side",
+	"## CPU per camera by camera count",
+	"## Latency distribution",
+	"### Relay fan-out",
+	"## The uplink's send path",
+	"## The encoder path (libx264)",
+	"## How the figures were taken",
+};
+
+static const char *const charts[] = { "seal.png", "cpu.png", "latency.png",
+				      "peers.png" };
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 &&
+	    !fseek(f, 0, SEEK_SET) && (buf = malloc((size_t)n + 1))) {
+		*len = fread(buf, 1, (size_t)n, f);
+		buf[*len] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+/* A table row with a figure: a line starting "| " with a digit in it. */
+static int rows_with_figures(const char *s, const char *end)
+{
+	int n = 0;
+
+	while (s && s < end) {
+		const char *nl = strchr(s, '\n');
+
+		if (!nl || nl > end)
+			nl = end;
+		if (!strncmp(s, "| ", 2) && strpbrk(s, "123456789") &&
+		    strpbrk(s, "123456789") < nl)
+			n++;
+		s = nl + 1;
+	}
+	return n;
+}
+
+static void check_sections(const char *md)
+{
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		const char *s = strstr(md, sections[i]), *end;
+
+		CHECK(s != NULL, "report.md has the section `%s'", sections[i]);
+		if (!s)
+			continue;
+		s += strlen(sections[i]);
+		end = strstr(s, "\n## ");
+		end = end ? end : s + strlen(s);
+		if (!strcmp(sections[i], "## Latency distribution"))
+			end = strstr(s, "\n### ") ? strstr(s, "\n### ") : end;
+		if (strcmp(sections[i], "## How the figures were taken") &&
+		    strcmp(sections[i], "## Latency distribution"))
+			CHECK(rows_with_figures(s, end) >= 1,
+			      "`%s' has a table with figures", sections[i]);
+		/* "-": a latency with no sample (a run that sent nothing) */
+		CHECK(!strcmp(sections[i], "## What ran") ||
+			      !memmem(s, (size_t)(end - s), "| - |", 5),
+		      "every figure in `%s' is there", sections[i]);
+		CHECK(!memmem(s, (size_t)(end - s), "Not measured", 12) &&
+			      !memmem(s, (size_t)(end - s), "not measured", 12),
+		      "everything in `%s' was measured", sections[i]);
+	}
+}
+
+static void check_head(const char *md)
+{
+	static const char head[] =
+		"# moat benchmark report\n\nCommand: `moat-bench report";
+	const char *cap = strstr(md, "seals and sends about ");
+	int a = 0, b = 0;
+
+	CHECK(!strncmp(md, head, sizeof(head) - 1),
+	      "report.md starts with its title and the command");
+	CHECK(strstr(md, "| AES instructions | yes |") ||
+		      strstr(md, "| AES instructions | no |"),
+	      "the header says whether the CPU has AES instructions");
+	CHECK(strstr(md, "| cipher chosen | aes-256-gcm |") ||
+		      strstr(md, "| cipher chosen | chacha20-poly1305 |"),
+	      "the header names the cipher chosen");
+	CHECK(strstr(md, "| OpenSSL | OpenSSL 3") &&
+		      strstr(md, "| kernel | Linux "),
+	      "the header names the kernel and OpenSSL");
+	CHECK(cap &&
+		      sscanf(cap,
+			     "seals and sends about %d cameras of 1080p30 at 8 Mb/s, or %d of 4K30 at 25 Mb/s",
+			     &a, &b) == 2 &&
+		      a > 0 && b > 0 && b <= a,
+	      "the capacity line: %d 1080p30 and %d 4K30 cameras per core", a,
+	      b);
+	CHECK(cap && strstr(cap, "; the limit is ") &&
+		      strstr(cap, "; the limit is ") < strchr(cap, '\n'),
+	      "the capacity line names what limits it");
+	CHECK(strstr(md, "![the peers side by side](peers.png)") &&
+		      strstr(md, "| TLS 1.3, paced like the cameras | ") &&
+		      strstr(md, "| SRTP srtpenc | ") &&
+		      strstr(md, "| OpenSSL EVP (AEAD limit) | ") &&
+		      strstr(md, "| memcpy (memory limit) | ") &&
+		      strstr(md, "| TLS 1.3 over loopback (sending thread) | ") &&
+		      strstr(md, "| GStreamer srtpenc (process, less start-up) | ") &&
+		      strstr(md, "| age (whole process) | "),
+	      "the peers are side by side");
+}
+
+/* The PNG signature, an IHDR of 900x540 (what the charts are drawn at),
+ * and more than a blank image's bytes. */
+static void check_png(const char *dir, const char *name)
+{
+	static const uint8_t sig[8] = { 0x89, 'P',  'N',  'G',
+					'\r', '\n', 0x1a, '\n' };
+	char path[1200];
+	size_t len;
+	uint8_t *p;
+	uint32_t w = 0, h = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	p = (uint8_t *)slurp(path, &len);
+	if (p && len >= 24) {
+		w = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 |
+		    (uint32_t)p[18] << 8 | p[19];
+		h = (uint32_t)p[20] << 24 | (uint32_t)p[21] << 16 |
+		    (uint32_t)p[22] << 8 | p[23];
+	}
+	CHECK(p && len >= 24 && !memcmp(p, sig, 8) &&
+		      !memcmp(p + 12, "IHDR", 4),
+	      "%s is a PNG", name);
+	CHECK(w == 900 && h == 540 && len > 8000,
+	      "%s is a drawn chart: %ux%u, %zu bytes", name, w, h, len);
+	free(p);
+}
+
+static int run_report(const char *dir)
+{
+	char cmd[2048];
+	time_t t0 = time(NULL);
+	int st;
+
+	snprintf(
+		cmd, sizeof(cmd),
+		"'%s/bin/moat-bench' report --tiny --no-policy --json --out '%s' >'%s/report.json'",
+		test_build_dir(), dir, dir);
+	st = system(cmd);
+	printf("moat-bench report --tiny: %ld s\n", (long)(time(NULL) - t0));
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int main(void)
+{
+	char tmp[] = "/tmp/moat-test-report-XXXXXX", path[1200];
+	const char *dir = getenv("MOAT_TEST_REPORT_DIR");
+	char *md, *js;
+	size_t len;
+
+	if (!dir) {
+		if (geteuid())
+			test_skip(
+				"the report's pipeline and uplink steps need root");
+		if (!mkdtemp(tmp)) {
+			CHECK(0, "a temp folder: %s", strerror(errno));
+			return test_done("test_report");
+		}
+		dir = tmp;
+		CHECK(run_report(dir) == 0, "moat-bench report --tiny exits 0");
+		snprintf(path, sizeof(path), "%s/report.json", dir);
+		js = slurp(path, &len);
+		CHECK(js && !strncmp(js, "{\"bench\": \"report\"", 18) &&
+			      strstr(js, "\"cameras_per_core\": ") &&
+			      strstr(js, "\"pipeline\": {\"ok\": true"),
+		      "--json gives the whole run");
+		free(js);
+	}
+	snprintf(path, sizeof(path), "%s/report.md", dir);
+	md = slurp(path, &len);
+	CHECK(md && len > 2000, "%s is written", path);
+	CHECK(md && !strstr(md, "failed"), "no step and no run failed");
+	if (md) {
+		check_head(md);
+		check_sections(md);
+	}
+	for (size_t i = 0; i < sizeof(charts) / sizeof(charts[0]); i++)
+		check_png(dir, charts[i]);
+	free(md);
+	if (dir == tmp) {
+		snprintf(path, sizeof(path), "rm -rf '%s'", tmp);
+		if (system(path))
+			fprintf(stderr, "could not remove %s\n", tmp);
+	}
+	return test_done("test_report");
+}
