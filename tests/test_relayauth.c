@@ -231,6 +231,25 @@ static void raw_clients(void)
 	      r);
 	close(fd);
 	{
+		/* a connection that never logs in (--login-seconds 2 here)
+		 * loses its slot: silent, or stopped after its HELLO */
+		int quiet = dial("127.0.0.1"), half = dial("127.0.0.1");
+
+		wire_send_ctl(half, WIRE_HELLO, acct, WIRE_ROLE_VIEWER, NULL, 0);
+		next(half, (uint8_t *)buf, sizeof(buf), &(struct wire_hdr){ 0 });
+		r = reply(quiet, buf, sizeof(buf));
+		CHECK(strstr(r, "not logged in in time"),
+		      "a connection that says nothing is closed after the login time, saying why: %s",
+		      r);
+		r = reply(half, buf, sizeof(buf));
+		CHECK(strstr(r, "not logged in in time"),
+		      "so is one that said HELLO and never answered the challenge: %s",
+		      r);
+		close(quiet);
+		close(half);
+	}
+	close(fd);
+	{
 		/* a hub that logs in, then sends a record before VIEWERS */
 		uint8_t chal[64], auth[LOGIN_AUTH_LEN], rec[WIRE_HDR_LEN + 16];
 		struct wire_hdr hd;
@@ -358,7 +377,7 @@ static void real_processes(void)
 int main(void)
 {
 	static const char *extra[] = { "--lock-fails", "3", "--lock-seconds",
-				       "2", NULL };
+				       "2", "--login-seconds", "2", NULL };
 	const char *clip = test_clip_path();
 	char lines[PATH_MAX + 100];
 

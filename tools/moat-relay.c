@@ -76,7 +76,8 @@ static uint64_t now_ms(void)
 
 static const char usage[] =
 	"usage: moat-relay --dir DIR [--listen HOST:PORT] [--quota SIZE]\n"
-	"                  [--lock-fails N] [--lock-seconds S] [--verbose]\n"
+	"                  [--lock-fails N] [--lock-seconds S]\n"
+	"                  [--login-seconds S] [--verbose]\n"
 	"\n"
 	"The relay between hubs and viewers. It stores the sealed records hubs\n"
 	"send, per hub and per stream, under DIR, acknowledges them once they\n"
@@ -90,6 +91,9 @@ static const char usage[] =
 	"                        deleted, down to 90%, and the log says so\n"
 	"      --lock-fails N    failed logins from one address before it is\n"
 	"                        locked out (default 5 within 10 minutes)\n"
+	"      --login-seconds S a connection not logged in within S seconds\n"
+	"                        is closed (default 10): idle connections\n"
+	"                        cannot take the relay's slots\n"
 	"      --lock-seconds S  the first lockout (default 60; doubles each\n"
 	"                        time after, up to an hour)\n"
 	"  -v, --verbose         log every connection\n"
@@ -194,6 +198,7 @@ static int listen_on(const char *spec)
 }
 
 static struct conn conns[MAX_CONNS];
+static uint64_t login_ms = 10000; /* --login-seconds */
 
 static int flush_out(struct conn *c);
 
@@ -934,6 +939,19 @@ static long periodic(struct store *st)
 
 		if (!conn_open(c))
 			continue;
+		/* a connection that does not log in in time (it may never say
+		 * HELLO) goes: slots are for clients that log in */
+		if (c->stage != ST_READY && t - c->since_ms >= login_ms) {
+			char a[64];
+
+			log_warn("closed a %s connection from %s: not logged in within %llu s",
+				 c->role ? role_str(c->role) : "new",
+				 addr_str(&c->peer, a, sizeof(a)),
+				 (unsigned long long)(login_ms / 1000));
+			say_error(c, "not logged in in time");
+			conn_close(c);
+			continue;
+		}
 		if (c->ack_due && t >= c->due_ms && send_ack(st, c)) {
 			conn_close(c);
 			continue;
@@ -1053,6 +1071,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "lock-fails", required_argument, NULL, 'F' },
 		{ "lock-seconds", required_argument, NULL, 'S' },
+		{ "login-seconds", required_argument, NULL, 'L' },
 		{ 0 }
 	};
 	const char *dir = NULL, *addr = "127.0.0.1:7443";
@@ -1082,6 +1101,18 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'L': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 1 || v > 3600) {
+				fprintf(stderr, "moat-relay: --login-seconds %s: give a whole number from 1 to 3600\n",
+					optarg);
+				return 2;
+			}
+			login_ms = (uint64_t)v * 1000;
+			break;
+		}
 		case 'F':
 		case 'S': {
 			char *end;

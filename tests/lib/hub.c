@@ -202,7 +202,7 @@ int hub_start_relay(struct hub *h)
 		argv[n++] = "--quota";
 		argv[n++] = h->relay_quota;
 	}
-	for (int i = 0; i < 4 && h->relay_args[i]; i++)
+	for (int i = 0; i < 7 && h->relay_args[i]; i++)
 		argv[n++] = (char *)h->relay_args[i];
 	snprintf(bin, sizeof(bin), "%s/moat-relay", h->bin);
 	snprintf(log, sizeof(log), "%s/relay.log", h->dir);
