@@ -1234,13 +1234,13 @@ static int ks_viewer_room(const char *vdir, const char *path)
 	return ret;
 }
 
-int ks_lock(const char *dir)
+int ks_lock(const char *dir, bool wait)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
 		if (errno != EINTR) {
 			int err = -errno;
 

@@ -54,6 +54,7 @@
 #ifndef MOAT_CRYPTO_KEYSTORE_H
 #define MOAT_CRYPTO_KEYSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,10 +126,11 @@ int ks_login_load_or_create(const char *dir, struct login_key *k);
 /*
  * Serialises the read-modify-write of viewer files between processes
  * (moatd applying a heartbeat, `moatctl viewers approve|remove'): an
- * exclusive flock on the key folder, held until ks_unlock(). Returns the
- * descriptor, or -errno.
+ * exclusive flock on the key folder, held until ks_unlock(). Without wait,
+ * -EWOULDBLOCK when another process holds it. Returns the descriptor, or
+ * -errno.
  */
-int ks_lock(const char *dir);
+int ks_lock(const char *dir, bool wait);
 void ks_unlock(int fd);
 
 /* ---- paired viewers: <dir>/viewers/<viewer id>.viewer ---- */

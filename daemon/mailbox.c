@@ -49,8 +49,9 @@ static void refused(struct super *s, const char *fmt, ...)
 	log_warn("heartbeat refused: %s", s->hb_last);
 }
 
-/* One mail; true when a viewer's key changed (the sealer must restart). */
-static bool apply(struct super *s, const uint8_t *body, size_t len)
+/* One mail: 1 when a viewer's key changed (the sealer must restart), 0
+ * when not, -EAGAIN when the key folder is locked (try again later). */
+static int apply(struct super *s, const uint8_t *body, size_t len)
 {
 	uint8_t vid[SEAL_VIEWER_ID_LEN];
 	char hex[2 * SEAL_VIEWER_ID_LEN + 1];
@@ -66,23 +67,27 @@ static bool apply(struct super *s, const uint8_t *body, size_t len)
 	if (ret) {
 		refused(s, "%zu bytes from the relay are not a heartbeat (%s)",
 			len, moat_strerror(ret));
-		return false;
+		return 0;
 	}
 	hex_encode(hex, vid, sizeof(vid));
 	/* `moatctl viewers approve|remove' rewrite these files too: one at a
 	 * time, and a viewer removed meanwhile stays removed */
-	lock = ks_lock(s->cfg.keys);
+	/* never waits: a `moatctl viewers' stopped with the lock held must
+	 * not stop the supervisor; the mail waits for the next tick */
+	lock = ks_lock(s->cfg.keys, false);
+	if (lock == -EWOULDBLOCK)
+		return -EAGAIN;
 	if (lock < 0) {
 		refused(s, "cannot lock the key folder %s (%s)", s->cfg.keys,
 			moat_strerror(lock));
-		return false;
+		return 0;
 	}
 	ret = ks_viewer_load(s->cfg.keys, vid, &v);
 	if (ret) {
 		refused(s, "viewer %.8s... is not paired with this hub (%s)",
 			hex, ret == -ENOENT ? "removed?" : moat_strerror(ret));
 		ks_unlock(lock);
-		return false;
+		return 0;
 	}
 	ret = ks_hub_load(s->cfg.keys, &hub);
 	if (ret) {
@@ -132,7 +137,7 @@ out:
 	ks_unlock(lock);
 	OPENSSL_cleanse(&m, sizeof(m));
 	ks_viewer_wipe(&v);
-	return changed;
+	return changed ? 1 : 0;
 }
 
 void super_mail(struct super *s)
@@ -140,6 +145,7 @@ void super_mail(struct super *s)
 	struct stats_uplink *us = NULL;
 	static struct stats_mail m;
 	uint64_t in;
+	int ret;
 
 	for (size_t i = 0; i < s->n_ch; i++)
 		if (s->ch[i].role == ROLE_UPLINK)
@@ -173,7 +179,10 @@ void super_mail(struct super *s)
 			s->hb_lost++; /* reused while it was copied */
 			continue;
 		}
-		if (apply(s, m.body, m.len))
+		ret = apply(s, m.body, m.len);
+		if (ret == -EAGAIN)
+			break; /* this mail again at the next tick */
+		if (ret > 0)
 			s->hb_reload_due = true;
 	}
 	OPENSSL_cleanse(&m, sizeof(m));

@@ -307,13 +307,20 @@ int main(void)
 		char cmdf[2048], path[300];
 		size_t fn, fnone;
 
+		snprintf(path, sizeof(path), "%s/acked.h264", h.dir);
+		snprintf(cmdf, sizeof(cmdf),
+			 "%s/moat-view fetch --identity %s --relay %s --out %s --ack --json 2>&1",
+			 h.bin, h.ident, h.relay_addr, path);
+		CHECK(run_cmd(cmdf, out, sizeof(out)) == 0 &&
+			      json_num(out, NULL, "opened") > 0,
+		      "the viewer fetches the streams on the relay and acknowledges them (--ack): %.200s", out);
+		CHECK(run_cmd(cmdf, out, sizeof(out)) == 2 &&
+			      strstr(out, "exists: with --ack, give a new file"),
+		      "--ack never writes over an existing file (what it acknowledges may not open again): %s", out);
 		snprintf(path, sizeof(path), "%s/out.h264", h.dir);
 		snprintf(cmdf, sizeof(cmdf),
 			 "%s/moat-view fetch --identity %s --relay %s --out %s --json 2>&1",
 			 h.bin, h.ident, h.relay_addr, path);
-		CHECK(run_cmd(cmdf, out, sizeof(out)) == 0 &&
-			      json_num(out, NULL, "opened") > 0,
-		      "the viewer fetches the streams on the relay: %.200s", out);
 		CHECK(heartbeat(out, sizeof(out)) == 0 &&
 			      json_num(out, NULL, "fetched") > 0 &&
 			      strstr(out, "\"erased\": [\""),

@@ -311,10 +311,18 @@ static void fanout(const struct conn *hub, const struct wire_hdr *h,
 /* Tells the client why its connection ends (the caller closes it). */
 static int say_error(struct conn *c, const char *msg)
 {
-	/* not in the middle of a queued frame */
-	if (!c->out || !live_pending(c->out))
-		wire_send_ctl(c->fd, WIRE_ERROR, NULL, 0, msg,
-			      (uint32_t)strlen(msg));
+	uint8_t f[WIRE_HDR_LEN + 512];
+	size_t len = strlen(msg) > 512 ? 512 : strlen(msg);
+
+	/* not in the middle of a queued frame, and never waiting: a client
+	 * that stopped reading does not get to stall the relay */
+	if (!c->out || !live_pending(c->out)) {
+		wire_put(f, WIRE_ERROR, (uint32_t)len, NULL, 0);
+		memcpy(f + WIRE_HDR_LEN, msg, len);
+		if (send(c->fd, f, WIRE_HDR_LEN + len,
+			 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			log_debug("the error notice did not fit: %s", msg);
+	}
 	return -1;
 }
 

@@ -9,6 +9,7 @@
  * Only frames whose record verified are ever written.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
@@ -38,6 +39,7 @@ static const char usage[] =
 	"       moat-view pair --hub-keys DIR --out FILE [--name NAME]\n"
 	"       moat-view fetch --identity FILE [--relay HOST:PORT] [--out FILE]\n"
 	"                       [--camera NAME] [--clips DIR] [--format mp4|h264]\n"
+	"                       [--ack]\n"
 	"                       [--json]\n"
 	"       moat-view list --identity FILE [--relay HOST:PORT] [--camera NAME]\n"
 	"                      [--json]\n"
@@ -68,9 +70,11 @@ static const char usage[] =
 	"       pre-roll included; a clip with any part missing or failing to\n"
 	"       verify is refused whole, with the reason. Give --out, --clips\n"
 	"       or both.\n"
-	"       The streams opened whole and written to --out are noted in\n"
-	"       FILE.fetched: a heartbeat may then erase their key (you have\n"
-	"       the video); fetched again, they are said to be fetched before.\n"
+	"       --ack: with --out NEW-FILE (never an existing one), once the\n"
+	"       file is on disk for good, notes the streams opened whole and\n"
+	"       written in it in FILE.fetched: a heartbeat may then erase\n"
+	"       their key (you have the video; the relay's copy will not open\n"
+	"       here again, and is said to be fetched before).\n"
 	"       Exit status 1 if any stream or clip failed to verify.\n"
 	"list   downloads and opens every stream the relay holds for the hub,\n"
 	"       and lists them oldest first: start (UTC), camera, kind (gop:\n"
@@ -90,7 +94,7 @@ static const char usage[] =
 	"heartbeat  rotates this viewer's key, through the relay: erases the\n"
 	"       private keys no stream on the relay still needs (read from\n"
 	"       the streams' headers, each checked; a stream fetched with\n"
-	"       fetch --out needs its key no more), makes a new key once the\n"
+	"       fetch --ack needs its key no more), makes a new key once the\n"
 	"       hub seals to the newest, writes FILE, then sends the hub a\n"
 	"       heartbeat (sealed to the hub's key) naming the newest key; the\n"
 	"       hub seals new streams to it when it next hears from the relay.\n"
@@ -497,7 +501,7 @@ static int write_out(const char *out, bool mp4, struct got *g, size_t n,
 			if (!ret)
 				(*frames)++;
 		}
-		g[i].written = !ret;
+		g[i].written = !ret && g[i].n_au; /* something of it is in out */
 	}
 	if (mp4) {
 		char cerr[256];
@@ -669,9 +673,28 @@ static void print_list(const struct got *g, size_t n, const char *camera,
 		printf("], ");
 }
 
+/* The output, on disk for good (the file and its name) before the
+ * streams in it are acknowledged. */
+static int make_durable(const char *out)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(out, '/');
+	int fd = open(out, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || fsync(fd))
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - out) : 1,
+		 slash ? out : ".");
+	if (!ret && slash != out)
+		ret = fsync_dir(dir);
+	return ret;
+}
+
 static int cmd_fetch(const char *ident, const char *relay, const char *out,
 		     const char *format, bool json, const char *clips,
-		     const char *camera, bool list)
+		     const char *camera, bool list, bool ack)
 {
 	struct ks_identity id;
 	struct open_identity oid;
@@ -693,6 +716,13 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	if (format && strcmp(format, "mp4") && strcmp(format, "h264")) {
 		fprintf(stderr, "moat-view: --format %s: use mp4 or h264\n",
 			format);
+		return 2;
+	}
+	if (ack && !access(out, F_OK)) {
+		/* what --ack notes may stop opening once a heartbeat erases
+		 * its key: it goes to a new file, never over an old one */
+		fprintf(stderr, "moat-view: --out %s exists: with --ack, give a new file (the streams it acknowledges may not open again once a heartbeat erases their key)\n",
+			out);
 		return 2;
 	}
 	if (view_identity(ident, &id, &oid))
@@ -806,9 +836,12 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	} else if (out) {
 		ret = write_out(out, mp4, g, n, &frames);
 	}
-	if (out && !ret) {
-		/* the streams opened whole and written: fetched, so a heartbeat
-		 * may erase their key (the viewer has their video) */
+	if (out && ack && !ret && (ret = make_durable(out)))
+		fprintf(stderr, "moat-view: %s is not on disk for good (%s): nothing acknowledged\n",
+			out, strerror(-ret));
+	if (out && ack && !ret) {
+		/* the streams opened whole and written, now durable: fetched,
+		 * so a heartbeat may erase their key (you have their video) */
 		uint8_t (*done)[16] = malloc((n ? n : 1) * 16);
 		size_t k = 0;
 
@@ -818,6 +851,9 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 		if (!done || fetched_add(ident, (const uint8_t (*)[16])done, k))
 			fprintf(stderr, "moat-view: could not note the fetched streams beside %s: a heartbeat keeps their keys\n",
 				ident);
+		else if (!json)
+			printf("%zu stream(s) acknowledged in %s.fetched: a heartbeat may erase their key\n",
+			       k, ident);
 		free(done);
 	}
 	if (gone && !json)
@@ -867,13 +903,14 @@ int main(int argc, char **argv)
 		{ "clips", required_argument, NULL, 'c' },
 		{ "camera", required_argument, NULL, 'C' },
 		{ "seconds", required_argument, NULL, 's' },
+		{ "ack", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *hub = NULL, *out = NULL, *name = "viewer", *ident = NULL,
 		   *relay = "127.0.0.1:7443", *format = NULL, *clips = NULL,
 		   *camera = NULL, *cmd;
-	bool json = false;
+	bool json = false, ack = false;
 	double seconds = 0;
 	int c;
 
@@ -910,6 +947,9 @@ int main(int argc, char **argv)
 		case 'c':
 			clips = optarg;
 			break;
+		case 'a':
+			ack = true;
+			break;
 		case 'C':
 			camera = optarg;
 			break;
@@ -937,12 +977,16 @@ int main(int argc, char **argv)
 		return cmd_pair(hub, out, name);
 	if (!strcmp(cmd, "pair") && !hub && out && optind == argc - 1)
 		return cmd_pair_code(argv[optind], out, name, json);
+	if (ack && (strcmp(cmd, "fetch") || !out)) {
+		fprintf(stderr, "moat-view: --ack goes with fetch --out FILE\n");
+		return 2;
+	}
 	if (!strcmp(cmd, "fetch") && ident && (out || clips) && optind == argc)
 		return cmd_fetch(ident, relay, out, format, json, clips,
-				 camera, false);
+				 camera, false, ack);
 	if (!strcmp(cmd, "list") && ident && !out && !clips && optind == argc)
 		return cmd_fetch(ident, relay, NULL, NULL, json, NULL, camera,
-				 true);
+				 true, false);
 	if (!strcmp(cmd, "live") && ident && optind == argc)
 		return cmd_live(ident, relay, out ? out : "-", camera, seconds,
 				json);

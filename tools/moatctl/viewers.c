@@ -106,7 +106,7 @@ static int change(const struct cfg *c, const char *sock, const char *verb,
 	size_t n = 0, at = 0;
 	/* moatd rewrites a viewer's file when a heartbeat comes: one
 	 * read-modify-write at a time */
-	int lock = ks_lock(c->keys);
+	int lock = ks_lock(c->keys, true);
 	int ret = lock < 0 ? lock : ks_viewer_list(c->keys, &v, &n);
 
 	if (!ret)
