@@ -750,10 +750,6 @@ static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 	}
 	if (c->live)
 		return send_error(c, "a live viewer sends nothing more");
-	if (!c->out)
-		c->out = calloc(1, sizeof(*c->out));
-	if (!c->out)
-		return send_error(c, "the relay is out of memory");
 	if (h->type == WIRE_LIVE) {
 		c->live = true;
 		log_debug("a viewer watches live");
