@@ -13,6 +13,10 @@
  * when they first left (the kernel retransmits what it holds, and the
  * uplink sends zero-copy only from its read-only map of the ring).
  *
+ * A connection the uplink accepted (a LAN viewer's, docs/PROTOCOL.md
+ * section 12 "On the LAN") is held to the server's side of the login: one
+ * CHALLENGE, then sealed records only, and ERROR with a reason.
+ *
  * Anything that does not parse kills the connection for good: the packet
  * and every later one carrying data is dropped, so the relay never gets
  * the byte at fault nor anything after it. Data in a SYN (TCP Fast Open)
@@ -62,6 +66,40 @@ static __always_inline __u32 ctl_type(__u32 state)
 				     RELAY_T_VIEWERS;
 }
 
+/* A LAN viewer's connection: whether the n header bytes so far can
+ * begin a CHALLENGE (first), a record (after it) or an ERROR. */
+static __always_inline int srv_hdr_ok(const __u8 *h, __u32 n, __u32 state)
+{
+	__u32 len;
+
+	if (n < 2)
+		return 1;
+	if (h[1] == RELAY_T_ERROR) {
+		if (n >= 8 && be32(h + 4) > RELAY_ERROR_MAX)
+			return 0;
+		return n < 32 || !(be32(h + 24) | be32(h + 28));
+	}
+	if (state == GATE_SRV_CHALLENGE) {
+		if (h[1] != RELAY_T_CHALLENGE)
+			return 0;
+		if (n >= 8 && be32(h + 4) != RELAY_CHALLENGE_LEN)
+			return 0;
+		return n < 32 || !(be32(h + 24) | be32(h + 28));
+	}
+	if (h[1] < RELAY_T_HEADER || h[1] > RELAY_T_FINAL)
+		return 0;
+	if (n < 8)
+		return 1;
+	len = be32(h + 4);
+	if (len < POL_BODY_MIN || len > POL_BODY_MAX)
+		return 0;
+	if (n < 32)
+		return 1;
+	if (h[1] == RELAY_T_HEADER)
+		return !be32(h + 24) && !be32(h + 28);
+	return be32(h + 24) || be32(h + 28);
+}
+
 /* Whether the n bytes of header seen so far can begin a valid frame. */
 static __always_inline int hdr_ok(const __u8 *h, __u32 n, __u32 state)
 {
@@ -69,10 +107,12 @@ static __always_inline int hdr_ok(const __u8 *h, __u32 n, __u32 state)
 
 	if (n >= 1 && h[0] != 1)
 		return 0;
+	if (n >= 4 && (h[2] | h[3]))
+		return 0;
+	if (state == GATE_SRV_CHALLENGE || state == GATE_SRV_RECORDS)
+		return srv_hdr_ok(h, n, state);
 	if (n >= 2 && (ctl ? h[1] != ctl_type(state) :
 			     h[1] < RELAY_T_HEADER || h[1] > RELAY_T_FINAL))
-		return 0;
-	if (n >= 4 && (h[2] | h[3]))
 		return 0;
 	if (n >= 8) {
 		__u32 len = be32(h + 4);
@@ -159,6 +199,9 @@ static long step(__u32 i, void *arg)
 		g->state = GATE_VIEWERS;
 	else if (g->state == GATE_VIEWERS)
 		g->state = GATE_RECORDS;
+	else if (g->state == GATE_SRV_CHALLENGE &&
+		 g->hdr[1] == RELAY_T_CHALLENGE)
+		g->state = GATE_SRV_RECORDS;
 	return 0;
 }
 
@@ -247,8 +290,12 @@ int moat_gate(struct __sk_buff *skb)
 	if (!sk)
 		return refuse(skb, NULL, &t, POL_R_GATE_FLOW);
 	sk = bpf_sk_fullsock(sk);
-	if (!sk)
+	if (!sk) {
+		/* a listener's SYN-ACK (from its request socket): no data */
+		if (t.syn && !t.len)
+			return 1;
 		return refuse(skb, NULL, &t, POL_R_GATE_FLOW);
+	}
 	g = bpf_sk_storage_get(&gate_sks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!g)
 		return refuse(skb, NULL, &t, POL_R_GATE_FLOW);
@@ -267,8 +314,22 @@ int moat_gate(struct __sk_buff *skb)
 		count(POL_C_GATE_DROPS, 1);
 		return 0;
 	}
-	if (g->state == GATE_NEW)
-		return refuse(skb, g, &t, POL_R_GATE_FLOW);
+	if (g->state == GATE_NEW) {
+		/*
+		 * A connection whose SYN the gate did not see is one the
+		 * uplink accepted (a LAN viewer's; the roles' rules let only
+		 * those in): its first data starts at the first byte never
+		 * acknowledged, and nothing was ever acknowledged (an opened
+		 * connection has had its SYN acknowledged, so one opened
+		 * before the gate came is still refused).
+		 */
+		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
+
+		if (!tp || tp->bytes_acked || t.seq != tp->snd_una)
+			return refuse(skb, g, &t, POL_R_GATE_FLOW);
+		g->next = g->hdr_at = t.seq;
+		g->state = GATE_SRV_CHALLENGE;
+	}
 	w.end = t.seq + t.len;
 	if ((__s32)(w.end - g->next) <= 0)
 		return 1; /* all sent before: a retransmission */

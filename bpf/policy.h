@@ -79,6 +79,17 @@ struct pol_peer {
 	__u8 pad[5];
 };
 
+/* lan: the LAN that may watch live from the hub (LPM trie, one entry):
+ * the uplink may take TCP connections on port from it, and answer them */
+struct pol_lan_key {
+	__u32 prefixlen; /* of addr (IPv4 mapped: 96 + its own) */
+	__u8 addr[16];
+};
+struct pol_lan {
+	__u16 port; /* the hub's (lan_port), network order */
+	__u8 pad[6];
+};
+
 /* cameras: source MAC -> the camera it is */
 struct pol_mac {
 	__u8 mac[6];
@@ -152,6 +163,10 @@ enum {
 	GATE_DEAD,
 	GATE_AUTH,    /* after HELLO: AUTH, its fixed size */
 	GATE_VIEWERS, /* after AUTH: one VIEWERS, at most 16 keys */
+	/* a LAN viewer's connection (the uplink accepted it): one CHALLENGE,
+	 * then sealed records; ERROR (a reason) at any point */
+	GATE_SRV_CHALLENGE,
+	GATE_SRV_RECORDS,
 };
 
 struct gate_sk {
@@ -171,6 +186,10 @@ enum {
 	RELAY_T_HELLO = 0x10,
 	RELAY_T_AUTH = 0x18,
 	RELAY_T_VIEWERS = 0x19,
+	RELAY_T_ERROR = 0x16,
+	RELAY_T_CHALLENGE = 0x17,
+	RELAY_CHALLENGE_LEN = 32,
+	RELAY_ERROR_MAX = 512,
 	RELAY_ROLE_HUB = 1,
 	RELAY_AUTH_LEN = 96,	 /* login public key and signature */
 	RELAY_VIEWER_KEY = 32,	 /* one viewer's login public key */

@@ -13,6 +13,11 @@
  *   the kernel sends on a role's socket): TCP and UDP to or from an
  *   allowed peer pass, everything else is dropped.
  *
+ * - lan: the uplink may also take TCP connections on the LAN port from
+ *   the LAN (lan_subnet), and answer them: packets in from the LAN to
+ *   that port, and out from that port to the LAN, pass (the uplink
+ *   cannot connect to the LAN: the socket hooks know nothing of it).
+ *
  * A process in moat's cgroup tree whose cgroup is not in `roles' may do
  * nothing at all: the policy fails closed.
  */
@@ -39,6 +44,15 @@ struct {
 	__type(value, __u8);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__type(key, struct pol_lan_key);
+	__type(value, struct pol_lan);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lan SEC(".maps");
 
 /* 1 if cgroup cg may reach the peer in key (whose cgroup is set here). */
 static __always_inline int allowed(struct pol_peer *key, __u64 cg,
@@ -127,7 +141,8 @@ int moat_sendmsg6(struct bpf_sock_addr *ctx)
  * packet could not be read as IPv4 or IPv6 with TCP or UDP next.
  */
 static __always_inline int far_end(struct __sk_buff *skb, int out,
-				   struct pol_peer *key, __u8 src[16])
+				   struct pol_peer *key, __u8 src[16],
+				   __be16 *local)
 {
 	__u32 l4;
 
@@ -160,6 +175,7 @@ static __always_inline int far_end(struct __sk_buff *skb, int out,
 		if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)))
 			return 0;
 		key->port = out ? ports[1] : ports[0];
+		*local = out ? ports[0] : ports[1];
 		return 1;
 	}
 	return 0;
@@ -170,11 +186,24 @@ static __always_inline int packet(struct __sk_buff *skb, int out)
 	struct pol_peer key = {};
 	__u8 src[16] = {};
 	__u32 who;
-	int ok = far_end(skb, out, &key, src);
+	__be16 local = 0;
+	int ok = far_end(skb, out, &key, src, &local);
 
 	if (ok && allowed(&key, bpf_skb_cgroup_id(skb), &who)) {
 		count(POL_C_PASS_ROLE, 1);
 		return 1;
+	}
+	if (ok && (who & POL_WHO_KIND) == POL_WHO_UPLINK &&
+	    key.proto == IPPROTO_TCP) {
+		struct pol_lan_key lk = { .prefixlen = 128 };
+		struct pol_lan *l;
+
+		__builtin_memcpy(lk.addr, key.addr, 16);
+		l = bpf_map_lookup_elem(&lan, &lk);
+		if (l && l->port == local) {
+			count(POL_C_PASS_ROLE, 1);
+			return 1;
+		}
 	}
 	if (!ok) {
 		struct pol_role *r;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/fileio.h"
+#include "common/subnet.h"
 #include "daemon/config.h"
 
 enum cfg_section { S_NONE, S_HUB, S_RELAY, S_CAMERA };
@@ -53,7 +54,7 @@ struct cfg_key {
 	size_t size;	 /* of string fields */
 	const char *def; /* NULL: required */
 	const struct cfg_enum *enums;
-	uint64_t min, max; /* T_SIZE */
+	uint64_t min, max; /* T_SIZE, T_PORT */
 	const char *help;
 };
 
@@ -111,7 +112,9 @@ static const struct cfg_key keys[] = {
 	  NULL, 0, 0,
 	  "network interfaces the cameras are on, separated by commas (none: no camera network policy)" },
 	{ S_HUB, "lan_subnet", T_SUBNET, HUB(lan_subnet), "none", NULL, 0, 0,
-	  "the LAN allowed to view locally, as 192.168.1.0/24 or fd00::/64 (none)" },
+	  "the LAN allowed to view live directly from the hub, as 192.168.1.0/24 or fd00::/64 (none: nobody)" },
+	{ S_HUB, "lan_port", T_PORT, HUB(lan_port), "38732", NULL, 1024, 65535,
+	  "TCP port the hub takes live viewers from the LAN on (1024-65535: the uplink has no privilege to bind below; used only with lan_subnet)" },
 	{ S_HUB, "policy", T_ENUM, HUB(policy), "enforce", policy_enum, 0, 0,
 	  "enforce: moatd applies and verifies the network policy (nftables, BPF) before any worker starts, and refuses to start without it; off: no policy (tests, or a hub walled off some other way)" },
 	{ S_HUB, "cgroup", T_AUTOPATH, HUB(cgroup), "auto", NULL, 0, 0,
@@ -268,8 +271,13 @@ static int set_port(struct cfg_parser *p, const struct cfg_key *k,
 
 	for (i = 0; isdigit((unsigned char)v[i]) && i < 6; i++)
 		n = n * 10 + (unsigned long)(v[i] - '0');
-	if (!i || v[i] || n < 1 || n > 65535)
-		return bad(p, k, v, "is out of range 1-65535");
+	if (!i || v[i] || n < k->min || n > k->max) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "is out of range %llu-%llu",
+			 (unsigned long long)k->min, (unsigned long long)k->max);
+		return bad(p, k, v, what);
+	}
 	*(uint16_t *)dst = (uint16_t)n;
 	return 0;
 }
@@ -533,23 +541,17 @@ static bool numeric_ip(const char *v)
 static int set_subnet(struct cfg_parser *p, const struct cfg_key *k,
 		      const char *v, void *dst)
 {
-	char addr[64];
-	const char *slash = strchr(v, '/');
-	unsigned long bits;
-	char *end;
+	struct subnet sn;
+	char why[160];
 
 	if (!strcmp(v, "none")) {
 		*(char *)dst = 0;
 		return 0;
 	}
-	if (!slash || (size_t)(slash - v) >= sizeof(addr) || strlen(v) >= k->size)
-		return bad(p, k, v, "is not a subnet like 192.168.1.0/24 or fd00::/64");
-	memcpy(addr, v, (size_t)(slash - v));
-	addr[slash - v] = 0;
-	bits = strtoul(slash + 1, &end, 10);
-	if (!numeric_ip(addr) || *end || !slash[1] ||
-	    bits > (strchr(addr, ':') ? 128u : 32u))
-		return bad(p, k, v, "is not a subnet like 192.168.1.0/24 or fd00::/64");
+	if (strlen(v) >= k->size || subnet_parse(v, &sn, why, sizeof(why)))
+		return bad(p, k, v, strlen(v) >= k->size ?
+				    "is not a subnet like 192.168.1.0/24 or fd00::/64" :
+				    why);
 	strcpy(dst, v);
 	return 0;
 }

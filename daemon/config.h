@@ -75,6 +75,7 @@ struct cfg {
 	 * LAN that may view locally */
 	char camera_interfaces[CFG_STR_MAX]; /* "cam0,cam1", or "" */
 	char lan_subnet[64];		      /* "192.168.1.0/24", or "" */
+	uint16_t lan_port;		      /* where LAN viewers connect */
 	enum cfg_policy policy;
 	char cgroup[CFG_STR_MAX];  /* the roles' cgroup, or "" for auto */
 	char bpf_pin[CFG_STR_MAX]; /* bpffs folder of the BPF policy */

@@ -90,6 +90,10 @@ struct stats_uplink {
 	uint64_t evicted_bytes, evictions; /* quota evictions (alert) */
 	uint64_t copies;		   /* frame-byte copies in the uplink */
 	uint64_t sock_cookie;		   /* its relay connection (SO_COOKIE) */
+	/* live view on the LAN (daemon/lanview.h) */
+	uint64_t lan_viewers;		   /* watching now */
+	uint64_t lan_connects, lan_logins, lan_refused, lan_cut;
+	uint64_t lan_records, lan_bytes;   /* copied to, sent to LAN viewers */
 	uint64_t lat_n;
 	uint32_t lat_hist[LAT_BUCKETS];	   /* seal start to send completion */
 	uint32_t cap_hist[LAT_BUCKETS];	   /* capture to send completion */

@@ -803,6 +803,14 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  pct(us, us->lat_hist, 50), pct(us, us->lat_hist, 99),
 		  pct(us, us->cap_hist, 50), pct(us, us->cap_hist, 99),
 		  ring_used(&s->c_watch), us->live_dropped);
+	sb_printf(b,
+		  "  \"lan\": {\"subnet\": \"%s\", \"port\": %u, \"viewers\": %" PRIu64
+		  ", \"connects\": %" PRIu64 ", \"logins\": %" PRIu64
+		  ", \"refused\": %" PRIu64 ", \"cut_off\": %" PRIu64
+		  ", \"records\": %" PRIu64 ", \"bytes\": %" PRIu64 "},\n",
+		  s->cfg.lan_subnet, s->cfg.lan_subnet[0] ? s->cfg.lan_port : 0,
+		  us->lan_viewers, us->lan_connects, us->lan_logins,
+		  us->lan_refused, us->lan_cut, us->lan_records, us->lan_bytes);
 	json_hist(b, "latency_hist", us->lat_hist);
 	json_hist(b, "capture_hist", us->cap_hist);
 	netpol_status(s, b, true);
@@ -883,6 +891,14 @@ static void status_text(const struct super *s, struct sbuf *b)
 		  us->zc_sends, us->replayed, pct(us, us->lat_hist, 50),
 		  pct(us, us->lat_hist, 99), pct(us, us->cap_hist, 50),
 		  pct(us, us->cap_hist, 99));
+	if (s->cfg.lan_subnet[0]) {
+		human_bytes(x, sizeof(x), (double)us->lan_bytes);
+		sb_printf(b, "lan     live view on port %u for %s: %" PRIu64
+			     " watching, %" PRIu64 " logins, %" PRIu64
+			     " refused, %" PRIu64 " cut off, %s sent\n",
+			  s->cfg.lan_port, s->cfg.lan_subnet, us->lan_viewers,
+			  us->lan_logins, us->lan_refused, us->lan_cut, x);
+	}
 	human_bytes(x, sizeof(x), (double)us->spool_bytes);
 	human_bytes(y, sizeof(y), (double)s->cfg.spool_quota);
 	sb_printf(b, "spool   %s of %s in %s", x, y, s->cfg.spool);

@@ -38,10 +38,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "crypto/stream.h"
+#include "daemon/lanview.h"
 #include "daemon/roles.h"
 #include "daemon/spool.h"
 
@@ -76,6 +79,11 @@ enum ud_kind {
 	UD_CANCEL,
 	UD_FSYNC,
 	UD_FLUSH,
+	/* LAN_UD_* (daemon/lanview.h) from 0x20 */
+	UD_LAN_ACCEPT = LAN_UD_ACCEPT,
+	UD_LAN_RECV = LAN_UD_RECV,
+	UD_LAN_SEND = LAN_UD_SEND,
+	UD_LAN_TICK = LAN_UD_TICK,
 };
 #define UD(kind, idx) (((uint64_t)(kind) << 56) | (uint64_t)(idx))
 #define UD_KIND(ud) ((enum ud_kind)((ud) >> 56))
@@ -170,6 +178,7 @@ struct uplink {
 	size_t sent_n, sent_cap, sent_off;
 	uint64_t acked_count;
 	uint8_t *buf;	    /* replay buffer */
+	struct lan lan;	    /* live viewers on the LAN */
 };
 
 static struct io_uring_sqe *sqe_get(struct uplink *u)
@@ -542,6 +551,7 @@ static void take_records(struct uplink *u)
 				     .seal_ns = rec.seq,
 				     .wait_us = rec.flags >> CF_WAIT_SHIFT,
 				     .live = rec.flags & CF_LIVE };
+		lan_record(&u->lan, rec.p, rec.len);
 		if (e->live) {
 			e->written = true;
 			/* nobody to send it to (and none on the way): gone */
@@ -1067,6 +1077,12 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 		if (!u->connected && !u->connecting && u->sock < 0)
 			start_connect(u);
 		break;
+	case UD_LAN_ACCEPT:
+	case UD_LAN_RECV:
+	case UD_LAN_SEND:
+	case UD_LAN_TICK:
+		lan_cqe(&u->lan, UD_KIND(ud), i, cqe->res);
+		break;
 	default:
 		break;
 	}
@@ -1094,6 +1110,7 @@ static int loop(struct uplink *u)
 
 		take_records(u);
 		next_send(u);
+		lan_arm(&u->lan);
 		if (!u->ev_armed)
 			arm_event(u);
 		ret = io_uring_submit_and_wait(&u->ring, 1);
@@ -1117,7 +1134,7 @@ static const uint8_t allowed_ops[] = {
 	IORING_OP_NOP,	       IORING_OP_READ,	 IORING_OP_WRITEV,
 	IORING_OP_SEND,	       IORING_OP_SEND_ZC, IORING_OP_RECV,
 	IORING_OP_CONNECT,     IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL,
-	IORING_OP_FSYNC,
+	IORING_OP_FSYNC,       IORING_OP_ACCEPT,
 };
 
 int uplink_ring_setup(struct io_uring *ring)
@@ -1189,6 +1206,13 @@ int uplink_main(struct uplink_io *io)
 	/* Spool files belong to the uplink's own user. */
 	if (!ret)
 		ret = sandbox_drop_user(&io->sb);
+	/* LAN viewers' sockets too (the policy knows them by that user) */
+	if (!ret)
+		ret = lan_open(&u->lan,
+			       io->cfg->lan_subnet[0] ? io->cfg->lan_port : 0,
+			       &u->ring, u->st, io->account,
+			       (const uint8_t(*)[LOGIN_KEY_LEN])io->viewers,
+			       io->n_viewers);
 	/* One uplink per spool: a restarted one waits for its predecessor
 	 * (still dying after a moatd crash) to let go. */
 	if (!ret) {
@@ -1210,6 +1234,10 @@ int uplink_main(struct uplink_io *io)
 		uint8_t chal[LOGIN_CHALLENGE_LEN] = { 0 }, a[LOGIN_AUTH_LEN];
 
 		ret = login_sign(&io->login, WIRE_ROLE_HUB, io->account, chal, a);
+		/* and what a LAN viewer's login needs: a check, randomness */
+		if (!ret && (login_verify(a, WIRE_ROLE_HUB, io->account, chal) ||
+			     RAND_bytes(chal, sizeof(chal)) != 1))
+			ret = -MOAT_E_CRYPTO;
 	}
 	if (!ret)
 		ret = sandbox_enter(&io->sb);

@@ -30,6 +30,7 @@
 #include "roles.skel.h"
 
 #include "capture/rtsp.h"
+#include "common/subnet.h"
 #include "common/wire.h"
 #include "policy/bpf.h"
 #include "policy/cgroup.h"
@@ -56,6 +57,7 @@ enum {
 static const char *const map_pins[] = {
 	"blocked", "events", "counters", "cam_names", "roles",
 	"allow",   "cameras", "camera_ifs", "gate_sks", "learned",
+	"lan",
 };
 
 /* The cgroup links: pin name, program name, on the uplink's cgroup
@@ -95,6 +97,9 @@ struct want {
 	struct want_if ifs[MAX_IFS];
 	size_t n_ifs;
 	struct pol_name names[POL_MAX_CAMERAS];
+	struct pol_lan_key lan_key; /* lan_subnet, if n_lan */
+	struct pol_lan lan;
+	size_t n_lan;
 };
 
 /* ---- what moat.conf asks for ---- */
@@ -336,6 +341,20 @@ static int want_build(const struct cfg *c, struct want *w, char *why,
 			       why_len);
 	if (!ret)
 		ret = relay_peers(w, c, why, why_len);
+	if (!ret && c->lan_subnet[0]) {
+		struct subnet sn;
+		char e[160];
+
+		if (subnet_parse(c->lan_subnet, &sn, e, sizeof(e))) {
+			snprintf(why, why_len, "[hub] lan_subnet `%s' %s",
+				 c->lan_subnet, e);
+			return -EINVAL;
+		}
+		w->lan_key.prefixlen = sn.bits;
+		memcpy(w->lan_key.addr, sn.addr, 16);
+		w->lan.port = htons(c->lan_port);
+		w->n_lan = 1;
+	}
 	for (size_t i = 0; !ret && i < c->n_cams; i++) {
 		snprintf(w->names[i].name, sizeof(w->names[i].name), "%s",
 			 c->cams[i].name);
@@ -446,6 +465,10 @@ static int sync_all(const struct want *w, struct roles_bpf *r,
 	if (!ret)
 		ret = sync_map(bpf_map__fd(r->maps.allow), w->allow, one,
 			       w->n_allow, sizeof(struct pol_peer), 1);
+	if (!ret)
+		ret = sync_map(bpf_map__fd(r->maps.lan), &w->lan_key, &w->lan,
+			       w->n_lan, sizeof(struct pol_lan_key),
+			       sizeof(struct pol_lan));
 	if (!ret)
 		ret = sync_map(bpf_map__fd(cn->maps.cameras), w->mac, w->cam,
 			       w->n_cams, sizeof(struct pol_mac),
@@ -844,6 +867,10 @@ static void verify_maps(const struct cfg *c, const struct want *w,
 		       sizeof(struct pol_peer), 1))
 		problem(out,
 			"BPF: the allow map does not hold this config's cameras and relay (moatctl policy apply)");
+	if (!map_holds(c, "lan", &w->lan_key, &w->lan, w->n_lan,
+		       sizeof(struct pol_lan_key), sizeof(struct pol_lan)))
+		problem(out,
+			"BPF: the lan map does not hold this config's lan_subnet and lan_port (moatctl policy apply)");
 	if (!map_holds(c, "cameras", w->mac, w->cam, w->n_cams,
 		       sizeof(struct pol_mac), sizeof(struct pol_camera)))
 		problem(out,

@@ -196,6 +196,13 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 	if_rule(&t, "iif", ifs, "udp dport 67 accept comment \"cameras: DHCP requests to the hub\"");
 	if_rule(&t, "iif", ifs, "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept comment \"cameras: IPv6 neighbour discovery with the hub\"");
 	if_rule(&t, "iif", ifs, "counter drop comment \"cameras: nothing else reaches the hub\"");
+	if (c->lan_subnet[0]) {
+		put(&t, "\t\ttcp dport %u %s saddr %s accept comment \"LAN viewers: live view from the hub (lan_subnet)\"\n",
+		    c->lan_port, strchr(c->lan_subnet, ':') ? "ip6" : "ip",
+		    c->lan_subnet);
+		put(&t, "\t\ttcp dport %u counter drop comment \"live view: nobody outside lan_subnet\"\n",
+		    c->lan_port);
+	}
 	put(&t, "\t}\n\n");
 
 	put(&t, "\tchain forward {\n"
@@ -237,6 +244,10 @@ int policy_ruleset(const struct cfg *c, const char *conf, char *out,
 		put(&t, "\t\tmeta skuid \"%s\" %s daddr %s tcp dport %u accept comment \"uplink: the relay (%s)\"\n",
 		    c->uplink_user, relay.v6[i] ? "ip6" : "ip", relay.ip[i],
 		    c->relay_port, c->relay_host);
+	if (c->lan_subnet[0])
+		put(&t, "\t\tmeta skuid \"%s\" %s daddr %s tcp sport %u accept comment \"uplink: live view to LAN viewers\"\n",
+		    c->uplink_user, strchr(c->lan_subnet, ':') ? "ip6" : "ip",
+		    c->lan_subnet, c->lan_port);
 	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"uplink: nowhere but the relay\"\n",
 	    c->uplink_user);
 	put(&t, "\t\tmeta skuid \"%s\" counter reject with icmpx admin-prohibited comment \"sealer: no network at all\"\n\t}\n}\n",

@@ -73,37 +73,13 @@ static char *summary(const char *name)
 	return (char *)read_all(path, &n);
 }
 
-/* Whether out is whole access units of the clip, in the clip's order
- * (looping): every byte found at the place the clip has it. */
 static bool from_clip(const uint8_t *clip, size_t clip_len, const char *name,
 		      size_t *got)
 {
 	char path[300];
-	uint8_t *out, *twice;
-	size_t n, at = 0;
-	bool ok = true;
 
 	snprintf(path, sizeof(path), "%s/%s.h264", h.dir, name);
-	out = read_all(path, &n);
-	*got = out ? n : 0;
-	if (!out || !n) {
-		free(out);
-		return false;
-	}
-	twice = malloc(2 * clip_len);
-	memcpy(twice, clip, clip_len);
-	memcpy(twice + clip_len, clip, clip_len);
-	/* chunks of up to one clip length, each found in the clip twice
-	 * over (where a loop restarts it continues from the start) */
-	while (ok && at < n) {
-		size_t take = n - at < clip_len ? n - at : clip_len;
-
-		ok = memmem(twice, 2 * clip_len, out + at, take) != NULL;
-		at += take;
-	}
-	free(twice);
-	free(out);
-	return ok;
+	return hub_from_clip(clip, clip_len, path, got);
 }
 
 /* A viewer logged in by hand, with a small receive buffer (so that the

@@ -43,8 +43,8 @@ static const char usage[] =
 	"                       [--json]\n"
 	"       moat-view list --identity FILE [--relay HOST:PORT] [--camera NAME]\n"
 	"                      [--json]\n"
-	"       moat-view live --identity FILE [--relay HOST:PORT] [--out FILE|-]\n"
-	"                      [--camera NAME] [--seconds N] [--json]\n"
+	"       moat-view live --identity FILE [--relay HOST:PORT | --hub HOST[:PORT]]\n"
+	"                      [--out FILE|-] [--camera NAME] [--seconds N] [--json]\n"
 	"       moat-view heartbeat --identity FILE [--relay HOST:PORT] [--json]\n"
 	"\n"
 	"pair   CODE: pairs with the hub over the LAN, with the code `moatctl\n"
@@ -91,6 +91,11 @@ static const char usage[] =
 	"       that fails to verify ends its stream, named on stderr; nothing\n"
 	"       of it is shown from there on. --json prints a summary (on\n"
 	"       stderr when the video goes to standard output).\n"
+	"       --hub HOST[:PORT]: straight from the hub on the LAN, without\n"
+	"       the relay (the hub's address; PORT its lan_port, 38732 by\n"
+	"       default; [v6addr]:PORT for IPv6), for a hub whose moat.conf\n"
+	"       sets lan_subnet to this machine's LAN. The same login and the\n"
+	"       same sealed records; it goes on when the internet is down.\n"
 	"heartbeat  rotates this viewer's key, through the relay: erases the\n"
 	"       private keys no stream on the relay still needs (read from\n"
 	"       the streams' headers, each checked; a stream fetched with\n"
@@ -233,9 +238,11 @@ int view_identity(const char *ident, struct ks_identity *id,
 	return 0;
 }
 
+const char *view_peer = "the relay";
+
 int connect_relay(const char *spec)
 {
-	char host[256], *colon;
+	char host[256], *colon, *name = host;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
 	int fd, ret;
 
@@ -246,7 +253,11 @@ int connect_relay(const char *spec)
 		return -1;
 	}
 	*colon = 0;
-	ret = getaddrinfo(host, colon + 1, &hints, &res);
+	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
+		colon[-1] = 0; /* [fd00::5]:38732 */
+		name++;
+	}
+	ret = getaddrinfo(name, colon + 1, &hints, &res);
 	if (ret) {
 		fprintf(stderr, "moat-view: --relay %s: %s\n", spec,
 			gai_strerror(ret));
@@ -254,8 +265,8 @@ int connect_relay(const char *spec)
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
-		fprintf(stderr, "moat-view: cannot reach the relay at %s: %s\n",
-			spec, strerror(errno));
+		fprintf(stderr, "moat-view: cannot reach %s at %s: %s\n",
+			view_peer, spec, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -308,8 +319,9 @@ int relay_login(int fd, struct wire_rx *rx, const struct ks_identity *id,
 	if (!ret)
 		ret = recv_frame(fd, rx, &h, &f);
 	if (!ret && h.type == WIRE_ERROR) {
-		fprintf(stderr, "moat-view: the relay refused the connection: %.*s\n",
-			(int)h.body_len, (const char *)f + WIRE_HDR_LEN);
+		fprintf(stderr, "moat-view: %s refused the connection: %.*s\n",
+			view_peer, (int)h.body_len,
+			(const char *)f + WIRE_HDR_LEN);
 		return -1;
 	}
 	if (!ret && h.type != WIRE_CHALLENGE)
@@ -320,7 +332,7 @@ int relay_login(int fd, struct wire_rx *rx, const struct ks_identity *id,
 	if (!ret)
 		ret = wire_send_ctl(fd, WIRE_AUTH, acct, 0, auth, sizeof(auth));
 	if (ret)
-		fprintf(stderr, "moat-view: logging in to the relay: %s\n",
+		fprintf(stderr, "moat-view: logging in to %s: %s\n", view_peer,
 			moat_strerror(ret));
 	return ret ? -1 : 0;
 }
@@ -898,6 +910,7 @@ int main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "identity", required_argument, NULL, 'i' },
 		{ "relay", required_argument, NULL, 'r' },
+		{ "hub", required_argument, NULL, 'H' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "clips", required_argument, NULL, 'c' },
@@ -909,7 +922,8 @@ int main(int argc, char **argv)
 	};
 	const char *hub = NULL, *out = NULL, *name = "viewer", *ident = NULL,
 		   *relay = "127.0.0.1:7443", *format = NULL, *clips = NULL,
-		   *camera = NULL, *cmd;
+		   *camera = NULL, *lan = NULL, *cmd;
+	char lan_spec[300];
 	bool json = false, ack = false;
 	double seconds = 0;
 	int c;
@@ -920,7 +934,7 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "k:o:n:i:r:f:c:C:s:jh", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "k:o:n:i:r:H:f:c:C:s:jh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'k':
@@ -937,6 +951,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			relay = optarg;
+			break;
+		case 'H':
+			lan = optarg;
 			break;
 		case 'f':
 			format = optarg;
@@ -987,6 +1004,26 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "list") && ident && !out && !clips && optind == argc)
 		return cmd_fetch(ident, relay, NULL, NULL, json, NULL, camera,
 				 true, false);
+	if (lan && strcmp(cmd, "live")) {
+		fprintf(stderr, "moat-view: --hub goes with live (the hub serves live view only; recordings are on the relay)\n");
+		return 2;
+	}
+	if (lan) {
+		/* HOST alone: the default lan_port; [v6] or HOST:PORT as is */
+		bool port = strrchr(lan, ':') &&
+			    (lan[0] != '[' || strrchr(lan, ':') > strchr(lan, ']'));
+
+		if (strchr(lan, ':') && lan[0] != '[' &&
+		    strchr(lan, ':') != strrchr(lan, ':')) {
+			fprintf(stderr, "moat-view: --hub %s: write an IPv6 address in brackets, [%s]:38732\n",
+				lan, lan);
+			return 2;
+		}
+		snprintf(lan_spec, sizeof(lan_spec), "%s%s", lan,
+			 port ? "" : ":38732");
+		relay = lan_spec;
+		view_peer = "the hub";
+	}
 	if (!strcmp(cmd, "live") && ident && optind == argc)
 		return cmd_live(ident, relay, out ? out : "-", camera, seconds,
 				json);

@@ -422,3 +422,36 @@ void hub_cleanup(struct hub *h, bool keep)
 	else if (h->dir[0])
 		nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+bool hub_from_clip(const uint8_t *clip, size_t clip_len, const char *path,
+		   size_t *got)
+{
+	uint8_t *out, *twice;
+	size_t n, at = 0;
+	bool ok = true;
+
+	out = read_all(path, &n);
+	*got = out ? n : 0;
+	if (!out || !n) {
+		free(out);
+		return false;
+	}
+	twice = malloc(2 * clip_len);
+	if (!twice) {
+		free(out);
+		return false;
+	}
+	memcpy(twice, clip, clip_len);
+	memcpy(twice + clip_len, clip, clip_len);
+	/* chunks of up to one clip length, each found in the clip twice
+	 * over (where a loop restarts it continues from the start) */
+	while (ok && at < n) {
+		size_t take = n - at < clip_len ? n - at : clip_len;
+
+		ok = memmem(twice, 2 * clip_len, out + at, take) != NULL;
+		at += take;
+	}
+	free(twice);
+	free(out);
+	return ok;
+}

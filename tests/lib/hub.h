@@ -71,6 +71,12 @@ pid_t spawn_logged(char *const argv[], const char *log);
 /* Runs a shell command line; its exit status, output in out (if any). */
 int run_cmd(const char *cmd, char *out, size_t len);
 
+/* Whether the file at path is whole access units of the clip, in the
+ * clip's order (looping): every byte where the clip has it. *got: its
+ * size. */
+bool hub_from_clip(const uint8_t *clip, size_t clip_len, const char *path,
+		   size_t *got);
+
 /* Reads a whole file (malloc'd). */
 uint8_t *read_all(const char *path, size_t *len);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * moat-view live: the hub's streams as the relay forwards them (LIVE),
+ * moat-view live: the hub's streams as the relay forwards them (LIVE), or
+ * as the hub itself serves them on the LAN (--hub; the same protocol),
  * opened record by record. Each stream is opened from its header; each
  * record's access unit is written only after its tag verified; a record
  * that fails ends its stream (said on stderr) and nothing more of it is
@@ -209,16 +210,20 @@ int cmd_live(const char *ident, const char *relay, const char *out,
 			continue;
 		}
 		if (ret) {
-			why = ret == -ECONNRESET ? "the relay closed the connection" :
-						   moat_strerror(ret);
+			why = ret == -ECONNRESET ?
+				      (strcmp(view_peer, "the hub") ?
+					       "the relay closed the connection" :
+					       "the hub closed the connection") :
+				      moat_strerror(ret);
 			ret = ret == -ECONNRESET ? 0 : ret;
 			break;
 		}
 		if (h.type == WIRE_ERROR) {
-			fprintf(stderr, "moat-view: the relay says: %.*s\n",
+			fprintf(stderr, "moat-view: %s says: %.*s\n", view_peer,
 				(int)h.body_len, (const char *)f + WIRE_HDR_LEN);
 			ret = -EACCES;
-			why = "the relay ended it";
+			why = strcmp(view_peer, "the hub") ? "the relay ended it" :
+							     "the hub ended it";
 			break;
 		}
 		if (!wire_is_record(h.type))

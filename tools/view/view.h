@@ -14,7 +14,11 @@
  * reason printed. */
 int view_identity(const char *ident, struct ks_identity *id,
 		  struct open_identity *oid);
-/* A connection to the relay at HOST:PORT, or -1 with the reason printed. */
+/* Who moat-view talks to, for its messages: "the relay", or "the hub"
+ * (live --hub: straight from the hub on the LAN). */
+extern const char *view_peer;
+/* A connection to the relay (or hub) at HOST:PORT ([v6]:PORT), or -1 with
+ * the reason printed. */
 int connect_relay(const char *spec);
 /* The next frame from the relay, blocking: 0, or -errno / -MOAT_E_*. */
 int recv_frame(int fd, struct wire_rx *rx, struct wire_hdr *h,

@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Live view on the LAN, served by the uplink (see lanview.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "crypto/stream.h"
+#include "daemon/lanview.h"
+#include "daemon/roles.h"
+#include "daemon/stats.h"
+
+#define LUD(kind, idx) (((uint64_t)(kind) << 56) | (uint64_t)(idx))
+
+static struct io_uring_sqe *sqe_of(struct lan *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(l->ring);
+
+	if (!sqe) {
+		io_uring_submit(l->ring);
+		sqe = io_uring_get_sqe(l->ring);
+	}
+	return sqe;
+}
+
+int lan_open(struct lan *l, uint16_t port, struct io_uring *ring,
+	     struct stats_uplink *st, const uint8_t *account,
+	     const uint8_t (*viewers)[LOGIN_KEY_LEN], size_t n_viewers)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_port = htons(port),
+				  .sin6_addr = IN6ADDR_ANY_INIT };
+	int one = 1, zero = 0;
+
+	memset(l, 0, sizeof(*l));
+	l->lfd = -1;
+	for (int i = 0; i < LAN_CONNS_MAX; i++)
+		l->c[i].fd = -1;
+	l->ring = ring;
+	l->st = st;
+	l->account = account;
+	l->viewers = viewers;
+	l->n_viewers = n_viewers;
+	if (!port)
+		return 0;
+	/* one socket for IPv4 and IPv6 (IPv4 as mapped addresses) */
+	l->lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->lfd < 0 ||
+	    setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(l->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+		       sizeof(zero)) ||
+	    bind(l->lfd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(l->lfd, LAN_CONNS_MAX)) {
+		int err = errno;
+
+		log_err("uplink: cannot listen for LAN viewers on port %u: %s (is [hub] lan_port taken by another program?)",
+			port, strerror(err));
+		if (l->lfd >= 0)
+			close(l->lfd);
+		l->lfd = -1;
+		return -err;
+	}
+	log_info("uplink: LAN viewers may watch live on port %u", port);
+	return 0;
+}
+
+static void arm_recv(struct lan *l, int i)
+{
+	struct lan_conn *c = &l->c[i];
+	struct io_uring_sqe *sqe = sqe_of(l);
+
+	io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
+	io_uring_sqe_set_data64(sqe, LUD(LAN_UD_RECV, i));
+	c->recv_armed = true;
+}
+
+/* Sends the queue's next run of bytes (up to the end of the ring). */
+static void arm_send(struct lan *l, int i)
+{
+	struct lan_conn *c = &l->c[i];
+	struct io_uring_sqe *sqe;
+	size_t n;
+
+	if (c->send_armed || c->closing || !c->len)
+		return;
+	n = c->len;
+	if (c->head + n > LAN_QUEUE_MAX)
+		n = LAN_QUEUE_MAX - c->head;
+	sqe = sqe_of(l);
+	io_uring_prep_send(sqe, c->fd, c->q + c->head, n, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, LUD(LAN_UD_SEND, i));
+	c->sending = n;
+	c->send_armed = true;
+}
+
+/* Appends bytes to the queue; false if they do not fit. */
+static bool enqueue(struct lan_conn *c, const void *p, size_t n)
+{
+	size_t tail, first;
+
+	if (n > LAN_QUEUE_MAX - c->len)
+		return false;
+	tail = (c->head + c->len) % LAN_QUEUE_MAX;
+	first = LAN_QUEUE_MAX - tail < n ? LAN_QUEUE_MAX - tail : n;
+	memcpy(c->q + tail, p, first);
+	memcpy(c->q, (const uint8_t *)p + first, n - first);
+	c->len += n;
+	return true;
+}
+
+/* Ends a connection: shut down now, closed once nothing is in flight. */
+static void end_conn(struct lan *l, int i, const char *why)
+{
+	struct lan_conn *c = &l->c[i];
+
+	if (c->fd < 0)
+		return;
+	if (!c->closing) {
+		if (why)
+			log_info("uplink: LAN viewer %s: %s", c->who, why);
+		c->closing = true;
+		shutdown(c->fd, SHUT_RDWR);
+		if (c->state == LC_LIVE && l->st->lan_viewers)
+			l->st->lan_viewers--;
+	}
+	if (c->recv_armed || c->send_armed)
+		return;
+	close(c->fd);
+	wire_rx_free(&c->rx);
+	free(c->q);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* ERROR with the reason after what is queued, then the end (the viewer
+ * prints the reason); nothing more is read from it. */
+static void refuse(struct lan *l, int i, const char *why)
+{
+	struct lan_conn *c = &l->c[i];
+	uint8_t f[WIRE_HDR_LEN + 160];
+	size_t n = strlen(why) < 160 ? strlen(why) : 160;
+
+	l->st->lan_refused++;
+	log_info("uplink: LAN viewer %s refused: %s", c->who, why);
+	wire_put(f, WIRE_ERROR, (uint32_t)n, NULL, 0);
+	memcpy(f + WIRE_HDR_LEN, why, n);
+	c->bye = true;
+	if (!enqueue(c, f, WIRE_HDR_LEN + n)) {
+		end_conn(l, i, NULL);
+		return;
+	}
+	arm_send(l, i);
+}
+
+static void on_accept(struct lan *l, int fd)
+{
+	struct lan_conn *c = NULL;
+	int i;
+
+	l->accept_armed = false;
+	if (fd < 0) {
+		if (fd != -ECANCELED)
+			log_warn("uplink: LAN accept: %s", strerror(-fd));
+		return;
+	}
+	for (i = 0; i < LAN_CONNS_MAX && !c; i++)
+		if (l->c[i].fd < 0)
+			c = &l->c[i];
+	if (!c) {
+		log_warn("uplink: a LAN viewer more than %d at once: refused",
+			 LAN_CONNS_MAX);
+		l->st->lan_refused++;
+		close(fd);
+		return;
+	}
+	i--;
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->since_ns = mono_ns();
+	snprintf(c->who, sizeof(c->who), "?");
+	/* the address the accept filled in (no getpeername: the sandbox
+	 * has no such call) */
+	if (l->peer_len >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 *a6 = &l->peer;
+		char ip[INET6_ADDRSTRLEN] = "?";
+
+		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+			inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], ip,
+				  sizeof(ip));
+		else
+			inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+		snprintf(c->who, sizeof(c->who), "%s port %u", ip,
+			 ntohs(a6->sin6_port));
+	}
+	if (wire_rx_init(&c->rx, LAN_RBUF) ||
+	    RAND_bytes(c->challenge, sizeof(c->challenge)) != 1) {
+		end_conn(l, i, "out of memory or randomness");
+		return;
+	}
+	l->st->lan_connects++;
+	c->q = malloc(LAN_QUEUE_MAX); /* pages are touched only as used */
+	if (!c->q) {
+		end_conn(l, i, "out of memory for its queue");
+		return;
+	}
+	arm_recv(l, i);
+}
+
+static bool approved(const struct lan *l, const uint8_t *pk)
+{
+	for (size_t k = 0; k < l->n_viewers; k++)
+		if (!memcmp(l->viewers[k], pk, LOGIN_KEY_LEN))
+			return true;
+	return false;
+}
+
+/* One frame from a viewer; false when the connection ended. */
+static bool on_frame(struct lan *l, int i, const struct wire_hdr *h,
+		     const uint8_t *f)
+{
+	struct lan_conn *c = &l->c[i];
+	uint8_t ch[WIRE_HDR_LEN + LOGIN_CHALLENGE_LEN];
+
+	switch (c->state) {
+	case LC_HELLO:
+		if (h->type != WIRE_HELLO || h->value != WIRE_ROLE_VIEWER)
+			break;
+		if (memcmp(h->id, l->account, LOGIN_ACCOUNT_LEN)) {
+			refuse(l, i, "this is not the hub that viewer was paired with");
+			return false;
+		}
+		/* the relay's login: a fresh CHALLENGE, answered by AUTH */
+		wire_put(ch, WIRE_CHALLENGE, LOGIN_CHALLENGE_LEN, NULL, 0);
+		memcpy(ch + WIRE_HDR_LEN, c->challenge, LOGIN_CHALLENGE_LEN);
+		enqueue(c, ch, sizeof(ch));
+		arm_send(l, i);
+		c->state = LC_AUTH;
+		return true;
+	case LC_AUTH:
+		if (h->type != WIRE_AUTH)
+			break;
+		if (login_verify(f + WIRE_HDR_LEN, WIRE_ROLE_VIEWER, l->account,
+				 c->challenge)) {
+			refuse(l, i, "the signature does not verify for this challenge");
+			return false;
+		}
+		if (!approved(l, f + WIRE_HDR_LEN)) {
+			refuse(l, i, "this viewer is not one the hub approved (or the owner removed it)");
+			return false;
+		}
+		c->state = LC_LIVE_WAIT;
+		return true;
+	case LC_LIVE_WAIT:
+		if (h->type != WIRE_LIVE)
+			break;
+		c->state = LC_LIVE;
+		c->since_ns = mono_ns();
+		l->st->lan_viewers++;
+		l->st->lan_logins++;
+		log_info("uplink: LAN viewer %s watches live", c->who);
+		return true;
+	case LC_LIVE:
+		break;
+	}
+	refuse(l, i, c->state == LC_LIVE ?
+			     "a live viewer sends nothing more" :
+			     "not a frame the hub takes from a LAN viewer now (HELLO, AUTH, then LIVE)");
+	return false;
+}
+
+static void on_recv(struct lan *l, int i, int res)
+{
+	struct lan_conn *c = &l->c[i];
+	struct wire_hdr h;
+	const uint8_t *f;
+	uint8_t *dst;
+	size_t room;
+	int ret;
+
+	c->recv_armed = false;
+	if (c->closing || res <= 0) {
+		end_conn(l, i, res ? strerror(-res) : "it closed the connection");
+		return;
+	}
+	dst = wire_rx_space(&c->rx, &room);
+	if ((size_t)res > room) {
+		refuse(l, i, "not a frame of the moat protocol");
+		return;
+	}
+	memcpy(dst, c->rbuf, (size_t)res);
+	wire_rx_added(&c->rx, (size_t)res);
+	while (!c->bye && (ret = wire_rx_next(&c->rx, &h, &f)) == 1)
+		if (!on_frame(l, i, &h, f))
+			return;
+	if (c->bye)
+		return;
+	if (ret < 0) {
+		refuse(l, i, "not a frame of the moat protocol");
+		return;
+	}
+	arm_recv(l, i);
+}
+
+static void on_send(struct lan *l, int i, int res)
+{
+	struct lan_conn *c = &l->c[i];
+
+	c->send_armed = false;
+	if (c->closing || res <= 0) {
+		end_conn(l, i, res ? strerror(-res) : "sending stalled");
+		return;
+	}
+	c->head = (c->head + (size_t)res) % LAN_QUEUE_MAX;
+	c->len -= (size_t)res;
+	c->since_ns = mono_ns();
+	l->st->lan_bytes += (uint64_t)res;
+	if (!c->len && c->bye) {
+		end_conn(l, i, NULL);
+		return;
+	}
+	arm_send(l, i);
+}
+
+/* Once a second while anyone is connected: login and stall deadlines. */
+static void on_tick(struct lan *l)
+{
+	uint64_t now = mono_ns();
+
+	l->tick_armed = false;
+	for (int i = 0; i < LAN_CONNS_MAX; i++) {
+		struct lan_conn *c = &l->c[i];
+
+		if (c->fd < 0 || c->closing)
+			continue;
+		if (c->bye && now - c->since_ns > LAN_LOGIN_MS * 1000000ULL)
+			end_conn(l, i, NULL);
+		else if (c->bye)
+			continue;
+		else if (c->state != LC_LIVE &&
+		    now - c->since_ns > LAN_LOGIN_MS * 1000000ULL)
+			refuse(l, i, "not logged in in time");
+		else if (c->state == LC_LIVE && c->len &&
+			 now - c->since_ns > LAN_STALL_MS * 1000000ULL)
+			end_conn(l, i, "it stopped reading");
+	}
+}
+
+void lan_arm(struct lan *l)
+{
+	bool any = false;
+
+	if (l->lfd < 0)
+		return;
+	if (!l->accept_armed) {
+		struct io_uring_sqe *sqe = sqe_of(l);
+
+		l->peer_len = sizeof(l->peer);
+		io_uring_prep_accept(sqe, l->lfd, (struct sockaddr *)&l->peer,
+				     &l->peer_len, SOCK_CLOEXEC);
+		io_uring_sqe_set_data64(sqe, LUD(LAN_UD_ACCEPT, 0));
+		l->accept_armed = true;
+	}
+	for (int i = 0; i < LAN_CONNS_MAX; i++)
+		any |= l->c[i].fd >= 0;
+	if (any && !l->tick_armed) {
+		struct io_uring_sqe *sqe = sqe_of(l);
+
+		l->tick.tv_sec = 1;
+		l->tick.tv_nsec = 0;
+		io_uring_prep_timeout(sqe, &l->tick, 0, 0);
+		io_uring_sqe_set_data64(sqe, LUD(LAN_UD_TICK, 0));
+		l->tick_armed = true;
+	}
+}
+
+void lan_cqe(struct lan *l, unsigned int kind, uint64_t idx, int res)
+{
+	if (kind == LAN_UD_ACCEPT) {
+		on_accept(l, res);
+		return;
+	}
+	if (kind == LAN_UD_TICK) {
+		on_tick(l);
+		return;
+	}
+	if (idx >= LAN_CONNS_MAX || l->c[idx].fd < 0)
+		return;
+	if (kind == LAN_UD_RECV)
+		on_recv(l, (int)idx, res);
+	else if (kind == LAN_UD_SEND)
+		on_send(l, (int)idx, res);
+}
+
+static bool follows(struct lan_conn *c, const uint8_t *id, bool forget)
+{
+	for (size_t k = 0; k < c->n_streams; k++) {
+		if (memcmp(c->streams[k], id, 16))
+			continue;
+		if (forget)
+			memcpy(c->streams[k], c->streams[--c->n_streams], 16);
+		return true;
+	}
+	return false;
+}
+
+void lan_record(struct lan *l, const uint8_t *p, size_t len)
+{
+	struct rec_hdr rh;
+
+	if (l->lfd < 0 || rec_parse_hdr(p, len, &rh))
+		return;
+	for (int i = 0; i < LAN_CONNS_MAX; i++) {
+		struct lan_conn *c = &l->c[i];
+
+		if (c->fd < 0 || c->closing || c->bye || c->state != LC_LIVE)
+			continue;
+		/* a viewer opens a stream from its header: only streams
+		 * that begin after its LIVE */
+		if (rh.type == REC_TYPE_HEADER) {
+			if (c->n_streams == LAN_STREAMS_MAX)
+				continue;
+			memcpy(c->streams[c->n_streams++], rh.stream_id, 16);
+		} else if (!follows(c, rh.stream_id,
+				    rh.type == REC_TYPE_FINAL)) {
+			continue;
+		}
+		if (!c->len)
+			c->since_ns = mono_ns();
+		if (!enqueue(c, p, len)) {
+			/* its queue may end inside a record: no ERROR can
+			 * follow, the connection just ends */
+			l->st->lan_cut++;
+			end_conn(l, i, "cut off: too slow for the live stream");
+			continue;
+		}
+		l->st->lan_records++;
+		arm_send(l, i);
+	}
+}

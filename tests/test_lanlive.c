@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Live view on the LAN, straight from the hub (`[hub] lan_subnet`,
+ * `moat-view live --hub`), with the real processes and the network policy
+ * enforced (nftables, the roles' BPF, the ciphertext gate):
+ *
+ * - two approved viewers watch live from the hub at once: whole streams,
+ *   none refused, their bytes the camera's own access units;
+ * - the relay goes down: LAN live view goes on;
+ * - a viewer paired but not approved is refused by the hub, saying why;
+ * - a connection from an address outside lan_subnet never reaches the
+ *   uplink (its SYN is dropped: the hub counts no connection);
+ * - a viewer the owner removes is refused from then on;
+ * - the ciphertext gate framed the LAN connections and ended none.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/lib/check.h"
+#include "tests/lib/hub.h"
+
+enum { LAN_PORT = 38791 };
+
+static struct hub h;
+
+static void pair(const char *name, bool approve, char *ident, size_t len)
+{
+	char cmd[1024], out[1024];
+
+	snprintf(ident, len, "%s/%s.key", h.dir, name);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view pair --hub-keys %s/keys --out %s --name %s >/dev/null 2>&1%s%s%s%s%s%s",
+		 h.bin, h.dir, ident, name, approve ? " && " : "",
+		 approve ? h.bin : "",
+		 approve ? "/moatctl --config " : "", approve ? h.conf : "",
+		 approve ? " viewers approve " : "", approve ? name : "");
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0, "%s paired%s: %s", name,
+	      approve ? " and approved" : " (pending)", out);
+}
+
+/* moat-view live --hub in the background; video in DIR/NAME.h264, what it
+ * said in DIR/NAME.json. */
+static pid_t watch(const char *ident, const char *name, int seconds)
+{
+	char secs[16], out[300], js[300], hub[64], bin[300];
+	char *argv[] = { bin, "live", "--identity", (char *)ident, "--hub", hub,
+			 "--seconds", secs, "--out", out, "--json", NULL };
+
+	snprintf(bin, sizeof(bin), "%s/moat-view", h.bin);
+	snprintf(hub, sizeof(hub), "127.0.0.1:%d", LAN_PORT);
+	snprintf(secs, sizeof(secs), "%d", seconds);
+	snprintf(out, sizeof(out), "%s/%s.h264", h.dir, name);
+	snprintf(js, sizeof(js), "%s/%s.json", h.dir, name);
+	return spawn_logged(argv, js);
+}
+
+static char *said(const char *name)
+{
+	char path[300];
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s.json", h.dir, name);
+	return (char *)read_all(path, &n);
+}
+
+/* Waits for a watcher; whether it exited 0 with whole streams of the
+ * camera's bytes. */
+static void watched(pid_t pid, const char *name, const uint8_t *clip,
+		    size_t clip_len, const char *when)
+{
+	char path[300], *js;
+	int status = -1;
+	size_t got = 0;
+
+	waitpid(pid, &status, 0);
+	js = said(name);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && js &&
+		      json_num(js, NULL, "ended") >= 2 &&
+		      json_num(js, NULL, "refused") == 0 &&
+		      json_num(js, NULL, "frames") >= 60,
+	      "%s watched live from the hub %s: whole streams, none refused: %s",
+	      name, when, js ? js : "(nothing said)");
+	snprintf(path, sizeof(path), "%s/%s.h264", h.dir, name);
+	CHECK(hub_from_clip(clip, clip_len, path, &got),
+	      "what %s wrote (%zu bytes) is the camera's own access units", name,
+	      got);
+	free(js);
+}
+
+/* Runs moat-view live --hub for 3 s as ident; its exit status and words. */
+static int refused_as(const char *ident, char *out, size_t len)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view live --identity %s --hub 127.0.0.1:%d --seconds 3 --out /dev/null 2>&1",
+		 h.bin, ident, LAN_PORT);
+	return run_cmd(cmd, out, len);
+}
+
+/* A TCP connection to the LAN port from src (an address outside
+ * lan_subnet): whether it was made within 3 s. */
+static bool reaches_from(const char *src)
+{
+	struct sockaddr_in from = { .sin_family = AF_INET },
+			   to = { .sin_family = AF_INET,
+				  .sin_port = htons(LAN_PORT) };
+	struct timeval tv = { .tv_sec = 3 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	inet_pton(AF_INET, src, &from.sin_addr);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ok = fd >= 0 && !bind(fd, (struct sockaddr *)&from, sizeof(from)) &&
+	     !connect(fd, (struct sockaddr *)&to, sizeof(to));
+	if (!ok && fd >= 0 && errno != EINPROGRESS && errno != ETIMEDOUT)
+		fprintf(stderr, "connect from %s: %s\n", src, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+int main(void)
+{
+	const char *clip_path = test_clip_path();
+	char lines[PATH_MAX + 200], hub_lines[128], bob[300], dave[300];
+	char out[4096], *st;
+	uint8_t *clip;
+	size_t clip_len;
+	int64_t connects;
+	pid_t a, b;
+
+	if (geteuid())
+		test_skip("moatd needs root (run the suite with sudo)");
+	clip = read_all(clip_path, &clip_len);
+	CHECK(clip && clip_len > 8192, "the test clip %s", clip_path);
+	if (!clip)
+		return test_done("test_lanlive");
+	snprintf(lines, sizeof(lines),
+		 "[camera porch]\nsource = file:%s\nloop = yes\n", clip_path);
+	/* the viewers here connect from 127.0.0.1: that is "the LAN" */
+	snprintf(hub_lines, sizeof(hub_lines),
+		 "lan_subnet = 127.0.0.1/32\nlan_port = %d\n", LAN_PORT);
+	CHECK(!hub_init_with(&h, "lanlive", hub_lines, lines), "hub set up");
+	pair("bob", true, bob, sizeof(bob));
+	pair("dave", false, dave, sizeof(dave));
+	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
+	CHECK(!hub_wait_acked(&h, 20000), "the hub logged in to the relay");
+
+	a = watch(h.ident, "owner", 5);
+	b = watch(bob, "bob", 5);
+	watched(a, "owner", clip, clip_len, "");
+	watched(b, "bob", clip, clip_len, "");
+
+	CHECK(!hub_stop(&h.relay, SIGTERM, 3000), "the relay went down");
+	a = watch(bob, "bob-norelay", 5);
+	watched(a, "bob-norelay", clip, clip_len, "with the relay down");
+
+	CHECK(refused_as(dave, out, sizeof(out)) != 0 &&
+		      strstr(out, "the hub says: this viewer is not one the hub approved"),
+	      "a viewer not approved is refused by the hub, saying so: %s",
+	      out);
+
+	st = hub_status(&h);
+	connects = st ? json_num(st, "lan", "connects") : -1;
+	free(st);
+	CHECK(!reaches_from("127.0.0.3"),
+	      "a connection from outside lan_subnet (127.0.0.3) is not made");
+	st = hub_status(&h);
+	CHECK(st && connects > 0 && json_num(st, "lan", "connects") == connects,
+	      "the uplink never saw it (%" PRId64 " LAN connections before and after)",
+	      connects);
+	CHECK(st && json_num(st, "policy", "gate_killed") == 0 &&
+		      json_num(st, "policy", "gate_drops") == 0,
+	      "the ciphertext gate let the LAN viewers' records through and ended no connection");
+	CHECK(st && json_num(st, "lan", "logins") >= 3 &&
+		      json_num(st, "lan", "refused") >= 1,
+	      "moatctl status counts the LAN logins and the refusal");
+	free(st);
+
+	snprintf(lines, sizeof(lines), "%s/moatctl --config %s viewers remove bob 2>&1",
+		 h.bin, h.conf);
+	CHECK(run_cmd(lines, out, sizeof(out)) == 0, "bob removed: %s", out);
+	/* the uplink starts again with the viewers left */
+	for (int i = 0; i < 40; i++) {
+		if (refused_as(bob, out, sizeof(out)) != 0 &&
+		    strstr(out, "not one the hub approved"))
+			break;
+		usleep(250 * 1000);
+	}
+	CHECK(strstr(out, "not one the hub approved") != NULL,
+	      "the removed viewer is refused by the hub: %s", out);
+
+	hub_stop(&h.moatd, SIGTERM, 10000);
+	free(clip);
+	hub_cleanup(&h, check_failures != 0);
+	return test_done("test_lanlive");
+}
