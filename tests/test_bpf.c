@@ -10,6 +10,8 @@
  *   the camera, destination, protocol, port and reason;
  * - roles (cgroup_skb): a worker's packets to its camera pass, anything
  *   else is dropped, and a process in an unknown cgroup sends nothing;
+ *   the uplink answers LAN viewers on lan_port and reaches nothing else
+ *   of the LAN;
  * - the gate: a SYN passes, data in a SYN and data on a connection it
  *   did not see open are dropped (what follows a SYN is tested for real,
  *   over TCP, in test_escape).
@@ -386,6 +388,47 @@ static void camnet(struct camnet_bpf *cn)
 
 /* ---- roles, gate (cgroup_skb: the packet starts at its IP header) ---- */
 
+/* The uplink and the LAN (lan_subnet 192.168.7.0/24, lan_port 38732):
+ * it answers LAN viewers on that port, and nothing else of the LAN. */
+static void lan(struct roles_bpf *r, uint64_t id)
+{
+	int out = bpf_program__fd(r->progs.moat_egress),
+	    in = bpf_program__fd(r->progs.moat_ingress);
+	struct pol_role up = { .who = POL_WHO_UPLINK };
+	struct pol_lan_key k = { .prefixlen = 96 + 24 };
+	struct pol_lan v = { .port = htons(38732) };
+	struct pkt p;
+
+	k.addr[10] = k.addr[11] = 0xff;
+	inet_pton(AF_INET, "192.168.7.0", k.addr + 12);
+	CHECK(!bpf_map_update_elem(bpf_map__fd(r->maps.roles), &id, &up, 0) &&
+		      !bpf_map_update_elem(bpf_map__fd(r->maps.lan), &k, &v, 0),
+	      "this cgroup is the uplink's; the LAN is 192.168.7.0/24, port 38732");
+	eth(&p, HUB, CAM_A, ETH_P_IP);
+	ip4(&p, "192.168.7.1", "192.168.7.20", 6, 38732, 51000, 0x18, 0);
+	CHECK(run(out, &p, 0) == 1, "the uplink answers a LAN viewer from port 38732");
+	eth(&p, HUB, CAM_A, ETH_P_IP);
+	ip4(&p, "192.168.7.20", "192.168.7.1", 6, 51000, 38732, 0x02, 0);
+	CHECK(run(in, &p, 0) == 1, "a LAN viewer's SYN to port 38732 comes in");
+	eth(&p, HUB, CAM_A, ETH_P_IP);
+	ip4(&p, "192.168.7.1", "192.168.7.20", 6, 40000, 80, 0x02, 0);
+	CHECK(run(out, &p, 0) == 0 &&
+		      logged(bpf_map__fd(r->maps.blocked), POL_WHO_UPLINK,
+			     POL_R_DEST, 80),
+	      "the uplink connecting to a LAN host: dropped, logged");
+	eth(&p, HUB, CAM_A, ETH_P_IP);
+	ip4(&p, "192.168.8.20", "192.168.7.1", 6, 51000, 38732, 0x02, 0);
+	CHECK(run(in, &p, 0) == 0, "a SYN to port 38732 from outside the LAN: dropped");
+	eth(&p, HUB, CAM_A, ETH_P_IP);
+	ip4(&p, "192.168.7.20", "192.168.7.1", 17, 51000, 38732, 0, 0);
+	CHECK(run(in, &p, 0) == 0, "UDP to port 38732 from the LAN: dropped");
+	CHECK(!bpf_map_delete_elem(bpf_map__fd(r->maps.lan), &k),
+	      "the LAN entry removed");
+	eth(&p, HUB, CAM_A, ETH_P_IP);
+	ip4(&p, "192.168.7.20", "192.168.7.1", 6, 51000, 38732, 0x02, 0);
+	CHECK(run(in, &p, 0) == 0, "without lan_subnet, nobody's SYN comes in");
+}
+
 static void roles(struct roles_bpf *r, const char *cg)
 {
 	int fd = bpf_program__fd(r->progs.moat_egress);
@@ -433,6 +476,7 @@ static void roles(struct roles_bpf *r, const char *cg)
 	eth(&p, HUB, CAM_A, ETH_P_IPV6);
 	ip6(&p, "fd09::1", "fd09::12", 6, 554, 64, 0);
 	CHECK(run(fd, &p, 0) == 0, "IPv6 TCP to another address: dropped");
+	lan(r, id);
 	CHECK(!bpf_map_delete_elem(bpf_map__fd(r->maps.roles), &id),
 	      "this cgroup is no role's any more");
 	eth(&p, HUB, CAM_A, ETH_P_IP);

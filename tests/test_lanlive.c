@@ -11,7 +11,10 @@
  * - a connection from an address outside lan_subnet never reaches the
  *   uplink (its SYN is dropped: the hub counts no connection);
  * - a viewer the owner removes is refused from then on;
- * - the ciphertext gate framed the LAN connections and ended none.
+ * - the ciphertext gate framed the LAN connections and ended none; and,
+ *   moatd stopped (its policy stays), a process in the uplink's cgroup
+ *   that takes a LAN connection gets a CHALLENGE through it, but neither
+ *   plaintext first nor plaintext after the CHALLENGE.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -131,6 +134,95 @@ static bool reaches_from(const char *src)
 	return ok;
 }
 
+/*
+ * A process in the uplink's cgroup takes one connection on the LAN port
+ * and sends first (and, 200 ms later, then); what a LAN client receives
+ * within 2 s: its byte count.
+ */
+static long through_gate(const uint8_t *first, size_t n1,
+			 const uint8_t *then, size_t n2)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(LAN_PORT),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 2 };
+	int ready[2], fd, one = 1;
+	long got = 0;
+	char buf[8192], procs[700];
+	pid_t pid;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		FILE *f;
+		int l, c;
+
+		snprintf(procs, sizeof(procs), "%s/uplink/cgroup.procs",
+			 h.cgroup);
+		f = fopen(procs, "w");
+		if (!f || fprintf(f, "0\n") < 0 || fclose(f))
+			_exit(2);
+		l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) ||
+		    listen(l, 1))
+			_exit(3);
+		if (write(ready[1], "", 1) != 1)
+			_exit(4);
+		c = accept(l, NULL, NULL);
+		if (c < 0 || send(c, first, n1, 0) != (ssize_t)n1)
+			_exit(5);
+		usleep(200 * 1000);
+		if (n2)
+			send(c, then, n2, 0);
+		sleep(3);
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], buf, 1) != 1) {
+		close(ready[0]);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(ready[0]);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		got = -1;
+	while (got >= 0) {
+		ssize_t k = recv(fd, buf, sizeof(buf), 0);
+
+		if (k <= 0)
+			break;
+		got += k;
+	}
+	if (fd >= 0)
+		close(fd);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return got;
+}
+
+static void gate_holds(const uint8_t *clip, size_t clip_len)
+{
+	uint8_t ch[64] = { 1, 0x17 };
+	long got;
+
+	ch[7] = 32; /* a CHALLENGE: 32 bytes of body */
+	memset(ch + 32, 0xc3, 32);
+	got = through_gate(ch, sizeof(ch), NULL, 0);
+	CHECK(got == 64, "a CHALLENGE from the uplink's cgroup reaches the LAN (%ld bytes)",
+	      got);
+	got = through_gate(clip, clip_len < 4096 ? clip_len : 4096, NULL, 0);
+	CHECK(got == 0, "plaintext (H.264) from it does not: %ld bytes arrived",
+	      got);
+	got = through_gate(ch, sizeof(ch), clip, clip_len < 4096 ? clip_len : 4096);
+	CHECK(got == 64,
+	      "nor plaintext after the CHALLENGE: %ld bytes arrived, the CHALLENGE's 64 alone",
+	      got);
+}
+
 int main(void)
 {
 	const char *clip_path = test_clip_path();
@@ -203,6 +295,7 @@ int main(void)
 	      "the removed viewer is refused by the hub: %s", out);
 
 	hub_stop(&h.moatd, SIGTERM, 10000);
+	gate_holds(clip, clip_len);
 	free(clip);
 	hub_cleanup(&h, check_failures != 0);
 	return test_done("test_lanlive");
