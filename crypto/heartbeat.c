@@ -31,13 +31,25 @@ int hb_seal(const uint8_t hub_pk[static SEAL_KEY_LEN],
 	    const uint8_t psk[static SEAL_PSK_LEN], uint64_t time_us,
 	    const uint8_t new_pk[static SEAL_KEY_LEN], uint8_t out[static HB_LEN])
 {
+	return hb_seal_kind(HB_KIND, hub_pk, viewer_id, psk, time_us, new_pk,
+			    out);
+}
+
+int hb_seal_kind(uint8_t kind, const uint8_t hub_pk[static SEAL_KEY_LEN],
+		 const uint8_t viewer_id[static SEAL_VIEWER_ID_LEN],
+		 const uint8_t psk[static SEAL_PSK_LEN], uint64_t time_us,
+		 const uint8_t new_pk[static SEAL_KEY_LEN],
+		 uint8_t out[static HB_LEN])
+{
 	struct hpke_params p;
 	uint8_t pt[HB_PT_LEN];
 	int ret;
 
+	if (kind != HB_KIND && kind != HB_KIND_LIVE)
+		return -EINVAL;
 	if (hpke_check_public_key(new_pk))
 		return -EINVAL;
-	out[0] = HB_KIND;
+	out[0] = kind;
 	out[1] = HB_VERSION;
 	memcpy(out + 2, viewer_id, SEAL_VIEWER_ID_LEN);
 	put_u64(pt, time_us);
@@ -57,7 +69,7 @@ int hb_viewer(const uint8_t *p, size_t len,
 {
 	if (len < 2)
 		return -MOAT_E_LENGTH;
-	if (p[0] != HB_KIND)
+	if (p[0] != HB_KIND && p[0] != HB_KIND_LIVE)
 		return -MOAT_E_MALFORMED;
 	if (p[1] != HB_VERSION)
 		return -MOAT_E_VERSION;
@@ -86,6 +98,7 @@ int hb_open(const struct seal_hub_key *hub,
 	if (!ret) {
 		m->time_us = get_u64(pt);
 		memcpy(m->pk, pt + 8, SEAL_KEY_LEN);
+		m->live = p[0] == HB_KIND_LIVE;
 		if (hpke_check_public_key(m->pk))
 			ret = -MOAT_E_CRYPTO;
 	} else {

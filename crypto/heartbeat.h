@@ -8,7 +8,8 @@
  * heartbeat"), so only the hub opens it and only the paired viewer can
  * make one. Its bytes, 106 in all:
  *
- *   0   1   kind 'B'
+ *   0   1   kind 'B' (a heartbeat) or 'L' (a heartbeat that also asks to
+ *           watch live: PROTOCOL.md section 10, "Live requests")
  *   1   1   version 1
  *   2   16  viewer id             (cleartext: which psk to open it with)
  *   18  32  enc                   HPKE encapsulated key
@@ -24,6 +25,7 @@
 #ifndef MOAT_CRYPTO_HEARTBEAT_H
 #define MOAT_CRYPTO_HEARTBEAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +34,7 @@
 
 enum {
 	HB_KIND = 'B',
+	HB_KIND_LIVE = 'L',
 	HB_VERSION = 1,
 	HB_AAD_LEN = 2 + SEAL_VIEWER_ID_LEN,
 	HB_PT_LEN = 8 + SEAL_KEY_LEN,
@@ -43,6 +46,7 @@ struct hb_msg {
 	uint8_t viewer_id[SEAL_VIEWER_ID_LEN];
 	uint64_t time_us;
 	uint8_t pk[SEAL_KEY_LEN]; /* the viewer's new public key */
+	bool live;		  /* kind 'L': it asks to watch live */
 };
 
 /*
@@ -54,6 +58,13 @@ int hb_seal(const uint8_t hub_pk[static SEAL_KEY_LEN],
 	    const uint8_t viewer_id[static SEAL_VIEWER_ID_LEN],
 	    const uint8_t psk[static SEAL_PSK_LEN], uint64_t time_us,
 	    const uint8_t new_pk[static SEAL_KEY_LEN], uint8_t out[static HB_LEN]);
+/* The same, of kind HB_KIND or HB_KIND_LIVE (the kind is authenticated:
+ * it is in the associated data). */
+int hb_seal_kind(uint8_t kind, const uint8_t hub_pk[static SEAL_KEY_LEN],
+		 const uint8_t viewer_id[static SEAL_VIEWER_ID_LEN],
+		 const uint8_t psk[static SEAL_PSK_LEN], uint64_t time_us,
+		 const uint8_t new_pk[static SEAL_KEY_LEN],
+		 uint8_t out[static HB_LEN]);
 
 /*
  * The viewer id a heartbeat claims to come from, read before it is opened

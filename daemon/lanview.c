@@ -400,16 +400,53 @@ void lan_cqe(struct lan *l, unsigned int kind, uint64_t idx, int res)
 		on_send(l, (int)idx, res);
 }
 
-static bool follows(struct lan_conn *c, const uint8_t *id, bool forget)
+/* The stream's index among those c follows, or -1. */
+static long followed(const struct lan_conn *c, const uint8_t *id)
 {
-	for (size_t k = 0; k < c->n_streams; k++) {
-		if (memcmp(c->streams[k], id, 16))
-			continue;
-		if (forget)
-			memcpy(c->streams[k], c->streams[--c->n_streams], 16);
+	for (size_t k = 0; k < c->n_streams; k++)
+		if (!memcmp(c->streams[k], id, 16))
+			return (long)k;
+	return -1;
+}
+
+static bool ended(const struct lan_conn *c, const uint8_t *id)
+{
+	size_t n = c->n_ended < LAN_ENDED_MAX ? c->n_ended : LAN_ENDED_MAX;
+
+	for (size_t k = 0; k < n; k++)
+		if (!memcmp(c->ended[k], id, 16))
+			return true;
+	return false;
+}
+
+/*
+ * Whether c gets this record: each stream from its header on (one that
+ * begins after its LIVE), each record once and in order, as the relay
+ * forwards them.
+ */
+static bool wants(struct lan_conn *c, const struct rec_hdr *rh)
+{
+	long k = followed(c, rh->stream_id);
+
+	if (rh->type == REC_TYPE_HEADER) {
+		if (k >= 0 || ended(c, rh->stream_id) ||
+		    c->n_streams == LAN_STREAMS_MAX)
+			return false;
+		memcpy(c->streams[c->n_streams], rh->stream_id, 16);
+		c->next[c->n_streams++] = 1;
 		return true;
 	}
-	return false;
+	if (k < 0 || rh->counter != c->next[k])
+		return false;
+	c->next[k]++;
+	if (rh->type == REC_TYPE_FINAL) {
+		memcpy(c->ended[c->n_ended++ % LAN_ENDED_MAX], rh->stream_id,
+		       16);
+		c->n_streams--;
+		memcpy(c->streams[k], c->streams[c->n_streams], 16);
+		c->next[k] = c->next[c->n_streams];
+	}
+	return true;
 }
 
 void lan_record(struct lan *l, const uint8_t *p, size_t len)
@@ -421,18 +458,9 @@ void lan_record(struct lan *l, const uint8_t *p, size_t len)
 	for (int i = 0; i < LAN_CONNS_MAX; i++) {
 		struct lan_conn *c = &l->c[i];
 
-		if (c->fd < 0 || c->closing || c->bye || c->state != LC_LIVE)
+		if (c->fd < 0 || c->closing || c->bye || c->state != LC_LIVE ||
+		    !wants(c, &rh))
 			continue;
-		/* a viewer opens a stream from its header: only streams
-		 * that begin after its LIVE */
-		if (rh.type == REC_TYPE_HEADER) {
-			if (c->n_streams == LAN_STREAMS_MAX)
-				continue;
-			memcpy(c->streams[c->n_streams++], rh.stream_id, 16);
-		} else if (!follows(c, rh.stream_id,
-				    rh.type == REC_TYPE_FINAL)) {
-			continue;
-		}
 		if (!c->len)
 			c->since_ns = mono_ns();
 		if (!enqueue(c, p, len)) {

@@ -32,6 +32,7 @@ enum {
 	LAN_CONNS_MAX = 8,	     /* viewers at once, logged in or not */
 	LAN_QUEUE_MAX = 8 << 20,     /* bytes waiting for one viewer */
 	LAN_STREAMS_MAX = 64,	     /* streams one viewer follows at once */
+	LAN_ENDED_MAX = 256,	     /* ended streams it remembers */
 	LAN_LOGIN_MS = 10000,	     /* to log in and send LIVE */
 	LAN_STALL_MS = 10000,	     /* a queue that has not moved */
 	LAN_RBUF = 1024,
@@ -60,7 +61,12 @@ struct lan_conn {
 	uint8_t *q;
 	size_t head, len, sending;
 	uint8_t streams[LAN_STREAMS_MAX][16]; /* begun since its LIVE */
+	uint64_t next[LAN_STREAMS_MAX];	      /* each one's next counter */
 	size_t n_streams;
+	/* streams it saw end: a GOP the hub sends again (live, then in a
+	 * clip) is not sent twice */
+	uint8_t ended[LAN_ENDED_MAX][16];
+	size_t n_ended;
 };
 
 struct lan {

@@ -32,6 +32,13 @@
 /* A heartbeat from further ahead than this is refused: a viewer whose clock
  * ran a year ahead would otherwise make the hub ignore it until then. */
 #define HB_FUTURE_US (24ULL * 3600 * 1000000)
+/* a live request lasts this long; moat-view renews it while it watches */
+#define LIVE_REQ_NS (60ULL * 1000000000)
+/* and is honoured only if made this recently (not held while the hub was
+ * away from the relay) */
+#define LIVE_FRESH_US (120ULL * 1000000)
+/* a LAN viewer keeps live view going this long after it leaves */
+#define LIVE_LAN_NS (3ULL * 1000000000)
 /* the sealer starts again for new keys at most this often */
 #define HB_RELOAD_GAP_NS (5ULL * 1000000000)
 
@@ -127,10 +134,21 @@ static int apply(struct super *s, const uint8_t *body, size_t len)
 			s->hb_applied++;
 			log_info("viewer %s sent a new key (heartbeat): new streams are sealed to it",
 				 v.name);
-		} else {
+		} else if (!m.live) {
 			s->hb_same++;
 			log_info("viewer %s sent a heartbeat with the key it has",
 				 v.name);
+		}
+		if (!ret && m.live && m.time_us + LIVE_FRESH_US < now_us) {
+			log_info("viewer %s asked to watch live %.0f s ago: too long ago to start now (the hub was away from the relay?)",
+				 v.name, (double)(now_us - m.time_us) / 1e6);
+		} else if (!ret && m.live) {
+			if (mono_ns() + LIVE_REQ_NS > s->live_until_ns + 30000000000ULL ||
+			    !s->live_until_ns)
+				log_info("viewer %s watches live: events cameras send what they seal for the next %llu s",
+					 v.name, LIVE_REQ_NS / 1000000000ULL);
+			s->live_requests++;
+			s->live_until_ns = mono_ns() + LIVE_REQ_NS;
 		}
 	}
 out:
@@ -195,4 +213,23 @@ void super_mail(struct super *s)
 		super_reload(s, 1U << ROLE_SEALER,
 			     "a viewer's key changed: the sealer starts again, sealing new streams to it");
 	}
+}
+
+void super_live(struct super *s)
+{
+	struct stats_uplink *us = NULL;
+	struct stats_sealer *ss = NULL;
+	uint64_t until = s->live_until_ns, now = mono_ns();
+
+	for (size_t i = 0; i < s->n_ch; i++) {
+		if (s->ch[i].role == ROLE_UPLINK)
+			us = s->ch[i].stats;
+		if (s->ch[i].role == ROLE_SEALER)
+			ss = s->ch[i].stats;
+	}
+	if (us && __atomic_load_n(&us->lan_viewers, __ATOMIC_RELAXED) &&
+	    now + LIVE_LAN_NS > until)
+		until = now + LIVE_LAN_NS;
+	if (ss)
+		__atomic_store_n(&ss->live_until_ns, until, __ATOMIC_RELAXED);
 }

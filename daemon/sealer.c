@@ -49,6 +49,10 @@ struct cam {
 	uint64_t gop_start_us;
 	uint8_t *clip_ids; /* GOP stream ids of the clip being recorded */
 	size_t n_clip, cap_clip;
+	/* someone watches live: the held GOP also goes to the C ring, marked
+	 * live, up to live_off in the hold (see live_flush) */
+	bool live_gop;
+	size_t live_off;
 };
 
 /*
@@ -318,7 +322,7 @@ static void hold_drop_oldest(struct cam *cm)
 	h->n_gop--;
 	h->start = end;
 	if (h->start == h->used)
-		h->start = h->used = 0;
+		h->start = h->used = cm->live_off = 0;
 	cm->st->discarded_gops++;
 }
 
@@ -337,6 +341,9 @@ static uint8_t *hold_slot(struct cam *cm, uint32_t len)
 			memmove(h->buf, h->buf + h->start, h->used - h->start);
 			for (size_t i = 0; i < h->n_gop; i++)
 				h->gop[i].off -= h->start;
+			cm->live_off = cm->live_off > h->start ?
+					       cm->live_off - h->start :
+					       0;
 			h->used -= h->start;
 			h->start = 0;
 			continue;
@@ -371,6 +378,8 @@ static void hold_clear(struct cam *cm)
 	if (cm->hold)
 		cm->hold->start = cm->hold->used = cm->hold->slot_bytes = 0;
 	cm->st->held_bytes = 0;
+	cm->live_off = 0;
+	cm->live_gop = false;
 }
 
 static int clip_add(struct cam *cm, const uint8_t id[static REC_STREAM_ID_LEN])
@@ -434,6 +443,10 @@ static void hold_abort_gop(struct cam *cm)
 		if (h->start >= h->used)
 			h->start = h->used = 0;
 	}
+	/* live viewers got part of it: its stream just never ends */
+	cm->live_gop = false;
+	if (cm->live_off > h->used)
+		cm->live_off = h->used;
 	cm->hold_broken = true;
 	cm->st->preroll_short++;
 	cm->st->held_bytes = h->used - h->start;
@@ -482,6 +495,8 @@ static int clip_begin(struct sealer *sl, struct cam *cm, uint64_t ts_us,
 	h->start = h->used = h->slot_bytes = 0;
 	h->n_gop = 0;
 	cm->st->held_bytes = 0;
+	cm->live_off = 0;
+	cm->live_gop = false;
 	cm->in_clip = true;
 	cm->st->in_clip = 1;
 	cm->motion_us = cm->last_motion_us = ts_us;
@@ -669,8 +684,16 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 	if (flags & PFL_KEY) {
 		/* (an events camera between clips closed it already) */
 		ret = close_stream(sl, cm, cflags, t0);
-		if (!ret && holding(cm))
+		if (!ret && holding(cm)) {
 			gop_begin(cm, fh.ts_us);
+			/* live view begins at a GOP: a viewer opens a stream
+			 * from its header */
+			cm->live_gop = cm->cfg->live &&
+				       mono_ns() < __atomic_load_n(
+						   &sl->io->st->live_until_ns,
+						   __ATOMIC_RELAXED);
+			cm->live_off = cm->hold->used;
+		}
 		cm->hevc = flags & PFL_HEVC;
 		if (!ret)
 			ret = open_stream(sl, cm, fh.ts_us, cflags, t0);
@@ -722,6 +745,48 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 }
 
 /* Live frames give way: the oldest goes when its ring is 3/4 full. */
+/*
+ * Between clips, while someone watches live (a live request through the
+ * relay, or a viewer on the LAN: moatd sets live_until_ns), an events
+ * camera's GOPs go out as they are sealed: each record the last step put
+ * in the hold is copied to the C ring, marked live (sent, never spooled;
+ * the relay stores and forwards it as any record), and stays in the hold
+ * for a clip's pre-roll. If motion then begins a clip, the held GOPs go
+ * again as recorded records, which the relay already has (it counts them
+ * as duplicates and forwards them to nobody). Between steps, so a step's
+ * room in the ring stays what it reserved; a record that does not fit
+ * ends the copying until the next GOP (counted with the live drops).
+ */
+static void live_flush(struct sealer *sl, struct cam *cm)
+{
+	struct hold *h = cm->hold;
+
+	if (!holding(cm) || !h || !cm->live_gop) {
+		if (h)
+			cm->live_off = h->used;
+		return;
+	}
+	while (cm->live_off < h->used) {
+		uint32_t len;
+		uint8_t *dst;
+
+		memcpy(&len, h->buf + cm->live_off, 4);
+		if (ring_free(&sl->c) < rec_slot(len) + h->slot_bytes) {
+			cm->live_gop = false;
+			cm->st->drops_live++;
+			cm->live_off = h->used;
+			return;
+		}
+		dst = c_slot(sl, len);
+		if (!dst)
+			return;
+		memcpy(dst, h->buf + cm->live_off + 8, len);
+		/* aux: when sealing began, for the latency the uplink reports */
+		c_commit(sl, len, CF_LIVE, mono_ns());
+		cm->live_off += 8 + (((size_t)len + 7) & ~(size_t)7);
+	}
+}
+
 static bool drop_live(struct cam *cm, const struct ring_rec *rec)
 {
 	if (!(rec->flags & PFL_LIVE) || ring_used(&cm->p) < cm->p.cap / 4 * 3)
@@ -753,6 +818,7 @@ static int pump(struct sealer *sl, struct cam *cm, bool *blocked)
 			return ret;
 		}
 		ring_release(&cm->p, &rec);
+		live_flush(sl, cm);
 		n++;
 	}
 	if (ret < 0 && ret == -EPROTO) {

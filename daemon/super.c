@@ -782,8 +782,11 @@ static void status_json(const struct super *s, struct sbuf *b)
 	sb_printf(b,
 		  "  \"heartbeats\": {\"new_key\": %" PRIu64 ", \"same_key\": %" PRIu64
 		  ", \"refused\": %" PRIu64 ", \"lost\": %" PRIu64
+		  ", \"live_requests\": %" PRIu64 ", \"live_now\": %s"
 		  ", \"last_refused\": \"",
-		  s->hb_applied, s->hb_same, s->hb_refused, s->hb_lost);
+		  s->hb_applied, s->hb_same, s->hb_refused, s->hb_lost,
+		  s->live_requests,
+		  ss->live_until_ns > mono_ns() ? "true" : "false");
 	sb_json_str(b, s->hb_last);
 	sb_printf(b, "\"},\n");
 	sb_printf(b,
@@ -876,6 +879,10 @@ static void status_text(const struct super *s, struct sbuf *b)
 	sb_printf(b, "\nsealer  %s, %" PRIu64 " viewer(s), %" PRIu64
 		     " records sealed, %u restart(s)\n",
 		  state_name(sl), ss->viewers, ss->records, sl->restarts);
+	if (ss->live_until_ns > mono_ns())
+		sb_printf(b, "live    someone watches: events cameras send what they seal (%" PRIu64
+			     " live request(s) through the relay)\n",
+			  s->live_requests);
 	if (s->hb_applied || s->hb_same || s->hb_refused || s->hb_lost)
 		sb_printf(b, "heartbeats  %" PRIu64 " new key(s), %" PRIu64
 			     " same key, %" PRIu64 " refused, %" PRIu64
@@ -1103,6 +1110,7 @@ int super_run(struct super *s)
 		if (now >= next_sample) {
 			sample(s);
 			super_mail(s);
+			super_live(s);
 			next_sample = now + 1000000000ULL;
 			wake_at = next_sample;
 			/* the policy still in force? every POLICY_WATCH_S */

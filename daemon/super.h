@@ -90,6 +90,9 @@ struct super {
 	bool hb_reload_due;	 /* a key changed: restart the sealer */
 	uint64_t hb_reload_ns;	 /* when it last did for that */
 	char hb_last[STATS_ERR_MAX];	 /* the last refusal, for status */
+	/* live requests (mailbox.c): events cameras send while one lasts */
+	uint64_t live_requests;		 /* honoured, from the relay */
+	uint64_t live_until_ns;		 /* the last one's end (CLOCK_MONOTONIC) */
 	/* the relay, resolved by moatd for the uplink */
 	struct sockaddr_storage relay;
 	socklen_t relay_len;
@@ -108,6 +111,9 @@ bool super_reload(struct super *s, unsigned int roles, const char *why);
 
 /* Opens and applies the heartbeats the uplink received (mailbox.c). */
 void super_mail(struct super *s);
+/* Once a second: whether anyone watches live (a live request through the
+ * relay that has not run out, or a viewer on the LAN), for the sealer. */
+void super_live(struct super *s);
 
 /* Status as text for people or as JSON; malloc'd, NUL-terminated. */
 char *super_status(const struct super *s, bool json);

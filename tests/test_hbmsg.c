@@ -72,6 +72,28 @@ int main(void)
 	CHECK(hb_seal(hub.pk, vid, psk, 1, low, bad) == -EINVAL,
 	      "a low-order new key is refused when sealing");
 	{
+		/* a live request: a heartbeat of kind 'L', its kind bound */
+		uint8_t live[HB_LEN];
+
+		CHECK(!hb_seal_kind(HB_KIND_LIVE, hub.pk, vid, psk, 77, pk,
+				    live) &&
+			      live[0] == 'L' &&
+			      !hb_open(&hub, psk, live, sizeof(live), &m) &&
+			      m.live && m.time_us == 77 && !memcmp(m.pk, pk, 32),
+		      "a live request seals and opens as one (and names the key)");
+		CHECK(!hb_open(&hub, psk, msg, sizeof(msg), &m) && !m.live,
+		      "a heartbeat is no live request");
+		live[0] = 'B';
+		CHECK(hb_open(&hub, psk, live, sizeof(live), &m) == -MOAT_E_AUTH,
+		      "a live request relabelled a heartbeat does not open (the kind is authenticated)");
+		msg[0] = 'L';
+		CHECK(hb_open(&hub, psk, msg, sizeof(msg), &m) == -MOAT_E_AUTH,
+		      "nor a heartbeat relabelled a live request");
+		msg[0] = 'B';
+		CHECK(hb_seal_kind('X', hub.pk, vid, psk, 1, pk, live) == -EINVAL,
+		      "no other kind is sealed");
+	}
+	{
 		/* the viewer file keeps the last heartbeat applied */
 		char dir[] = "/tmp/moat-hbmsg-XXXXXX";
 		struct ks_viewer v = { 0 }, w;

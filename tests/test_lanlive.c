@@ -6,6 +6,9 @@
  *
  * - two approved viewers watch live from the hub at once: whole streams,
  *   none refused, their bytes the camera's own access units;
+ * - a camera that records events (here: motion never counts) sends
+ *   nothing while nobody watches; watched on the LAN, or through the
+ *   relay (which asks the hub with a live request), it is seen live;
  * - the relay goes down: LAN live view goes on;
  * - a viewer paired but not approved is refused by the hub, saying why;
  * - a connection from an address outside lan_subnet never reaches the
@@ -53,18 +56,28 @@ static void pair(const char *name, bool approve, char *ident, size_t len)
 
 /* moat-view live --hub in the background; video in DIR/NAME.h264, what it
  * said in DIR/NAME.json. */
-static pid_t watch(const char *ident, const char *name, int seconds)
+static pid_t watch_via(const char *ident, const char *name, int seconds,
+		       bool lan, const char *camera)
 {
 	char secs[16], out[300], js[300], hub[64], bin[300];
-	char *argv[] = { bin, "live", "--identity", (char *)ident, "--hub", hub,
-			 "--seconds", secs, "--out", out, "--json", NULL };
+	char *argv[] = { bin, "live", "--identity", (char *)ident,
+			 lan ? "--hub" : "--relay", hub, "--seconds", secs,
+			 "--out", out, "--json", "--camera", (char *)camera,
+			 NULL };
 
 	snprintf(bin, sizeof(bin), "%s/moat-view", h.bin);
-	snprintf(hub, sizeof(hub), "127.0.0.1:%d", LAN_PORT);
+	snprintf(hub, sizeof(hub), "%s", h.relay_addr);
+	if (lan)
+		snprintf(hub, sizeof(hub), "127.0.0.1:%d", LAN_PORT);
 	snprintf(secs, sizeof(secs), "%d", seconds);
 	snprintf(out, sizeof(out), "%s/%s.h264", h.dir, name);
 	snprintf(js, sizeof(js), "%s/%s.json", h.dir, name);
 	return spawn_logged(argv, js);
+}
+
+static pid_t watch(const char *ident, const char *name, int seconds)
+{
+	return watch_via(ident, name, seconds, true, "porch");
 }
 
 static char *said(const char *name)
@@ -240,7 +253,10 @@ int main(void)
 	if (!clip)
 		return test_done("test_lanlive");
 	snprintf(lines, sizeof(lines),
-		 "[camera porch]\nsource = file:%s\nloop = yes\n", clip_path);
+		 "[camera porch]\nsource = file:%s\nloop = yes\n\n"
+		 "[camera hall]\nsource = file:%s\nloop = yes\n"
+		 "record = events\nmotion_ignore = 0,0,100,100\n",
+		 clip_path, clip_path);
 	/* the viewers here connect from 127.0.0.1: that is "the LAN" */
 	snprintf(hub_lines, sizeof(hub_lines),
 		 "lan_subnet = 127.0.0.1/32\nlan_port = %d\n", LAN_PORT);
@@ -249,6 +265,43 @@ int main(void)
 	pair("dave", false, dave, sizeof(dave));
 	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
 	CHECK(!hub_wait_acked(&h, 20000), "the hub logged in to the relay");
+
+	/* nobody watches: the events camera's GOPs go unsent */
+	for (int i = 0; i < 40; i++) {
+		st = hub_status(&h);
+		connects = st ? json_num(st, "hall", "discarded_gops") : -1;
+		free(st);
+		if (connects > 0)
+			break;
+		usleep(250 * 1000);
+	}
+	st = hub_status(&h);
+	CHECK(st && connects > 0 && json_num(st, "hall", "clips") == 0 &&
+		      json_num(st, "heartbeats", "live_requests") == 0,
+	      "while nobody watches, the events camera discards its sealed GOPs unsent (%" PRId64 ")",
+	      connects);
+	free(st);
+	a = watch_via(bob, "hall-lan", 6, true, "hall");
+	watched(a, "hall-lan", clip, clip_len, "(the events camera, on the LAN)");
+	/* live view ends a little after the LAN viewer left */
+	for (int i = 0; i < 40; i++) {
+		st = hub_status(&h);
+		connects = st && strstr(st, "\"live_now\": false") ? 1 : 0;
+		free(st);
+		if (connects)
+			break;
+		usleep(250 * 1000);
+	}
+	CHECK(connects == 1,
+	      "once the LAN viewer left, nobody watches (the events camera is back to holding)");
+	a = watch_via(bob, "hall-relay", 6, false, "hall");
+	watched(a, "hall-relay", clip, clip_len,
+		"(the events camera, through the relay)");
+	st = hub_status(&h);
+	CHECK(st && json_num(st, "heartbeats", "live_requests") >= 1 &&
+		      json_num(st, "hall", "clips") == 0,
+	      "the hub honoured the viewer's live request through the relay, and recorded no clip");
+	free(st);
 
 	a = watch(h.ident, "owner", 5);
 	b = watch(bob, "bob", 5);

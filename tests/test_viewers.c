@@ -14,7 +14,8 @@
  *   was sealed before its removal and none of what was sealed after (the
  *   sealing, not the relay, is what keeps it out);
  * - a name that is nobody's, or an id prefix that is several viewers',
- *   is refused saying so.
+ *   is refused saying so;
+ * - fetch shows its progress on a terminal, and only there.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -167,6 +168,26 @@ int main(void)
 	CHECK(s1 > before && o1 == s1 && r1 == 0,
 	      "the first viewer opens all %" PRId64 " streams", s1);
 	CHECK(o2 == s2 && r2 == 0, "bob opens all %" PRId64 " streams", s2);
+	{
+		/* on a terminal (script(1) gives it one), fetch shows how
+		 * far the download is */
+		char cmd[2048], path[300];
+
+		snprintf(path, sizeof(path), "%s/tty.h264", h.dir);
+		snprintf(cmd, sizeof(cmd),
+			 "script -qec '%s/moat-view fetch --identity %s --relay %s --out %s' /dev/null 2>&1",
+			 h.bin, bob, h.relay_addr, path);
+		CHECK(run_cmd(cmd, out, sizeof(out)) == 0 &&
+			      strstr(out, "] 100%") && strstr(out, " MB of ") &&
+			      strstr(out, "stream 1 of "),
+		      "fetch on a terminal shows its progress: %.300s", out);
+		snprintf(cmd, sizeof(cmd),
+			 "%s/moat-view fetch --identity %s --relay %s --out %s 2>&1 | cat",
+			 h.bin, bob, h.relay_addr, path);
+		CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && !strstr(out, "%]") &&
+			      !strstr(out, "] 100%"),
+		      "and none when its output is not a terminal: %.300s", out);
+	}
 	/* the relay lets her in all the same (moatd, which would tell it
 	 * again, is stopped first) */
 	CHECK(!hub_stop(&h.moatd, SIGTERM, 10000), "moatd stopped");

@@ -741,7 +741,12 @@ static int on_frame(struct store *st, struct conn *c, const struct wire_hdr *h,
 		if (res == GAP)
 			log_warn("hub record out of order (counter %llu): dropped",
 				 (unsigned long long)h->value);
-		fanout(c, h, f, WIRE_HDR_LEN + h->body_len);
+		/* live viewers get each record once, and only what can be
+		 * opened: a record sent again (a hub's replay after a
+		 * reconnect, a GOP it sent live and then in a clip) is not
+		 * forwarded again */
+		if (res == STORED)
+			fanout(c, h, f, WIRE_HDR_LEN + h->body_len);
 		c->count++;
 		if (!c->ack_due)
 			c->due_ms = now_ms() + ACK_DELAY_MS;

@@ -75,6 +75,8 @@ static const char usage[] =
 	"       written in it in FILE.fetched: a heartbeat may then erase\n"
 	"       their key (you have the video; the relay's copy will not open\n"
 	"       here again, and is said to be fetched before).\n"
+	"       On a terminal it shows how far the download is (a bar, MB,\n"
+	"       stream N of M), on stderr; not with --json.\n"
 	"       Exit status 1 if any stream or clip failed to verify.\n"
 	"list   downloads and opens every stream the relay holds for the hub,\n"
 	"       and lists them oldest first: start (UTC), camera, kind (gop:\n"
@@ -208,6 +210,7 @@ struct au {
 
 struct got {
 	uint8_t id[16];
+	uint64_t stored; /* bytes the relay says it holds of it */
 	uint64_t start;
 	uint8_t *data;
 	size_t len, cap;
@@ -381,8 +384,53 @@ static int on_frame(void *arg, const struct frame_hdr *f,
 	return on_au(g, f, payload, len);
 }
 
+/*
+ * The download's progress on a terminal (stderr), at most ten times a
+ * second: a bar, the share of the bytes the relay listed, and which
+ * stream. Off when stderr is not a terminal or --json is asked for.
+ */
+struct progress {
+	bool on;
+	uint64_t total, done;
+	size_t i, n;
+	double shown;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_show(struct progress *p, bool last)
+{
+	enum { WIDTH = 30 };
+	char bar[WIDTH + 1], a[32], b[32];
+	double t = mono_s(), frac;
+	int fill;
+
+	if (!p->on || (!last && t - p->shown < 0.1))
+		return;
+	p->shown = t;
+	frac = p->total ? (double)p->done / (double)p->total : 1.0;
+	if (frac > 1.0)
+		frac = 1.0;
+	fill = (int)(frac * WIDTH);
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(WIDTH - fill));
+	bar[WIDTH] = 0;
+	snprintf(a, sizeof(a), "%.1f MB", (double)p->done / 1e6);
+	snprintf(b, sizeof(b), "%.1f MB", (double)p->total / 1e6);
+	fprintf(stderr, "\rmoat-view: [%s] %3.0f%%  %s of %s  stream %zu of %zu ",
+		bar, frac * 100, a, b, p->i, p->n);
+	if (last)
+		fputc('\n', stderr);
+}
+
 static int fetch_stream(int fd, struct wire_rx *rx, struct got *g,
-			const struct open_identity *oid)
+			const struct open_identity *oid, struct progress *pg)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -419,6 +467,8 @@ static int fetch_stream(int fd, struct wire_rx *rx, struct got *g,
 		}
 		memcpy(buf + len, f, n);
 		len += n;
+		pg->done += n;
+		progress_show(pg, false);
 	}
 	if (ret) {
 		free(buf);
@@ -713,6 +763,7 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	struct wire_rx rx;
 	struct wire_hdr h;
 	const uint8_t *f;
+	struct progress pg = { 0 };
 	struct got *g = NULL;
 	size_t n = 0, cap = 0, ok = 0, early = 0, bad = 0, clips_ok = 0,
 	       clips_bad = 0, gone = 0, n_fetched = 0;
@@ -765,8 +816,11 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 				break;
 			}
 			memset(&g[n], 0, sizeof(g[n]));
-			memcpy(g[n++].id,
+			memcpy(g[n].id,
 			       f + WIRE_HDR_LEN + k * WIRE_STREAM_ENTRY, 16);
+			/* the relay's word, for the progress bar only */
+			g[n++].stored = get_u64(f + WIRE_HDR_LEN +
+						k * WIRE_STREAM_ENTRY + 16);
 		}
 	}
 	if (!ret && h.type == WIRE_ERROR) {
@@ -777,14 +831,20 @@ static int cmd_fetch(const char *ident, const char *relay, const char *out,
 	} else if (!ret && h.type != WIRE_END) {
 		ret = -MOAT_E_MALFORMED;
 	}
+	pg.on = !json && n && isatty(2);
+	pg.n = n;
+	for (size_t i = 0; i < n; i++)
+		pg.total += g[i].stored;
 	for (size_t i = 0; !ret && i < n; i++) {
-		if (!json && isatty(2))
-			fprintf(stderr, "\rmoat-view: fetching stream %zu of %zu",
-				i + 1, n);
-		ret = fetch_stream(fd, &rx, &g[i], &oid);
+		uint64_t before = pg.done;
+
+		pg.i = i + 1;
+		ret = fetch_stream(fd, &rx, &g[i], &oid, &pg);
+		/* a relay that listed less than it sent moves the bar on */
+		if (pg.done - before < g[i].stored)
+			pg.done = before + g[i].stored;
 	}
-	if (!json && n && isatty(2))
-		fputc('\n', stderr);
+	progress_show(&pg, true);
 	close(fd);
 	wire_rx_free(&rx);
 	if (ret) {

@@ -21,10 +21,14 @@
 #include "common/err.h"
 #include "common/hex.h"
 #include "crypto/frame.h"
+#include "crypto/heartbeat.h"
 #include "crypto/stream.h"
 #include "tools/view/view.h"
 
-enum { LIVE_OPEN_MAX = 64 };
+enum {
+	LIVE_OPEN_MAX = 64,
+	LIVE_RENEW_S = 30, /* a live request lasts 60 s at the hub */
+};
 
 struct live_stream {
 	uint8_t id[16];
@@ -151,6 +155,66 @@ static int on_record(struct live *l, const struct wire_hdr *h,
 	return 0;
 }
 
+/*
+ * A live request through the relay (PROTOCOL.md section 10): a heartbeat
+ * of kind 'L' naming this viewer's newest key, on a logged-in connection.
+ * The hub's events cameras then send what they seal for a minute. 0, or
+ * -1 with the reason printed (live view goes on: continuous cameras need
+ * no request).
+ */
+static int live_request(int fd, struct wire_rx *rx,
+			const struct ks_identity *id, const uint8_t *acct)
+{
+	uint8_t mail[HB_LEN];
+	struct timespec now;
+	struct wire_hdr h;
+	const uint8_t *f;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ret = hb_seal_kind(HB_KIND_LIVE, id->hub_pk, id->viewer_id, id->psk,
+			   (uint64_t)now.tv_sec * 1000000 +
+				   (uint64_t)now.tv_nsec / 1000,
+			   id->keys[id->n_keys - 1].pk, mail);
+	if (!ret)
+		ret = wire_send_ctl(fd, WIRE_MAIL, acct, 0, mail, sizeof(mail));
+	OPENSSL_cleanse(mail, sizeof(mail));
+	if (!ret)
+		ret = recv_frame(fd, rx, &h, &f);
+	if (!ret && h.type == WIRE_ERROR) {
+		fprintf(stderr, "moat-view: the relay did not take the live request: %.*s (cameras that record events show only their clips)\n",
+			(int)h.body_len, (const char *)f + WIRE_HDR_LEN);
+		return -1;
+	}
+	if (!ret && (h.type != WIRE_ACK || h.value != 1))
+		ret = -MOAT_E_MALFORMED;
+	if (ret)
+		fprintf(stderr, "moat-view: sending the live request: %s\n",
+			moat_strerror(ret));
+	return ret ? -1 : 0;
+}
+
+/* The request again, on a connection of its own (the live one carries
+ * nothing more from the viewer). */
+static void live_renew(const char *relay, const struct ks_identity *id,
+		       const char *ident)
+{
+	uint8_t acct[LOGIN_ACCOUNT_LEN];
+	struct timeval tv = { .tv_sec = 5 };
+	struct wire_rx rx;
+	int fd = connect_relay(relay);
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (!wire_rx_init(&rx, WIRE_HDR_LEN + WIRE_CTL_BODY_MAX)) {
+		if (!relay_login(fd, &rx, id, ident, acct))
+			live_request(fd, &rx, id, acct);
+		wire_rx_free(&rx);
+	}
+	close(fd);
+}
+
 int cmd_live(const char *ident, const char *relay, const char *out,
 	     const char *camera, double seconds, bool json)
 {
@@ -165,7 +229,8 @@ int cmd_live(const char *ident, const char *relay, const char *out,
 	const uint8_t *f;
 	const char *why = "stopped";
 	bool to_stdout = !strcmp(out, "-");
-	double end = seconds > 0 ? now_s() + seconds : 0;
+	double end = seconds > 0 ? now_s() + seconds : 0, asked;
+	bool via_relay = strcmp(view_peer, "the hub") != 0;
 	int fd, ret;
 
 	if (view_identity(ident, &id, &oid))
@@ -189,8 +254,16 @@ int cmd_live(const char *ident, const char *relay, const char *out,
 		ret = -ENOMEM;
 		goto out_id;
 	}
-	if (relay_login(fd, &rx, &id, ident, acct) ||
-	    wire_send_ctl(fd, WIRE_LIVE, acct, 0, NULL, 0)) {
+	if (relay_login(fd, &rx, &id, ident, acct)) {
+		ret = -EACCES;
+		goto out_fd;
+	}
+	/* through the relay, ask the hub to send what events cameras seal;
+	 * on the LAN the hub sees this viewer watching by itself */
+	if (via_relay)
+		live_request(fd, &rx, &id, acct);
+	asked = now_s();
+	if (wire_send_ctl(fd, WIRE_LIVE, acct, 0, NULL, 0)) {
 		ret = -EACCES;
 		goto out_fd;
 	}
@@ -204,6 +277,10 @@ int cmd_live(const char *ident, const char *relay, const char *out,
 	for (;;) {
 		if (live_stop || (end && now_s() >= end))
 			break;
+		if (via_relay && now_s() - asked >= LIVE_RENEW_S) {
+			live_renew(relay, &id, ident);
+			asked = now_s();
+		}
 		ret = recv_frame(fd, &rx, &h, &f);
 		if (ret == -EAGAIN || ret == -EWOULDBLOCK || ret == -EINTR) {
 			ret = 0;
