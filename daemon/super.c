@@ -27,6 +27,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "capture/rtsp.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/sbuf.h"
 #include "common/wire.h"
@@ -725,7 +726,9 @@ static void status_json(const struct super *s, struct sbuf *b)
 	const struct stats_sealer *ss = sl->stats;
 	const struct stats_uplink *us = up->stats;
 	uint64_t now_us = cap_now_us();
+	char acct[33];
 
+	hex_encode(acct, s->account, sizeof(s->account));
 	sb_printf(b, "{\n  \"uptime_s\": %.1f,\n  \"cameras\": [",
 		  (double)(mono_ns() - s->started_ns) / 1e9);
 	for (size_t i = 0; i < s->cfg.n_cams; i++) {
@@ -791,7 +794,7 @@ static void status_json(const struct super *s, struct sbuf *b)
 	sb_printf(b, "\"},\n");
 	sb_printf(b,
 		  "  \"uplink\": {\"state\": \"%s\", \"process\": \"%s\", \"pid\": %d, \"restarts\": %u, "
-		  "\"relay\": \"%s:%u\", \"records_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
+		  "\"relay\": \"%s:%u\", \"account\": \"%s\", \"records_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
 		  ", \"acked\": %" PRIu64 ", \"zc_sends\": %" PRIu64 ", \"plain_sends\": %" PRIu64
 		  ", \"zc_refused\": %" PRIu64 ", \"zc_copied\": %" PRIu64 ", \"replayed\": %" PRIu64
 		  ", \"connects\": %" PRIu64 ", \"disconnects\": %" PRIu64 ", \"copies\": %" PRIu64
@@ -799,7 +802,7 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  ", \"capture_p50_us\": %" PRIu64 ", \"capture_p99_us\": %" PRIu64
 		  ", \"ring_bytes\": %" PRIu64 ", \"live_dropped\": %" PRIu64 "},\n",
 		  uplink_state(us->state), state_name(up), (int)up->pid,
-		  up->restarts, s->cfg.relay_host, s->cfg.relay_port,
+		  up->restarts, s->cfg.relay_host, s->cfg.relay_port, acct,
 		  us->records_sent, us->bytes_sent, us->acked, us->zc_sends,
 		  us->plain_sends, us->zc_refused, us->zc_copied, us->replayed,
 		  us->connects, us->disconnects, us->copies,
@@ -833,11 +836,12 @@ static void status_text(const struct super *s, struct sbuf *b)
 	const struct stats_sealer *ss = sl->stats;
 	const struct stats_uplink *us = up->stats;
 	uint64_t now_us = cap_now_us();
-	char x[32], y[32];
+	char x[32], y[32], acct[33];
 
-	sb_printf(b, "moatd: up %.0f s, %zu camera(s), relay %s:%u\n\n",
+	hex_encode(acct, s->account, sizeof(s->account));
+	sb_printf(b, "moatd: up %.0f s, %zu camera(s), relay %s:%u, account %s\n\n",
 		  (double)(mono_ns() - s->started_ns) / 1e9, s->cfg.n_cams,
-		  s->cfg.relay_host, s->cfg.relay_port);
+		  s->cfg.relay_host, s->cfg.relay_port, acct);
 	sb_printf(b, "%-16s %-10s %6s %10s %9s %9s %6s %s\n", "CAMERA", "STATE",
 		  "FPS", "BITRATE", "CAPTURED", "SEALED", "DROPS",
 		  "LAST KEYFRAME");

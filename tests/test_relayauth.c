@@ -20,7 +20,11 @@
  *   logged, and the next client is served;
  * - a relay restarted still knows the approved viewers;
  * - moatd and moat-view log in for real: the viewer fetches what moatd
- *   recorded.
+ *   recorded;
+ * - a relay told which hubs it serves (--hubs FILE) refuses any other hub,
+ *   saying why (moatd logs the relay's words), and takes the hub once its
+ *   account is listed; a --hubs file with a bad line stops the relay at
+ *   start, naming the line.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -374,6 +378,78 @@ static void real_processes(void)
 	free(log);
 }
 
+/* A --hubs file with these lines; its path. */
+static void hubs_file(const char *lines, char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/hubs", h.dir);
+	f = fopen(path, "w");
+	if (f) {
+		fputs(lines, f);
+		fclose(f);
+	}
+}
+
+static void served_only(void)
+{
+	char path[300], lines[256], acct[40] = "", cmd[1024], out[2048];
+	char *st, *log;
+	size_t n;
+
+	st = hub_status(&h);
+	CHECK(st && !json_str(st, "uplink", "account", acct, sizeof(acct)) &&
+		      strlen(acct) == 32,
+	      "moatctl status names the hub's account (%s)", acct);
+	free(st);
+	hubs_file("# the hubs this relay serves\n0123456789abcdef0123456789abcdef\n",
+		  path, sizeof(path));
+	h.relay_args[6] = "--hubs";
+	h.relay_args[7] = path;
+	CHECK(!hub_stop(&h.relay, SIGTERM, 3000) && !hub_start_relay(&h),
+	      "the relay restarted, serving only another hub");
+	sleep(3);
+	snprintf(cmd, sizeof(cmd), "%s/relay.log", h.dir);
+	log = (char *)read_all(cmd, &n);
+	CHECK(log && strstr(log, "serving only the 1 hub(s) listed with --hubs") &&
+		      strstr(log, "this relay does not serve this hub: its account is not in the relay's --hubs file"),
+	      "the relay refuses the hub, and logs why");
+	free(log);
+	snprintf(cmd, sizeof(cmd), "%s/moatd.log", h.dir);
+	log = (char *)read_all(cmd, &n);
+	CHECK(log && strstr(log, "the relay says: login refused: this relay does not serve this hub"),
+	      "moatd logs the relay's reason");
+	free(log);
+	snprintf(lines, sizeof(lines), "0123456789abcdef0123456789abcdef\n%s\n",
+		 acct);
+	hubs_file(lines, path, sizeof(path));
+	st = hub_status(&h);
+	n = st ? (size_t)json_num(st, "uplink", "acked") : 0;
+	free(st);
+	CHECK(!hub_stop(&h.relay, SIGTERM, 3000) && !hub_start_relay(&h),
+	      "the relay restarted with the hub listed");
+	for (int i = 0; i < 100; i++) {
+		st = hub_status(&h);
+		if (st && (size_t)json_num(st, "uplink", "acked") > n) {
+			free(st);
+			st = NULL;
+			n = 0;
+			break;
+		}
+		free(st);
+		usleep(100 * 1000);
+	}
+	CHECK(n == 0, "the listed hub is served: the relay acknowledges it again");
+	hubs_file("0123456789abcdef0123456789abcdef\nnot-an-account\n", path,
+		  sizeof(path));
+	snprintf(cmd, sizeof(cmd), "%s/moat-relay --dir %s --hubs %s 2>&1",
+		 h.bin, h.relay_dir, path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 2 &&
+		      strstr(out, "line 2: `not-an-account' is not a hub's account: 32 hex digits"),
+	      "a bad --hubs file stops the relay, naming the line: %s", out);
+	h.relay_args[6] = NULL;
+}
+
 int main(void)
 {
 	static const char *extra[] = { "--lock-fails", "3", "--lock-seconds",
@@ -390,6 +466,7 @@ int main(void)
 	CHECK(!hub_start_relay(&h), "the relay is up");
 	raw_clients();
 	real_processes();
+	served_only();
 	hub_cleanup(&h, check_failures != 0);
 	return test_done("test_relayauth");
 }

@@ -43,6 +43,7 @@
 #include "crypto/stream.h"
 #include "crypto/streamfile.h"
 #include "crypto/login.h"
+#include "tools/relay/hubs.h"
 #include "tools/relay/live.h"
 #include "tools/relay/login.h"
 #include "tools/relay/store.h"
@@ -77,7 +78,7 @@ static uint64_t now_ms(void)
 static const char usage[] =
 	"usage: moat-relay --dir DIR [--listen HOST:PORT] [--quota SIZE]\n"
 	"                  [--lock-fails N] [--lock-seconds S]\n"
-	"                  [--login-seconds S] [--verbose]\n"
+	"                  [--login-seconds S] [--hubs FILE] [--verbose]\n"
 	"\n"
 	"The relay between hubs and viewers. It stores the sealed records hubs\n"
 	"send, per hub and per stream, under DIR, acknowledges them once they\n"
@@ -96,6 +97,11 @@ static const char usage[] =
 	"                        cannot take the relay's slots\n"
 	"      --lock-seconds S  the first lockout (default 60; doubles each\n"
 	"                        time after, up to an hour)\n"
+	"      --hubs FILE       serve only the hubs whose accounts FILE lists,\n"
+	"                        one a line (32 hex digits, as `moatctl status'\n"
+	"                        on the hub shows it; # starts a comment);\n"
+	"                        without it any hub that owns its account may\n"
+	"                        store up to --quota. Read at start\n"
 	"  -v, --verbose         log every connection\n"
 	"  -h, --help            this text\n";
 
@@ -199,6 +205,8 @@ static int listen_on(const char *spec)
 
 static struct conn conns[MAX_CONNS];
 static uint64_t login_ms = 10000; /* --login-seconds */
+static struct hubs served;	  /* --hubs: the only hubs served, if set */
+static bool served_only;
 
 static int flush_out(struct conn *c);
 
@@ -483,8 +491,10 @@ static const char *auth_problem(struct store *st, struct conn *c,
 		return "the signature does not verify for this challenge";
 	if (c->role == WIRE_ROLE_HUB) {
 		login_account(auth, acct);
-		return memcmp(acct, c->hub, 16) ?
-			       "this key does not own the account it named" :
+		if (memcmp(acct, c->hub, 16))
+			return "this key does not own the account it named";
+		return served_only && !hubs_has(&served, acct) ?
+			       "this relay does not serve this hub: its account is not in the relay's --hubs file (the relay's owner adds it there)" :
 			       NULL;
 	}
 	store_hub_dir(st, c->hub, dir, sizeof(dir));
@@ -1081,6 +1091,7 @@ int main(int argc, char **argv)
 		{ "lock-fails", required_argument, NULL, 'F' },
 		{ "lock-seconds", required_argument, NULL, 'S' },
 		{ "login-seconds", required_argument, NULL, 'L' },
+		{ "hubs", required_argument, NULL, 'H' },
 		{ 0 }
 	};
 	const char *dir = NULL, *addr = "127.0.0.1:7443";
@@ -1136,6 +1147,17 @@ int main(int argc, char **argv)
 			*(c == 'F' ? &lock_fails : &lock_s) = v;
 			break;
 		}
+		case 'H': {
+			char why[300];
+
+			hubs_free(&served);
+			if (hubs_load(optarg, &served, why, sizeof(why))) {
+				fprintf(stderr, "moat-relay: --hubs %s\n", why);
+				return 2;
+			}
+			served_only = true;
+			break;
+		}
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -1156,6 +1178,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	st.quota = quota;
+	if (served_only)
+		log_info("serving only the %zu hub(s) listed with --hubs",
+			 served.n);
 	lockout_init(&lock, (uint32_t)lock_fails, (uint32_t)lock_s);
 	lfd = listen_on(addr);
 	if (lfd < 0)

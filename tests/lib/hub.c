@@ -193,7 +193,7 @@ pid_t spawn_logged(char *const argv[], const char *log)
 int hub_start_relay(struct hub *h)
 {
 	char bin[300], log[200];
-	char *argv[16] = { bin, "--dir", h->relay_dir, "--listen",
+	char *argv[20] = { bin, "--dir", h->relay_dir, "--listen",
 			   h->relay_addr };
 	char *wargv[32];
 	int n = 5;
@@ -202,7 +202,7 @@ int hub_start_relay(struct hub *h)
 		argv[n++] = "--quota";
 		argv[n++] = h->relay_quota;
 	}
-	for (int i = 0; i < 7 && h->relay_args[i]; i++)
+	for (int i = 0; i < 9 && h->relay_args[i]; i++)
 		argv[n++] = (char *)h->relay_args[i];
 	snprintf(bin, sizeof(bin), "%s/moat-relay", h->bin);
 	snprintf(log, sizeof(log), "%s/relay.log", h->dir);

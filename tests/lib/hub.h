@@ -18,7 +18,7 @@ struct hub {
 	char conf[200], ident[200], relay_dir[200], spool[200], sock[200];
 	char relay_addr[64];
 	char relay_quota[16]; /* --quota for the relay, if set */
-	const char *relay_args[8]; /* more for the relay, NULL-terminated */
+	const char *relay_args[10]; /* more for the relay, NULL-terminated */
 	char cgroup[600], bpf_pin[100]; /* the policy's, the test's own */
 	char netns[64]; /* where moatd runs, if not here */
 	/* a command moatd and the relay run under (strace ...), or NULL */
