@@ -12,6 +12,8 @@
  *   3  a hub sending records
  *   4  a hub sending records while a viewer of its account watches live
  *      (the fan-out)
+ *   5  not a connection: the text of a --hubs file (hubs_parse); the
+ *      accounts it takes are sorted and each is found
  *
  * The first byte picks the state. Whatever the bytes, the relay stays in
  * bounds, never acknowledges more records than it received, and never
@@ -132,7 +134,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mkdir(fdir, 0700);
 		seed_store();
 	}
-	mode = data[0] % 5;
+	mode = data[0] % 6;
+	if (mode == 5) {
+		struct hubs hb;
+		char why[300];
+
+		if (hubs_parse("fuzz", (const char *)data + 1, size - 1, &hb,
+			       why, sizeof(why)))
+			return 0;
+		for (size_t i = 0; i < hb.n; i++)
+			if (!hubs_has(&hb, hb.acct[i]) ||
+			    (i && memcmp(hb.acct[i - 1], hb.acct[i], 16) > 0))
+				__builtin_trap();
+		if (hb.n > HUBS_MAX || (!hb.n && hubs_has(&hb, fz_acct)))
+			__builtin_trap();
+		hubs_free(&hb);
+		return 0;
+	}
 	if (mode == 0)
 		c = open_conn(0, 0, ST_HELLO, &peer);
 	else if (mode == 1)
