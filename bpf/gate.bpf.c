@@ -15,7 +15,7 @@
  *
  * A connection the uplink accepted (a LAN viewer's, docs/PROTOCOL.md
  * section 12 "On the LAN") is held to the server's side of the login: one
- * CHALLENGE, then sealed records only, and ERROR with a reason.
+ * CHALLENGE, then sealed records only; one ERROR with a reason ends it.
  *
  * Anything that does not parse kills the connection for good: the packet
  * and every later one carrying data is dropped, so the relay never gets
@@ -109,6 +109,8 @@ static __always_inline int hdr_ok(const __u8 *h, __u32 n, __u32 state)
 		return 0;
 	if (n >= 4 && (h[2] | h[3]))
 		return 0;
+	if (state == GATE_SRV_DONE)
+		return 0; /* its ERROR was the last frame */
 	if (state == GATE_SRV_CHALLENGE || state == GATE_SRV_RECORDS)
 		return srv_hdr_ok(h, n, state);
 	if (n >= 2 && (ctl ? h[1] != ctl_type(state) :
@@ -199,6 +201,10 @@ static long step(__u32 i, void *arg)
 		g->state = GATE_VIEWERS;
 	else if (g->state == GATE_VIEWERS)
 		g->state = GATE_RECORDS;
+	else if ((g->state == GATE_SRV_CHALLENGE ||
+		  g->state == GATE_SRV_RECORDS) &&
+		 g->hdr[1] == RELAY_T_ERROR)
+		g->state = GATE_SRV_DONE;
 	else if (g->state == GATE_SRV_CHALLENGE &&
 		 g->hdr[1] == RELAY_T_CHALLENGE)
 		g->state = GATE_SRV_RECORDS;

@@ -164,9 +164,10 @@ enum {
 	GATE_AUTH,    /* after HELLO: AUTH, its fixed size */
 	GATE_VIEWERS, /* after AUTH: one VIEWERS, at most 16 keys */
 	/* a LAN viewer's connection (the uplink accepted it): one CHALLENGE,
-	 * then sealed records; ERROR (a reason) at any point */
+	 * then sealed records; one ERROR (a reason) at any point, the last */
 	GATE_SRV_CHALLENGE,
 	GATE_SRV_RECORDS,
+	GATE_SRV_DONE, /* after its ERROR: nothing more */
 };
 
 struct gate_sk {

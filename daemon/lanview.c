@@ -32,14 +32,48 @@ static struct io_uring_sqe *sqe_of(struct lan *l)
 	return sqe;
 }
 
-int lan_open(struct lan *l, uint16_t port, struct io_uring *ring,
-	     struct stats_uplink *st, const uint8_t *account,
-	     const uint8_t (*viewers)[LOGIN_KEY_LEN], size_t n_viewers)
+static int listen_on(int family, uint16_t port)
 {
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
-				  .sin6_port = htons(port),
-				  .sin6_addr = IN6ADDR_ANY_INIT };
-	int one = 1, zero = 0;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int one = 1, zero = 0, fd;
+
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		a->sin6_addr = in6addr_any;
+		sl = sizeof(*a);
+		/* one socket for both (IPv4 as mapped addresses) */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		sl = sizeof(*a);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, LAN_CONNS_MAX)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int lan_open(struct lan *l, const char *subnet, uint16_t port,
+	     struct io_uring *ring, struct stats_uplink *st,
+	     const uint8_t *account, const uint8_t (*viewers)[LOGIN_KEY_LEN],
+	     size_t n_viewers)
+{
+	char why[160];
+	int fd;
 
 	memset(l, 0, sizeof(*l));
 	l->lfd = -1;
@@ -50,26 +84,31 @@ int lan_open(struct lan *l, uint16_t port, struct io_uring *ring,
 	l->account = account;
 	l->viewers = viewers;
 	l->n_viewers = n_viewers;
-	if (!port)
+	/* the page outlives an uplink: nobody watches a new one yet */
+	st->lan_viewers = 0;
+	if (!subnet[0])
 		return 0;
-	/* one socket for IPv4 and IPv6 (IPv4 as mapped addresses) */
-	l->lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (l->lfd < 0 ||
-	    setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    setsockopt(l->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-		       sizeof(zero)) ||
-	    bind(l->lfd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(l->lfd, LAN_CONNS_MAX)) {
-		int err = errno;
-
-		log_err("uplink: cannot listen for LAN viewers on port %u: %s (is [hub] lan_port taken by another program?)",
-			port, strerror(err));
-		if (l->lfd >= 0)
-			close(l->lfd);
-		l->lfd = -1;
-		return -err;
+	if (subnet_parse(subnet, &l->subnet, why, sizeof(why))) {
+		log_err("uplink: [hub] lan_subnet `%s' %s; no live view on the LAN",
+			subnet, why);
+		return 0;
 	}
-	log_info("uplink: LAN viewers may watch live on port %u", port);
+	/* IPv6 and IPv4 on one socket; IPv4 alone on a kernel without IPv6
+	 * (ipv6.disable=1) */
+	fd = listen_on(AF_INET6, port);
+	if (fd == -EAFNOSUPPORT && !l->subnet.v6)
+		fd = listen_on(AF_INET, port);
+	if (fd < 0) {
+		log_err("uplink: no live view on the LAN: cannot listen on port %u: %s%s",
+			port, strerror(-fd),
+			fd == -EADDRINUSE ?
+				" (another program has [hub] lan_port: pick another)" :
+				"");
+		return 0;
+	}
+	l->lfd = fd;
+	log_info("uplink: LAN viewers from %s may watch live on port %u",
+		 subnet, port);
 	return 0;
 }
 
@@ -164,12 +203,19 @@ static void refuse(struct lan *l, int i, const char *why)
 static void on_accept(struct lan *l, int fd)
 {
 	struct lan_conn *c = NULL;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	uint8_t addr[16];
+	unsigned int port = 0;
 	int i;
 
 	l->accept_armed = false;
 	if (fd < 0) {
-		if (fd != -ECANCELED)
+		/* out of descriptors or memory: again at the next tick, not
+		 * at once (which would spin) */
+		if (fd != -ECANCELED && fd != -EINTR) {
 			log_warn("uplink: LAN accept: %s", strerror(-fd));
+			l->accept_paused = true;
+		}
 		return;
 	}
 	for (i = 0; i < LAN_CONNS_MAX && !c; i++)
@@ -188,19 +234,25 @@ static void on_accept(struct lan *l, int fd)
 	c->since_ns = mono_ns();
 	snprintf(c->who, sizeof(c->who), "?");
 	/* the address the accept filled in (no getpeername: the sandbox
-	 * has no such call) */
-	if (l->peer_len >= sizeof(struct sockaddr_in6)) {
-		struct sockaddr_in6 *a6 = &l->peer;
-		char ip[INET6_ADDRSTRLEN] = "?";
+	 * has no such call); IPv4 as a mapped address */
+	memset(addr, 0, sizeof(addr));
+	if (l->peer.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const void *)&l->peer;
 
-		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-			inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], ip,
-				  sizeof(ip));
-		else
-			inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
-		snprintf(c->who, sizeof(c->who), "%s port %u", ip,
-			 ntohs(a6->sin6_port));
+		memcpy(addr, &a6->sin6_addr, 16);
+		port = ntohs(a6->sin6_port);
+	} else if (l->peer.ss_family == AF_INET) {
+		const struct sockaddr_in *a4 = (const void *)&l->peer;
+
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &a4->sin_addr, 4);
+		port = ntohs(a4->sin_port);
 	}
+	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr))
+		inet_ntop(AF_INET, addr + 12, ip, sizeof(ip));
+	else
+		inet_ntop(AF_INET6, addr, ip, sizeof(ip));
+	snprintf(c->who, sizeof(c->who), "%s port %u", ip, port);
 	if (wire_rx_init(&c->rx, LAN_RBUF) ||
 	    RAND_bytes(c->challenge, sizeof(c->challenge)) != 1) {
 		end_conn(l, i, "out of memory or randomness");
@@ -210,6 +262,12 @@ static void on_accept(struct lan *l, int fd)
 	c->q = malloc(LAN_QUEUE_MAX); /* pages are touched only as used */
 	if (!c->q) {
 		end_conn(l, i, "out of memory for its queue");
+		return;
+	}
+	/* the network policy admits only lan_subnet; this holds without it
+	 * (policy = off) */
+	if (!subnet_has(&l->subnet, addr)) {
+		refuse(l, i, "this address is not in the hub's lan_subnet");
 		return;
 	}
 	arm_recv(l, i);
@@ -336,6 +394,7 @@ static void on_tick(struct lan *l)
 	uint64_t now = mono_ns();
 
 	l->tick_armed = false;
+	l->accept_paused = false;
 	for (int i = 0; i < LAN_CONNS_MAX; i++) {
 		struct lan_conn *c = &l->c[i];
 
@@ -360,7 +419,7 @@ void lan_arm(struct lan *l)
 
 	if (l->lfd < 0)
 		return;
-	if (!l->accept_armed) {
+	if (!l->accept_armed && !l->accept_paused) {
 		struct io_uring_sqe *sqe = sqe_of(l);
 
 		l->peer_len = sizeof(l->peer);
@@ -369,6 +428,7 @@ void lan_arm(struct lan *l)
 		io_uring_sqe_set_data64(sqe, LUD(LAN_UD_ACCEPT, 0));
 		l->accept_armed = true;
 	}
+	any = l->accept_paused;
 	for (int i = 0; i < LAN_CONNS_MAX; i++)
 		any |= l->c[i].fd >= 0;
 	if (any && !l->tick_armed) {
@@ -429,11 +489,23 @@ static bool wants(struct lan_conn *c, const struct rec_hdr *rh)
 	long k = followed(c, rh->stream_id);
 
 	if (rh->type == REC_TYPE_HEADER) {
-		if (k >= 0 || ended(c, rh->stream_id) ||
-		    c->n_streams == LAN_STREAMS_MAX)
+		size_t at = c->n_streams;
+
+		if (k >= 0 || ended(c, rh->stream_id))
 			return false;
-		memcpy(c->streams[c->n_streams], rh->stream_id, 16);
-		c->next[c->n_streams++] = 1;
+		/* full: the stream begun longest ago goes (one the hub cut
+		 * short never ends) */
+		if (at == LAN_STREAMS_MAX) {
+			at = 0;
+			for (size_t j = 1; j < c->n_streams; j++)
+				if (c->began[j] < c->began[at])
+					at = j;
+		} else {
+			c->n_streams++;
+		}
+		memcpy(c->streams[at], rh->stream_id, 16);
+		c->next[at] = 1;
+		c->began[at] = c->n_began++;
 		return true;
 	}
 	if (k < 0 || rh->counter != c->next[k])
@@ -445,6 +517,7 @@ static bool wants(struct lan_conn *c, const struct rec_hdr *rh)
 		c->n_streams--;
 		memcpy(c->streams[k], c->streams[c->n_streams], 16);
 		c->next[k] = c->next[c->n_streams];
+		c->began[k] = c->began[c->n_streams];
 	}
 	return true;
 }

@@ -25,6 +25,7 @@
 
 #include <linux/time_types.h>
 
+#include "common/subnet.h"
 #include "common/wire.h"
 #include "crypto/login.h"
 
@@ -62,6 +63,8 @@ struct lan_conn {
 	size_t head, len, sending;
 	uint8_t streams[LAN_STREAMS_MAX][16]; /* begun since its LIVE */
 	uint64_t next[LAN_STREAMS_MAX];	      /* each one's next counter */
+	uint64_t began[LAN_STREAMS_MAX];      /* order of their headers */
+	uint64_t n_began;
 	size_t n_streams;
 	/* streams it saw end: a GOP the hub sends again (live, then in a
 	 * clip) is not sent twice */
@@ -77,7 +80,9 @@ struct lan {
 	const uint8_t (*viewers)[LOGIN_KEY_LEN]; /* approved viewers' login */
 	size_t n_viewers;			 /* keys */
 	bool accept_armed, tick_armed;
-	struct sockaddr_in6 peer; /* the accept in flight fills these */
+	bool accept_paused; /* accept failed: again at the next tick */
+	struct subnet subnet;
+	struct sockaddr_storage peer; /* the accept in flight fills these */
 	socklen_t peer_len;
 	struct __kernel_timespec tick;
 	struct lan_conn c[LAN_CONNS_MAX];
@@ -85,12 +90,15 @@ struct lan {
 
 /*
  * Listens on port (all addresses; the network policy admits only the
- * LAN's): before the sandbox, which forbids bind and listen. port 0: no
- * LAN view, nothing opened. 0 or -errno (logged).
+ * LAN's, and a connection from outside subnet is refused here too): before
+ * the sandbox, which forbids bind and listen. subnet "": no LAN view,
+ * nothing opened. A listener that cannot be made is logged and left out:
+ * the relay path goes on without it. Always 0.
  */
-int lan_open(struct lan *l, uint16_t port, struct io_uring *ring,
-	     struct stats_uplink *st, const uint8_t *account,
-	     const uint8_t (*viewers)[LOGIN_KEY_LEN], size_t n_viewers);
+int lan_open(struct lan *l, const char *subnet, uint16_t port,
+	     struct io_uring *ring, struct stats_uplink *st,
+	     const uint8_t *account, const uint8_t (*viewers)[LOGIN_KEY_LEN],
+	     size_t n_viewers);
 /* Arms what the loop waits on; call before each wait. */
 void lan_arm(struct lan *l);
 /* A completion whose user_data kind is one of LAN_UD_*. */

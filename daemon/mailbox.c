@@ -56,6 +56,61 @@ static void refused(struct super *s, const char *fmt, ...)
 	log_warn("heartbeat refused: %s", s->hb_last);
 }
 
+/*
+ * A live request (a heartbeat of kind 'L'): it names a key, but changes
+ * none: a viewer that watches for an hour while `moat-view heartbeat`
+ * rotates its key would otherwise move the hub back to the old one. It
+ * counts if the viewer is approved, it was made within LIVE_FRESH_US of
+ * this hub's clock either way (not held by a relay to be played later),
+ * and it is newer than the last one honoured from that viewer (kept in
+ * memory: after a moatd restart a relay could replay one still fresh,
+ * which buys it one more minute of live view). Then events cameras send
+ * what they seal for LIVE_REQ_NS.
+ */
+static void live_request(struct super *s, const struct ks_viewer *v,
+			 const struct hb_msg *m, uint64_t now_us)
+{
+	size_t slot = 0;
+
+	if (v->state != KS_VIEWER_APPROVED) {
+		refused(s, "a live request from viewer %s, who is not approved (moatctl viewers approve %s)",
+			v->name, v->name);
+		return;
+	}
+	if (m->time_us + LIVE_FRESH_US < now_us ||
+	    m->time_us > now_us + LIVE_FRESH_US) {
+		refused(s, "a live request from viewer %s made %.0f s %s this hub's clock: the hub was away from the relay, or one of the two clocks is wrong",
+			v->name,
+			(double)(m->time_us > now_us ? m->time_us - now_us :
+						       now_us - m->time_us) /
+				1e6,
+			m->time_us > now_us ? "ahead of" : "behind");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(s->live_seen) / sizeof(s->live_seen[0]);
+	     i++) {
+		if (!memcmp(s->live_seen[i].id, v->rcpt.viewer_id, 16)) {
+			slot = i;
+			break;
+		}
+		if (s->live_seen[i].time_us < s->live_seen[slot].time_us)
+			slot = i; /* else the least recent */
+	}
+	if (!memcmp(s->live_seen[slot].id, v->rcpt.viewer_id, 16) &&
+	    m->time_us <= s->live_seen[slot].time_us) {
+		refused(s, "a live request from viewer %s not newer than its last (a replay, or sent twice)",
+			v->name);
+		return;
+	}
+	memcpy(s->live_seen[slot].id, v->rcpt.viewer_id, 16);
+	s->live_seen[slot].time_us = m->time_us;
+	if (mono_ns() >= s->live_until_ns)
+		log_info("viewer %s watches live through the relay: events cameras send what they seal for the next %llu s",
+			 v->name, LIVE_REQ_NS / 1000000000ULL);
+	s->live_requests++;
+	s->live_until_ns = mono_ns() + LIVE_REQ_NS;
+}
+
 /* One mail: 1 when a viewer's key changed (the sealer must restart), 0
  * when not, -EAGAIN when the key folder is locked (try again later). */
 static int apply(struct super *s, const uint8_t *body, size_t len)
@@ -112,6 +167,8 @@ static int apply(struct super *s, const uint8_t *body, size_t len)
 	} else if (ret) {
 		refused(s, "from viewer %s: it does not open with that viewer's pairing secret and this hub's key (forged, or changed on the way)",
 			v.name);
+	} else if (m.live) {
+		live_request(s, &v, &m, now_us);
 	} else if (m.time_us > now_us + HB_FUTURE_US ||
 		   m.time_us > (uint64_t)INT64_MAX) {
 		refused(s, "from viewer %s: dated %.0f hours ahead of this hub's clock; set the viewer's (or the hub's) clock right",
@@ -134,21 +191,10 @@ static int apply(struct super *s, const uint8_t *body, size_t len)
 			s->hb_applied++;
 			log_info("viewer %s sent a new key (heartbeat): new streams are sealed to it",
 				 v.name);
-		} else if (!m.live) {
+		} else {
 			s->hb_same++;
 			log_info("viewer %s sent a heartbeat with the key it has",
 				 v.name);
-		}
-		if (!ret && m.live && m.time_us + LIVE_FRESH_US < now_us) {
-			log_info("viewer %s asked to watch live %.0f s ago: too long ago to start now (the hub was away from the relay?)",
-				 v.name, (double)(now_us - m.time_us) / 1e6);
-		} else if (!ret && m.live) {
-			if (mono_ns() + LIVE_REQ_NS > s->live_until_ns + 30000000000ULL ||
-			    !s->live_until_ns)
-				log_info("viewer %s watches live: events cameras send what they seal for the next %llu s",
-					 v.name, LIVE_REQ_NS / 1000000000ULL);
-			s->live_requests++;
-			s->live_until_ns = mono_ns() + LIVE_REQ_NS;
 		}
 	}
 out:
@@ -219,17 +265,24 @@ void super_live(struct super *s)
 {
 	struct stats_uplink *us = NULL;
 	struct stats_sealer *ss = NULL;
-	uint64_t until = s->live_until_ns, now = mono_ns();
+	const struct child *up = NULL;
 
 	for (size_t i = 0; i < s->n_ch; i++) {
-		if (s->ch[i].role == ROLE_UPLINK)
+		if (s->ch[i].role == ROLE_UPLINK) {
 			us = s->ch[i].stats;
+			up = &s->ch[i];
+		}
 		if (s->ch[i].role == ROLE_SEALER)
 			ss = s->ch[i].stats;
 	}
-	if (us && __atomic_load_n(&us->lan_viewers, __ATOMIC_RELAXED) &&
-	    now + LIVE_LAN_NS > until)
-		until = now + LIVE_LAN_NS;
-	if (ss)
-		__atomic_store_n(&ss->live_until_ns, until, __ATOMIC_RELAXED);
+	/* a LAN viewer counts only while the uplink that serves it runs */
+	if (us && up->state == CH_RUNNING &&
+	    __atomic_load_n(&us->lan_viewers, __ATOMIC_RELAXED))
+		s->lan_until_ns = mono_ns() + LIVE_LAN_NS;
+	if (ss) {
+		__atomic_store_n(&ss->live_until_ns, s->live_until_ns,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&ss->lan_until_ns, s->lan_until_ns,
+				 __ATOMIC_RELAXED);
+	}
 }

@@ -41,9 +41,12 @@ enum {
  * belongs to a live stream (sent when connected, never spooled) and, from
  * bit CF_WAIT_SHIFT, how long the frame waited for the sealer after its
  * capture, in microseconds (saturating). Both are for latency only.
+ * CF_LAN (with CF_LIVE) marks a copy made only for viewers on the LAN: the
+ * uplink hands it to them and to nobody else (local viewing stays local).
  */
 enum {
 	CF_LIVE = 1U << 0,
+	CF_LAN = 1U << 1,
 	CF_WAIT_SHIFT = 8,
 	CF_WAIT_MAX = (1U << 24) - 1,
 };

@@ -50,8 +50,9 @@ struct cam {
 	uint8_t *clip_ids; /* GOP stream ids of the clip being recorded */
 	size_t n_clip, cap_clip;
 	/* someone watches live: the held GOP also goes to the C ring, marked
-	 * live, up to live_off in the hold (see live_flush) */
+	 * live_flags, up to live_off in the hold (see live_flush) */
 	bool live_gop;
+	uint32_t live_flags; /* CF_LIVE, and CF_LAN for the LAN alone */
 	size_t live_off;
 };
 
@@ -154,6 +155,8 @@ static bool holding(const struct cam *cm)
 
 static uint8_t *hold_slot(struct cam *cm, uint32_t len);
 static void hold_commit(struct cam *cm, uint32_t len);
+static void live_start(struct sealer *sl, struct cam *cm);
+static void live_flush(struct sealer *sl, struct cam *cm, uint64_t room);
 
 /* Where a camera's next record goes: the C ring, or the pre-roll hold. */
 static uint8_t *out_slot(struct sealer *sl, struct cam *cm, uint32_t len)
@@ -685,14 +688,11 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 		/* (an events camera between clips closed it already) */
 		ret = close_stream(sl, cm, cflags, t0);
 		if (!ret && holding(cm)) {
+			/* the GOP that just ended goes out whole: its final
+			 * record too (ring room for this frame kept) */
+			live_flush(sl, cm, need_for(sl, cm, len));
 			gop_begin(cm, fh.ts_us);
-			/* live view begins at a GOP: a viewer opens a stream
-			 * from its header */
-			cm->live_gop = cm->cfg->live &&
-				       mono_ns() < __atomic_load_n(
-						   &sl->io->st->live_until_ns,
-						   __ATOMIC_RELAXED);
-			cm->live_off = cm->hold->used;
+			live_start(sl, cm);
 		}
 		cm->hevc = flags & PFL_HEVC;
 		if (!ret)
@@ -746,18 +746,44 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 
 /* Live frames give way: the oldest goes when its ring is 3/4 full. */
 /*
- * Between clips, while someone watches live (a live request through the
- * relay, or a viewer on the LAN: moatd sets live_until_ns), an events
- * camera's GOPs go out as they are sealed: each record the last step put
- * in the hold is copied to the C ring, marked live (sent, never spooled;
- * the relay stores and forwards it as any record), and stays in the hold
- * for a clip's pre-roll. If motion then begins a clip, the held GOPs go
+ * Between clips, while someone watches live, an events camera's GOPs go
+ * out as they are sealed: each record the camera put in its hold is also
+ * copied to the C ring, marked live (sent, never spooled), and stays in
+ * the hold for a clip's pre-roll. If a clip then begins, the held GOPs go
  * again as recorded records, which the relay already has (it counts them
- * as duplicates and forwards them to nobody). Between steps, so a step's
- * room in the ring stays what it reserved; a record that does not fit
- * ends the copying until the next GOP (counted with the live drops).
+ * as duplicates and forwards nothing twice to live viewers; the hub's LAN
+ * forwarder does the same). moatd says who watches: through the relay (a
+ * live request: the copies go to the relay, which stores and forwards
+ * them) or on the LAN only (CF_LAN: the uplink hands them to LAN viewers
+ * and to nobody else).
+ *
+ * Live view begins at a GOP (a viewer opens a stream from its header).
+ * The copies give way: they take the ring only while it is at most three
+ * quarters full, and leave room for what the hold and the frame being
+ * sealed may need; a GOP that does not fit is cut short for live viewers
+ * (counted with the live drops; its stream just never ends for them) and
+ * the camera goes on at the next keyframe.
  */
-static void live_flush(struct sealer *sl, struct cam *cm)
+static void live_start(struct sealer *sl, struct cam *cm)
+{
+	uint64_t now = mono_ns();
+	const struct stats_sealer *st = sl->io->st;
+
+	cm->live_off = cm->hold->used;
+	cm->live_gop = false;
+	if (!cm->cfg->live)
+		return;
+	if (now < __atomic_load_n(&st->live_until_ns, __ATOMIC_RELAXED))
+		cm->live_flags = CF_LIVE;
+	else if (now < __atomic_load_n(&st->lan_until_ns, __ATOMIC_RELAXED))
+		cm->live_flags = CF_LIVE | CF_LAN;
+	else
+		return;
+	cm->live_gop = true;
+}
+
+/* Copies what the hold has past live_off, keeping room besides. */
+static void live_flush(struct sealer *sl, struct cam *cm, uint64_t room)
 {
 	struct hold *h = cm->hold;
 
@@ -771,7 +797,8 @@ static void live_flush(struct sealer *sl, struct cam *cm)
 		uint8_t *dst;
 
 		memcpy(&len, h->buf + cm->live_off, 4);
-		if (ring_free(&sl->c) < rec_slot(len) + h->slot_bytes) {
+		if (ring_free(&sl->c) < sl->c.cap / 4 + rec_slot(len) +
+						h->slot_bytes + room) {
 			cm->live_gop = false;
 			cm->st->drops_live++;
 			cm->live_off = h->used;
@@ -782,7 +809,7 @@ static void live_flush(struct sealer *sl, struct cam *cm)
 			return;
 		memcpy(dst, h->buf + cm->live_off + 8, len);
 		/* aux: when sealing began, for the latency the uplink reports */
-		c_commit(sl, len, CF_LIVE, mono_ns());
+		c_commit(sl, len, cm->live_flags, mono_ns());
 		cm->live_off += 8 + (((size_t)len + 7) & ~(size_t)7);
 	}
 }
@@ -818,7 +845,7 @@ static int pump(struct sealer *sl, struct cam *cm, bool *blocked)
 			return ret;
 		}
 		ring_release(&cm->p, &rec);
-		live_flush(sl, cm);
+		live_flush(sl, cm, 0);
 		n++;
 	}
 	if (ret < 0 && ret == -EPROTO) {

@@ -66,8 +66,9 @@ struct stats_sealer {
 	uint64_t copies;	  /* copies of frame bytes besides the AEAD */
 	uint64_t ring_waits;	  /* times the ciphertext ring was full */
 	/* written by moatd: until when (CLOCK_MONOTONIC ns) someone watches
-	 * live, so events cameras send their GOPs as they seal them */
-	uint64_t live_until_ns;
+	 * live, so events cameras send their GOPs as they seal them: through
+	 * the relay (a live request), or on the LAN only */
+	uint64_t live_until_ns, lan_until_ns;
 	struct stats_cam cam[CFG_MAX_CAMERAS];
 };
 

@@ -789,7 +789,9 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  ", \"last_refused\": \"",
 		  s->hb_applied, s->hb_same, s->hb_refused, s->hb_lost,
 		  s->live_requests,
-		  ss->live_until_ns > mono_ns() ? "true" : "false");
+		  ss->live_until_ns > mono_ns() || ss->lan_until_ns > mono_ns() ?
+			  "true" :
+			  "false");
 	sb_json_str(b, s->hb_last);
 	sb_printf(b, "\"},\n");
 	sb_printf(b,
@@ -884,9 +886,11 @@ static void status_text(const struct super *s, struct sbuf *b)
 		     " records sealed, %u restart(s)\n",
 		  state_name(sl), ss->viewers, ss->records, sl->restarts);
 	if (ss->live_until_ns > mono_ns())
-		sb_printf(b, "live    someone watches: events cameras send what they seal (%" PRIu64
-			     " live request(s) through the relay)\n",
+		sb_printf(b, "live    a viewer watches through the relay: events cameras send what they seal (%" PRIu64
+			     " live request(s))\n",
 			  s->live_requests);
+	else if (ss->lan_until_ns > mono_ns())
+		sb_printf(b, "live    a viewer watches on the LAN: events cameras show it what they seal, and send the relay nothing more\n");
 	if (s->hb_applied || s->hb_same || s->hb_refused || s->hb_lost)
 		sb_printf(b, "heartbeats  %" PRIu64 " new key(s), %" PRIu64
 			     " same key, %" PRIu64 " refused, %" PRIu64

@@ -93,6 +93,11 @@ struct super {
 	/* live requests (mailbox.c): events cameras send while one lasts */
 	uint64_t live_requests;		 /* honoured, from the relay */
 	uint64_t live_until_ns;		 /* the last one's end (CLOCK_MONOTONIC) */
+	uint64_t lan_until_ns;		 /* a LAN viewer's, 3 s after it left */
+	struct {
+		uint8_t id[16];		 /* a viewer id */
+		uint64_t time_us;	 /* its last live request honoured */
+	} live_seen[16];
 	/* the relay, resolved by moatd for the uplink */
 	struct sockaddr_storage relay;
 	socklen_t relay_len;

@@ -552,7 +552,10 @@ static void take_records(struct uplink *u)
 				     .wait_us = rec.flags >> CF_WAIT_SHIFT,
 				     .live = rec.flags & CF_LIVE };
 		lan_record(&u->lan, rec.p, rec.len);
-		if (e->live) {
+		if (rec.flags & CF_LAN) {
+			/* for LAN viewers only: handed to them above */
+			e->written = e->sent = true;
+		} else if (e->live) {
 			e->written = true;
 			/* nobody to send it to (and none on the way): gone */
 			e->sent = !u->connected && !u->connecting;
@@ -1186,6 +1189,7 @@ int uplink_main(struct uplink_io *io)
 	u->io = io;
 	u->st = io->st;
 	u->sock = -1;
+	u->lan.lfd = -1;
 	u->sp.dirfd = u->sp.wfd = u->sp.rfd = -1;
 	for (int i = 0; i < RETIRED_MAX; i++)
 		u->ret[i].fd = -1;
@@ -1206,13 +1210,6 @@ int uplink_main(struct uplink_io *io)
 	/* Spool files belong to the uplink's own user. */
 	if (!ret)
 		ret = sandbox_drop_user(&io->sb);
-	/* LAN viewers' sockets too (the policy knows them by that user) */
-	if (!ret)
-		ret = lan_open(&u->lan,
-			       io->cfg->lan_subnet[0] ? io->cfg->lan_port : 0,
-			       &u->ring, u->st, io->account,
-			       (const uint8_t(*)[LOGIN_KEY_LEN])io->viewers,
-			       io->n_viewers);
 	/* One uplink per spool: a restarted one waits for its predecessor
 	 * (still dying after a moatd crash) to let go. */
 	if (!ret) {
@@ -1222,6 +1219,14 @@ int uplink_main(struct uplink_io *io)
 		if (lock < 0 || flock(lock, LOCK_EX) < 0)
 			ret = -errno;
 	}
+	/* LAN viewers' sockets belong to the uplink's user too (the policy
+	 * knows them by it); after the lock, so a predecessor still dying
+	 * has let go of the port */
+	if (!ret)
+		lan_open(&u->lan, io->cfg->lan_subnet, io->cfg->lan_port,
+			 &u->ring, u->st, io->account,
+			 (const uint8_t(*)[LOGIN_KEY_LEN])io->viewers,
+			 io->n_viewers);
 	if (!ret) {
 		ret = spool_open(&u->sp, io->spool_fd, io->cfg->spool_quota);
 		if (ret)

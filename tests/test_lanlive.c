@@ -113,6 +113,17 @@ static void watched(pid_t pid, const char *name, const uint8_t *clip,
 	free(js);
 }
 
+/* moat-view list of hall's streams on the relay, as ident: its status. */
+static int hall_on_relay(const char *ident, char *out, size_t len)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moat-view list --identity %s --relay %s --camera hall --json 2>&1",
+		 h.bin, ident, h.relay_addr);
+	return run_cmd(cmd, out, len);
+}
+
 /* Runs moat-view live --hub for 3 s as ident; its exit status and words. */
 static int refused_as(const char *ident, char *out, size_t len)
 {
@@ -283,6 +294,10 @@ int main(void)
 	free(st);
 	a = watch_via(bob, "hall-lan", 6, true, "hall");
 	watched(a, "hall-lan", clip, clip_len, "(the events camera, on the LAN)");
+	CHECK(hall_on_relay(bob, out, sizeof(out)) == 0 &&
+		      strstr(out, "{\"list\": [],"),
+	      "what the LAN viewer watched stayed on the LAN: the relay holds none of hall's streams: %.300s",
+	      out);
 	/* live view ends a little after the LAN viewer left */
 	for (int i = 0; i < 40; i++) {
 		st = hub_status(&h);
@@ -302,6 +317,25 @@ int main(void)
 		      json_num(st, "hall", "clips") == 0,
 	      "the hub honoured the viewer's live request through the relay, and recorded no clip");
 	free(st);
+	{
+		/* every one whole but the one still being sealed */
+		static const char opened[] = "\"state\": \"opened\"";
+		static char list[1 << 16];
+		int whole = 0, cut = 0;
+
+		CHECK(hall_on_relay(bob, list, sizeof(list)) == 0,
+		      "moat-view lists hall's streams on the relay");
+		for (const char *p = list; (p = strstr(p, "\"state\": \""));
+		     p++) {
+			bool ok = !strncmp(p, opened, sizeof(opened) - 1);
+
+			whole += ok;
+			cut += !ok;
+		}
+		CHECK(whole >= 3 && cut <= 1,
+		      "the relay holds the GOPs watched through it whole, each with its final record (%d whole, %d not yet ended)",
+		      whole, cut);
+	}
 
 	a = watch(h.ident, "owner", 5);
 	b = watch(bob, "bob", 5);

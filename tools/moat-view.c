@@ -242,6 +242,7 @@ int view_identity(const char *ident, struct ks_identity *id,
 }
 
 const char *view_peer = "the relay";
+int view_connect_timeout_s;
 
 int connect_relay(const char *spec)
 {
@@ -267,6 +268,12 @@ int connect_relay(const char *spec)
 		return -1;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && view_connect_timeout_s) {
+		/* SO_SNDTIMEO bounds connect() too */
+		struct timeval tv = { .tv_sec = view_connect_timeout_s };
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
 		fprintf(stderr, "moat-view: cannot reach %s at %s: %s\n",
 			view_peer, spec, strerror(errno));

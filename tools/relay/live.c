@@ -60,8 +60,13 @@ bool live_wants(struct live_sub *s, const struct wire_hdr *h)
 		if (i >= 0)
 			return true;
 		if (s->n_ids == LIVE_STREAMS) {
+			/* full: the oldest goes (the ids are in the order
+			 * their headers came; a stream the hub cut short
+			 * never ends, and must not shut out new ones) */
+			memmove(s->ids[0], s->ids[1],
+				(LIVE_STREAMS - 1) * WIRE_ID_LEN);
+			s->n_ids--;
 			s->dropped_streams++;
-			return false;
 		}
 		memcpy(s->ids[s->n_ids++], h->id, WIRE_ID_LEN);
 		return true;

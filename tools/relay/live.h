@@ -50,8 +50,8 @@ void live_blob_put(struct live_blob *b);
 
 /*
  * Whether the viewer gets this record: a stream header starts a stream it
- * follows (when it follows fewer than LIVE_STREAMS), a final record ends
- * one after it is sent. *h is the record's frame header.
+ * follows (when it follows LIVE_STREAMS already, the oldest is dropped), a
+ * final record ends one after it is sent. *h is the record's frame header.
  */
 bool live_wants(struct live_sub *s, const struct wire_hdr *h);
 /* Queues a reference; -ENOBUFS when the queue would pass limit bytes. */

@@ -35,6 +35,7 @@ struct live_stream {
 	struct open_stream *os;
 	bool meta;   /* its META came: camera known */
 	bool shown;  /* the camera wanted */
+	uint64_t began; /* its order among the streams seen */
 };
 
 struct live {
@@ -120,11 +121,22 @@ static int on_record(struct live *l, const struct wire_hdr *h,
 	int ret;
 
 	if (h->type == 1) { /* a stream starts */
-		if (s || l->n == LIVE_OPEN_MAX)
+		if (s)
 			return 0;
+		/* full: the stream begun longest ago goes (one the hub cut
+		 * short never ends) */
+		if (l->n == LIVE_OPEN_MAX) {
+			size_t old = 0;
+
+			for (size_t i = 1; i < l->n; i++)
+				if (l->s[i].began < l->s[old].began)
+					old = i;
+			drop(l, &l->s[old]);
+		}
 		s = &l->s[l->n];
 		memset(s, 0, sizeof(*s));
 		memcpy(s->id, h->id, 16);
+		s->began = l->streams;
 		s->os = open_stream_new(l->oid);
 		if (!s->os)
 			return -ENOMEM;
@@ -202,8 +214,12 @@ static void live_renew(const char *relay, const struct ks_identity *id,
 	uint8_t acct[LOGIN_ACCOUNT_LEN];
 	struct timeval tv = { .tv_sec = 5 };
 	struct wire_rx rx;
-	int fd = connect_relay(relay);
+	int fd;
 
+	/* the live connection waits unread meanwhile: not for long */
+	view_connect_timeout_s = 3;
+	fd = connect_relay(relay);
+	view_connect_timeout_s = 0;
 	if (fd < 0)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

@@ -17,6 +17,8 @@ int view_identity(const char *ident, struct ks_identity *id,
 /* Who moat-view talks to, for its messages: "the relay", or "the hub"
  * (live --hub: straight from the hub on the LAN). */
 extern const char *view_peer;
+/* How long connect_relay() waits for the connection (0: the kernel's). */
+extern int view_connect_timeout_s;
 /* A connection to the relay (or hub) at HOST:PORT ([v6]:PORT), or -1 with
  * the reason printed. */
 int connect_relay(const char *spec);
