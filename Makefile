@@ -106,6 +106,20 @@ TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
+# Cameras through libcamera (capture/libcam.cpp, moat's one C++ file):
+# built where libcamera's -dev files are (not the arm64 cross build), and
+# linked only into the programs that use it, so that no other loads it.
+HAVE_LIBCAMERA := $(shell $(PKG_CONFIG) --exists libcamera 2>/dev/null && echo 1)
+LIBCAM_OBJ := $(BUILD)/obj/capture/libcam.o
+LIBCAM_LIBS := $(shell $(PKG_CONFIG) --libs libcamera 2>/dev/null) -lstdc++
+CXXWARN := -Wall -Wextra -Wformat=2 -Wno-unused-parameter
+ifeq ($(CI),true)
+CXXWARN += -Werror
+endif
+ifneq ($(HAVE_LIBCAMERA),1)
+TESTS := $(filter-out $(BUILD)/tests/test_libcamera,$(TESTS))
+endif
+
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD)/bpf -g -O1 \
@@ -136,6 +150,16 @@ $(BUILD)/obj/%.o: %.c | $(BUILD)/.pkgs-ok $(BPF_SKELS)
 	$(call msg,CC,$<)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBCAM_OBJ): capture/libcam.cpp | $(BUILD)/.pkgs-ok
+	$(call msg,CXX,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CXX) -std=c++17 -D_GNU_SOURCE -I. \
+		$(shell $(PKG_CONFIG) --cflags libcamera 2>/dev/null) \
+		$(CXXWARN) $(CFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/test_libcamera: $(LIBCAM_OBJ)
+$(BUILD)/tests/test_libcamera: LDLIBS += $(LIBCAM_LIBS)
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/policy.h bpf/common.bpf.h | $(BUILD)/.pkgs-ok
 	$(call msg,BPF,$<)
@@ -192,6 +216,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJS) $(LIB)
 # relay's parts besides
 $(BUILD)/fuzz/fuzz_relay: FUZZ_EXTRA := $(wildcard tools/relay/*.c)
 $(BUILD)/fuzz/fuzz_relay: tools/moat-relay.c $(wildcard tools/relay/*.c tools/relay/*.h)
+# fuzz_lanview includes daemon/lanview.c (to reach its statics): the
+# library's sources without it
+$(BUILD)/fuzz/fuzz_lanview: LIB_SRCS := $(filter-out daemon/lanview.c,$(LIB_SRCS))
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(TESTLIB_SRCS) $(wildcard */*.h tests/lib/*.h) $(BPF_SKELS)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)

@@ -77,8 +77,11 @@ int swenc_open(const struct swenc_opts *o, struct swenc **out, char *why,
 		snprintf(why, why_len, "libavcodec has no libx264 encoder");
 		return -ENOSYS;
 	}
-	if (o->fourcc != V4L2_PIX_FMT_NV12 && o->fourcc != V4L2_PIX_FMT_YUYV) {
-		snprintf(why, why_len, "the encoder takes NV12 or YUYV");
+	if (o->fourcc != V4L2_PIX_FMT_NV12 && o->fourcc != V4L2_PIX_FMT_YUYV &&
+	    o->fourcc != V4L2_PIX_FMT_YUV420 && o->fourcc != V4L2_PIX_FMT_RGB24 &&
+	    o->fourcc != V4L2_PIX_FMT_BGR24) {
+		snprintf(why, why_len,
+			 "the encoder takes NV12, YUV420, YUYV, RGB24 or BGR24");
 		return -EINVAL;
 	}
 	if (!o->width || !o->height || o->width % 2 || o->height % 2 ||
@@ -122,7 +125,7 @@ int swenc_open(const struct swenc_opts *o, struct swenc **out, char *why,
 		swenc_close(e);
 		return fail(why, why_len, "libx264", ret);
 	}
-	if (o->fourcc == V4L2_PIX_FMT_YUYV) {
+	if (o->fourcc != V4L2_PIX_FMT_NV12) {
 		e->nv12 = av_frame_alloc();
 		if (!e->nv12) {
 			swenc_close(e);
@@ -173,7 +176,65 @@ static void yuyv_to_nv12(struct swenc *e, const uint8_t *src, uint32_t bpl)
 				(uint8_t)((a[4 * x + 3] + b[4 * x + 3] + 1) / 2);
 		}
 	}
-	e->converted++;
+}
+
+/* YUV420 (I420: Y, then U, then V, chroma rows bpl / 2 long) to NV12:
+ * luma as is, the two chroma planes interleaved. */
+static void yuv420_to_nv12(struct swenc *e, const uint8_t *src, uint32_t bpl)
+{
+	AVFrame *f = e->nv12;
+	uint32_t cbpl = bpl / 2;
+	const uint8_t *u = src + (size_t)bpl * e->o.height,
+		      *v = u + (size_t)cbpl * (e->o.height / 2);
+
+	for (uint32_t y = 0; y < e->o.height; y++)
+		memcpy(f->data[0] + (size_t)y * (size_t)f->linesize[0],
+		       src + (size_t)y * bpl, e->o.width);
+	for (uint32_t y = 0; y < e->o.height / 2; y++) {
+		uint8_t *d = f->data[1] + (size_t)y * (size_t)f->linesize[1];
+		const uint8_t *su = u + (size_t)y * cbpl, *sv = v + (size_t)y * cbpl;
+
+		for (uint32_t x = 0; x < e->o.width / 2; x++) {
+			d[2 * x] = su[x];
+			d[2 * x + 1] = sv[x];
+		}
+	}
+}
+
+/* Packed RGB (RGB24: R, G, B in memory; BGR24: B, G, R) to NV12, BT.601
+ * limited range in integers: luma per pixel, chroma from each 2x2
+ * block's mean. */
+static void rgb_to_nv12(struct swenc *e, const uint8_t *src, uint32_t bpl,
+			bool bgr)
+{
+	AVFrame *f = e->nv12;
+	int ri = bgr ? 2 : 0, bi = bgr ? 0 : 2;
+
+	for (uint32_t y = 0; y < e->o.height; y++) {
+		const uint8_t *s = src + (size_t)y * bpl;
+		uint8_t *d = f->data[0] + (size_t)y * (size_t)f->linesize[0];
+
+		for (uint32_t x = 0; x < e->o.width; x++, s += 3)
+			d[x] = (uint8_t)(((66 * s[ri] + 129 * s[1] +
+					   25 * s[bi] + 128) >> 8) + 16);
+	}
+	for (uint32_t y = 0; y < e->o.height / 2; y++) {
+		const uint8_t *a = src + (size_t)(2 * y) * bpl, *b = a + bpl;
+		uint8_t *d = f->data[1] + (size_t)y * (size_t)f->linesize[1];
+
+		for (uint32_t x = 0; x < e->o.width / 2; x++) {
+			const uint8_t *p = a + 6 * x, *q = b + 6 * x;
+			int r = p[ri] + p[3 + ri] + q[ri] + q[3 + ri];
+			int g = p[1] + p[4] + q[1] + q[4];
+			int bl = p[bi] + p[3 + bi] + q[bi] + q[3 + bi];
+
+			/* the sums are four pixels': >> 10, not >> 8 */
+			d[2 * x] = (uint8_t)(((-38 * r - 74 * g + 112 * bl +
+					       512) >> 10) + 128);
+			d[2 * x + 1] = (uint8_t)(((112 * r - 94 * g - 18 * bl +
+						   512) >> 10) + 128);
+		}
+	}
 }
 
 /* The frame to encode: the camera's NV12 buffer itself, referenced. */
@@ -183,13 +244,28 @@ static int frame_of(struct swenc *e, const uint8_t *raw, size_t len,
 	uint32_t bpl = e->o.bytesperline;
 	size_t need;
 
-	if (e->o.fourcc == V4L2_PIX_FMT_YUYV) {
-		bpl = bpl ? bpl : 2 * e->o.width;
-		if (bpl < 2 * e->o.width || len < (size_t)bpl * e->o.height)
+	if (e->o.fourcc != V4L2_PIX_FMT_NV12) {
+		/* bytes per pixel of the first plane; YUV420's two chroma
+		 * planes follow it, each a quarter of it */
+		uint32_t bpp = e->o.fourcc == V4L2_PIX_FMT_YUYV ? 2 :
+			       e->o.fourcc == V4L2_PIX_FMT_YUV420 ? 1 : 3;
+
+		bpl = bpl ? bpl : bpp * e->o.width;
+		need = (size_t)bpl * e->o.height;
+		if (e->o.fourcc == V4L2_PIX_FMT_YUV420)
+			need += need / 2;
+		if (bpl < bpp * e->o.width || len < need)
 			return -EINVAL;
 		if (av_frame_make_writable(e->nv12) < 0)
 			return -ENOMEM;
-		yuyv_to_nv12(e, raw, bpl);
+		if (e->o.fourcc == V4L2_PIX_FMT_YUYV)
+			yuyv_to_nv12(e, raw, bpl);
+		else if (e->o.fourcc == V4L2_PIX_FMT_YUV420)
+			yuv420_to_nv12(e, raw, bpl);
+		else
+			rgb_to_nv12(e, raw, bpl,
+				    e->o.fourcc == V4L2_PIX_FMT_BGR24);
+		e->converted++;
 		*out = e->nv12;
 		return 0;
 	}

@@ -7,8 +7,9 @@
  *
  * No copy of frame bytes is made here:
  * - the raw frame goes in as a reference to the camera's own buffer (an
- *   NV12 frame as it is; a YUYV frame is converted once to NV12, the
- *   4:2:0 that every player takes, which is counted);
+ *   NV12 frame as it is; a YUYV, YUV420 or packed RGB frame, as some
+ *   cameras and libcamera's pipelines give, is converted once to NV12,
+ *   the 4:2:0 that every player takes, which is counted);
  * - the access unit comes out where the caller wants it: libavcodec asks
  *   this file for the packet's memory (get_encode_buffer), and the caller
  *   gives it a slot of its ring, so the encoder writes the access unit
@@ -24,7 +25,7 @@
 struct swenc;
 
 struct swenc_opts {
-	uint32_t fourcc;	/* V4L2_PIX_FMT_NV12 or _YUYV */
+	uint32_t fourcc;	/* V4L2_PIX_FMT_NV12, _YUV420, _YUYV, _RGB24, _BGR24 */
 	uint32_t width, height;
 	uint32_t bytesperline;	/* of the camera's buffer (0: packed) */
 	uint32_t fps;

@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages listed in tools/debian-packages.txt and, on
 # an amd64 machine (where make test builds for arm64 and runs its tests
-# under qemu), tools/debian-packages-arm64.txt (the cross build), that are not installed yet. Idempotent: with everything
-# present it changes nothing and needs no root.
+# under qemu, and boots Debian's amd64 kernel for the V4L2 tests),
+# tools/debian-packages-arm64.txt (the cross build) and
+# tools/debian-packages-amd64.txt, that are not installed yet. Idempotent:
+# with everything present it changes nothing and needs no root.
 set -eu
 lists="$(dirname "$0")/debian-packages.txt"
 if [ "$(dpkg --print-architecture)" = amd64 ]; then
-	lists="$lists $(dirname "$0")/debian-packages-arm64.txt"
+	lists="$lists $(dirname "$0")/debian-packages-arm64.txt $(dirname "$0")/debian-packages-amd64.txt"
 fi
 # shellcheck disable=SC2086
 packages() { sed -e 's/#.*//' $lists; }

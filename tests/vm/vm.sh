@@ -9,6 +9,8 @@
 # LOG     the guest's serial console, whole
 # PROGRAM a test binary; it runs in the guest as PROGRAM ARGS, with its
 #         shared libraries, as pid 1's child, with /dev/video* from vivid
+#         (or the drivers MOAT_VM_MODULES names, default "vivid"; "vimc"
+#         is built for the kernel by tests/vm/vimc.sh)
 # Files named in MOAT_VM_FILES (space separated) are copied in at the same
 # path; MOAT_VM_ENV (NAME=value ...) is set for the program. The guest's
 # output is printed; the exit status is the program's (125 if the guest
@@ -48,9 +50,16 @@ cp /bin/busybox "$ir/bin/busybox"
 for t in sh mount insmod poweroff sleep cat echo ls mkdir ln rm uname ip find; do
 	ln -s busybox "$ir/bin/$t"
 done
-# vivid and everything it needs, in load order
-modprobe -d "$kroot" -S "$kver" --show-depends vivid |
-	awk '$1 == "insmod" { print $2 }' > "$work/mods.txt"
+# the drivers and everything they need, in load order, each once
+modules=${MOAT_VM_MODULES:-vivid}
+case " $modules " in
+*" vimc "*) "$(dirname "$0")/vimc.sh" "$kroot" "$kver" || exit 125 ;;
+esac
+for m in $modules; do
+	modprobe -d "$kroot" -S "$kver" --show-depends "$m" >> "$work/deps.txt" ||
+		{ echo "vm: no module $m for $kver" >&2; exit 125; }
+done
+awk '$1 == "insmod" && !seen[$2]++ { print $2 }' "$work/deps.txt" > "$work/mods.txt"
 n=0
 while read -r m; do
 	n=$((n + 1))
@@ -84,6 +93,12 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in /mods/*.ko; do insmod \$m || echo "vm: insmod \$m failed"; done
 sleep 1
+# no udevd here: libudev (libcamera's device enumerator) skips a device
+# node udev has not seen, so each one gets the record udev would leave
+mkdir -p /run/udev/data
+for d in /sys/class/video4linux/* /sys/bus/media/devices/*; do
+	[ -e "\$d/dev" ] && echo "I:1" > /run/udev/data/c\$(cat \$d/dev)
+done
 echo "MOAT-VM-START \$(uname -r)"
 ${MOAT_VM_ENV:-} $progabs $args
 echo "MOAT-VM-EXIT \$?"
