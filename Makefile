@@ -175,23 +175,35 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+# with libcamera, its shim goes ahead of libmoat.a (whose
+# capture/libcam_none.c then stays in the archive)
+ifeq ($(HAVE_LIBCAMERA),1)
+$(BUILD)/bin/moatd: LDLIBS += $(LIBCAM_LIBS)
+$(BUILD)/bin/moatd: $(LIBCAM_OBJ)
+endif
 $(BUILD)/bin/moatd: $(BUILD)/obj/daemon/moatd.o $(LIB)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(LIB),$^) $(LIB) $(LDLIBS)
 
+ifeq ($(HAVE_LIBCAMERA),1)
+$(BUILD)/bin/moatctl: LDLIBS += $(LIBCAM_LIBS)
+$(BUILD)/bin/moatctl: $(LIBCAM_OBJ)
+endif
 $(BUILD)/bin/moatctl: LDLIBS += -lqrencode
 $(BUILD)/bin/moatctl: $(BUILD)/obj/tools/moatctl.o \
 	$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/moatctl/*.c)) $(LIB)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(LIB),$^) $(LIB) $(LDLIBS)
 
 # test_mp4 checks the viewer's MP4 writer, which lives with the viewer.
 $(BUILD)/tests/test_mp4: $(BUILD)/obj/tools/view/mp4.o
 # test_v4l2 seals in the VM and opens outside it with the demo's parts.
 $(BUILD)/tests/test_v4l2: $(BUILD)/obj/tools/demo/keys.o \
 	$(BUILD)/obj/tools/demo/seal.o $(BUILD)/obj/tools/demo/open.o
+# test_libcamera makes the hub's keys and the viewers' with the demo's.
+$(BUILD)/tests/test_libcamera: $(BUILD)/obj/tools/demo/keys.o
 
 .SECONDEXPANSION:
 # The test camera is GStreamer's RTSP server; nothing else links GStreamer.

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -41,6 +42,11 @@ int manager_up(char *why, size_t why_len)
 {
 	if (manager)
 		return 0;
+	/* libcamera tells what it does at INFO, on stderr: moat's own log
+	 * says what matters; its warnings and errors stay, and
+	 * LIBCAMERA_LOG_LEVELS still rules when set */
+	setenv("LIBCAMERA_LOG_LEVELS", "*:WARN", 0);
+
 	auto m = std::make_unique<CameraManager>();
 	int ret = m->start();
 
@@ -481,6 +487,18 @@ extern "C" void libcam_release(struct libcam *c, struct libcam_frame *f)
 	if (c->started && c->cam->queueRequest(r)) {
 		/* stopping, or the camera is gone: libcam_next says which */
 	}
+}
+
+extern "C" void libcam_format(const struct libcam *c, uint32_t *fourcc,
+			      uint32_t *width, uint32_t *height,
+			      uint32_t *stride)
+{
+	const StreamConfiguration &sc = c->config->at(0);
+
+	*fourcc = c->fourcc;
+	*width = sc.size.width;
+	*height = sc.size.height;
+	*stride = sc.stride;
 }
 
 extern "C" const char *libcam_describe(const struct libcam *c)

@@ -86,6 +86,10 @@ int libcam_next(struct libcam *c, struct libcam_frame *f);
 /* Gives the frame back to the camera (queued again at once). */
 void libcam_release(struct libcam *c, struct libcam_frame *f);
 
+/* The stream as configured: what each frame will be (V4L2 fourcc). */
+void libcam_format(const struct libcam *c, uint32_t *fourcc, uint32_t *width,
+		   uint32_t *height, uint32_t *stride);
+
 /* "Sensor B (platform/vimc.0 Sensor B): BGR888 640x480, 4 buffers" */
 const char *libcam_describe(const struct libcam *c);
 

@@ -126,7 +126,7 @@ static const struct cfg_key keys[] = {
 	{ S_RELAY, "port", T_PORT, HUB(relay_port), "7443", NULL, 1, 65535,
 	  "TCP port of the relay" },
 	{ S_CAMERA, "source", T_SOURCE, CAM(source), NULL, NULL, 0, 0,
-	  "file:/path/clip.h264 (Annex-B H.264), rtsp://host/path or v4l2:/dev/videoN" },
+	  "file:/path/clip.h264 (Annex-B H.264), rtsp://host/path, v4l2:/dev/videoN or libcamera:[ID] (a Pi camera module; no ID: the first)" },
 	{ S_CAMERA, "pace", T_ENUM, CAM(pace), "realtime", pace_enum, 0, 0,
 	  "file cameras: realtime (30 fps as recorded) or fast (benchmarks)" },
 	{ S_CAMERA, "loop", T_BOOL, CAM(loop), "yes", NULL, 0, 0,
@@ -144,7 +144,7 @@ static const struct cfg_key keys[] = {
 	{ S_CAMERA, "format", T_FOURCC, CAM(v4l2_format), "auto", NULL, 0, 0,
 	  "local cameras: auto (the camera's own H264, else NV12, else YUYV), h264, nv12 or yuyv" },
 	{ S_CAMERA, "size", T_WXH, CAM(width), "auto", NULL, 0, 0,
-	  "local cameras: WIDTHxHEIGHT, or auto (the largest the camera offers up to 1920x1080)" },
+	  "local cameras: WIDTHxHEIGHT, or auto (v4l2: the largest the camera offers up to 1920x1080; libcamera: its pipeline's choice for video)" },
 	{ S_CAMERA, "fps", T_UINT, CAM(fps), "30", NULL, 1, 120,
 	  "local cameras: frames a second" },
 	{ S_CAMERA, "bitrate", T_RATE, CAM(bitrate), "4M", NULL, 100000,
@@ -354,9 +354,16 @@ static int set_source(struct cfg_parser *p, const struct cfg_key *k,
 	struct cfg_camera *cam = p->cam;
 	const char *rest;
 
-	if (strlen(v) >= k->size || !printable(v) || strchr(v, ' '))
-		return bad(p, k, v,
-			   "is too long or has spaces or control characters");
+	if (strlen(v) >= k->size || !printable(v))
+		return bad(p, k, v, "is too long or has control characters");
+	/* libcamera's ids may have spaces ("platform/vimc.0 Sensor B") */
+	if (!strncmp(v, "libcamera:", 10)) {
+		cam->kind = CAM_LIBCAMERA;
+		strcpy(dst, v + 10);
+		return 0;
+	}
+	if (strchr(v, ' '))
+		return bad(p, k, v, "has spaces");
 	if (!strncmp(v, "file:", 5) && v[5] == '/') {
 		cam->kind = CAM_FILE;
 		rest = v + 5;
@@ -370,7 +377,7 @@ static int set_source(struct cfg_parser *p, const struct cfg_key *k,
 	} else {
 		return bad(
 			p, k, v,
-			"is not file:/path, rtsp://host/path or v4l2:/dev/videoN");
+			"is not file:/path, rtsp://host/path, v4l2:/dev/videoN or libcamera:[ID]");
 	}
 	strcpy(dst, rest);
 	return 0;

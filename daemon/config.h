@@ -28,7 +28,7 @@ enum {
 	CFG_ERR_MAX = 512,
 };
 
-enum cfg_source { CAM_FILE = 1, CAM_RTSP, CAM_V4L2 };
+enum cfg_source { CAM_FILE = 1, CAM_RTSP, CAM_V4L2, CAM_LIBCAMERA };
 enum cfg_pace { PACE_REALTIME = 1, PACE_FAST };
 enum cfg_cipher { CIPHER_AUTO = 0, CIPHER_AES256GCM, CIPHER_CHACHA20 };
 enum cfg_record { REC_OFF = 1, REC_CONTINUOUS, REC_EVENTS };
@@ -37,7 +37,8 @@ enum cfg_policy { POLICY_ENFORCE = 1, POLICY_OFF };
 struct cfg_camera {
 	char name[CFG_NAME_MAX + 1];
 	enum cfg_source kind;
-	char source[CFG_STR_MAX]; /* path, URL or device after the scheme */
+	char source[CFG_STR_MAX]; /* path, URL or device after the scheme
+				   * (libcamera: its id, "" the first) */
 	enum cfg_pace pace;
 	bool loop;
 	enum cfg_record record;
@@ -52,7 +53,7 @@ struct cfg_camera {
 	char mac[18]; /* aa:bb:cc:dd:ee:ff, or "" */
 	char ip[CFG_NAME_MAX + 16]; /* its address, or "" (from source) */
 	char interface[CFG_NAME_MAX]; /* the hub port it is on, or "" */
-	/* a local camera (v4l2:) */
+	/* a local camera (v4l2: or libcamera:) */
 	uint32_t v4l2_format; /* a fourcc, or 0: the best offered */
 	unsigned int width, height; /* 0: the largest up to 1920x1080 */
 	unsigned int fps;

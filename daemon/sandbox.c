@@ -334,6 +334,22 @@ static int seccomp(const struct sandbox *sb)
 		ALLOW_IF(io_uring_enter, 1,
 			 SCMP_A0(SCMP_CMP_EQ, (uint64_t)sb->uring_fd));
 	}
+	/* a libcamera camera: its threads queue and dequeue buffers and set
+	 * controls with ioctl on the devices it opened, and wait with
+	 * ppoll on its eventfds; it opens no file once streaming (an
+	 * attempt fails, EACCES, rather than killing the camera) */
+	if (!ret && sb->role == ROLE_WORKER && sb->libcamera) {
+		ret = allow_threads(ctx);
+		ALLOW(ioctl);
+		ALLOW(epoll_wait);
+		ALLOW(epoll_pwait);
+		if (!ret)
+			ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+					       SCMP_SYS(openat), 0);
+		/* on every thread: libcamera's started before this */
+		if (!ret)
+			ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	}
 	/* the sealer waits on its cameras with epoll (set up beforehand) */
 	if (!ret && sb->role == ROLE_SEALER) {
 		ALLOW(epoll_wait);

@@ -37,6 +37,10 @@ struct sandbox {
 	 * the ring that polls it (both opened before the sandbox). */
 	bool v4l2;
 	int dev_fd, uring_fd;
+	/* A camera libcamera drives: its threads run already (the filter
+	 * goes on all of them), ioctl on the devices it opened, no file
+	 * opened again. */
+	bool libcamera;
 };
 
 const char *role_name(enum role role);

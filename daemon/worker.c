@@ -20,6 +20,7 @@
 
 #include "capture/avlog.h"
 #include "capture/filecam.h"
+#include "capture/libcam.h"
 #include "capture/motion.h"
 #include "capture/rtsp.h"
 #include "capture/v4l2cam.h"
@@ -632,6 +633,132 @@ static int run_v4l2(struct worker_io *io, struct ring *r, struct motion **m)
 	return ret ? 1 : 0;
 }
 
+/* ---- a camera libcamera drives (a Pi camera module) ---- */
+
+enum { LIBCAM_STALL_MS = 5000 };
+
+/* The frame as one buffer for the encoder: a planar frame's planes
+ * follow one another in one mapping (libcamera allocates them so). */
+static size_t libcam_len(const struct libcam_frame *f)
+{
+	const uint8_t *end = f->plane[0] + f->plane_len[0];
+
+	for (unsigned int i = 1; i < f->n_planes; i++)
+		if (f->plane[i] + f->plane_len[i] > end)
+			end = f->plane[i] + f->plane_len[i];
+	return (size_t)(end - f->plane[0]);
+}
+
+static int capture_libcam(struct worker_io *io, struct libcam *c,
+			  struct swenc *enc, struct ring *r, struct motion **m)
+{
+	struct ring_sink rs = {
+		.io = io, .r = r, .m = m,
+		.live = io->cam->record == REC_OFF ? PFL_LIVE : 0,
+	};
+	struct swenc_sink sink = { &rs, sink_reserve, sink_commit };
+	uint64_t last = mono_ns();
+	bool key = false;
+
+	while (!role_stopping()) {
+		struct libcam_frame f;
+		int ret = libcam_next(c, &f);
+
+		if (ret == 1) {
+			/* the driver's CLOCK_MONOTONIC stamp, as wall time */
+			uint64_t age_us = (mono_ns() - f.ts_ns) / 1000;
+			bool moving;
+
+			ret = swenc_frame(enc, f.plane[0], libcam_len(&f),
+					  cap_now_us() - age_us, key, &sink);
+			libcam_release(c, &f);
+			last = mono_ns();
+			if (ret < 0)
+				return fail(io, rs.err ? rs.err : ret, "%s",
+					    capture_why(rs.err ? rs.err : ret));
+			if (ret == 0) {
+				/* no room: a realtime camera cannot wait */
+				if (!io->st->drops_rec++)
+					log_warn("camera %s: pipeline full, a frame lost",
+						 io->cam->name);
+				continue;
+			}
+			io->st->converted = swenc_converted(enc);
+			moving = io->st->motion;
+			key = moving && !rs.motion_was;
+			rs.motion_was = moving;
+			if (io->st->err[0] && io->st->frames > 30 * 30)
+				io->st->err[0] = 0;
+			continue;
+		}
+		if (ret == -EIO) {
+			io->st->drops_rec++; /* the camera failed that frame */
+			continue;
+		}
+		if (ret == -ENODEV)
+			return fail(io, ret,
+				    "the camera %s is gone; it is opened again when it returns",
+				    libcam_describe(c));
+		if (ret < 0)
+			return fail(io, ret, "%s", capture_why(ret));
+		if (mono_ns() - last > (uint64_t)LIBCAM_STALL_MS * 1000000u)
+			return fail(io, -ETIMEDOUT,
+				    "the camera sent no frame for %d s",
+				    LIBCAM_STALL_MS / 1000);
+		{
+			struct pollfd p = { .fd = libcam_fd(c), .events = POLLIN };
+
+			poll(&p, 1, 1000);
+		}
+	}
+	return 0;
+}
+
+static int run_libcam(struct worker_io *io, struct ring *r, struct motion **m)
+{
+	struct libcam_opts o = { .id = io->cam->source,
+				 .width = io->cam->width,
+				 .height = io->cam->height,
+				 .fps = io->cam->fps };
+	struct swenc_opts eo = { .fps = io->cam->fps,
+				 .bitrate = (uint32_t)io->cam->bitrate };
+	struct libcam *c = NULL;
+	struct swenc *enc = NULL;
+	char why[256] = "";
+	/* libcamera's threads, its devices and the encoder's set-up: all
+	 * before the sandbox */
+	int ret = libcam_open(&o, &c, why, sizeof(why));
+
+	if (!ret) {
+		libcam_format(c, &eo.fourcc, &eo.width, &eo.height,
+			      &eo.bytesperline);
+		ret = swenc_open(&eo, &enc, why, sizeof(why));
+	}
+	if (ret) {
+		io->st->err_us = cap_now_us();
+		snprintf(io->st->err, sizeof(io->st->err),
+			 "cannot open libcamera:%.60s: %s",
+			 io->cam->source[0] ? io->cam->source : "(the first)",
+			 why);
+		log_err("camera %s: %s", io->cam->name, io->st->err);
+		libcam_close(c);
+		return 1;
+	}
+	io->sb.libcamera = true;
+	ret = sandbox_enter(&io->sb);
+	if (!ret) {
+		log_info("camera %s: %s, libx264", io->cam->name,
+			 libcam_describe(c));
+		ret = capture_libcam(io, c, enc, r, m);
+	}
+	if (ret < 0 && !role_stopping())
+		log_err("camera %s: %s; moatd will start it again",
+			io->cam->name, io->st->err + strlen("camera failed: "));
+	swenc_close(enc);
+	libcam_close(c);
+	return ret ? 1 : 0;
+}
+
 /*
  * An IP camera: its name is resolved while the worker can still read
  * /etc; it connects under the sandbox with the network open to the
@@ -716,6 +843,11 @@ int worker_main(struct worker_io *io)
 	ret = ring_map(&io->p, true, &r);
 	if (!ret && io->cam->kind == CAM_V4L2) {
 		ret = run_v4l2(io, &r, &m);
+		motion_free(m);
+		return ret;
+	}
+	if (!ret && io->cam->kind == CAM_LIBCAMERA) {
+		ret = run_libcam(io, &r, &m);
 		motion_free(m);
 		return ret;
 	}

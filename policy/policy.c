@@ -7,12 +7,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netlink.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -259,13 +261,32 @@ out:
 	return ret;
 }
 
+int policy_nft_kernel(char *why, size_t why_len)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+
+	if (fd < 0) {
+		int err = errno;
+
+		snprintf(why, why_len,
+			 "the kernel has no nf_tables (netlink: %s): modprobe nf_tables, or use a kernel with CONFIG_NF_TABLES",
+			 strerror(err));
+		return -err;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Runs text through libnftables (a dry run first if asked). */
 static int nft_run(const char *text, bool dry, char *out, size_t out_len,
 		   char *err, size_t err_len)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-	int ret;
+	struct nft_ctx *nft;
+	int ret = policy_nft_kernel(err, err_len);
 
+	if (ret)
+		return ret;
+	nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!nft) {
 		snprintf(err, err_len, "cannot start libnftables");
 		return -ENOMEM;

@@ -59,6 +59,13 @@ int policy_camera_addr(const struct cfg_camera *cam, char *ip, size_t ip_len,
  */
 int policy_apply(const char *text, char *err, size_t err_len);
 
+/*
+ * Whether the kernel answers nftables' netlink (NETLINK_NETFILTER): 0, or
+ * -errno with the reason in why. Asked before libnftables starts, which
+ * exits the process when it cannot open that socket.
+ */
+int policy_nft_kernel(char *why, size_t why_len);
+
 /* Deletes the table; 0 also when there was none. */
 int policy_remove(char *err, size_t err_len);
 

@@ -124,6 +124,20 @@ static void test_values(void)
 		      !c.cams[1].loop && c.cams[1].record == REC_EVENTS &&
 		      c.cams[2].loop,
 	      "camera values and per-camera defaults");
+	/* libcamera's ids may have spaces; none: the first camera */
+	snprintf(text, sizeof(text),
+		 "%s[camera m]\nsource = libcamera:platform/vimc.0 Sensor B\n"
+		 "[camera n]\nsource = libcamera:\n",
+		 base);
+	{
+		struct cfg l;
+
+		CHECK(cfg_parse("t", text, strlen(text), &l, err) == 0, "%s", err);
+		CHECK(l.n_cams == 3 && l.cams[1].kind == CAM_LIBCAMERA &&
+			      !strcmp(l.cams[1].source, "platform/vimc.0 Sensor B") &&
+			      l.cams[2].kind == CAM_LIBCAMERA && !l.cams[2].source[0],
+		      "libcamera: sources, an id with spaces and none");
+	}
 	CHECK(c.cams[1].motion_sensitivity == 80 &&
 		      c.cams[1].n_motion_ignore == 2 &&
 		      c.cams[1].motion_ignore[1].x == 70 &&
@@ -169,7 +183,9 @@ static void test_mistakes(void)
 	expect_err("[relay]\naddress = h\n[camera x]\npace = fast\n",
 		   "[camera x] has no `source'");
 	expect_err("[relay]\naddress = h\n[camera x]\nsource = http://a\n",
-		   "is not file:/path, rtsp://host/path or v4l2:/dev/videoN");
+		   "is not file:/path, rtsp://host/path, v4l2:/dev/videoN or libcamera:[ID]");
+	expect_err("[relay]\naddress = h\n[camera x]\nsource = file:/a b\n",
+		   "source `file:/a b' has spaces");
 	expect_err("[relay]\naddress = h\n[camera x]\nsource = file:/a\n"
 		   "[camera x]\n",
 		   "line 5: camera `x' is already defined at line 3");

@@ -20,15 +20,24 @@
  *   path), and libavcodec decodes every access unit back to a picture of
  *   the same size whose bars have the luma they should;
  * - every buffer is given back, none failed; the camera opens again
- *   after it is closed.
+ *   after it is closed;
+ * - moatd with `source = libcamera:ID' seals the camera (each frame
+ *   converted once for libx264, no copy of frame bytes) under the
+ *   worker's sandbox (seccomp on every libcamera thread); a worker
+ *   killed is started again and takes the camera again; the relay in
+ *   the VM stores the streams, and outside, a viewer whose key never
+ *   went in opens every one and decodes the bars.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +48,11 @@
 
 #include "capture/libcam.h"
 #include "capture/swenc.h"
+#include "crypto/keystore.h"
 #include "tests/lib/check.h"
+#include "tests/lib/hub.h"
+#include "tests/lib/vmhub.h"
+#include "tools/demo/demo.h"
 
 enum { FRAMES = 120, ENCODED = 60, AU_MAX = 8 << 20 };
 
@@ -173,7 +186,9 @@ out:
 	avcodec_free_context(&ctx);
 }
 
-static int in_vm(void)
+static void hub_in_vm(const char *self, const char *keys, const char *id);
+
+static int in_vm(const char *self, const char *keys)
 {
 	struct libcam_info info[8];
 	struct libcam_opts o = { .width = 640, .height = 480, .fps = 30 };
@@ -315,8 +330,10 @@ static int in_vm(void)
 	decode_back(w, h);
 	free(aus);
 
+	why[0] = '\0';
 	ret = libcam_open(&o, &c, why, sizeof(why));
-	CHECK(ret == 0, "closed, the camera opens again: %s", why);
+	CHECK(ret == 0, "closed, the camera opens again%s%s", why[0] ? ": " : "",
+	      why);
 	if (!ret) {
 		ret = next_frame(c, &f, 10000);
 		CHECK(ret == 1, "and streams");
@@ -324,7 +341,188 @@ static int in_vm(void)
 			libcam_release(c, &f);
 		libcam_close(c);
 	}
+	if (keys)
+		hub_in_vm(self, keys, info[cam].id);
 	return test_done("test_libcamera");
+}
+
+/* The first process running as uid (a role's user), or 0. */
+static pid_t pid_of_uid(uid_t uid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t pid = 0;
+
+	while (d && !pid && (e = readdir(d))) {
+		char path[300];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+		    !stat(path, &st) && st.st_uid == uid)
+			pid = atoi(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return pid;
+}
+
+/* The threads of pid, and how many of them run under a seccomp filter
+ * (Seccomp: 2) with no_new_privs. */
+static void confined_threads(pid_t pid, int *threads, int *filtered)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+
+	*threads = *filtered = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		char st[4096], file[400];
+		size_t n;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/status", path, e->d_name);
+		f = fopen(file, "r");
+		if (!f)
+			continue;
+		n = fread(st, 1, sizeof(st) - 1, f);
+		st[n] = '\0';
+		fclose(f);
+		(*threads)++;
+		*filtered += strstr(st, "\nSeccomp:\t2\n") &&
+			     strstr(st, "\nNoNewPrivs:\t1\n");
+	}
+	if (d)
+		closedir(d);
+}
+
+/* What `moatctl doctor' says of a moat.conf whose camera is
+ * libcamera:id, in out. */
+static void doctor_on(const char *bin, const char *id, char *out, size_t len)
+{
+	char cmd[PATH_MAX + 128];
+	FILE *f = fopen("/hub/doctor.conf", "w");
+
+	if (f) {
+		fprintf(f, "[hub]\nkeys = /hub/keys\nspool = /hub/spool-doctor\ncontrol = /hub/doctor.sock\npolicy = off\n"
+			   "[relay]\naddress = 127.0.0.1\nport = 7443\n"
+			   "[camera module]\nsource = libcamera:%s\n",
+			id);
+		fclose(f);
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "%s/../bin/moatctl --config /hub/doctor.conf doctor 2>&1", bin);
+	run_cmd(cmd, out, len);
+}
+
+/* `moatctl cameras' lists the camera with what moat would do, and
+ * `moatctl doctor' finds the one moat.conf names, or says which there
+ * are when it names another. */
+static void listed(const char *bin, const char *id)
+{
+	char cmd[PATH_MAX + 128], out[1 << 16], want[512];
+
+	snprintf(cmd, sizeof(cmd), "%s/../bin/moatctl cameras --json", bin);
+	run_cmd(cmd, out, sizeof(out));
+	snprintf(want, sizeof(want),
+		 "{\"libcamera\": \"%s\", \"model\": \"Sensor B\", \"source\": \"libcamera:%s\", \"plan\": \"BGR888 into libx264\", \"takes\": \"BGR888\", \"formats\": [{\"format\": \"BGR888\", \"max_width\": ",
+		 id, id);
+	CHECK(strstr(out, want) != NULL,
+	      "moatctl cameras --json lists the camera, its source line and that moat takes BGR888 into libx264: %.400s",
+	      out);
+	doctor_on(bin, id, out, sizeof(out));
+	snprintf(want, sizeof(want), "module: libcamera finds %s (Sensor B)", id);
+	CHECK(strstr(out, want) != NULL,
+	      "moatctl doctor finds the camera moat.conf names: %.600s", out);
+	doctor_on(bin, "imx708", out, sizeof(out));
+	snprintf(want, sizeof(want),
+		 "module: libcamera finds no camera imx708 (it finds: %s)", id);
+	CHECK(strstr(out, want) != NULL,
+	      "and, for a camera that is not there, says which there are: %.600s",
+	      out);
+}
+
+static void hub_in_vm(const char *self, const char *keys, const char *id)
+{
+	const char *sock = VM_HUB_SOCK;
+	char bin[PATH_MAX], camera[512];
+	int64_t sealed, after, restarts;
+	pid_t r, d, w;
+
+	snprintf(bin, sizeof(bin), "%s", self);
+	*strrchr(bin, '/') = '\0';
+	vm_users();
+	mkdir("/hub", 0755);
+	listed(bin, id);
+	snprintf(camera, sizeof(camera),
+		 "[camera module]\nsource = libcamera:%s\nsize = 640x480\nfps = 30\nbitrate = 1M\n",
+		 id);
+	vm_hub_start(self, keys, camera, &r, &d);
+	sealed = vm_wait_for(sock, "frames_sealed", 60, 120);
+	CHECK(sealed >= 60,
+	      "moatd with a libcamera: camera (BGR888 into libx264): %lld frames sealed",
+	      (long long)sealed);
+	CHECK(vm_status_num(sock, "copies") == 0 &&
+		      vm_status_num(sock, "converted") >= 60,
+	      "no copy of frame bytes before the sealer; every frame converted once for the encoder (%lld)",
+	      (long long)vm_status_num(sock, "converted"));
+	/* the worker dies (as a crash would): moatd starts another, which
+	 * must get the camera back from the kernel and libcamera */
+	w = pid_of_uid(990);
+	{
+		int threads, filtered;
+
+		confined_threads(w, &threads, &filtered);
+		CHECK(threads > 1 && filtered == threads,
+		      "every thread of the worker (libcamera's too) is under its seccomp filter with no new privileges (%d of %d)",
+		      filtered, threads);
+	}
+	CHECK(w > 0 && !kill(w, SIGKILL), "the camera's worker killed (pid %d)",
+	      (int)w);
+	restarts = vm_wait_for(sock, "restarts", 1, 30);
+	sealed = vm_status_num(sock, "frames_sealed");
+	after = vm_wait_for(sock, "frames_sealed", sealed + 30, 90);
+	CHECK(restarts >= 1 && after >= sealed + 30,
+	      "moatd started it again and it took the camera: %lld more frames sealed (%lld restarts)",
+	      (long long)(after - sealed), (long long)restarts);
+	vm_hub_stop(r, d);
+	{
+		int n = vm_export_relay("/hub/relay");
+
+		CHECK(n >= 3, "the relay holds %d streams", n);
+	}
+	if (check_failures || getenv("MOAT_TEST_VERBOSE"))
+		if (system("tail -30 /hub/moatd.log"))
+			printf("(no moatd log)\n");
+}
+
+/* Outside: what moatd in the VM sent its relay, opened as the viewer,
+ * decoded, with vimc's bars (white, yellow, black) where they should be. */
+static void relay_outside(const char *log, const struct demo_keys *k)
+{
+	struct aus a = { 0 };
+	size_t streams, ok;
+	int w = 0, h = 0, pictures, y[3] = { -1, -1, -1 };
+	/* libcamera makes vimc's 640x480 636x480 (its scaler's steps) */
+	const uint32_t xy[3][2] = { { bar_x(636, 0), bar_y(480) },
+				    { bar_x(636, 1), bar_y(480) },
+				    { bar_x(636, 7), bar_y(480) } };
+
+	streams = vm_relay_open(log, &k->ident[0], &a, &ok);
+	CHECK(streams >= 3 && ok == streams,
+	      "the viewer outside opens every stream moatd in the VM sent (%zu of %zu), %zu frames",
+	      ok, streams, a.n);
+	pictures = aus_decoded(&a, &w, &h, xy, y, 3);
+	CHECK(pictures > 0 && (size_t)pictures == a.n && w == 636 && h == 480,
+	      "and they decode: %d pictures of %zu, %dx%d", pictures, a.n, w, h);
+	CHECK(y[0] > 165 && y[0] < 195 && y[1] > 147 && y[1] < 177 && y[2] < 32,
+	      "showing the camera's bars (luma: white %d, yellow %d, black %d)",
+	      y[0], y[1], y[2]);
+	free(a.buf);
 }
 
 /* libcamera's vimc IPA module and its files, for the VM. */
@@ -352,14 +550,15 @@ static int ipa_files(char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], files[4096], cache[PATH_MAX], log[128],
-		cmd[3 * PATH_MAX];
+	char self[PATH_MAX], files[4 * PATH_MAX], cache[PATH_MAX], log[128],
+		cmd[4 * PATH_MAX];
 	const char *src = getenv("MOAT_SRC");
+	static struct demo_keys k;
 	ssize_t n;
 	int st;
 
 	if (argc > 1 && !strcmp(argv[1], "--in-vm"))
-		return in_vm();
+		return in_vm(argv[0], argc > 2 ? argv[2] : NULL);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return 1;
@@ -367,23 +566,49 @@ int main(int argc, char **argv)
 	CHECK(ipa_files(files, sizeof(files)) >= 3,
 	      "libcamera's vimc IPA module is installed (libcamera-ipa; sudo make deps): %s",
 	      files);
+	/* the hub's key store goes in; the viewers' keys stay out here */
+	CHECK(demo_keys_make(&k, NULL) == 0, "a hub key store, two viewers");
+	snprintf(cmd, sizeof(cmd), "find %s/hub -type f", k.dir);
+	run_cmd(cmd, files + strlen(files), sizeof(files) - strlen(files));
+	for (char *p = files; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	{
+		/* moatd and the relay run in the VM too */
+		char bin[PATH_MAX];
+
+		snprintf(bin, sizeof(bin), "%s", self);
+		*strrchr(bin, '/') = '\0';
+		snprintf(files + strlen(files), sizeof(files) - strlen(files),
+			 " %s/../bin/moatd %s/../bin/moat-relay %s/../bin/moatctl",
+			 bin, bin, bin);
+	}
 	setenv("MOAT_VM_FILES", files, 1);
 	setenv("MOAT_VM_MODULES", "vimc", 1);
 	/* libcamera says what it does at INFO; its warnings and errors stay */
-	setenv("MOAT_VM_ENV", "LIBCAMERA_LOG_LEVELS=*:WARN", 1);
+	setenv("MOAT_VM_ENV",
+	       getenv("MOAT_TEST_VERBOSE") ?
+		       "LIBCAMERA_LOG_LEVELS=*:WARN MOAT_TEST_VERBOSE=1" :
+		       "LIBCAMERA_LOG_LEVELS=*:WARN",
+	       1);
 	snprintf(cache, sizeof(cache), "%s/build/vm", src && *src ? src : ".");
 	snprintf(log, sizeof(log), "/tmp/moat-vm-libcamera-%d.log", (int)getpid());
-	snprintf(cmd, sizeof(cmd), "'%s/tests/vm/vm.sh' '%s' '%s' '%s' --in-vm",
-		 src && *src ? src : ".", cache, log, self);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s/tests/vm/vm.sh' '%s' '%s' '%s' --in-vm '%s/hub'",
+		 src && *src ? src : ".", cache, log, self, k.dir);
 	printf("this kernel has no V4L2: booting Debian's stock kernel, with vimc built for it, under qemu (%s)\n",
 	       log);
 	fflush(stdout);
 	st = system(cmd);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) == 125) {
 		printf("the VM did not run the test; its console is in %s\n", log);
+		demo_keys_remove(&k);
 		return 1;
 	}
 	CHECK(WEXITSTATUS(st) == 0, "every check inside the VM passed");
+	relay_outside(log, &k);
+	demo_keys_wipe(&k);
+	demo_keys_remove(&k);
 	if (!check_failures)
 		unlink(log);
 	return test_done("test_libcamera");

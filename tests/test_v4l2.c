@@ -43,6 +43,7 @@
 #include "crypto/streamfile.h"
 #include "tests/lib/check.h"
 #include "tests/lib/hub.h"
+#include "tests/lib/vmhub.h"
 #include "tests/lib/vmout.h"
 #include "tools/demo/demo.h"
 
@@ -262,84 +263,6 @@ static void unbind(int fd)
 
 /* ---- raw camera -> libx264 -> sealed records ---- */
 
-/* The encoder's sink: access units appended to a growing buffer, as
- * they would go into a ring slot. */
-enum { AUS_MAX = 512 };
-struct aus {
-	uint8_t *buf;
-	size_t len, cap, n, keys;
-	bool key_at[AUS_MAX];
-	size_t at[AUS_MAX], size[AUS_MAX]; /* each access unit */
-	size_t reserved;
-};
-
-static uint8_t *aus_reserve(void *arg, size_t len, size_t pad)
-{
-	struct aus *a = arg;
-
-	if (a->cap - a->len < len + pad) {
-		size_t cap = (a->len + len + pad) * 2;
-		uint8_t *p = realloc(a->buf, cap);
-
-		if (!p)
-			return NULL;
-		a->buf = p;
-		a->cap = cap;
-	}
-	a->reserved = len;
-	return a->buf + a->len;
-}
-
-static int aus_commit(void *arg, size_t len, bool key, uint64_t ts_us)
-{
-	struct aus *a = arg;
-
-	(void)ts_us;
-	if (len > a->reserved)
-		return -EINVAL;
-	if (a->n < AUS_MAX) {
-		a->key_at[a->n] = key;
-		a->at[a->n] = a->len;
-		a->size[a->n] = len;
-	}
-	a->keys += key;
-	a->len += len;
-	a->n++;
-	return 0;
-}
-
-/* How many pictures libavcodec's H.264 decoder gets from the AUs. */
-static int decoded(const struct aus *a, int *w, int *h)
-{
-	const AVCodec *c = avcodec_find_decoder(AV_CODEC_ID_H264);
-	AVCodecContext *ctx = c ? avcodec_alloc_context3(c) : NULL;
-	AVPacket *pkt = av_packet_alloc();
-	AVFrame *f = av_frame_alloc();
-	int n = 0;
-
-	if (!ctx || !pkt || !f || avcodec_open2(ctx, c, NULL) < 0)
-		goto out;
-	/* an access unit a packet, then drain */
-	for (size_t i = 0; i <= a->n && i <= AUS_MAX; i++) {
-		if (i < a->n && i < AUS_MAX) {
-			pkt->data = a->buf + a->at[i];
-			pkt->size = (int)a->size[i];
-		}
-		if (avcodec_send_packet(ctx, i < a->n && i < AUS_MAX ? pkt : NULL) < 0)
-			break;
-		while (avcodec_receive_frame(ctx, f) >= 0) {
-			*w = f->width;
-			*h = f->height;
-			n++;
-		}
-	}
-out:
-	av_frame_free(&f);
-	av_packet_free(&pkt);
-	avcodec_free_context(&ctx);
-	return n;
-}
-
 static void encode(int fd, uint32_t fourcc, struct aus *a)
 {
 	struct v4l2_request rq = { fourcc, 640, 480, 30, 4, false };
@@ -376,7 +299,7 @@ static void encode(int fd, uint32_t fourcc, struct aus *a)
 		      swenc_dropped(e) == 0,
 	      "%s: %llu frames converted to NV12 before encoding (NV12 itself: none), none dropped",
 	      fc, e ? (unsigned long long)swenc_converted(e) : 0ULL);
-	CHECK(decoded(a, &w, &h) == 45 && w == 640 && h == 480,
+	CHECK(aus_decoded(a, &w, &h, NULL, NULL, 0) == 45 && w == 640 && h == 480,
 	      "%s: libavcodec decodes all 45 pictures, %dx%d", fc, w, h);
 	swenc_close(e);
 	v4l2_stop(&s);
@@ -457,32 +380,6 @@ static void encode_and_seal(int fd, const char *keys)
 
 /* ---- moatd itself in the VM, with the camera ---- */
 
-static int64_t status_num(const char *sock, const char *key)
-{
-	char *st = NULL;
-	int64_t v = -1;
-
-	if (!ctl_request(sock, "status json", &st) && st)
-		v = json_num(st, NULL, key);
-	free(st);
-	return v;
-}
-
-/* Waits (up to secs) until status says key >= want. */
-static int64_t wait_for(const char *sock, const char *key, int64_t want,
-			int secs)
-{
-	int64_t v = -1;
-
-	for (int i = 0; i < secs * 10; i++) {
-		v = status_num(sock, key);
-		if (v >= want)
-			break;
-		usleep(100000);
-	}
-	return v;
-}
-
 static bool sysfs_write(const char *path, const char *v)
 {
 	FILE *f = fopen(path, "w");
@@ -490,73 +387,31 @@ static bool sysfs_write(const char *path, const char *v)
 	return f && fputs(v, f) >= 0 && fclose(f) == 0;
 }
 
-/* The users moatd runs its roles as, and loopback, in the bare VM. */
-static void vm_host_setup(void)
-{
-	FILE *f = fopen("/etc/passwd", "w");
-
-	mkdir("/etc", 0755);
-	f = f ? f : fopen("/etc/passwd", "w");
-	if (f) {
-		fputs("root:x:0:0:root:/:/bin/sh\n"
-		      "moat-cam:x:990:990::/nonexistent:/bin/false\n"
-		      "moat-seal:x:991:991::/nonexistent:/bin/false\n"
-		      "moat-up:x:992:992::/nonexistent:/bin/false\n", f);
-		fclose(f);
-	}
-	f = fopen("/etc/group", "w");
-	if (f) {
-		fputs("root:x:0:\nmoat-cam:x:990:\nmoat-seal:x:991:\nmoat-up:x:992:\n",
-		      f);
-		fclose(f);
-	}
-	if (system("ip link set lo up"))
-		printf("  (loopback: ip link failed)\n");
-}
-
 static void hub_in_vm(const char *self, const char *keys, const char *video)
 {
-	char bin[PATH_MAX], moatd[PATH_MAX + 32], relay[PATH_MAX + 32],
-		conf[] = "/hub/moat.conf", sock[] = "/hub/ctl.sock";
-	char *relay_argv[] = { relay, "--dir", "/hub/relay", "--listen",
-			       "127.0.0.1:7443", NULL };
-	char *moatd_argv[] = { moatd, "--config", conf, NULL };
+	const char *sock = VM_HUB_SOCK;
+	char camera[256];
 	pid_t r, d;
 	int64_t sealed, restarts, after;
-	FILE *f;
 
-	vm_host_setup();
-	snprintf(bin, sizeof(bin), "%s", self);
-	*strrchr(bin, '/') = '\0';
-	snprintf(moatd, sizeof(moatd), "%s/../bin/moatd", bin);
-	snprintf(relay, sizeof(relay), "%s/../bin/moat-relay", bin);
-	mkdir("/hub", 0755);
-	f = fopen(conf, "w");
-	if (f) {
-		fprintf(f,
-			"[hub]\nkeys = %s\nspool = /hub/spool\ncontrol = %s\npolicy = off\n"
-			"[relay]\naddress = 127.0.0.1\nport = 7443\n"
-			"[camera desk]\nsource = v4l2:%s\nformat = yuyv\nsize = 640x480\nfps = 30\nbitrate = 1M\n",
-			keys, sock, video);
-		fclose(f);
-	}
-	r = spawn_logged(relay_argv, "/hub/relay.log");
-	usleep(300000);
-	d = spawn_logged(moatd_argv, "/hub/moatd.log");
-	sealed = wait_for(sock, "frames_sealed", 60, 90);
+	snprintf(camera, sizeof(camera),
+		 "[camera desk]\nsource = v4l2:%s\nformat = yuyv\nsize = 640x480\nfps = 30\nbitrate = 1M\n",
+		 video);
+	vm_hub_start(self, keys, camera, &r, &d);
+	sealed = vm_wait_for(sock, "frames_sealed", 60, 90);
 	CHECK(sealed >= 60,
 	      "moatd with a v4l2: camera (YUYV 640x480 into libx264): %lld frames sealed",
 	      (long long)sealed);
 	/* (the camera's "copies" comes first in the status, before the
 	 * sealer's) */
-	CHECK(status_num(sock, "copies") == 0 &&
-		      status_num(sock, "converted") >= 60,
+	CHECK(vm_status_num(sock, "copies") == 0 &&
+		      vm_status_num(sock, "converted") >= 60,
 	      "no copy of frame bytes before the sealer; every YUYV frame converted once for the encoder (%lld)",
-	      (long long)status_num(sock, "converted"));
+	      (long long)vm_status_num(sock, "converted"));
 	/* the camera goes away, and comes back */
 	CHECK(sysfs_write("/sys/bus/platform/drivers/vivid/unbind", "vivid.0"),
 	      "the camera unplugged (vivid unbound)");
-	restarts = wait_for(sock, "restarts", 1, 30);
+	restarts = vm_wait_for(sock, "restarts", 1, 30);
 	{
 		char *st = NULL;
 
@@ -567,37 +422,18 @@ static void hub_in_vm(const char *self, const char *keys, const char *video)
 		      st ? strstr(st, "\"error\"") : "no status");
 		free(st);
 	}
-	sealed = status_num(sock, "frames_sealed");
+	sealed = vm_status_num(sock, "frames_sealed");
 	CHECK(sysfs_write("/sys/bus/platform/drivers/vivid/bind", "vivid.0"),
 	      "plugged in again (vivid bound)");
-	after = wait_for(sock, "frames_sealed", sealed + 30, 90);
+	after = vm_wait_for(sock, "frames_sealed", sealed + 30, 90);
 	CHECK(restarts >= 1 && after >= sealed + 30,
 	      "moatd opened it again when it returned: %lld more frames sealed (%lld restarts)",
 	      (long long)(after - sealed), (long long)restarts);
-	kill(d, SIGTERM);
-	waitpid(d, NULL, 0);
-	kill(r, SIGTERM);
-	waitpid(r, NULL, 0);
+	vm_hub_stop(r, d);
 	{
 		/* the relay's store, out to the viewer outside */
-		FILE *l = popen("find /hub/relay -type f -name '*.moat' | sort", "r");
-		char line[512];
-		int n = 0;
+		int n = vm_export_relay("/hub/relay");
 
-		while (l && fgets(line, sizeof(line), l)) {
-			char name[32];
-			size_t len;
-			uint8_t *b;
-
-			line[strcspn(line, "\n")] = '\0';
-			b = read_all(line, &len);
-			snprintf(name, sizeof(name), "relay-%d", n++);
-			if (b)
-				vmout_put(name, b, len);
-			free(b);
-		}
-		if (l)
-			pclose(l);
 		CHECK(n >= 3, "the relay holds %d streams", n);
 	}
 	if (check_failures)
@@ -715,46 +551,18 @@ static void viewer_outside(const char *log, const struct demo_keys *k)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-/* Every frame the viewer gets from a stream, appended. */
-static int collect(void *arg, const struct frame_hdr *f, const uint8_t *p,
-		   size_t len)
-{
-	struct aus *a = arg;
-	uint8_t *dst = aus_reserve(a, len, 0);
-
-	(void)f;
-	if (!dst)
-		return -ENOMEM;
-	memcpy(dst, p, len);
-	return aus_commit(a, len, f->flags & FRAME_F_KEY, f->ts_us);
-}
-
 /* Outside: what moatd in the VM sent its relay, opened as the viewer. */
 static void relay_outside(const char *log, const struct demo_keys *k)
 {
 	struct aus a = { 0 };
-	size_t streams = 0, ok = 0;
+	size_t streams, ok;
 	int w = 0, h = 0, pictures;
 
-	for (int i = 0; i < 10000; i++) {
-		struct sf_result res;
-		char name[32];
-		size_t len;
-		uint8_t *b;
-
-		snprintf(name, sizeof(name), "relay-%d", i);
-		b = vmout_get(log, name, &len);
-		if (!b)
-			break;
-		streams++;
-		ok += sf_open_buf(b, len, &k->ident[0], collect, &a, &res) == 0;
-		sf_result_free(&res);
-		free(b);
-	}
+	streams = vm_relay_open(log, &k->ident[0], &a, &ok);
 	CHECK(streams >= 3 && ok == streams,
 	      "the viewer outside opens every stream moatd in the VM sent (%zu of %zu), %zu frames",
 	      ok, streams, a.n);
-	pictures = decoded(&a, &w, &h);
+	pictures = aus_decoded(&a, &w, &h, NULL, NULL, 0);
 	CHECK(pictures > 0 && (size_t)pictures == a.n,
 	      "and they decode: %d pictures of %zu, %dx%d", pictures, a.n, w, h);
 	CHECK(w == 640 && h == 480, "640x480, as the camera was set");

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* moatctl cameras: the local cameras this machine has (docs/CAMERAS.md). */
 #include <fcntl.h>
+#include <linux/videodev2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "capture/libcam.h"
 #include "capture/v4l2.h"
 #include "capture/v4l2cam.h"
 #include "common/sbuf.h"
@@ -62,7 +64,60 @@ static void camera_text(struct sbuf *b, const char *path,
 	}
 }
 
-/* Every V4L2 device, and what moat would do with it. */
+/* What a libcamera: camera would do: the format the shim would take
+ * (its order: NV12, YUV420, YUYV, then packed RGB), or NULL. */
+static const char *libcam_takes(const struct libcam_info *in)
+{
+	static const uint32_t order[] = { V4L2_PIX_FMT_NV12,
+					  V4L2_PIX_FMT_YUV420,
+					  V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_RGB24,
+					  V4L2_PIX_FMT_BGR24 };
+
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (unsigned int i = 0; i < in->n_formats; i++)
+			if (in->fourcc[i] == order[o])
+				return in->format_name[i];
+	return NULL;
+}
+
+static void libcam_json(struct sbuf *b, const struct libcam_info *in)
+{
+	const char *take = libcam_takes(in);
+
+	sb_printf(b, "{\"libcamera\": \"");
+	sb_json_str(b, in->id);
+	sb_printf(b, "\", \"model\": \"");
+	sb_json_str(b, in->model);
+	sb_printf(b, "\", \"source\": \"libcamera:");
+	sb_json_str(b, in->id);
+	sb_printf(b, "\", \"plan\": \"%s%s\", \"takes\": \"%s\", \"formats\": [",
+		  take ? take : "nothing moat takes",
+		  take ? " into libx264" : "", take ? take : "");
+	for (unsigned int i = 0; i < in->n_formats; i++) {
+		sb_printf(b, "%s{\"format\": \"", i ? ", " : "");
+		sb_json_str(b, in->format_name[i]);
+		sb_printf(b, "\", \"max_width\": %u, \"max_height\": %u}",
+			  in->max_w[i], in->max_h[i]);
+	}
+	sb_printf(b, "]}");
+}
+
+static void libcam_text(struct sbuf *b, const struct libcam_info *in)
+{
+	const char *take = libcam_takes(in);
+
+	sb_printf(b, "libcamera: %s%s%s%s\n  moat: source = libcamera:%s; %s%s\n",
+		  in->id, in->model[0] ? " (" : "", in->model,
+		  in->model[0] ? ")" : "", in->id,
+		  take ? take : "nothing moat takes", take ? " into libx264" : "");
+	for (unsigned int i = 0; i < in->n_formats; i++)
+		sb_printf(b, "    %-12s up to %ux%u\n", in->format_name[i],
+			  in->max_w[i], in->max_h[i]);
+}
+
+/* Every V4L2 device, and what moat would do with it; then every camera
+ * libcamera finds (a Pi camera module's nodes are among the V4L2
+ * devices too, but only libcamera can drive them). */
 int cameras_cmd(int argc, char **argv, bool json)
 {
 	struct sbuf b = { 0 };
@@ -103,10 +158,26 @@ int cameras_cmd(int argc, char **argv, bool json)
 		}
 		n++;
 	}
+	{
+		static struct libcam_info lc[16];
+		char why[256] = "";
+		int k = libcam_list(lc, 16, why, sizeof(why));
+
+		for (int i = 0; i < k; i++, n++) {
+			if (json) {
+				sb_printf(&b, "%s\n  ", n ? "," : "");
+				libcam_json(&b, &lc[i]);
+			} else {
+				libcam_text(&b, &lc[i]);
+			}
+		}
+		if (k < 0 && !json)
+			sb_printf(&b, "libcamera: %s\n", why);
+	}
 	if (json)
 		sb_printf(&b, "%s]\n", n ? "\n" : "");
 	else if (!n)
-		sb_printf(&b, "no V4L2 devices (no /dev/video*): no local cameras here\n");
+		sb_printf(&b, "no local cameras here: no V4L2 devices (no /dev/video*), and libcamera finds none\n");
 	fputs(b.p ? b.p : "", stdout);
 	free(b.p);
 	return 0;

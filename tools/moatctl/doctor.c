@@ -24,6 +24,7 @@
 #include <sys/timex.h>
 #include <unistd.h>
 
+#include "capture/libcam.h"
 #include "capture/rtsp.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -32,6 +33,7 @@
 #include "daemon/config.h"
 #include "daemon/ctl.h"
 #include "policy/enforce.h"
+#include "policy/policy.h"
 #include "tools/moatctl/cmds.h"
 
 enum level { L_OK, L_INFO, L_WARN, L_FAIL };
@@ -167,9 +169,17 @@ static void check_io_uring(struct doctor *d)
 
 static void check_nftables(struct doctor *d)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-	int ret;
+	struct nft_ctx *nft;
+	char why[256];
+	int ret = policy_nft_kernel(why, sizeof(why));
 
+	if (ret) {
+		report(d, "nftables", L_FAIL,
+		       "load nf_tables (modprobe nf_tables), or use a kernel built with CONFIG_NF_TABLES",
+		       "%s", why);
+		return;
+	}
+	nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!nft) {
 		report(d, "nftables", L_FAIL, "reinstall libnftables1",
 		       "libnftables cannot start");
@@ -378,6 +388,36 @@ static void probe_rtsp(struct doctor *d, const struct cfg *c,
 	}
 }
 
+/* A libcamera: camera moatd is not running for: does libcamera find it? */
+static void check_libcamera(struct doctor *d, const struct cfg_camera *cam)
+{
+	static struct libcam_info lc[16];
+	char why[256] = "", ids[512] = "";
+	int n = libcam_list(lc, 16, why, sizeof(why));
+
+	if (n < 0) {
+		report(d, "camera", L_FAIL,
+		       "install libcamera (the Pi's own, on Raspberry Pi OS) and its IPA modules",
+		       "%s: %s", cam->name, why);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!cam->source[0] || !strcmp(cam->source, lc[i].id)) {
+			report(d, "camera", L_OK, NULL,
+			       "%s: libcamera finds %s%s%s%s", cam->name,
+			       lc[i].id, lc[i].model[0] ? " (" : "",
+			       lc[i].model, lc[i].model[0] ? ")" : "");
+			return;
+		}
+		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s",
+			 i ? ", " : "", lc[i].id);
+	}
+	report(d, "camera", L_FAIL,
+	       "`moatctl cameras' lists what libcamera finds; check the camera's ribbon cable (with the Pi off) or fix source = libcamera:...",
+	       "%s: libcamera finds no camera %s (it finds: %s)", cam->name,
+	       cam->source[0] ? cam->source : "at all", n ? ids : "none");
+}
+
 static void check_cameras(struct doctor *d, const struct cfg *c,
 			  const char *status)
 {
@@ -417,6 +457,9 @@ static void check_cameras(struct doctor *d, const struct cfg *c,
 			else
 				report(d, "camera", L_OK, NULL, "%s: the file %s is readable",
 				       cam->name, cam->source);
+			break;
+		case CAM_LIBCAMERA:
+			check_libcamera(d, cam);
 			break;
 		case CAM_V4L2:
 			fd = open(cam->source, O_RDWR | O_NONBLOCK | O_CLOEXEC);
