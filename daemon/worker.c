@@ -637,12 +637,20 @@ static int run_v4l2(struct worker_io *io, struct ring *r, struct motion **m)
 
 enum { LIBCAM_STALL_MS = 5000 };
 
-/* The frame as one buffer for the encoder: a planar frame's planes
- * follow one another in one mapping (libcamera allocates them so). */
+/* The frame as one buffer for the encoder, which reads a planar frame's
+ * chroma right after its luma (NV12: one plane of stride; YUV420: two
+ * of stride / 2): its length, or 0 when the planes lie otherwise (a
+ * pipeline that pads between them), which the encoder cannot take. */
 static size_t libcam_len(const struct libcam_frame *f)
 {
+	size_t luma = (size_t)f->stride * f->height;
 	const uint8_t *end = f->plane[0] + f->plane_len[0];
 
+	if (f->n_planes > 1 && f->plane[1] != f->plane[0] + luma)
+		return 0;
+	if (f->n_planes > 2 &&
+	    f->plane[2] != f->plane[1] + (size_t)(f->stride / 2) * (f->height / 2))
+		return 0;
 	for (unsigned int i = 1; i < f->n_planes; i++)
 		if (f->plane[i] + f->plane_len[i] > end)
 			end = f->plane[i] + f->plane_len[i];
@@ -667,9 +675,16 @@ static int capture_libcam(struct worker_io *io, struct libcam *c,
 		if (ret == 1) {
 			/* the driver's CLOCK_MONOTONIC stamp, as wall time */
 			uint64_t age_us = (mono_ns() - f.ts_ns) / 1000;
+			size_t len = libcam_len(&f);
 			bool moving;
 
-			ret = swenc_frame(enc, f.plane[0], libcam_len(&f),
+			if (!len) {
+				libcam_release(c, &f);
+				return fail(io, -EINVAL,
+					    "the camera's picture planes are not one after another (%s); the encoder cannot read them",
+					    libcam_describe(c));
+			}
+			ret = swenc_frame(enc, f.plane[0], len,
 					  cap_now_us() - age_us, key, &sink);
 			libcam_release(c, &f);
 			last = mono_ns();
