@@ -108,7 +108,9 @@ TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 # Cameras through libcamera (capture/libcam.cpp, moat's one C++ file):
 # built where libcamera's -dev files are (not the arm64 cross build), and
-# linked only into the programs that use it, so that no other loads it.
+# linked only into moatd and moatctl (moatd's roles are its forks, so
+# the sealer and uplink have it mapped, unused: the camera manager
+# starts only in a libcamera camera's worker).
 HAVE_LIBCAMERA := $(shell $(PKG_CONFIG) --exists libcamera 2>/dev/null && echo 1)
 LIBCAM_OBJ := $(BUILD)/obj/capture/libcam.o
 LIBCAM_LIBS := $(shell $(PKG_CONFIG) --libs libcamera 2>/dev/null) -lstdc++

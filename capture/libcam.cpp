@@ -223,9 +223,11 @@ static int map_buffers(struct libcam *c, char *why, size_t why_len)
 				       MAP_SHARED, e.first, 0);
 
 			if (a == MAP_FAILED) {
+				int err = errno;
+
 				snprintf(why, why_len, "cannot map a frame buffer: %s",
-					 strerror(errno));
-				return -errno;
+					 strerror(err));
+				return -err;
 			}
 			c->maps.push_back({ a, e.second.second });
 			e.second.first = (const uint8_t *)a;
@@ -262,9 +264,14 @@ static int configure(struct libcam *c, const struct libcam_opts *o,
 	if (o->width && o->height)
 		sc->size = Size(o->width, o->height);
 	if (c->config->validate() == CameraConfiguration::Invalid) {
-		snprintf(why, why_len, "%s cannot stream %s %ux%u",
+		char size[32] = "at the size its pipeline picks";
+
+		if (o->width && o->height)
+			snprintf(size, sizeof(size), "at %ux%u", o->width,
+				 o->height);
+		snprintf(why, why_len, "%s cannot stream %s %s",
 			 c->cam->id().c_str(), sc->pixelFormat.toString().c_str(),
-			 o->width, o->height);
+			 size);
 		return -EINVAL;
 	}
 	c->fourcc = v4l2_of(sc->pixelFormat);
@@ -382,8 +389,13 @@ extern "C" int libcam_open(const struct libcam_opts *o, struct libcam **out,
 	}
 	ret = c->cam->acquire();
 	if (ret) {
-		snprintf(why, why_len, "%s is in use by another program: %s",
-			 c->cam->id().c_str(), strerror(-ret));
+		if (ret == -EBUSY)
+			snprintf(why, why_len,
+				 "%s is in use by another program (rpicam-apps, a second moat camera on it?)",
+				 c->cam->id().c_str());
+		else
+			snprintf(why, why_len, "%s cannot be acquired: %s",
+				 c->cam->id().c_str(), strerror(-ret));
 		libcam_close(c);
 		return ret;
 	}
@@ -401,12 +413,19 @@ extern "C" int libcam_open(const struct libcam_opts *o, struct libcam **out,
 		const StreamConfiguration &sc = c->config->at(0);
 		std::string model = model_of(c->cam);
 
-		snprintf(c->desc, sizeof(c->desc), "%s%s%s: %s %ux%u, %zu buffers",
+		char asked[48] = "";
+
+		/* libcamera rounds a size to what the pipeline makes: say so */
+		if (o->width && o->height &&
+		    (sc.size.width != o->width || sc.size.height != o->height))
+			snprintf(asked, sizeof(asked), " (%ux%u asked)", o->width,
+				 o->height);
+		snprintf(c->desc, sizeof(c->desc), "%s%s%s: %s %ux%u%s, %zu buffers",
 			 model.c_str(), model.empty() ? "" : " ",
 			 model.empty() ? c->cam->id().c_str() :
 			 ("(" + c->cam->id() + ")").c_str(),
 			 sc.pixelFormat.toString().c_str(), sc.size.width,
-			 sc.size.height, c->requests.size());
+			 sc.size.height, asked, c->requests.size());
 	}
 	*out = c;
 	return 0;
@@ -420,28 +439,28 @@ extern "C" int libcam_fd(const struct libcam *c)
 extern "C" int libcam_next(struct libcam *c, struct libcam_frame *f)
 {
 	Request *r = nullptr;
-	uint64_t n;
+	uint64_t n, one = 1;
+	bool more;
 
+	/* the counter first: a completion after this read makes the
+	 * descriptor readable again, one before it is in the queue */
+	if (read(c->efd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: nothing new since the last call */
+	}
 	{
 		std::lock_guard<std::mutex> g(c->lock);
 
 		if (c->gone)
 			return -ENODEV;
-		if (!c->done.empty()) {
-			r = c->done.front();
-			c->done.pop_front();
-		}
-	}
-	if (!r) {
-		/* drained: the next completion makes it readable again */
-		if (read(c->efd, &n, sizeof(n)) < 0) {
-			/* EAGAIN: it was not readable */
-		}
-		std::lock_guard<std::mutex> g(c->lock);
 		if (c->done.empty())
 			return 0;
 		r = c->done.front();
 		c->done.pop_front();
+		more = !c->done.empty();
+	}
+	/* frames still wait: keep the descriptor readable for them */
+	if (more && write(c->efd, &one, sizeof(one)) < 0) {
+		/* the counter is full: it is readable anyway */
 	}
 	c->outstanding++;
 	memset(f, 0, sizeof(*f));
@@ -520,6 +539,15 @@ extern "C" void libcam_close(struct libcam *c)
 {
 	if (!c)
 		return;
+	{
+		std::lock_guard<std::mutex> g(c->lock);
+
+		/* libcamera will not stop a camera that is gone, and its
+		 * pipeline still holds the requests and buffers: they are
+		 * left for the process's exit, which follows */
+		if (c->gone)
+			return;
+	}
 	if (c->started) {
 		c->started = false;
 		c->cam->stop();

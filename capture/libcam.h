@@ -98,7 +98,9 @@ const char *libcam_describe(const struct libcam *c);
 unsigned int libcam_outstanding(const struct libcam *c);
 uint64_t libcam_failed(const struct libcam *c);
 
-/* Stops the camera, frees its buffers, releases it. */
+/* Stops the camera, frees its buffers, releases it. A camera that is
+ * gone (libcam_next said -ENODEV) is left as it is: the caller is to
+ * exit, and the kernel takes it all back. */
 void libcam_close(struct libcam *c);
 
 #ifdef __cplusplus

@@ -335,14 +335,26 @@ static int seccomp(const struct sandbox *sb)
 			 SCMP_A0(SCMP_CMP_EQ, (uint64_t)sb->uring_fd));
 	}
 	/* a libcamera camera: its threads queue and dequeue buffers and set
-	 * controls with ioctl on the devices it opened, and wait with
-	 * ppoll on its eventfds; it opens no file once streaming (an
-	 * attempt fails, EACCES, rather than killing the camera) */
+	 * controls with ioctl on the devices it opened (V4L2 and sub-device
+	 * 'V', media controller '|', DMA heap 'H', dma-buf 'b', udmabuf 'u'
+	 * families; any other ioctl, a terminal's TIOCSTI on an inherited
+	 * descriptor say, kills it as any call off the list does; a
+	 * filter cannot both allow some of a call and refuse the rest
+	 * with an error), wait with ppoll, read
+	 * udev's news of an unplug (recvmsg on the monitor it opened), and
+	 * unlock the media device when the camera is released (lockf:
+	 * fcntl F_SETLK); it opens no file once streaming (an attempt
+	 * fails, EACCES, rather than killing the camera) */
 	if (!ret && sb->role == ROLE_WORKER && sb->libcamera) {
+		static const int types[] = { 'V', '|', 'H', 'b', 'u' };
+
 		ret = allow_threads(ctx);
-		ALLOW(ioctl);
-		ALLOW(epoll_wait);
-		ALLOW(epoll_pwait);
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			ALLOW_IF(ioctl, 1,
+				 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00,
+					 (uint64_t)types[i] << 8));
+		ALLOW(recvmsg);
+		ALLOW_IF(fcntl, 1, SCMP_A1(SCMP_CMP_EQ, F_SETLK));
 		if (!ret)
 			ret = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
 					       SCMP_SYS(openat), 0);

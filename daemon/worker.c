@@ -673,8 +673,11 @@ static int capture_libcam(struct worker_io *io, struct libcam *c,
 		int ret = libcam_next(c, &f);
 
 		if (ret == 1) {
-			/* the driver's CLOCK_MONOTONIC stamp, as wall time */
-			uint64_t age_us = (mono_ns() - f.ts_ns) / 1000;
+			/* the driver's CLOCK_MONOTONIC stamp, as wall time (a
+			 * stamp of 0, or ahead of now, counts as now) */
+			uint64_t now = mono_ns();
+			uint64_t age_us = f.ts_ns && f.ts_ns < now ?
+						  (now - f.ts_ns) / 1000 : 0;
 			size_t len = libcam_len(&f);
 			bool moving;
 

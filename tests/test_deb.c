@@ -103,6 +103,16 @@ int main(void)
 	CHECK(rc == 0 && strstr(out, "libssl3") && strstr(out, "liburing2") &&
 		      strstr(out, "libnftables1") && strstr(out, arch),
 	      "moat's Depends name the libraries it links: %s", out);
+	{
+		/* built with libcamera: its IPA modules, which it dlopens,
+		 * are recommended */
+		bool libcamera = strstr(out, "libcamera") != NULL;
+
+		sh("dpkg-deb -f %s Recommends", hub_deb);
+		CHECK(libcamera == (strstr(out, "libcamera-ipa") != NULL),
+		      "moat recommends libcamera-ipa exactly when it links libcamera (%s): %s",
+		      libcamera ? "it does" : "it does not", out);
+	}
 	rc = sh("dpkg-deb -I %s conffiles; dpkg-deb -I %s conffiles", hub_deb,
 		relay_deb);
 	CHECK(strstr(out, "/etc/moat/moat.conf") &&

@@ -21,6 +21,8 @@
  *   the same size whose bars have the luma they should;
  * - every buffer is given back, none failed; the camera opens again
  *   after it is closed;
+ * - (outside the VM) RGB24, BGR24 and YUV420 frames made here, red and
+ *   blue, come out of libx264 red and blue;
  * - moatd with `source = libcamera:ID' seals the camera (each frame
  *   converted once for libx264, no copy of frame bytes) under the
  *   worker's sandbox (seccomp on every libcamera thread); a worker
@@ -238,7 +240,7 @@ static int in_vm(const char *self, const char *keys)
 		return test_done("test_libcamera");
 	printf("%s\n", libcam_describe(c));
 	ret = libcam_open(&o, &c2, why, sizeof(why));
-	CHECK(ret < 0 && strstr(why, "in use"),
+	CHECK(ret == -EBUSY && strstr(why, "in use"),
 	      "a second open of it is refused as in use: %d %s", ret, why);
 	libcam_close(c2);
 
@@ -489,6 +491,26 @@ static void hub_in_vm(const char *self, const char *keys, const char *id)
 	CHECK(restarts >= 1 && after >= sealed + 30,
 	      "moatd started it again and it took the camera: %lld more frames sealed (%lld restarts)",
 	      (long long)(after - sealed), (long long)restarts);
+	/* asked to stop, the worker closes the camera under its filter
+	 * (stop, free, release: libcamera's own calls) and exits cleanly */
+	w = pid_of_uid(990);
+	CHECK(w > 0 && !kill(w, SIGTERM), "the worker asked to stop (pid %d)",
+	      (int)w);
+	restarts = vm_wait_for(sock, "restarts", restarts + 1, 30);
+	{
+		char log[1 << 15] = "";
+
+		run_cmd("cat /hub/moatd.log", log, sizeof(log));
+		CHECK(strstr(log, "worker module exited with status") &&
+			      !strstr(log, "signal 31"),
+		      "it closed the camera under its filter and exited (no SIGSYS): %.800s",
+		      log);
+	}
+	sealed = vm_status_num(sock, "frames_sealed");
+	after = vm_wait_for(sock, "frames_sealed", sealed + 30, 90);
+	CHECK(after >= sealed + 30,
+	      "and the next worker takes the camera again: %lld more frames sealed",
+	      (long long)(after - sealed));
 	vm_hub_stop(r, d);
 	{
 		int n = vm_export_relay("/hub/relay");
@@ -522,6 +544,106 @@ static void relay_outside(const char *log, const struct demo_keys *k)
 	CHECK(y[0] > 165 && y[0] < 195 && y[1] > 147 && y[1] < 177 && y[2] < 32,
 	      "showing the camera's bars (luma: white %d, yellow %d, black %d)",
 	      y[0], y[1], y[2]);
+	free(a.buf);
+}
+
+/*
+ * The conversions libcamera's formats need before libx264 (vimc gives
+ * only BGR888, V4L2's RGB24), on frames made here: the left half one
+ * colour, the right half another, through swenc and decoded back; the
+ * decoded picture's Y, Cb and Cr at each half must be the colour's
+ * (BT.601, limited range), so a swapped red and blue, or chroma planes
+ * taken in the wrong order, show.
+ */
+struct yuv {
+	int y, u, v;
+};
+
+static void sample(const AVFrame *pic, int x, int y, struct yuv *o)
+{
+	o->y = pic->data[0][(size_t)y * (size_t)pic->linesize[0] + (size_t)x];
+	o->u = pic->data[1][(size_t)(y / 2) * (size_t)pic->linesize[1] +
+			    (size_t)(x / 2)];
+	o->v = pic->data[2][(size_t)(y / 2) * (size_t)pic->linesize[2] +
+			    (size_t)(x / 2)];
+}
+
+static bool near(const struct yuv *a, const struct yuv *b)
+{
+	return abs(a->y - b->y) <= 6 && abs(a->u - b->u) <= 6 &&
+	       abs(a->v - b->v) <= 6;
+}
+
+static void converted(uint32_t fourcc, const char *name)
+{
+	enum { W = 320, H = 240 };
+	/* red and blue, as BT.601 limited range gives them */
+	const struct yuv red = { 82, 90, 240 }, blue = { 41, 240, 110 };
+	static uint8_t frame[W * H * 3];
+	struct swenc_opts eo = { .fourcc = fourcc, .width = W, .height = H,
+				 .fps = 30, .bitrate = 2000000, .gop = 30 };
+	struct aus a = { 0 };
+	struct swenc_sink sink = { &a, aus_reserve, aus_commit };
+	const AVCodec *dec = avcodec_find_decoder(AV_CODEC_ID_H264);
+	AVCodecContext *ctx = dec ? avcodec_alloc_context3(dec) : NULL;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *pic = av_frame_alloc();
+	struct yuv left = { -1, -1, -1 }, right = { -1, -1, -1 };
+	struct swenc *e = NULL;
+	char why[256] = "";
+	size_t len = fourcc == V4L2_PIX_FMT_YUV420 ? W * H * 3 / 2 : W * H * 3;
+	int got = 0;
+
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++) {
+			const struct yuv *c = x < W / 2 ? &red : &blue;
+			uint8_t *p = frame + ((size_t)y * W + (size_t)x) * 3;
+
+			if (fourcc == V4L2_PIX_FMT_YUV420) {
+				frame[(size_t)y * W + (size_t)x] = (uint8_t)c->y;
+				if (!(x % 2) && !(y % 2)) {
+					size_t k = (size_t)(y / 2) * (W / 2) +
+						   (size_t)(x / 2);
+
+					frame[W * H + k] = (uint8_t)c->u;
+					frame[W * H + W * H / 4 + k] = (uint8_t)c->v;
+				}
+				continue;
+			}
+			/* red 255,0,0 and blue 0,0,255 in the format's order */
+			p[0] = p[1] = p[2] = 0;
+			p[(x < W / 2) == (fourcc == V4L2_PIX_FMT_RGB24) ? 0 : 2] = 255;
+		}
+	CHECK(swenc_open(&eo, &e, why, sizeof(why)) == 0, "%s: libx264 takes it: %s",
+	      name, why);
+	for (int i = 0; e && i < 5; i++)
+		CHECK(swenc_frame(e, frame, len, (uint64_t)i * 33333, false,
+				  &sink) == 1,
+		      "%s: frame %d encodes", name, i);
+	CHECK(e && swenc_converted(e) == 5, "%s: each frame converted once (%llu)",
+	      name, e ? (unsigned long long)swenc_converted(e) : 0ULL);
+	swenc_close(e);
+	if (ctx && pkt && pic && avcodec_open2(ctx, dec, NULL) == 0) {
+		for (size_t i = 0; i <= a.n && i <= AUS_MAX; i++) {
+			if (i < a.n) {
+				pkt->data = a.buf + a.at[i];
+				pkt->size = (int)a.size[i];
+			}
+			if (avcodec_send_packet(ctx, i < a.n ? pkt : NULL) < 0)
+				break;
+			while (avcodec_receive_frame(ctx, pic) == 0) {
+				sample(pic, W / 4, H / 2, &left);
+				sample(pic, 3 * W / 4, H / 2, &right);
+				got++;
+			}
+		}
+	}
+	CHECK(got == 5 && near(&left, &red) && near(&right, &blue),
+	      "%s: decoded, red on the left (Y %d Cb %d Cr %d) and blue on the right (Y %d Cb %d Cr %d); %d pictures",
+	      name, left.y, left.u, left.v, right.y, right.u, right.v, got);
+	av_frame_free(&pic);
+	av_packet_free(&pkt);
+	avcodec_free_context(&ctx);
 	free(a.buf);
 }
 
@@ -563,6 +685,9 @@ int main(int argc, char **argv)
 	if (n <= 0)
 		return 1;
 	self[n] = '\0';
+	converted(V4L2_PIX_FMT_RGB24, "RGB24 (libcamera's BGR888)");
+	converted(V4L2_PIX_FMT_BGR24, "BGR24 (libcamera's RGB888)");
+	converted(V4L2_PIX_FMT_YUV420, "YUV420");
 	CHECK(ipa_files(files, sizeof(files)) >= 3,
 	      "libcamera's vimc IPA module is installed (libcamera-ipa; sudo make deps): %s",
 	      files);

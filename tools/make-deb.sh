@@ -42,7 +42,7 @@ depends() { # STAGE PROGRAM...
 		sed -n 's/^shlibs:Depends=//p'
 }
 
-control() { # STAGE NAME DEPENDS DESCRIPTION
+control() { # STAGE NAME DEPENDS DESCRIPTION [RECOMMENDS]
 	mkdir -p "$1/DEBIAN"
 	cat >"$1/DEBIAN/control" <<EOF
 Package: $2
@@ -51,7 +51,8 @@ Architecture: $arch
 Maintainer: moat developers <moat@localhost>
 Section: net
 Priority: optional
-Depends: $3
+Depends: $3${5:+
+Recommends: $5}
 Installed-Size: $(du -sk --exclude=DEBIAN "$1" | cut -f1)
 Description: $4
 EOF
@@ -64,12 +65,18 @@ if [ -z "$hub_deps" ] || [ -z "$relay_deps" ]; then
 	echo "make-deb: dpkg-shlibdeps found no libraries for $arch" >&2
 	exit 1
 fi
+# a moatd built with libcamera loads its IPA modules (dlopen: not a
+# library dpkg-shlibdeps sees) when a camera module starts
+hub_recommends=""
+case "$hub_deps" in
+*libcamera*) hub_recommends="libcamera-ipa" ;;
+esac
 control "$hub" moat "$hub_deps, systemd, nftables" \
 "home camera hub: end-to-end encrypted video, cameras walled off
  moatd seals every frame from local and IP cameras for the owner's viewers
  and sends only ciphertext to an untrusted relay; nftables and eBPF keep
  each camera talking to the hub alone. Edit /etc/moat/moat.conf, run
- moatctl doctor, then systemctl start moat-policy moatd."
+ moatctl doctor, then systemctl start moat-policy moatd." "$hub_recommends"
 control "$relay" moat-relay "$relay_deps, systemd" \
 "untrusted relay for moat hubs and viewers
  Stores the sealed records moat hubs send and serves them to viewers; it

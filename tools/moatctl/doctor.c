@@ -392,12 +392,19 @@ static void probe_rtsp(struct doctor *d, const struct cfg *c,
 static void check_libcamera(struct doctor *d, const struct cfg_camera *cam)
 {
 	static struct libcam_info lc[16];
-	char why[256] = "", ids[512] = "";
+	struct sbuf ids = { 0 };
+	char why[256] = "";
 	int n = libcam_list(lc, 16, why, sizeof(why));
 
+	if (n == -ENOSYS) {
+		report(d, "camera", L_FAIL,
+		       "build moat on the Pi itself with Raspberry Pi OS's libcamera-dev installed (docs/INSTALL-PI5.md)",
+		       "%s: %s", cam->name, why);
+		return;
+	}
 	if (n < 0) {
 		report(d, "camera", L_FAIL,
-		       "install libcamera (the Pi's own, on Raspberry Pi OS) and its IPA modules",
+		       "install libcamera's IPA modules (libcamera-ipa), and check `dmesg' for the camera's driver",
 		       "%s: %s", cam->name, why);
 		return;
 	}
@@ -407,15 +414,17 @@ static void check_libcamera(struct doctor *d, const struct cfg_camera *cam)
 			       "%s: libcamera finds %s%s%s%s", cam->name,
 			       lc[i].id, lc[i].model[0] ? " (" : "",
 			       lc[i].model, lc[i].model[0] ? ")" : "");
+			free(ids.p);
 			return;
 		}
-		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%s",
-			 i ? ", " : "", lc[i].id);
+		sb_printf(&ids, "%s%s", i ? ", " : "", lc[i].id);
 	}
 	report(d, "camera", L_FAIL,
 	       "`moatctl cameras' lists what libcamera finds; check the camera's ribbon cable (with the Pi off) or fix source = libcamera:...",
 	       "%s: libcamera finds no camera %s (it finds: %s)", cam->name,
-	       cam->source[0] ? cam->source : "at all", n ? ids : "none");
+	       cam->source[0] ? cam->source : "at all",
+	       n && ids.p ? ids.p : "none");
+	free(ids.p);
 }
 
 static void check_cameras(struct doctor *d, const struct cfg *c,
