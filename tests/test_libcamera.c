@@ -520,6 +520,9 @@ static void hub_in_vm(const char *self, const char *keys, const char *id)
 	if (check_failures || getenv("MOAT_TEST_VERBOSE"))
 		if (system("tail -30 /hub/moatd.log"))
 			printf("(no moatd log)\n");
+	/* a seccomp kill names its system call in the kernel's log */
+	if (check_failures && system("dmesg | grep 'syscall=' | tail -5"))
+		printf("(no seccomp kill in the kernel's log)\n");
 }
 
 /* Outside: what moatd in the VM sent its relay, opened as the viewer,
