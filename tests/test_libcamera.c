@@ -675,9 +675,8 @@ static int ipa_files(char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], files[4 * PATH_MAX], cache[PATH_MAX], log[128],
+	char self[PATH_MAX], files[4 * PATH_MAX], log[128],
 		cmd[4 * PATH_MAX];
-	const char *src = getenv("MOAT_SRC");
 	static struct demo_keys k;
 	ssize_t n;
 	int st;
@@ -719,21 +718,12 @@ int main(int argc, char **argv)
 		       "LIBCAMERA_LOG_LEVELS=*:WARN MOAT_TEST_VERBOSE=1" :
 		       "LIBCAMERA_LOG_LEVELS=*:WARN",
 	       1);
-	snprintf(cache, sizeof(cache), "%s/build/vm", src && *src ? src : ".");
-	snprintf(log, sizeof(log), "/tmp/moat-vm-libcamera-%d.log", (int)getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "'%s/tests/vm/vm.sh' '%s' '%s' '%s' --in-vm '%s/hub'",
-		 src && *src ? src : ".", cache, log, self, k.dir);
-	printf("this kernel has no V4L2: booting Debian's stock kernel, with vimc built for it, under qemu (%s)\n",
-	       log);
-	fflush(stdout);
-	st = system(cmd);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) == 125) {
-		printf("the VM did not run the test; its console is in %s\n", log);
+	st = vm_boot(self, k.dir, "libcamera", log, sizeof(log));
+	if (st < 0) {
 		demo_keys_remove(&k);
 		return 1;
 	}
-	CHECK(WEXITSTATUS(st) == 0, "every check inside the VM passed");
+	CHECK(st == 0, "every check inside the VM passed");
 	relay_outside(log, &k);
 	demo_keys_wipe(&k);
 	demo_keys_remove(&k);

@@ -572,8 +572,7 @@ static void relay_outside(const char *log, const struct demo_keys *k)
 /* On the host: the same program, in a VM with a kernel that has V4L2. */
 static int host(const char *self)
 {
-	const char *src = getenv("MOAT_SRC");
-	char cmd[3 * PATH_MAX + 512], cache[PATH_MAX + 8], log[PATH_MAX];
+	char cmd[3 * PATH_MAX + 512], log[PATH_MAX];
 	char files[4 * PATH_MAX] = "";
 	static struct demo_keys k;
 	int st;
@@ -597,25 +596,12 @@ static int host(const char *self)
 	}
 	setenv("MOAT_VM_FILES", files, 1);
 
-	/* the kernel is kept in build/vm, one for every build's tests */
-	if (src && *src)
-		snprintf(cache, sizeof(cache), "%s/build/vm", src);
-	else
-		snprintf(cache, sizeof(cache), "build/vm");
-	snprintf(log, sizeof(log), "/tmp/moat-vm-v4l2-%d.log", (int)getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "'%s/tests/vm/vm.sh' '%s' '%s' '%s' --in-vm '%s/hub'",
-		 src && *src ? src : ".", cache, log, self, k.dir);
-	printf("this kernel has no V4L2: booting Debian's stock kernel under qemu (%s)\n",
-	       log);
-	fflush(stdout);
-	st = system(cmd);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) == 125) {
-		printf("the VM did not run the test; its console is in %s\n", log);
+	st = vm_boot(self, k.dir, "v4l2", log, sizeof(log));
+	if (st < 0) {
 		demo_keys_remove(&k);
 		return 1;
 	}
-	CHECK(WEXITSTATUS(st) == 0, "every check inside the VM passed");
+	CHECK(st == 0, "every check inside the VM passed");
 	viewer_outside(log, &k);
 	relay_outside(log, &k);
 	demo_keys_wipe(&k);

@@ -41,6 +41,15 @@ int aus_decoded(const struct aus *a, int *w, int *h, const uint32_t (*xy)[2],
  * loopback up. */
 void vm_users(void);
 
+/*
+ * On the host: boots tests/vm/vm.sh with self --in-vm KEYDIR/hub (the
+ * kernel kept in build/vm of $MOAT_SRC or "."), its console in log
+ * (/tmp/moat-vm-TAG-PID.log, len bytes). The guest's exit status, or -1
+ * when the VM did not run the test (said, with where the console is).
+ */
+int vm_boot(const char *self, const char *keydir, const char *tag,
+	    char *log, size_t len);
+
 /* In the guest: moatd's control socket and config while vm_hub_start()
  * runs it. */
 #define VM_HUB_SOCK "/hub/ctl.sock"
