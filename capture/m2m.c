@@ -14,10 +14,12 @@
 struct m2m_enc {
 	int fd;
 	struct m2m_ops ops;
+	bool mplane;	/* the multi-planar API (bcm2835-codec's), one plane */
 	struct v4l2_format out_fmt, cap_fmt;
 	struct {
 		uint8_t *p;
 		size_t len;
+		uint32_t offset;
 		bool queued;
 	} cap[M2M_BUFS];
 	bool out_queued[M2M_BUFS];
@@ -26,6 +28,54 @@ struct m2m_enc {
 	bool streaming, drained;
 	uint64_t errors;
 };
+
+/*
+ * A buffer in whichever API the device speaks. Drivers such as
+ * bcm2835-codec offer only the multi-planar one; the formats moat feeds
+ * and takes are one plane each, so the two differ only in where the
+ * fields sit.
+ */
+struct mbuf {
+	struct v4l2_buffer b;
+	struct v4l2_plane pl[VIDEO_MAX_PLANES];
+};
+
+static uint32_t qtype(const struct m2m_enc *e, bool output)
+{
+	if (e->mplane)
+		return output ? V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE :
+				V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+	return output ? V4L2_BUF_TYPE_VIDEO_OUTPUT :
+			V4L2_BUF_TYPE_VIDEO_CAPTURE;
+}
+
+static void mbuf_init(const struct m2m_enc *e, struct mbuf *m, bool output,
+		      uint32_t memory, uint32_t index)
+{
+	memset(m, 0, sizeof(*m));
+	m->b.type = qtype(e, output);
+	m->b.memory = memory;
+	m->b.index = index;
+	if (e->mplane) {
+		m->b.m.planes = m->pl;
+		m->b.length = VIDEO_MAX_PLANES;
+	}
+}
+
+static uint32_t mbuf_used(const struct m2m_enc *e, const struct mbuf *m)
+{
+	return e->mplane ? m->pl[0].bytesused : m->b.bytesused;
+}
+
+static uint32_t mbuf_len(const struct m2m_enc *e, const struct mbuf *m)
+{
+	return e->mplane ? m->pl[0].length : m->b.length;
+}
+
+static uint32_t mbuf_offset(const struct m2m_enc *e, const struct mbuf *m)
+{
+	return e->mplane ? m->pl[0].m.mem_offset : m->b.m.offset;
+}
 
 static int real_ioctl(void *arg, int fd, unsigned long req, void *data)
 {
@@ -59,70 +109,137 @@ static int step(char *why, size_t len, const char *what, int err)
 	return err;
 }
 
+/* A single-plane format's fields, in either API. */
+static void fmt_set(const struct m2m_enc *e, struct v4l2_format *f,
+		    bool output, uint32_t fourcc, uint32_t w, uint32_t h,
+		    uint32_t bpl, uint32_t size)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = qtype(e, output);
+	if (e->mplane) {
+		f->fmt.pix_mp.pixelformat = fourcc;
+		f->fmt.pix_mp.width = w;
+		f->fmt.pix_mp.height = h;
+		f->fmt.pix_mp.num_planes = 1;
+		f->fmt.pix_mp.plane_fmt[0].bytesperline = bpl;
+		f->fmt.pix_mp.plane_fmt[0].sizeimage = size;
+	} else {
+		f->fmt.pix.pixelformat = fourcc;
+		f->fmt.pix.width = w;
+		f->fmt.pix.height = h;
+		f->fmt.pix.bytesperline = bpl;
+		f->fmt.pix.sizeimage = size;
+	}
+}
+
+static void fmt_get(const struct m2m_enc *e, const struct v4l2_format *f,
+		    uint32_t *fourcc, uint32_t *w, uint32_t *h, uint32_t *bpl,
+		    uint32_t *size)
+{
+	if (e->mplane) {
+		*fourcc = f->fmt.pix_mp.pixelformat;
+		*w = f->fmt.pix_mp.width;
+		*h = f->fmt.pix_mp.height;
+		*bpl = f->fmt.pix_mp.plane_fmt[0].bytesperline;
+		*size = f->fmt.pix_mp.plane_fmt[0].sizeimage;
+	} else {
+		*fourcc = f->fmt.pix.pixelformat;
+		*w = f->fmt.pix.width;
+		*h = f->fmt.pix.height;
+		*bpl = f->fmt.pix.bytesperline;
+		*size = f->fmt.pix.sizeimage;
+	}
+}
+
+/* 0: which API the device speaks (QUERYCAP). */
+static int api(struct m2m_enc *e, char *why, size_t why_len)
+{
+	struct v4l2_capability cap = { 0 };
+	uint32_t caps;
+	int ret = io(e, VIDIOC_QUERYCAP, &cap);
+
+	if (ret)
+		return step(why, why_len, "VIDIOC_QUERYCAP", ret);
+	caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps :
+							  cap.capabilities;
+	if (!(caps & V4L2_CAP_STREAMING) ||
+	    !(caps & (V4L2_CAP_VIDEO_M2M | V4L2_CAP_VIDEO_M2M_MPLANE))) {
+		snprintf(why, why_len,
+			 "%.32s is not a streaming memory-to-memory device",
+			 (const char *)cap.card);
+		return -EINVAL;
+	}
+	e->mplane = !(caps & V4L2_CAP_VIDEO_M2M);
+	return 0;
+}
+
 /* 1, 2: the coded format, then the raw one (which the driver adjusts). */
 static int formats(struct m2m_enc *e, const struct m2m_opts *o, char *why,
 		   size_t why_len)
 {
-	struct v4l2_format *c = &e->cap_fmt, *r = &e->out_fmt;
+	uint32_t coded = o->coded ? o->coded : V4L2_PIX_FMT_H264;
+	uint32_t fc, w, h, bpl, size;
 	char want[5], got[5];
 	int ret;
 
-	c->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	c->fmt.pix.pixelformat = V4L2_PIX_FMT_H264;
-	c->fmt.pix.width = o->width;
-	c->fmt.pix.height = o->height;
 	/* room for a keyframe: the driver may ask for more, not less */
-	c->fmt.pix.sizeimage = o->width * o->height * 3 / 4 + (64 << 10);
-	ret = io(e, VIDIOC_S_FMT, c);
-	if (ret)
-		return step(why, why_len, "VIDIOC_S_FMT (CAPTURE, H264)", ret);
-	if (c->fmt.pix.pixelformat != V4L2_PIX_FMT_H264) {
-		snprintf(why, why_len, "the encoder does not make H.264");
+	fmt_set(e, &e->cap_fmt, false, coded, o->width, o->height, 0,
+		o->width * o->height * 3 / 4 + (64 << 10));
+	ret = io(e, VIDIOC_S_FMT, &e->cap_fmt);
+	v4l2_fourcc_str(coded, want);
+	if (ret) {
+		snprintf(why, why_len, "VIDIOC_S_FMT (CAPTURE, %s): %s", want,
+			 strerror(-ret));
+		return ret;
+	}
+	fmt_get(e, &e->cap_fmt, &fc, &w, &h, &bpl, &size);
+	if (fc != coded) {
+		snprintf(why, why_len, "the encoder does not make %s", want);
 		return -EINVAL;
 	}
-	r->type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
-	r->fmt.pix.pixelformat = o->fourcc;
-	r->fmt.pix.width = o->width;
-	r->fmt.pix.height = o->height;
-	r->fmt.pix.bytesperline = o->bytesperline;
-	ret = io(e, VIDIOC_S_FMT, r);
+	fmt_set(e, &e->out_fmt, true, o->fourcc, o->width, o->height,
+		o->bytesperline, 0);
+	ret = io(e, VIDIOC_S_FMT, &e->out_fmt);
 	if (ret)
 		return step(why, why_len, "VIDIOC_S_FMT (OUTPUT)", ret);
-	if (r->fmt.pix.pixelformat != o->fourcc || r->fmt.pix.width != o->width ||
-	    r->fmt.pix.height != o->height) {
+	fmt_get(e, &e->out_fmt, &fc, &w, &h, &bpl, &size);
+	if (fc != o->fourcc || w != o->width || h != o->height) {
 		v4l2_fourcc_str(o->fourcc, want);
-		v4l2_fourcc_str(r->fmt.pix.pixelformat, got);
+		v4l2_fourcc_str(fc, got);
 		snprintf(why, why_len,
 			 "the encoder takes %s %ux%u, not the camera's %s %ux%u",
-			 got, r->fmt.pix.width, r->fmt.pix.height, want,
-			 o->width, o->height);
+			 got, w, h, want, o->width, o->height);
 		return -EINVAL;
 	}
 	/* the camera's frames are imported as they are: their layout must
 	 * be what the encoder reads */
-	if (o->bytesperline && r->fmt.pix.bytesperline != o->bytesperline) {
+	if (o->bytesperline && bpl != o->bytesperline) {
 		snprintf(why, why_len,
 			 "the encoder wants lines of %u bytes, the camera gives %u",
-			 r->fmt.pix.bytesperline, o->bytesperline);
+			 bpl, o->bytesperline);
 		return -EINVAL;
 	}
 	return 0;
 }
 
 /* 3, 4: the frame interval (on OUTPUT: the coded rate follows), then the
- * controls. A control the driver lacks is said, and not fatal; bitrate
- * is the exception. */
+ * controls. A control the driver lacks is not fatal, except, for H.264,
+ * the bitrate and the repeated sequence header (without it a GOP could
+ * not be opened alone). A driver without a frame interval (vicodec)
+ * encodes what it is given. */
 static int controls(struct m2m_enc *e, const struct m2m_opts *o, char *why,
 		    size_t why_len)
 {
-	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_OUTPUT };
+	struct v4l2_streamparm parm = { .type = qtype(e, true) };
+	bool h264 = !o->coded || o->coded == V4L2_PIX_FMT_H264;
 	const struct {
 		uint32_t id;
 		int32_t value;
 		bool must;
 	} ctl[] = {
-		{ V4L2_CID_MPEG_VIDEO_BITRATE, (int32_t)o->bitrate, true },
+		{ V4L2_CID_MPEG_VIDEO_BITRATE, (int32_t)o->bitrate, h264 },
 		{ V4L2_CID_MPEG_VIDEO_H264_I_PERIOD, (int32_t)o->gop, false },
+		{ V4L2_CID_MPEG_VIDEO_GOP_SIZE, (int32_t)o->gop, false },
 		{ V4L2_CID_MPEG_VIDEO_H264_PROFILE,
 		  V4L2_MPEG_VIDEO_H264_PROFILE_HIGH, false },
 		{ V4L2_CID_MPEG_VIDEO_H264_LEVEL,
@@ -130,14 +247,14 @@ static int controls(struct m2m_enc *e, const struct m2m_opts *o, char *why,
 			  V4L2_MPEG_VIDEO_H264_LEVEL_4_0 :
 			  V4L2_MPEG_VIDEO_H264_LEVEL_3_1,
 		  false },
-		{ V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER, 1, true },
+		{ V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER, 1, h264 },
 	};
 	int ret;
 
 	parm.parm.output.timeperframe.numerator = 1;
 	parm.parm.output.timeperframe.denominator = o->fps;
 	ret = io(e, VIDIOC_S_PARM, &parm);
-	if (ret)
+	if (ret && ret != -ENOTTY)
 		return step(why, why_len, "VIDIOC_S_PARM (OUTPUT)", ret);
 	for (size_t i = 0; i < sizeof(ctl) / sizeof(ctl[0]); i++) {
 		struct v4l2_control c = { .id = ctl[i].id, .value = ctl[i].value };
@@ -153,10 +270,11 @@ static int controls(struct m2m_enc *e, const struct m2m_opts *o, char *why,
 	return 0;
 }
 
-static int request(struct m2m_enc *e, uint32_t type, uint32_t memory,
+static int request(struct m2m_enc *e, bool output, uint32_t memory,
 		   unsigned int n, unsigned int *got, char *why, size_t why_len)
 {
-	struct v4l2_requestbuffers req = { .count = n, .type = type,
+	struct v4l2_requestbuffers req = { .count = n,
+					   .type = qtype(e, output),
 					   .memory = memory };
 	int ret = io(e, VIDIOC_REQBUFS, &req);
 
@@ -175,44 +293,65 @@ static int request(struct m2m_enc *e, uint32_t type, uint32_t memory,
 static int buffers(struct m2m_enc *e, const struct m2m_opts *o, char *why,
 		   size_t why_len)
 {
-	int type, ret = request(e, V4L2_BUF_TYPE_VIDEO_OUTPUT,
-				V4L2_MEMORY_DMABUF, o->n_raw ? o->n_raw : 4,
-				&e->n_out, why, why_len);
+	int type, ret = request(e, true, V4L2_MEMORY_DMABUF,
+				o->n_raw ? o->n_raw : 4, &e->n_out, why,
+				why_len);
 
 	if (!ret)
-		ret = request(e, V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_MEMORY_MMAP,
+		ret = request(e, false, V4L2_MEMORY_MMAP,
 			      o->n_coded ? o->n_coded : 4, &e->n_cap, why,
 			      why_len);
 	for (unsigned int i = 0; !ret && i < e->n_cap; i++) {
-		struct v4l2_buffer b = { .index = i,
-					 .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
-					 .memory = V4L2_MEMORY_MMAP };
+		struct mbuf m;
+		uint32_t len;
 
-		ret = io(e, VIDIOC_QUERYBUF, &b);
+		mbuf_init(e, &m, false, V4L2_MEMORY_MMAP, i);
+		ret = io(e, VIDIOC_QUERYBUF, &m.b);
 		if (ret)
 			return step(why, why_len, "VIDIOC_QUERYBUF", ret);
-		if (b.length < 4096 || b.length > (64u << 20)) {
-			snprintf(why, why_len, "coded buffer %u is %u bytes", i,
-				 b.length);
+		len = mbuf_len(e, &m);
+		if ((e->mplane && m.b.length != 1) || len < 4096 ||
+		    len > (64u << 20)) {
+			snprintf(why, why_len,
+				 "coded buffer %u is %u bytes in %u planes", i,
+				 len, e->mplane ? m.b.length : 1);
 			return -EINVAL;
 		}
-		e->cap[i].p = e->ops.mmap(e->ops.arg, b.length, e->fd,
-					  (long)b.m.offset);
+		e->cap[i].p = e->ops.mmap(e->ops.arg, len, e->fd,
+					  (long)mbuf_offset(e, &m));
 		if (!e->cap[i].p)
 			return step(why, why_len, "mmap", -ENOMEM);
-		e->cap[i].len = b.length;
+		e->cap[i].len = len;
+		e->cap[i].offset = mbuf_offset(e, &m);
 		ret = m2m_coded_done(e, i);
 	}
-	type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+	type = (int)qtype(e, true);
 	if (!ret)
 		ret = io(e, VIDIOC_STREAMON, &type);
-	type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	type = (int)qtype(e, false);
 	if (!ret)
 		ret = io(e, VIDIOC_STREAMON, &type);
 	if (ret && !why[0])
 		step(why, why_len, "VIDIOC_STREAMON", ret);
 	e->streaming = !ret;
 	return ret;
+}
+
+/* What a predecessor left: both queues stopped, their buffers freed (a
+ * buffer still mapped elsewhere lives on until it is unmapped). Errors
+ * are the driver saying there was nothing to stop. */
+static void reset(struct m2m_enc *e)
+{
+	for (int i = 0; i < 2; i++) {
+		struct v4l2_requestbuffers req = {
+			.type = qtype(e, !i),
+			.memory = i ? V4L2_MEMORY_MMAP : V4L2_MEMORY_DMABUF
+		};
+		int type = (int)req.type;
+
+		io(e, VIDIOC_STREAMOFF, &type);
+		io(e, VIDIOC_REQBUFS, &req);
+	}
 }
 
 int m2m_open(const struct m2m_opts *o, struct m2m_enc **out, char *why,
@@ -227,7 +366,11 @@ int m2m_open(const struct m2m_opts *o, struct m2m_enc **out, char *why,
 	e->fd = o->fd;
 	e->ops = o->ops ? *o->ops : real_ops;
 	why[0] = '\0';
-	ret = formats(e, o, why, why_len);
+	ret = api(e, why, why_len);
+	if (!ret)
+		reset(e);
+	if (!ret)
+		ret = formats(e, o, why, why_len);
 	if (!ret)
 		ret = controls(e, o, why, why_len);
 	if (!ret)
@@ -244,63 +387,72 @@ void m2m_raw_format(const struct m2m_enc *e, uint32_t *width,
 		    uint32_t *height, uint32_t *bytesperline,
 		    uint32_t *sizeimage)
 {
-	*width = e->out_fmt.fmt.pix.width;
-	*height = e->out_fmt.fmt.pix.height;
-	*bytesperline = e->out_fmt.fmt.pix.bytesperline;
-	*sizeimage = e->out_fmt.fmt.pix.sizeimage;
+	uint32_t fc;
+
+	fmt_get(e, &e->out_fmt, &fc, width, height, bytesperline, sizeimage);
 }
 
 int m2m_queue_raw(struct m2m_enc *e, int dmabuf, size_t bytesused,
 		  uint64_t ts_us, unsigned int tag)
 {
-	struct v4l2_buffer b = { .type = V4L2_BUF_TYPE_VIDEO_OUTPUT,
-				 .memory = V4L2_MEMORY_DMABUF };
+	struct mbuf m;
+	unsigned int i;
 	int ret;
 
 	if (e->drained)
 		return -EPIPE;
-	for (b.index = 0; b.index < e->n_out && e->out_queued[b.index];
-	     b.index++)
+	for (i = 0; i < e->n_out && e->out_queued[i]; i++)
 		;
-	if (b.index == e->n_out)
+	if (i == e->n_out)
 		return -EBUSY;
-	b.m.fd = dmabuf;
-	b.bytesused = (uint32_t)bytesused;
-	b.length = (uint32_t)bytesused;
-	b.timestamp.tv_sec = (time_t)(ts_us / 1000000);
-	b.timestamp.tv_usec = (suseconds_t)(ts_us % 1000000);
-	ret = io(e, VIDIOC_QBUF, &b);
+	mbuf_init(e, &m, true, V4L2_MEMORY_DMABUF, i);
+	if (e->mplane) {
+		m.b.length = 1;
+		m.pl[0].m.fd = dmabuf;
+		m.pl[0].bytesused = (uint32_t)bytesused;
+	} else {
+		m.b.m.fd = dmabuf;
+		m.b.bytesused = (uint32_t)bytesused;
+	}
+	/* (length 0: the dmabuf's own size, which vb2 checks against the
+	 * format's) */
+	m.b.timestamp.tv_sec = (time_t)(ts_us / 1000000);
+	m.b.timestamp.tv_usec = (suseconds_t)(ts_us % 1000000);
+	ret = io(e, VIDIOC_QBUF, &m.b);
 	if (!ret) {
-		e->out_queued[b.index] = true;
-		e->tag[b.index] = tag;
+		e->out_queued[i] = true;
+		e->tag[i] = tag;
 	}
 	return ret;
 }
 
 int m2m_raw_done(struct m2m_enc *e, unsigned int *tag)
 {
-	struct v4l2_buffer b = { .type = V4L2_BUF_TYPE_VIDEO_OUTPUT,
-				 .memory = V4L2_MEMORY_DMABUF };
-	int ret = io(e, VIDIOC_DQBUF, &b);
+	struct mbuf m;
+	int ret;
 
+	mbuf_init(e, &m, true, V4L2_MEMORY_DMABUF, 0);
+	ret = io(e, VIDIOC_DQBUF, &m.b);
 	if (ret == -EAGAIN)
 		return 0;
 	if (ret)
 		return ret;
-	if (b.index >= e->n_out || !e->out_queued[b.index])
+	if (m.b.index >= e->n_out || !e->out_queued[m.b.index])
 		return -EPROTO;
-	e->out_queued[b.index] = false;
-	*tag = e->tag[b.index];
+	e->out_queued[m.b.index] = false;
+	*tag = e->tag[m.b.index];
 	return 1;
 }
 
 int m2m_coded(struct m2m_enc *e, struct m2m_coded *c)
 {
 	for (;;) {
-		struct v4l2_buffer b = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
-					 .memory = V4L2_MEMORY_MMAP };
-		int ret = io(e, VIDIOC_DQBUF, &b);
+		struct mbuf m;
+		uint32_t used;
+		int ret;
 
+		mbuf_init(e, &m, false, V4L2_MEMORY_MMAP, 0);
+		ret = io(e, VIDIOC_DQBUF, &m.b);
 		memset(c, 0, sizeof(*c));
 		if (ret == -EAGAIN)
 			return 0;
@@ -308,29 +460,30 @@ int m2m_coded(struct m2m_enc *e, struct m2m_coded *c)
 			return -EPIPE; /* drained: the last came before */
 		if (ret)
 			return ret;
-		if (b.index >= e->n_cap || !e->cap[b.index].queued ||
-		    b.bytesused > e->cap[b.index].len)
+		used = mbuf_used(e, &m);
+		if (m.b.index >= e->n_cap || !e->cap[m.b.index].queued ||
+		    used > e->cap[m.b.index].len)
 			return -EPROTO;
-		e->cap[b.index].queued = false;
-		if (b.flags & V4L2_BUF_FLAG_ERROR) {
+		e->cap[m.b.index].queued = false;
+		if (m.b.flags & V4L2_BUF_FLAG_ERROR) {
 			/* damaged: not recorded; the buffer goes back */
 			e->errors++;
-			ret = m2m_coded_done(e, b.index);
+			ret = m2m_coded_done(e, m.b.index);
 			if (ret)
 				return ret;
-			if (b.flags & V4L2_BUF_FLAG_LAST) {
+			if (m.b.flags & V4L2_BUF_FLAG_LAST) {
 				e->drained = true;
 				return -EPIPE;
 			}
 			continue;
 		}
-		c->index = b.index;
-		c->p = e->cap[b.index].p;
-		c->len = b.bytesused;
-		c->ts_us = (uint64_t)b.timestamp.tv_sec * 1000000u +
-			   (uint64_t)b.timestamp.tv_usec;
-		c->key = b.flags & V4L2_BUF_FLAG_KEYFRAME;
-		c->last = b.flags & V4L2_BUF_FLAG_LAST;
+		c->index = m.b.index;
+		c->p = e->cap[m.b.index].p;
+		c->len = used;
+		c->ts_us = (uint64_t)m.b.timestamp.tv_sec * 1000000u +
+			   (uint64_t)m.b.timestamp.tv_usec;
+		c->key = m.b.flags & V4L2_BUF_FLAG_KEYFRAME;
+		c->last = m.b.flags & V4L2_BUF_FLAG_LAST;
 		e->drained |= c->last;
 		return 1;
 	}
@@ -338,14 +491,15 @@ int m2m_coded(struct m2m_enc *e, struct m2m_coded *c)
 
 int m2m_coded_done(struct m2m_enc *e, unsigned int index)
 {
-	struct v4l2_buffer b = { .index = index,
-				 .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
-				 .memory = V4L2_MEMORY_MMAP };
+	struct mbuf m;
 	int ret;
 
 	if (index >= e->n_cap || e->cap[index].queued)
 		return -EINVAL;
-	ret = io(e, VIDIOC_QBUF, &b);
+	mbuf_init(e, &m, false, V4L2_MEMORY_MMAP, index);
+	if (e->mplane)
+		m.b.length = 1;
+	ret = io(e, VIDIOC_QBUF, &m.b);
 	if (!ret)
 		e->cap[index].queued = true;
 	return ret;
@@ -366,6 +520,31 @@ int m2m_drain(struct m2m_enc *e)
 	return io(e, VIDIOC_ENCODER_CMD, &cmd);
 }
 
+int m2m_coded_buf(const struct m2m_enc *e, unsigned int index,
+		  uint32_t *offset, uint32_t *length)
+{
+	if (index >= e->n_cap)
+		return -EINVAL;
+	*offset = e->cap[index].offset;
+	*length = (uint32_t)e->cap[index].len;
+	return 0;
+}
+
+uint32_t m2m_coded_format(const struct m2m_enc *e)
+{
+	return e->mplane ? e->cap_fmt.fmt.pix_mp.pixelformat :
+			   e->cap_fmt.fmt.pix.pixelformat;
+}
+
+unsigned int m2m_coded_queued(const struct m2m_enc *e)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < e->n_cap; i++)
+		n += e->cap[i].queued;
+	return n;
+}
+
 uint64_t m2m_errors(const struct m2m_enc *e)
 {
 	return e->errors;
@@ -378,9 +557,9 @@ void m2m_close(struct m2m_enc *e)
 	if (!e)
 		return;
 	if (e->streaming) {
-		type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
+		type = (int)qtype(e, true);
 		io(e, VIDIOC_STREAMOFF, &type);
-		type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		type = (int)qtype(e, false);
 		io(e, VIDIOC_STREAMOFF, &type);
 	}
 	for (unsigned int i = 0; i < e->n_cap; i++)

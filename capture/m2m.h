@@ -2,8 +2,10 @@
 /*
  * A stateful V4L2 memory-to-memory H.264 encoder (the kernel's "Memory-to-
  * Memory Stateful Video Encoder Interface"): bcm2835-codec at /dev/video11
- * on a Pi 4 or Zero 2 W, and its like on other SoCs. Single-planar
- * queues: OUTPUT takes raw pictures, CAPTURE gives access units.
+ * on a Pi 4 or Zero 2 W, and its like on other SoCs. OUTPUT takes raw
+ * pictures, CAPTURE gives access units. Both APIs are spoken, chosen by
+ * QUERYCAP: the single-planar one, and the multi-planar one (the only one
+ * bcm2835-codec offers), with one plane per buffer either way.
  *
  * Set-up follows the documented order: the coded format on CAPTURE, the
  * raw format on OUTPUT (the driver may adjust it), the frame interval on
@@ -41,6 +43,9 @@ struct m2m_ops {
 struct m2m_opts {
 	int fd;			/* the encoder device, opened O_NONBLOCK */
 	uint32_t fourcc;	/* raw: NV12, YUYV, ... */
+	/* coded: 0 is H264; V4L2_PIX_FMT_FWHT is vicodec's, the kernel's
+	 * virtual encoder (tests: no viewer plays it) */
+	uint32_t coded;
 	uint32_t width, height, bytesperline;
 	uint32_t fps, bitrate, gop;
 	unsigned int n_raw, n_coded; /* buffers on OUTPUT, on CAPTURE */
@@ -58,7 +63,11 @@ struct m2m_coded {
 	bool key, last;
 };
 
-/* Negotiates and starts both queues. 0, or -errno with the step and the
+/*
+ * The device may come from a predecessor that died with both queues
+ * streaming (moatd holds the file open across worker restarts, and the
+ * sealer maps its CAPTURE buffers): streaming stops and the buffers are
+ * let go first. Then negotiates and starts both queues. 0, or -errno with the step and the
  * driver's answer in why. */
 int m2m_open(const struct m2m_opts *o, struct m2m_enc **out, char *why,
 	     size_t why_len);
@@ -88,6 +97,17 @@ int m2m_force_key(struct m2m_enc *e);
 
 /* Asks for the end: what is queued is encoded, then LAST. */
 int m2m_drain(struct m2m_enc *e);
+
+/* Where CAPTURE buffer index lies in the device's mmap space (for a
+ * reader that maps it from its own descriptor of the same file). */
+int m2m_coded_buf(const struct m2m_enc *e, unsigned int index,
+		  uint32_t *offset, uint32_t *length);
+
+/* The coded format the driver settled on (V4L2_PIX_FMT_H264, ...). */
+uint32_t m2m_coded_format(const struct m2m_enc *e);
+
+/* CAPTURE buffers the driver holds (queued, not dequeued). */
+unsigned int m2m_coded_queued(const struct m2m_enc *e);
 
 /* Access units the driver flagged as damaged. */
 uint64_t m2m_errors(const struct m2m_enc *e);

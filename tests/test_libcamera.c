@@ -4,7 +4,7 @@
  * vimc, the kernel's virtual media-controller camera (a sensor, a debayer
  * and a scaler, as a Pi camera module's pipeline has), which libcamera's
  * own vimc pipeline handler drives. This machine's kernel has no V4L2 and
- * Debian's leaves vimc out, so tests/vm/vimc.sh builds it for Debian's
+ * Debian's leaves vimc out, so tests/vm/testdrv.sh builds it for Debian's
  * stock kernel and the test boots that kernel under qemu
  * (tests/vm/vm.sh) with libcamera's vimc IPA module beside it.
  *

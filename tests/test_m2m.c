@@ -5,11 +5,14 @@
  * so the driver is a fake that answers as bcm2835-codec (a Pi 4's
  * /dev/video11) does: it keeps NV12 at the size asked, asks for its own
  * coded buffer size, flags keyframes, marks damaged output ERROR and ends
- * a drain with LAST and then EPIPE. Its CAPTURE buffers live in a memfd,
- * so they are mapped for real.
+ * a drain with LAST and then EPIPE; like it, it speaks only the
+ * multi-planar API (a second run speaks the single-planar one, as vicodec
+ * can). Its CAPTURE buffers live in a memfd, so they are mapped for real.
+ * (test_m2menc drives a real kernel encoder, vicodec, in a VM.)
  *
- * - set-up issues exactly the documented sequence (coded format, raw
- *   format, frame interval, controls, buffers, stream on), and a driver
+ * - set-up issues exactly the documented sequence (what a predecessor
+ *   left stopped and freed, coded format, raw format, frame interval,
+ *   controls, buffers, stream on), and a driver
  *   that cannot do H.264, or wants another raw size or line length, is
  *   refused with the reason;
  * - camera frames go in by dmabuf; access units come out in order with
@@ -41,6 +44,8 @@ struct fake {
 	uint32_t coded_fourcc;	   /* what S_FMT(CAPTURE) keeps */
 	uint32_t raw_height_delta; /* a driver that changes the height */
 	uint32_t bpl_align;	   /* bytesperline rounded up to this */
+	bool mplane;		   /* the multi-planar API only (bcm2835) */
+	bool wrong_api;		   /* a call in the other API was made */
 	/* the queues */
 	int out_q[16], n_out_q;	   /* indexes queued on OUTPUT, in order */
 	uint64_t out_ts[16];
@@ -55,8 +60,34 @@ struct fake {
 
 static const char *type(uint32_t t)
 {
-	return t == V4L2_BUF_TYPE_VIDEO_OUTPUT ? "OUTPUT" :
-	       t == V4L2_BUF_TYPE_VIDEO_CAPTURE ? "CAPTURE" : "?";
+	return t == V4L2_BUF_TYPE_VIDEO_OUTPUT ||
+			       t == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE ?
+		       "OUTPUT" :
+	       t == V4L2_BUF_TYPE_VIDEO_CAPTURE ||
+			       t == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE ?
+		       "CAPTURE" :
+		       "?";
+}
+
+static bool is_out(uint32_t t)
+{
+	return t == V4L2_BUF_TYPE_VIDEO_OUTPUT ||
+	       t == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+}
+
+/* A driver answers only in its own API (EINVAL otherwise); noted. */
+static bool api_ok(struct fake *f, uint32_t t)
+{
+	bool ok = V4L2_TYPE_IS_MULTIPLANAR(t) == f->mplane;
+
+	f->wrong_api |= !ok;
+	return ok;
+}
+
+/* The fields of a one-plane buffer, in the driver's API. */
+static uint32_t *used_of(struct fake *f, struct v4l2_buffer *b)
+{
+	return f->mplane ? &b->m.planes[0].bytesused : &b->bytesused;
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -109,19 +140,37 @@ static void run(struct fake *f)
 
 static int fmt(struct fake *f, struct v4l2_format *v)
 {
+	struct v4l2_pix_format_mplane *mp = &v->fmt.pix_mp;
+	struct v4l2_pix_format *sp = &v->fmt.pix;
+	uint32_t w = f->mplane ? mp->width : sp->width;
+	uint32_t h = f->mplane ? mp->height : sp->height;
+	uint32_t size = f->mplane ? mp->plane_fmt[0].sizeimage : sp->sizeimage;
+	uint32_t fc = f->mplane ? mp->pixelformat : sp->pixelformat, bpl = 0;
+
 	logf_(f, "S_FMT %s", type(v->type));
-	if (v->type == V4L2_BUF_TYPE_VIDEO_CAPTURE) {
-		v->fmt.pix.pixelformat = f->coded_fourcc;
+	if (!api_ok(f, v->type) || (f->mplane && mp->num_planes != 1))
+		return -EINVAL;
+	if (!is_out(v->type)) {
+		fc = f->coded_fourcc;
 		/* its own minimum for a 1080p keyframe */
-		if (v->fmt.pix.sizeimage < 768 << 10)
-			v->fmt.pix.sizeimage = 768 << 10;
-		return 0;
+		if (size < 768 << 10)
+			size = 768 << 10;
+	} else {
+		h += f->raw_height_delta;
+		bpl = (w + f->bpl_align - 1) / f->bpl_align * f->bpl_align;
+		size = bpl * ((h + 15) & ~15u) * 3 / 2;
 	}
-	v->fmt.pix.height += f->raw_height_delta;
-	v->fmt.pix.bytesperline = (v->fmt.pix.width + f->bpl_align - 1) /
-				  f->bpl_align * f->bpl_align;
-	v->fmt.pix.sizeimage = v->fmt.pix.bytesperline *
-			       ((v->fmt.pix.height + 15) & ~15u) * 3 / 2;
+	if (f->mplane) {
+		mp->pixelformat = fc;
+		mp->height = h;
+		mp->plane_fmt[0].bytesperline = bpl;
+		mp->plane_fmt[0].sizeimage = size;
+	} else {
+		sp->pixelformat = fc;
+		sp->height = h;
+		sp->bytesperline = bpl;
+		sp->sizeimage = size;
+	}
 	return 0;
 }
 
@@ -129,6 +178,7 @@ static int ctrl(struct fake *f, struct v4l2_control *c)
 {
 	const char *name = c->id == V4L2_CID_MPEG_VIDEO_BITRATE ? "BITRATE" :
 			   c->id == V4L2_CID_MPEG_VIDEO_H264_I_PERIOD ? "I_PERIOD" :
+			   c->id == V4L2_CID_MPEG_VIDEO_GOP_SIZE ? "GOP_SIZE" :
 			   c->id == V4L2_CID_MPEG_VIDEO_H264_PROFILE ? "PROFILE" :
 			   c->id == V4L2_CID_MPEG_VIDEO_H264_LEVEL ? "LEVEL" :
 			   c->id == V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER ? "REPEAT_SEQ_HEADER" :
@@ -143,7 +193,9 @@ static int ctrl(struct fake *f, struct v4l2_control *c)
 
 static int dqbuf(struct fake *f, struct v4l2_buffer *b)
 {
-	if (b->type == V4L2_BUF_TYPE_VIDEO_OUTPUT) {
+	if (!api_ok(f, b->type) || (f->mplane && (!b->m.planes || !b->length)))
+		return -EINVAL;
+	if (is_out(b->type)) {
 		if (!f->n_out_done)
 			return -EAGAIN;
 		b->index = (uint32_t)f->out_done[0];
@@ -154,7 +206,7 @@ static int dqbuf(struct fake *f, struct v4l2_buffer *b)
 	if (!f->n_ready)
 		return f->last_sent ? -EPIPE : -EAGAIN;
 	b->index = (uint32_t)f->ready[0].index;
-	b->bytesused = f->ready[0].len;
+	*used_of(f, b) = f->ready[0].len;
 	b->flags = f->ready[0].flags;
 	b->timestamp.tv_sec = (time_t)(f->ready[0].ts / 1000000);
 	b->timestamp.tv_usec = (suseconds_t)(f->ready[0].ts % 1000000);
@@ -170,9 +222,23 @@ static int fake_ioctl(void *arg, int fd, unsigned long req, void *d)
 
 	(void)fd;
 	switch (req) {
+	case VIDIOC_QUERYCAP: {
+		struct v4l2_capability *c = d;
+
+		logf_(f, "QUERYCAP");
+		memset(c, 0, sizeof(*c));
+		snprintf((char *)c->card, sizeof(c->card), "bcm2835-codec-encode");
+		c->device_caps = V4L2_CAP_STREAMING |
+				 (f->mplane ? V4L2_CAP_VIDEO_M2M_MPLANE :
+					      V4L2_CAP_VIDEO_M2M);
+		c->capabilities = c->device_caps | V4L2_CAP_DEVICE_CAPS;
+		return 0;
+	}
 	case VIDIOC_S_FMT:
 		return fmt(f, d);
 	case VIDIOC_S_PARM:
+		if (!api_ok(f, ((struct v4l2_streamparm *)d)->type))
+			return -EINVAL;
 		logf_(f, "S_PARM %s fps=%u", type(((struct v4l2_streamparm *)d)->type),
 		      ((struct v4l2_streamparm *)d)->parm.output.timeperframe.denominator);
 		return 0;
@@ -180,21 +246,40 @@ static int fake_ioctl(void *arg, int fd, unsigned long req, void *d)
 		return ctrl(f, d);
 	case VIDIOC_REQBUFS:
 		logf_(f, "REQBUFS %s %u", type(rq->type), rq->count);
+		if (!api_ok(f, rq->type))
+			return -EINVAL;
+		if (!rq->count)
+			return 0;
 		rq->count = rq->type == V4L2_BUF_TYPE_VIDEO_CAPTURE ? NCAP : NOUT;
 		return 0;
 	case VIDIOC_QUERYBUF:
-		b->length = CAP_LEN;
-		b->m.offset = b->index * CAP_LEN;
+		if (!api_ok(f, b->type))
+			return -EINVAL;
+		if (f->mplane) {
+			if (!b->m.planes || !b->length)
+				return -EINVAL;
+			b->length = 1;
+			b->m.planes[0].length = CAP_LEN;
+			b->m.planes[0].m.mem_offset = b->index * CAP_LEN;
+		} else {
+			b->length = CAP_LEN;
+			b->m.offset = b->index * CAP_LEN;
+		}
 		logf_(f, "QUERYBUF %s %u", type(b->type), b->index);
 		return 0;
 	case VIDIOC_QBUF:
+		if (!api_ok(f, b->type) ||
+		    (f->mplane && (!b->m.planes || b->length != 1)))
+			return -EINVAL;
 		if (f->n_log < LOG_MAX && !f->frames && f->n_out_q == 0 &&
-		    b->type == V4L2_BUF_TYPE_VIDEO_CAPTURE)
+		    !is_out(b->type))
 			logf_(f, "QBUF %s %u", type(b->type), b->index);
-		if (b->type == V4L2_BUF_TYPE_VIDEO_CAPTURE) {
+		if (!is_out(b->type)) {
 			f->cap_free[f->n_cap_free++] = (int)b->index;
 		} else {
-			if (b->memory != V4L2_MEMORY_DMABUF || b->m.fd < 0)
+			if (b->memory != V4L2_MEMORY_DMABUF ||
+			    (f->mplane ? b->m.planes[0].m.fd : b->m.fd) < 0 ||
+			    !*used_of(f, b))
 				return -EINVAL;
 			f->out_ts[b->index] = (uint64_t)b->timestamp.tv_sec * 1000000u +
 					      (uint64_t)b->timestamp.tv_usec;
@@ -208,6 +293,7 @@ static int fake_ioctl(void *arg, int fd, unsigned long req, void *d)
 		logf_(f, "STREAMON %s", type(*(uint32_t *)d));
 		return 0;
 	case VIDIOC_STREAMOFF:
+		logf_(f, "STREAMOFF %s", type(*(uint32_t *)d));
 		return 0;
 	case VIDIOC_ENCODER_CMD:
 		f->draining = ((struct v4l2_encoder_cmd *)d)->cmd == V4L2_ENC_CMD_STOP;
@@ -247,6 +333,7 @@ static void fake_init(struct fake *f)
 		abort();
 	f->coded_fourcc = V4L2_PIX_FMT_H264;
 	f->bpl_align = 32;
+	f->mplane = true;
 	f->error_at = -1;
 }
 
@@ -258,8 +345,13 @@ static const struct m2m_opts base = { .fd = 3, .fourcc = V4L2_PIX_FMT_NV12,
 static void setup_sequence(void)
 {
 	static const char *const want[] = {
+		"QUERYCAP",
+		/* what a predecessor may have left, let go first */
+		"STREAMOFF OUTPUT", "REQBUFS OUTPUT 0", "STREAMOFF CAPTURE",
+		"REQBUFS CAPTURE 0",
 		"S_FMT CAPTURE", "S_FMT OUTPUT", "S_PARM OUTPUT fps=30",
 		"S_CTRL BITRATE=4000000", "S_CTRL I_PERIOD=30",
+		"S_CTRL GOP_SIZE=30",
 		"S_CTRL PROFILE=4", "S_CTRL LEVEL=11",
 		"S_CTRL REPEAT_SEQ_HEADER=1", "REQBUFS OUTPUT 4",
 		"REQBUFS CAPTURE 4", "QUERYBUF CAPTURE 0", "QBUF CAPTURE 0",
@@ -302,7 +394,7 @@ static void refusals(void)
 	fake_init(&f);
 	f.coded_fourcc = V4L2_PIX_FMT_MJPEG;
 	CHECK(m2m_open(&o, &e, why, sizeof(why)) == -EINVAL && !e &&
-		      strstr(why, "does not make H.264"),
+		      strstr(why, "does not make H264"),
 	      "an encoder that does not make H.264 is refused: %s", why);
 	fake_init(&f);
 	f.raw_height_delta = 8;
@@ -318,8 +410,9 @@ static void refusals(void)
 	close(f.memfd);
 }
 
-static void encoding(void)
+static void encoding(bool mplane)
 {
+	const char *api = mplane ? "multi-planar" : "single-planar";
 	struct fake f;
 	struct m2m_ops ops = { fake_ioctl, fake_mmap, &f };
 	struct m2m_opts o = base;
@@ -331,8 +424,10 @@ static void encoding(void)
 
 	fake_init(&f);
 	f.error_at = 3;
+	f.mplane = mplane;
 	o.ops = &ops;
-	CHECK(m2m_open(&o, &e, why, sizeof(why)) == 0, "set up: %s", why);
+	CHECK(m2m_open(&o, &e, why, sizeof(why)) == 0, "%s: set up: %s", api,
+	      why);
 	if (!e)
 		return;
 	for (unsigned int i = 0; i < 8; i++) {
@@ -359,7 +454,8 @@ static void encoding(void)
 		}
 	}
 	CHECK(got == 7 && order && ts_ok,
-	      "7 access units out of 8 frames, in order, with their frames' timestamps");
+	      "%s: 7 access units out of 8 frames, in order, with their frames' timestamps",
+	      api);
 	CHECK(keys == 2, "keyframes: the first and the forced one (%d)", keys);
 	CHECK(m2m_errors(e) == 1, "the damaged one skipped and counted");
 	CHECK(raw_back == 8, "every camera buffer came back with its tag (%d)",
@@ -386,6 +482,7 @@ static void encoding(void)
 	}
 	CHECK(m2m_queue_raw(e, 300, 100, 3000000, 10) == -EPIPE,
 	      "no frame is taken after the drain");
+	CHECK(!f.wrong_api, "%s: every call in the driver's own API", api);
 	m2m_close(e);
 	close(f.memfd);
 }
@@ -394,6 +491,7 @@ int main(void)
 {
 	setup_sequence();
 	refusals();
-	encoding();
+	encoding(true);	 /* as bcm2835-codec */
+	encoding(false); /* as a single-planar driver */
 	return test_done("test_m2m");
 }

@@ -10,7 +10,7 @@
 # PROGRAM a test binary; it runs in the guest as PROGRAM ARGS, with its
 #         shared libraries, as pid 1's child, with /dev/video* from vivid
 #         (or the drivers MOAT_VM_MODULES names, default "vivid"; "vimc"
-#         is built for the kernel by tests/vm/vimc.sh)
+#         and "vicodec" are built for the kernel by tests/vm/testdrv.sh)
 # Files named in MOAT_VM_FILES (space separated) are copied in at the same
 # path; MOAT_VM_ENV (NAME=value ...) is set for the program. The guest's
 # output is printed; the exit status is the program's (125 if the guest
@@ -52,9 +52,11 @@ for t in sh mount insmod poweroff sleep cat echo ls mkdir ln rm uname ip find; d
 done
 # the drivers and everything they need, in load order, each once
 modules=${MOAT_VM_MODULES:-vivid}
-case " $modules " in
-*" vimc "*) "$(dirname "$0")/vimc.sh" "$kroot" "$kver" || exit 125 ;;
-esac
+for m in $modules; do
+	case $m in
+	vimc | vicodec) "$(dirname "$0")/testdrv.sh" "$kroot" "$kver" "$m" || exit 125 ;;
+	esac
+done
 for m in $modules; do
 	modprobe -d "$kroot" -S "$kver" --show-depends "$m" >> "$work/deps.txt" ||
 		{ echo "vm: no module $m for $kver" >&2; exit 125; }
