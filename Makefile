@@ -204,8 +204,10 @@ $(BUILD)/tests/test_mp4: $(BUILD)/obj/tools/view/mp4.o
 # test_v4l2 seals in the VM and opens outside it with the demo's parts.
 $(BUILD)/tests/test_v4l2: $(BUILD)/obj/tools/demo/keys.o \
 	$(BUILD)/obj/tools/demo/seal.o $(BUILD)/obj/tools/demo/open.o
-# test_libcamera makes the hub's keys and the viewers' with the demo's.
+# test_libcamera and test_m2menc make the hub's keys and the viewers'
+# with the demo's.
 $(BUILD)/tests/test_libcamera: $(BUILD)/obj/tools/demo/keys.o
+$(BUILD)/tests/test_m2menc: $(BUILD)/obj/tools/demo/keys.o
 
 .SECONDEXPANSION:
 # The test camera is GStreamer's RTSP server; nothing else links GStreamer.

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* A stateful V4L2 memory-to-memory H.264 encoder (see m2m.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/videodev2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "capture/m2m.h"
 #include "capture/v4l2.h"
@@ -392,8 +394,8 @@ void m2m_raw_format(const struct m2m_enc *e, uint32_t *width,
 	fmt_get(e, &e->out_fmt, &fc, width, height, bytesperline, sizeimage);
 }
 
-int m2m_queue_raw(struct m2m_enc *e, int dmabuf, size_t bytesused,
-		  uint64_t ts_us, unsigned int tag)
+int m2m_queue_raw(struct m2m_enc *e, int dmabuf, size_t length,
+		  size_t bytesused, uint64_t ts_us, unsigned int tag)
 {
 	struct mbuf m;
 	unsigned int i;
@@ -410,12 +412,13 @@ int m2m_queue_raw(struct m2m_enc *e, int dmabuf, size_t bytesused,
 		m.b.length = 1;
 		m.pl[0].m.fd = dmabuf;
 		m.pl[0].bytesused = (uint32_t)bytesused;
+		/* (the multi-planar API checks bytesused against it) */
+		m.pl[0].length = (uint32_t)length;
 	} else {
 		m.b.m.fd = dmabuf;
 		m.b.bytesused = (uint32_t)bytesused;
 	}
-	/* (length 0: the dmabuf's own size, which vb2 checks against the
-	 * format's) */
+	/* (single-planar: vb2 takes the length from the format) */
 	m.b.timestamp.tv_sec = (time_t)(ts_us / 1000000);
 	m.b.timestamp.tv_usec = (suseconds_t)(ts_us % 1000000);
 	ret = io(e, VIDIOC_QBUF, &m.b);
@@ -442,6 +445,22 @@ int m2m_raw_done(struct m2m_enc *e, unsigned int *tag)
 	e->out_queued[m.b.index] = false;
 	*tag = e->tag[m.b.index];
 	return 1;
+}
+
+/*
+ * vicodec flags no keyframe on its CAPTURE buffers; its frame header says
+ * whether a frame is intra (FWHT_FL_I_FRAME in the big-endian flags after
+ * the two magic words, the version, width and height).
+ */
+static bool fwht_intra(const struct m2m_enc *e, const uint8_t *p, size_t len)
+{
+	static const uint8_t magic[8] = { 0x4f, 0x4f, 0x4f, 0x4f,
+					  0xff, 0xff, 0xff, 0xff };
+
+	if (m2m_coded_format(e) != V4L2_PIX_FMT_FWHT || len < 44 ||
+	    memcmp(p, magic, sizeof(magic)))
+		return false;
+	return p[22] & 0x04; /* bit 10 of the word at 20 */
 }
 
 int m2m_coded(struct m2m_enc *e, struct m2m_coded *c)
@@ -482,7 +501,8 @@ int m2m_coded(struct m2m_enc *e, struct m2m_coded *c)
 		c->len = used;
 		c->ts_us = (uint64_t)m.b.timestamp.tv_sec * 1000000u +
 			   (uint64_t)m.b.timestamp.tv_usec;
-		c->key = m.b.flags & V4L2_BUF_FLAG_KEYFRAME;
+		c->key = (m.b.flags & V4L2_BUF_FLAG_KEYFRAME) ||
+			 fwht_intra(e, c->p, c->len);
 		c->last = m.b.flags & V4L2_BUF_FLAG_LAST;
 		e->drained |= c->last;
 		return 1;
@@ -566,4 +586,67 @@ void m2m_close(struct m2m_enc *e)
 		if (e->cap[i].p)
 			munmap(e->cap[i].p, e->cap[i].len);
 	free(e);
+}
+
+/* Formats one queue of an open device lists, in either API. */
+static bool lists(int fd, uint32_t type, uint32_t fourcc)
+{
+	for (uint32_t i = 0; i < 64; i++) {
+		struct v4l2_fmtdesc d = { .index = i, .type = type };
+
+		if (ioctl(fd, VIDIOC_ENUM_FMT, &d) < 0)
+			return false;
+		if (!fourcc || d.pixelformat == fourcc)
+			return true;
+	}
+	return false;
+}
+
+int m2m_probe(const char *path, uint32_t coded, uint32_t raw, char *card,
+	      size_t card_len)
+{
+	struct v4l2_capability cap = { 0 };
+	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC), ret = 0;
+	uint32_t caps;
+	bool mp;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, VIDIOC_QUERYCAP, &cap) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps :
+							  cap.capabilities;
+	if (!(caps & V4L2_CAP_STREAMING) ||
+	    !(caps & (V4L2_CAP_VIDEO_M2M | V4L2_CAP_VIDEO_M2M_MPLANE))) {
+		ret = -ENODEV;
+		goto out;
+	}
+	mp = !(caps & V4L2_CAP_VIDEO_M2M);
+	if (!lists(fd, mp ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE :
+			    V4L2_BUF_TYPE_VIDEO_CAPTURE, coded) ||
+	    !lists(fd, mp ? V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE :
+			    V4L2_BUF_TYPE_VIDEO_OUTPUT, raw))
+		ret = -ENOENT;
+	if (card_len)
+		snprintf(card, card_len, "%.32s", (const char *)cap.card);
+out:
+	close(fd);
+	return ret;
+}
+
+int m2m_find(uint32_t coded, uint32_t raw, char *path, size_t path_len,
+	     char *card, size_t card_len)
+{
+	for (int i = 0; i < 64; i++) {
+		char p[32];
+
+		snprintf(p, sizeof(p), "/dev/video%d", i);
+		if (!m2m_probe(p, coded, raw, card, card_len)) {
+			snprintf(path, path_len, "%s", p);
+			return 0;
+		}
+	}
+	return -ENOENT;
 }

@@ -54,7 +54,9 @@ struct m2m_opts {
 
 struct m2m_enc;
 
-/* An access unit on CAPTURE, the caller's until m2m_coded_done(). */
+/* An access unit on CAPTURE, the caller's until m2m_coded_done(). key:
+ * the driver flagged it a keyframe (or, for FWHT, its header says
+ * intra). */
 struct m2m_coded {
 	unsigned int index;
 	const uint8_t *p;
@@ -77,10 +79,11 @@ void m2m_raw_format(const struct m2m_enc *e, uint32_t *width,
 		    uint32_t *height, uint32_t *bytesperline,
 		    uint32_t *sizeimage);
 
-/* Queues a camera frame by its dmabuf; tag comes back with it from
- * m2m_raw_done(). 0, -EBUSY (no free OUTPUT buffer), -errno. */
-int m2m_queue_raw(struct m2m_enc *e, int dmabuf, size_t bytesused,
-		  uint64_t ts_us, unsigned int tag);
+/* Queues a camera frame by its dmabuf (of length bytes, bytesused of
+ * them the frame); tag comes back with it from m2m_raw_done(). 0, -EBUSY
+ * (no free OUTPUT buffer), -errno. */
+int m2m_queue_raw(struct m2m_enc *e, int dmabuf, size_t length,
+		  size_t bytesused, uint64_t ts_us, unsigned int tag);
 
 /* A raw buffer the encoder has finished with: 1 and *tag, 0, -errno. */
 int m2m_raw_done(struct m2m_enc *e, unsigned int *tag);
@@ -113,5 +116,18 @@ unsigned int m2m_coded_queued(const struct m2m_enc *e);
 uint64_t m2m_errors(const struct m2m_enc *e);
 
 void m2m_close(struct m2m_enc *e);
+
+/*
+ * Whether the device at path is a memory-to-memory encoder that makes
+ * coded from raw (0: any raw format): 0 (and its card name), -ENOENT when
+ * it encodes something else, -ENODEV when it is no such device, -errno
+ * when it cannot be opened.
+ */
+int m2m_probe(const char *path, uint32_t coded, uint32_t raw, char *card,
+	      size_t card_len);
+
+/* The first /dev/videoN that m2m_probe() accepts: 0, or -ENOENT. */
+int m2m_find(uint32_t coded, uint32_t raw, char *path, size_t path_len,
+	     char *card, size_t card_len);
 
 #endif

@@ -11,19 +11,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture/m2m.h"
 #include "capture/v4l2.h"
 #include "capture/v4l2cam.h"
 
-enum { UD_POLL = 1 };
+enum { UD_POLL = 1, UD_POLL_ENC = 2 };
 
 struct v4l2cam {
 	int fd;
 	struct v4l2_info info;
 	struct v4l2_stream s;
-	struct swenc *enc;	/* NULL: the camera's H264 passed through */
+	struct swenc *enc;	/* libx264, or NULL */
+	struct m2m_enc *m2m;	/* a V4L2 encoder, or NULL */
+	int m2m_fd;
+	struct {
+		uint64_t token;
+		bool held;	/* with the reader, not yet given back */
+	} coded[M2M_BUFS];
 	struct io_uring ring;
-	bool ring_ok, armed;
-	char desc[160];
+	bool ring_ok, armed, armed_enc;
+	char desc[320], encoder[40];
 	uint64_t copies;
 	int64_t mono_to_real; /* us: the driver's clock to the Unix epoch's */
 };
@@ -112,22 +119,62 @@ static int64_t clock_offset(void)
 	       ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec) / 1000;
 }
 
+/* The V4L2 encoder for the stream just started: H.264, or FWHT when the
+ * device makes nothing else (vicodec: named in the config only). */
+static int open_m2m(struct v4l2cam *c, const struct v4l2cam_opts *o,
+		    uint32_t fps, char *why, size_t why_len)
+{
+	struct m2m_opts mo = { .fd = o->m2m_fd, .fourcc = c->s.fourcc,
+			       .width = c->s.width, .height = c->s.height,
+			       .bytesperline = c->s.bytesperline, .fps = fps,
+			       .bitrate = o->bitrate ? o->bitrate : 4000000,
+			       .gop = fps, .n_raw = c->s.n_bufs,
+			       .n_coded = M2M_BUFS };
+	int ret = m2m_open(&mo, &c->m2m, why, why_len);
+
+	if (ret == -EINVAL && strstr(why, "does not make H264")) {
+		mo.coded = V4L2_PIX_FMT_FWHT;
+		ret = m2m_open(&mo, &c->m2m, why, why_len);
+	}
+	if (!ret)
+		c->m2m_fd = o->m2m_fd;
+	return ret;
+}
+
 static int start(struct v4l2cam *c, const struct v4l2cam_opts *o, char *why,
 		 size_t why_len)
 {
 	struct v4l2_request rq = { .fps = o->fps ? o->fps : 30, .n_bufs = 4 };
 	const struct v4l2_format_info *fi;
-	char fc[5];
+	char fc[5], enc_why[200] = "", coded[5];
 	int ret = pick_format(c, o, &rq.fourcc, why, why_len);
 
 	if (ret)
 		return ret;
 	fi = v4l2_find(&c->info, rq.fourcc);
 	pick_size(fi, o, &rq.width, &rq.height);
+	/* the encoder imports the camera's buffers by dmabuf */
+	rq.export = o->m2m_fd >= 0 && rq.fourcc != V4L2_PIX_FMT_H264;
 	ret = v4l2_start(&c->s, c->fd, &rq, why, why_len);
 	if (ret)
 		return ret;
 	v4l2_fourcc_str(c->s.fourcc, fc);
+	if (rq.export) {
+		ret = open_m2m(c, o, rq.fps, enc_why, sizeof(enc_why));
+		if (ret && o->m2m_must) {
+			snprintf(why, why_len, "the encoder: %s", enc_why);
+			return ret;
+		}
+	}
+	if (c->m2m) {
+		v4l2_fourcc_str(m2m_coded_format(c->m2m), coded);
+		snprintf(c->encoder, sizeof(c->encoder),
+			 "the V4L2 encoder (%s)", coded);
+		snprintf(c->desc, sizeof(c->desc), "%s: %s %ux%u at %u fps, %s",
+			 c->info.card, fc, c->s.width, c->s.height, rq.fps,
+			 c->encoder);
+		return 0;
+	}
 	if (c->s.fourcc != V4L2_PIX_FMT_H264) {
 		struct swenc_opts eo = { .fourcc = c->s.fourcc,
 					 .width = c->s.width,
@@ -142,9 +189,13 @@ static int start(struct v4l2cam *c, const struct v4l2cam_opts *o, char *why,
 		if (ret)
 			return ret;
 	}
-	snprintf(c->desc, sizeof(c->desc), "%s: %s %ux%u at %u fps, %s",
-		 c->info.card, fc, c->s.width, c->s.height, rq.fps,
+	snprintf(c->encoder, sizeof(c->encoder), "%s",
 		 c->enc ? "libx264" : "the camera's own H.264");
+	snprintf(c->desc, sizeof(c->desc), "%s: %s %ux%u at %u fps, %s%s%.100s%s",
+		 c->info.card, fc, c->s.width, c->s.height, rq.fps,
+		 c->enc ? "libx264" : "the camera's own H.264",
+		 enc_why[0] ? " (the V4L2 encoder refused: " : "", enc_why,
+		 enc_why[0] ? ")" : "");
 	return 0;
 }
 
@@ -157,6 +208,7 @@ int v4l2cam_open(const struct v4l2cam_opts *o, struct v4l2cam **out,
 	*out = NULL;
 	if (!c)
 		return -ENOMEM;
+	c->m2m_fd = -1;
 	c->fd = open(o->dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (c->fd < 0) {
 		ret = -errno;
@@ -200,16 +252,22 @@ int v4l2cam_dev_fd(const struct v4l2cam *c)
 	return c->fd;
 }
 
-/* One multishot poll on the device: a completion each time a frame is
- * ready, without arming it again. */
+/* One multishot poll on the device (and one on the encoder, for a coded
+ * buffer or a raw one given back): a completion each time, without arming
+ * it again. */
 static void arm(struct v4l2cam *c)
 {
 	struct io_uring_cqe *cqe;
+	bool submit = false;
 
 	while (io_uring_peek_cqe(&c->ring, &cqe) == 0) {
 		/* a poll that ended (no F_MORE) must be armed again */
-		if (!(cqe->flags & IORING_CQE_F_MORE))
-			c->armed = false;
+		if (!(cqe->flags & IORING_CQE_F_MORE)) {
+			if (cqe->user_data == UD_POLL_ENC)
+				c->armed_enc = false;
+			else
+				c->armed = false;
+		}
 		io_uring_cqe_seen(&c->ring, cqe);
 	}
 	if (!c->armed) {
@@ -217,9 +275,17 @@ static void arm(struct v4l2cam *c)
 
 		io_uring_prep_poll_multishot(sqe, c->fd, POLLIN);
 		io_uring_sqe_set_data64(sqe, UD_POLL);
-		io_uring_submit(&c->ring);
-		c->armed = true;
+		c->armed = submit = true;
 	}
+	if (c->m2m && !c->armed_enc) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+
+		io_uring_prep_poll_multishot(sqe, c->m2m_fd, POLLIN | POLLOUT);
+		io_uring_sqe_set_data64(sqe, UD_POLL_ENC);
+		c->armed_enc = submit = true;
+	}
+	if (submit)
+		io_uring_submit(&c->ring);
 }
 
 /* The camera's own H.264: one copy into the sink's memory. */
@@ -236,13 +302,89 @@ static int pass_through(struct v4l2cam *c, const struct v4l2_frame *f,
 	return sink->commit(sink->arg, f->len, f->key, ts) ? -EIO : 1;
 }
 
-int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink, bool key)
+/*
+ * Through the V4L2 encoder: coded buffers the reader is done with go back
+ * to the encoder, raw ones the encoder is done with go back to the camera,
+ * a new frame goes in, and what came out goes to the reader in place.
+ */
+static int next_m2m(struct v4l2cam *c, const struct v4l2cam_ref_sink *refs,
+		    bool key)
+{
+	struct v4l2_frame f;
+	struct m2m_coded cd;
+	unsigned int tag;
+	int ret, out = 0;
+
+	for (unsigned int i = 0; i < M2M_BUFS; i++)
+		if (c->coded[i].held && refs->done(refs->arg, c->coded[i].token)) {
+			ret = m2m_coded_done(c->m2m, i);
+			if (ret)
+				return ret;
+			c->coded[i].held = false;
+		}
+	while ((ret = m2m_raw_done(c->m2m, &tag)) == 1)
+		if (v4l2_requeue(&c->s, tag))
+			return -ENODEV;
+	if (ret < 0)
+		return ret;
+	ret = v4l2_dequeue(&c->s, &f);
+	if (ret < 0)
+		return ret;
+	if (ret == 1) {
+		uint64_t ts = (uint64_t)((int64_t)f.ts_us + c->mono_to_real);
+
+		/* a driver without the control starts GOPs on its own */
+		if (key)
+			m2m_force_key(c->m2m);
+		ret = f.error || !f.len ? -EAGAIN :
+		      m2m_queue_raw(c->m2m, c->s.bufs[f.index].dmabuf,
+				    c->s.bufs[f.index].len, f.len, ts, f.index);
+		if (ret) {
+			/* damaged, or the encoder is full: the frame is lost
+			 * and its buffer goes straight back */
+			if (v4l2_requeue(&c->s, f.index))
+				return -ENODEV;
+			if (ret != -EAGAIN && ret != -EBUSY)
+				return ret;
+			out = 2;
+		}
+	}
+	while ((ret = m2m_coded(c->m2m, &cd)) == 1) {
+		struct v4l2cam_ref r = { .p = cd.p, .len = cd.len,
+					 .index = cd.index, .ts_us = cd.ts_us,
+					 .key = cd.key,
+					 .coded = m2m_coded_format(c->m2m) };
+		uint64_t token;
+
+		m2m_coded_buf(c->m2m, cd.index, &r.offset, &r.length);
+		ret = cd.len ? refs->take(refs->arg, &r, &token) : 0;
+		if (ret < 0)
+			return ret;
+		if (ret == 1) {
+			c->coded[cd.index].held = true;
+			c->coded[cd.index].token = token;
+			out = 1;
+			continue;
+		}
+		if (cd.len)
+			out = out ? out : 2; /* no room: lost */
+		ret = m2m_coded_done(c->m2m, cd.index);
+		if (ret)
+			return ret;
+	}
+	return ret < 0 && ret != -EPIPE ? ret : out;
+}
+
+int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,
+		 const struct v4l2cam_ref_sink *refs, bool key)
 {
 	struct v4l2_frame f;
 	uint64_t ts;
 	int ret;
 
 	arm(c);
+	if (c->m2m)
+		return next_m2m(c, refs, key);
 	ret = v4l2_dequeue(&c->s, &f);
 	if (ret <= 0)
 		return ret;
@@ -261,9 +403,19 @@ int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink, bool key)
 	return ret;
 }
 
+const char *v4l2cam_encoder(const struct v4l2cam *c)
+{
+	return c->encoder;
+}
+
 const char *v4l2cam_describe(const struct v4l2cam *c)
 {
 	return c->desc;
+}
+
+int v4l2cam_m2m_fd(const struct v4l2cam *c)
+{
+	return c->m2m ? c->m2m_fd : -1;
 }
 
 uint64_t v4l2cam_copies(const struct v4l2cam *c)
@@ -281,6 +433,7 @@ void v4l2cam_close(struct v4l2cam *c)
 	if (!c)
 		return;
 	swenc_close(c->enc);
+	m2m_close(c->m2m); /* (the device is its opener's to close) */
 	v4l2_stop(&c->s);
 	if (c->ring_ok)
 		io_uring_queue_exit(&c->ring);

@@ -9,7 +9,12 @@
  * - H264 from the camera (a UVC camera that encodes): passed through, one
  *   copy from the camera's buffer into the slot (counted);
  * - NV12 or YUYV: libx264 (capture/swenc.h), which writes the access unit
- *   into the slot itself; no copy of frame bytes.
+ *   into the slot itself; no copy of frame bytes;
+ * - NV12 or YUYV into a V4L2 memory-to-memory encoder (capture/m2m.h),
+ *   when the caller opened one: the camera's buffers go in by dmabuf, and
+ *   each access unit stays in the encoder's CAPTURE buffer, handed to a
+ *   reference sink (the sealer reads it there; no copy), which says when
+ *   the buffer may go back to the encoder.
  *
  * Everything that needs a path or root happens in v4l2cam_open(), before
  * the worker's sandbox; after it only ioctl on the device, mmap'd memory
@@ -32,6 +37,27 @@ struct v4l2cam_opts {
 	uint32_t width, height; /* 0: the largest up to 1920x1080 */
 	uint32_t fps;
 	uint32_t bitrate;	/* the software encoder's */
+	int m2m_fd;		/* an encoder's open device, or -1: libx264 */
+	bool m2m_must;		/* named in the config: no fall back */
+};
+
+/* An access unit left in the encoder's CAPTURE buffer. */
+struct v4l2cam_ref {
+	const uint8_t *p;	/* the caller's read-only mapping */
+	size_t len;
+	unsigned int index;
+	uint32_t offset, length; /* the buffer in the device's mmap space */
+	uint32_t coded;		/* V4L2_PIX_FMT_H264, or _FWHT (vicodec) */
+	uint64_t ts_us;
+	bool key;
+};
+
+struct v4l2cam_ref_sink {
+	void *arg;
+	/* 1 taken (*token marks it), 0 no room (lost), -errno */
+	int (*take)(void *arg, const struct v4l2cam_ref *r, uint64_t *token);
+	/* whether the reader is done with what token marks */
+	bool (*done)(void *arg, uint64_t token);
 };
 
 struct v4l2_info;
@@ -59,12 +85,21 @@ int v4l2cam_dev_fd(const struct v4l2cam *c);
  * lost (no room in the sink), -ENODEV when the device is gone, other
  * -errno on failure.
  */
-int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink, bool key);
+int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,
+		 const struct v4l2cam_ref_sink *refs, bool key);
+
+/* The encoder's descriptor, or -1 (libx264 or pass-through). */
+int v4l2cam_m2m_fd(const struct v4l2cam *c);
+
+/* What encodes: "libx264", "the V4L2 encoder (H264)", "the camera's own
+ * H.264". */
+const char *v4l2cam_encoder(const struct v4l2cam *c);
 
 /* "vivid: YUYV 640x480 at 30 fps, libx264" */
 const char *v4l2cam_describe(const struct v4l2cam *c);
 
-/* Copies of frame bytes made (H264 pass-through), and YUYV conversions. */
+/* Copies of frame bytes made (H264 pass-through), and YUYV conversions
+ * (libx264's; a hardware encoder reads YUYV as it is). */
 uint64_t v4l2cam_copies(const struct v4l2cam *c);
 uint64_t v4l2cam_converted(const struct v4l2cam *c);
 

@@ -38,6 +38,7 @@ enum cfg_type {
 	T_WXH,
 	T_RATE,
 	T_MAC,
+	T_ENCODER,
 	T_IP
 };
 
@@ -143,6 +144,8 @@ static const struct cfg_key keys[] = {
 	  "the hub interface or camera-bridge port it is plugged into (auto: the first it is seen on); frames with its MAC anywhere else are dropped" },
 	{ S_CAMERA, "format", T_FOURCC, CAM(v4l2_format), "auto", NULL, 0, 0,
 	  "local cameras: auto (the camera's own H264, else NV12, else YUYV), h264, nv12 or yuyv" },
+	{ S_CAMERA, "encoder", T_ENCODER, CAM(encoder), "auto", NULL, 0, 0,
+	  "V4L2 cameras that send raw pictures: auto (the first V4L2 memory-to-memory H.264 encoder, e.g. a Pi 4's /dev/video11, else libx264), libx264, or an encoder's device path" },
 	{ S_CAMERA, "size", T_WXH, CAM(width), "auto", NULL, 0, 0,
 	  "local cameras: WIDTHxHEIGHT, or auto (v4l2: the largest the camera offers up to 1920x1080; libcamera: its pipeline's choice for video)" },
 	{ S_CAMERA, "fps", T_UINT, CAM(fps), "30", NULL, 1, 120,
@@ -595,6 +598,20 @@ static int set_ip(struct cfg_parser *p, const struct cfg_key *k,
 	return 0;
 }
 
+/* "auto" (stored as ""), "libx264", or a /dev path */
+static int set_encoder(struct cfg_parser *p, const struct cfg_key *k,
+		       const char *v, void *dst)
+{
+	if (!strcmp(v, "libx264")) {
+		strcpy(dst, v);
+		return 0;
+	}
+	if (strcmp(v, "auto") && strncmp(v, "/dev/", 5))
+		return bad(p, k, v,
+			   "is not auto, libx264 or an encoder's device (/dev/video11)");
+	return set_autopath(p, k, v, dst);
+}
+
 static int (*const setters[])(struct cfg_parser *, const struct cfg_key *,
 			      const char *, void *) = {
 	[T_PATH] = set_path, [T_SIZE] = set_size,     [T_PORT] = set_port,
@@ -604,6 +621,7 @@ static int (*const setters[])(struct cfg_parser *, const struct cfg_key *,
 	[T_IFLIST] = set_iflist, [T_SUBNET] = set_subnet, [T_MAC] = set_mac,
 	[T_IP] = set_ip, [T_AUTOPATH] = set_autopath, [T_IFNAME] = set_ifname,
 	[T_FOURCC] = set_fourcc, [T_WXH] = set_wxh, [T_RATE] = set_rate,
+	[T_ENCODER] = set_encoder,
 };
 
 static void *key_dst(struct cfg_parser *p, const struct cfg_key *k)

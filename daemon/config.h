@@ -55,6 +55,9 @@ struct cfg_camera {
 	char interface[CFG_NAME_MAX]; /* the hub port it is on, or "" */
 	/* a local camera (v4l2: or libcamera:) */
 	uint32_t v4l2_format; /* a fourcc, or 0: the best offered */
+	/* raw local cameras: "" auto (a V4L2 H.264 encoder if there is one,
+	 * else libx264), "libx264", or an encoder's device path */
+	char encoder[CFG_STR_MAX];
 	unsigned int width, height; /* 0: the largest up to 1920x1080 */
 	unsigned int fps;
 	uint64_t bitrate; /* the software encoder's, bits per second */

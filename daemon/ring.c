@@ -215,6 +215,16 @@ uint64_t ring_free(const struct ring *r)
 	return used > r->cap ? 0 : r->cap - used;
 }
 
+uint64_t ring_head(const struct ring *r)
+{
+	return __atomic_load_n(&r->prod->head, __ATOMIC_ACQUIRE);
+}
+
+uint64_t ring_tail(const struct ring *r)
+{
+	return __atomic_load_n(&r->cons->tail, __ATOMIC_ACQUIRE);
+}
+
 uint64_t ring_used(const struct ring *r)
 {
 	return __atomic_load_n(&r->prod->head, __ATOMIC_ACQUIRE) -

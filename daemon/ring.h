@@ -113,6 +113,12 @@ uint64_t ring_slot_size(uint32_t len);
 /* Bytes the producer could reserve now, in slots' terms. */
 uint64_t ring_free(const struct ring *r);
 
+/* Where the producer will write next, and where the consumer has
+ * released up to: a record committed when the head became h is released
+ * once the tail reaches h. */
+uint64_t ring_head(const struct ring *r);
+uint64_t ring_tail(const struct ring *r);
+
 /* Bytes in use (committed, not released), as either side sees them. */
 uint64_t ring_used(const struct ring *r);
 

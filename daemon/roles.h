@@ -30,7 +30,24 @@ enum {
 	PFL_LIVE = 1U << 3,   /* live only: may be dropped oldest first */
 	PFL_MOTION = 1U << 4, /* record = events: motion at this frame */
 	PFL_HEVC = 1U << 5,   /* H.265 (else H.264) */
+	PFL_REF = 1U << 6,    /* the access unit is in the encoder's buffer */
+	PFL_FWHT = 1U << 7,   /* FWHT (vicodec, the kernel's test codec) */
 };
+
+/*
+ * A PFL_REF slot: the 16-byte frame header, then where the access unit
+ * lies: a CAPTURE buffer of the camera's memory-to-memory encoder, which
+ * the sealer maps read-only from its own descriptor of the same open file
+ * (moatd opened it once and gave it to both) and seals in place. The
+ * worker queues the buffer back to the encoder only when the sealer has
+ * released the slot. All little-endian u32:
+ *   gen     the worker's pid (a new worker's buffers are new buffers)
+ *   index   the CAPTURE buffer
+ *   offset  its offset in the device's mmap space (QUERYBUF)
+ *   length  its size
+ *   used    the access unit's bytes, from its start
+ */
+enum { REF_BODY_LEN = 20, REF_MAX_LEN = 64 << 20, REF_BUFS = 32 };
 
 /*
  * A P ring slot holds the plaintext of a data record: the 16-byte frame
@@ -61,6 +78,8 @@ struct substream;
 
 struct worker_io {
 	const struct cfg_camera *cam;
+	int enc_fd; /* its memory-to-memory encoder (moatd's), or -1 */
+	int enc_err; /* why the encoder the config names is not open, or 0 */
 	struct substream *sub; /* the motion substream's reader, if any */
 	unsigned int start_delay_ms; /* benchmarks: cameras out of step */
 	struct ring_fds p; /* producer: read-write */
@@ -73,6 +92,7 @@ struct sealer_io {
 	const struct cfg *cfg;
 	struct ring_fds p[CFG_MAX_CAMERAS]; /* consumer: data read-only */
 	struct ring_wake pw[CFG_MAX_CAMERAS];
+	int enc_fd[CFG_MAX_CAMERAS]; /* each camera's encoder, or -1: mmap only */
 	struct ring_fds c; /* producer */
 	struct ring_wake cw;
 	struct stats_sealer *st;

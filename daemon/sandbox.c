@@ -331,6 +331,9 @@ static int seccomp(const struct sandbox *sb)
 	 * descriptors only */
 	if (!ret && sb->role == ROLE_WORKER && sb->v4l2) {
 		ALLOW_IF(ioctl, 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)sb->dev_fd));
+		if (!ret && sb->enc_fd >= 0)
+			ALLOW_IF(ioctl, 1,
+				 SCMP_A0(SCMP_CMP_EQ, (uint64_t)sb->enc_fd));
 		ALLOW_IF(io_uring_enter, 1,
 			 SCMP_A0(SCMP_CMP_EQ, (uint64_t)sb->uring_fd));
 	}

@@ -37,6 +37,7 @@ struct sandbox {
 	 * the ring that polls it (both opened before the sandbox). */
 	bool v4l2;
 	int dev_fd, uring_fd;
+	int enc_fd; /* and its memory-to-memory encoder, or -1 */
 	/* A camera libcamera drives: its threads run already (the filter
 	 * goes on all of them), ioctl on the devices it opened, no file
 	 * opened again. */

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -42,6 +43,13 @@ struct cam {
 	struct stats_cam *st;
 	bool dead;
 	bool hevc; /* the camera's codec, as its last keyframe said */
+	bool fwht; /* (vicodec's test codec) */
+	/* the encoder's coded buffers, mapped read-only as PFL_REF slots
+	 * name them (roles.h) */
+	struct {
+		const uint8_t *p;
+		uint32_t gen, offset, length;
+	} ref[REF_BUFS];
 	/* record = events (see "Event clips" below) */
 	bool events, in_clip, hold_broken;
 	struct hold *hold;
@@ -282,6 +290,11 @@ static int open_stream_meta(struct sealer *sl, struct cam *cm,
 	return ret;
 }
 
+static const char *codec(const struct cam *cm)
+{
+	return cm->fwht ? "fwht" : cm->hevc ? "h265" : "h264";
+}
+
 static int open_stream(struct sealer *sl, struct cam *cm, uint64_t ts_us,
 		       uint32_t cflags, uint64_t aux)
 {
@@ -290,7 +303,7 @@ static int open_stream(struct sealer *sl, struct cam *cm, uint64_t ts_us,
 							   META_KIND_GOP };
 
 	snprintf(m.camera, sizeof(m.camera), "%s", cm->cfg->name);
-	snprintf(m.codec, sizeof(m.codec), "%s", cm->hevc ? "h265" : "h264");
+	snprintf(m.codec, sizeof(m.codec), "%s", codec(cm));
 	return open_stream_meta(sl, cm, &m, cflags, aux);
 }
 
@@ -522,7 +535,7 @@ static int clip_end(struct sealer *sl, struct cam *cm, uint64_t end_us,
 	int ret;
 
 	snprintf(m.camera, sizeof(m.camera), "%s", cm->cfg->name);
-	snprintf(m.codec, sizeof(m.codec), "%s", cm->hevc ? "h265" : "h264");
+	snprintf(m.codec, sizeof(m.codec), "%s", codec(cm));
 	/* still in the clip: the index goes to the C ring, not the hold */
 	ret = open_stream_meta(sl, cm, &m, 0, aux);
 	if (!ret)
@@ -631,20 +644,83 @@ static uint64_t need_for(const struct sealer *sl, const struct cam *cm,
 	       ring_slot_size((uint32_t)(t + len));
 }
 
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/*
+ * A PFL_REF slot (roles.h): the access unit where the encoder wrote it,
+ * mapped read-only from the sealer's own descriptor of the encoder. The
+ * worker is untrusted: what it names is checked, and the kernel maps only
+ * a buffer that exists, whole (vb2 refuses any other offset or length).
+ * Its bytes may change under us only if the worker gives the buffer back
+ * early, which spoils its own camera's frame and nothing else. 0 and the
+ * access unit, or -errno (the frame is skipped).
+ */
+static int ref_map(struct sealer *sl, struct cam *cm, const uint8_t *body,
+		   const uint8_t **au, uint32_t *used)
+{
+	int fd = sl->io->enc_fd[cm - sl->cams];
+	uint32_t gen = get_u32(body), index = get_u32(body + 4),
+		 offset = get_u32(body + 8), length = get_u32(body + 12);
+	void *p;
+
+	*used = get_u32(body + 16);
+	if (fd < 0 || index >= REF_BUFS || !length || length > REF_MAX_LEN ||
+	    *used > length || !*used)
+		return -EINVAL;
+	if (!cm->ref[index].p || cm->ref[index].gen != gen ||
+	    cm->ref[index].offset != offset ||
+	    cm->ref[index].length != length) {
+		/* a new worker's buffers (or new buffers): mapped again */
+		if (cm->ref[index].p)
+			munmap((void *)cm->ref[index].p, cm->ref[index].length);
+		cm->ref[index].p = NULL;
+		p = mmap(NULL, length, PROT_READ, MAP_SHARED, fd, (off_t)offset);
+		if (p == MAP_FAILED)
+			return -errno;
+		cm->ref[index].p = p;
+		cm->ref[index].gen = gen;
+		cm->ref[index].offset = offset;
+		cm->ref[index].length = length;
+	}
+	*au = cm->ref[index].p;
+	return 0;
+}
+
 /* Seals one access unit (or ends the stream): 1 done, 0 wait, -errno. */
 static int seal_one(struct sealer *sl, struct cam *cm,
 		    const struct ring_rec *rec)
 {
 	uint32_t flags = rec->flags, len = rec->len;
 	uint32_t cflags = flags & PFL_LIVE ? CF_LIVE : 0;
-	const uint8_t *pt = rec->p;
-	struct iovec iov;
+	const uint8_t *pt = rec->p, *au = NULL;
+	struct iovec iov[2];
+	int n_iov = 1;
 	struct frame_hdr fh;
 	const uint8_t *payload;
 	uint64_t t0, wait_us;
 	bool motion = false;
 	size_t plen;
 	int ret;
+
+	if (flags & PFL_REF) {
+		uint32_t used;
+
+		/* the header from the slot, the access unit from the
+		 * encoder's buffer: sealed as one frame, in place */
+		if (len != FRAME_HDR_LEN + REF_BODY_LEN ||
+		    (flags & PFL_END) ||
+		    ref_map(sl, cm, pt + FRAME_HDR_LEN, &au, &used)) {
+			log_warn("camera %s: an encoder buffer the worker named cannot be read, skipped",
+				 cm->cfg->name);
+			cm->st->skipped++;
+			return 1;
+		}
+		len = FRAME_HDR_LEN + used;
+	}
 
 	if (ring_free(&sl->c) < need_for(sl, cm, len)) {
 		sl->room_at_block = ring_free(&sl->c);
@@ -666,8 +742,9 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 	}
 	/* The worker is untrusted: a frame the viewer could not parse is
 	 * refused here, not sealed. */
-	if (frame_parse(pt, len, &fh, &payload, &plen) ||
-	    fh.kind != FRAME_KIND_AU) {
+	if (frame_parse(pt, au ? FRAME_HDR_LEN + REF_BODY_LEN : len, &fh,
+			&payload, &plen) ||
+	    fh.kind != FRAME_KIND_AU || (au && fh.pad)) {
 		log_warn("camera %s: malformed frame from the worker, skipped",
 			 cm->cfg->name);
 		cm->st->skipped++;
@@ -695,6 +772,7 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 			live_start(sl, cm);
 		}
 		cm->hevc = flags & PFL_HEVC;
+		cm->fwht = flags & PFL_FWHT;
 		if (!ret)
 			ret = open_stream(sl, cm, fh.ts_us, cflags, t0);
 		if (ret == -ENOSPC && holding(cm)) {
@@ -716,9 +794,15 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 		if (ret < 0)
 			return ret;
 	}
-	iov.iov_base = (void *)pt;
-	iov.iov_len = len;
-	if (sl->io->extra_copy) {
+	iov[0].iov_base = (void *)pt;
+	iov[0].iov_len = len;
+	if (au) {
+		iov[0].iov_len = FRAME_HDR_LEN;
+		iov[1].iov_base = (void *)au;
+		iov[1].iov_len = len - FRAME_HDR_LEN;
+		plen = iov[1].iov_len;
+		n_iov = 2;
+	} else if (sl->io->extra_copy) {
 		/* Baseline for the benchmark: the copy a naive pipeline makes. */
 		if (sl->copy_cap < len) {
 			free(sl->copy);
@@ -728,10 +812,10 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 				return -ENOMEM;
 		}
 		memcpy(sl->copy, pt, len);
-		iov.iov_base = sl->copy;
+		iov[0].iov_base = sl->copy;
 		sl->io->st->copies++;
 	}
-	ret = seal_into_ring(sl, cm, &iov, 1, len, false, cflags, t0);
+	ret = seal_into_ring(sl, cm, iov, n_iov, len, false, cflags, t0);
 	if (ret == -ENOSPC && holding(cm)) {
 		hold_abort_gop(cm);
 		cm->st->skipped++;

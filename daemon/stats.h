@@ -44,6 +44,9 @@ struct stats_worker {
 	 * H.264 passed through: one each), raw frames converted for the
 	 * encoder (YUYV) */
 	uint64_t copies, converted;
+	/* a local camera: what encodes it ("libx264", "the V4L2 encoder
+	 * (H264)", "the camera's own H.264") */
+	char encoder[STATS_ERR_MAX];
 };
 
 struct stats_cam {

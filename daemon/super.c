@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <netdb.h>
 #include <inttypes.h>
+#include <linux/videodev2.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture/m2m.h"
 #include "capture/source.h"
 #include "common/err.h"
 #include "common/fileio.h"
@@ -116,6 +118,48 @@ static int efd(void)
 	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * A V4L2 camera's memory-to-memory encoder, opened once here and held for
+ * the whole run: the worker drives it (and a new worker takes over what a
+ * dead one left), the sealer maps its coded buffers read-only to seal the
+ * access units where the encoder wrote them. auto: the first device that
+ * makes H.264; none is not an error (libx264 encodes). A device the config
+ * names must be one; if it cannot be opened, the worker says why.
+ */
+static void open_encoder(struct super *s, size_t i)
+{
+	const struct cfg_camera *cam = &s->cfg.cams[i];
+	char path[CFG_STR_MAX], card[40] = "";
+	int ret;
+
+	s->enc_err[i] = 0;
+	if (cam->kind != CAM_V4L2 || !strcmp(cam->encoder, "libx264"))
+		return;
+	if (cam->encoder[0]) {
+		snprintf(path, sizeof(path), "%s", cam->encoder);
+		ret = m2m_probe(path, 0, 0, card, sizeof(card));
+	} else {
+		ret = m2m_find(V4L2_PIX_FMT_H264, 0, path, sizeof(path), card,
+			       sizeof(card));
+		if (ret)
+			return; /* no hardware encoder here: libx264 */
+	}
+	if (!ret) {
+		s->enc_fd[i] = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		ret = s->enc_fd[i] < 0 ? -errno : 0;
+	}
+	if (ret) {
+		s->enc_err[i] = ret;
+		log_err("camera %s: the encoder %s: %s", cam->name, path,
+			ret == -ENODEV ? "not a memory-to-memory device" :
+			ret == -ENOENT && !access(path, F_OK) ?
+					 "it encodes nothing from raw pictures" :
+					 strerror(-ret));
+		return;
+	}
+	log_info("camera %s: the V4L2 encoder %s (%s)", cam->name, path, card);
 }
 
 /* Ring memfds belong to root, mode 0600: no role can reopen one by path. */
@@ -244,7 +288,10 @@ int super_setup(struct super *s, const char *path, bool check_only)
 	ret = netpol_up(s);
 	if (ret)
 		return ret;
+	for (size_t i = 0; i < CFG_MAX_CAMERAS; i++)
+		s->enc_fd[i] = -1;
 	for (size_t i = 0; !ret && i < s->cfg.n_cams; i++) {
+		open_encoder(s, i);
 		s->p_ro[i].data = s->p_ro[i].cons = -1;
 		/* an IP camera's keyframes can reach RTSP_AU_MAX (4K) */
 		ret = make_ring(s->cfg.cams[i].kind == CAM_RTSP ? P_RING_CAP_IP :
@@ -308,6 +355,8 @@ void super_free(struct super *s)
 {
 	netpol_down(s);
 	for (size_t i = 0; i < s->cfg.n_cams && i < CFG_MAX_CAMERAS; i++) {
+		if (s->n_ch && s->enc_fd[i] >= 0)
+			close(s->enc_fd[i]);
 		if (s->n_ch) {
 			ring_fds_close(&s->p[i]);
 			ring_fds_close(&s->p_ro[i]);
@@ -354,12 +403,13 @@ static struct sandbox sandbox_for(const struct super *s, enum role role)
 	return (struct sandbox){ .role = role,
 				 .uid = s->uid[role],
 				 .gid = s->gid[role],
-				 .spool_fd = -1 };
+				 .spool_fd = -1,
+				 .enc_fd = -1 };
 }
 
 static int child_body(struct super *s, struct child *c)
 {
-	int keep[4 * CFG_MAX_CAMERAS + 8], n = 0;
+	int keep[5 * CFG_MAX_CAMERAS + 8], n = 0;
 
 	/* Only its own counters stay mapped. */
 	for (size_t i = 0; i < s->n_ch; i++)
@@ -368,6 +418,8 @@ static int child_body(struct super *s, struct child *c)
 	keep[n++] = c->stats_fd;
 	if (c->role == ROLE_WORKER) {
 		struct worker_io io = { .cam = &s->cfg.cams[c->cam],
+					.enc_fd = s->enc_fd[c->cam],
+					.enc_err = s->enc_err[c->cam],
 					.p = { s->p[c->cam].data,
 					       s->p_cons_ro[c->cam] },
 					.wake = s->pw[c->cam],
@@ -384,6 +436,8 @@ static int child_body(struct super *s, struct child *c)
 		keep[n++] = io.p.cons;
 		keep[n++] = io.wake.data;
 		keep[n++] = io.wake.space;
+		if (io.enc_fd >= 0)
+			keep[n++] = io.enc_fd;
 		close_all_but(keep, n);
 		return worker_main(&io);
 	}
@@ -396,6 +450,9 @@ static int child_body(struct super *s, struct child *c)
 		for (size_t i = 0; i < s->cfg.n_cams; i++) {
 			io->p[i] = s->p_ro[i];
 			io->pw[i] = s->pw[i];
+			io->enc_fd[i] = s->enc_fd[i];
+			if (io->enc_fd[i] >= 0)
+				keep[n++] = io->enc_fd[i];
 			keep[n++] = io->p[i].data;
 			keep[n++] = io->p[i].cons;
 			keep[n++] = io->pw[i].data;
@@ -746,7 +803,7 @@ static void status_json(const struct super *s, struct sbuf *b)
 			  ", \"streams\": %" PRIu64 ", \"drops_recorded\": %" PRIu64
 			  ", \"drops_live\": %" PRIu64 ", \"skipped\": %" PRIu64
 			  ", \"copies\": %" PRIu64 ", \"converted\": %" PRIu64
-			  ", \"last_keyframe_age_s\": %.1f, \"error_age_s\": %.1f, \"error\": \"",
+			  ", \"last_keyframe_age_s\": %.1f, \"error_age_s\": %.1f, \"encoder\": \"",
 			  i ? "," : "", s->cfg.cams[i].name, state_name(w),
 			  (int)w->pid, w->restarts, fps, bps, ws->frames,
 			  sc->frames_sealed, sc->bytes_sealed, sc->streams,
@@ -756,6 +813,9 @@ static void status_json(const struct super *s, struct sbuf *b)
 				  (double)(now_us - sc->last_key_us) / 1e6 :
 				  -1.0,
 			  ws->err[0] ? age_s(now_us, ws->err_us) : -1.0);
+		role_err(ws->encoder, e);
+		sb_json_str(b, e);
+		sb_printf(b, "\", \"error\": \"");
 		role_err(ws->err, e);
 		sb_json_str(b, e);
 		role_err(ws->note, e);

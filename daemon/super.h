@@ -60,6 +60,11 @@ struct super {
 	struct ring_fds p[CFG_MAX_CAMERAS], p_ro[CFG_MAX_CAMERAS];
 	struct ring_wake pw[CFG_MAX_CAMERAS];
 	int p_cons_ro[CFG_MAX_CAMERAS]; /* the worker's view of the tail */
+	/* a V4L2 camera's memory-to-memory encoder, open for the whole run
+	 * (the worker drives it, the sealer maps its coded buffers), or -1;
+	 * enc_err: why the one the config names could not be opened */
+	int enc_fd[CFG_MAX_CAMERAS];
+	int enc_err[CFG_MAX_CAMERAS];
 	struct ring_fds c;
 	int c_cons_ro;			 /* the sealer's view of the tail */
 	int c_data_ro;			 /* the uplink's view of the records */

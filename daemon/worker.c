@@ -7,6 +7,7 @@
  * that what is recorded stays decodable. A fast (benchmark) source waits.
  */
 #include <errno.h>
+#include <linux/videodev2.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -550,6 +551,69 @@ static int sink_commit(void *arg, size_t len, bool key, uint64_t ts_us)
 	return 0;
 }
 
+/*
+ * An access unit left in the V4L2 encoder's buffer: a PFL_REF slot says
+ * where (roles.h); the sealer seals it in place. The buffer goes back to
+ * the encoder once the slot is released, which the token (the ring's head
+ * after it) tells.
+ */
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static int ref_take(void *arg, const struct v4l2cam_ref *ref, uint64_t *token)
+{
+	struct ring_sink *rs = arg;
+	struct worker_io *io = rs->io;
+	struct cap_frame f = { .p = ref->p, .len = ref->len,
+			       .ts_us = ref->ts_us, .key = ref->key,
+			       .config = ref->key };
+	struct frame_hdr fh = { .kind = FRAME_KIND_AU, .ts_us = ref->ts_us };
+	uint32_t flags = rs->live;
+	uint8_t *slot;
+	int ret;
+
+	if (ref->len > REF_MAX_LEN)
+		return 0;
+	slot = ring_reserve(rs->r, FRAME_HDR_LEN + REF_BODY_LEN, &rs->err);
+	if (!slot)
+		return rs->err == -ENOSPC ? 0 : rs->err;
+	/* motion is judged on the access unit where it lies */
+	ret = motion_flag(io, rs->m, &f, &flags, &rs->w);
+	if (ret) {
+		rs->err = ret;
+		return ret;
+	}
+	fh.flags = (uint8_t)(ref->key ? FRAME_F_KEY | FRAME_F_CONFIG : 0);
+	flags |= PFL_REF | (ref->key ? PFL_KEY | PFL_CONFIG : 0) |
+		 (ref->coded == V4L2_PIX_FMT_FWHT ? PFL_FWHT : 0);
+	frame_hdr_put(slot, &fh);
+	put_u32(slot + FRAME_HDR_LEN, (uint32_t)getpid());
+	put_u32(slot + FRAME_HDR_LEN + 4, ref->index);
+	put_u32(slot + FRAME_HDR_LEN + 8, ref->offset);
+	put_u32(slot + FRAME_HDR_LEN + 12, ref->length);
+	put_u32(slot + FRAME_HDR_LEN + 16, (uint32_t)ref->len);
+	ring_commit_aux(rs->r, FRAME_HDR_LEN + REF_BODY_LEN, flags, mono_ns());
+	*token = ring_head(rs->r);
+	wake(io->wake.data);
+	io->st->frames++;
+	io->st->bytes += ref->len;
+	if (ref->key)
+		io->st->last_key_us = ref->ts_us;
+	return 1;
+}
+
+static bool ref_done(void *arg, uint64_t token)
+{
+	struct ring_sink *rs = arg;
+
+	return ring_tail(rs->r) >= token;
+}
+
 static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 			struct ring *r, struct motion **m)
 {
@@ -558,10 +622,14 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 		.live = io->cam->record == REC_OFF ? PFL_LIVE : 0,
 	};
 	struct swenc_sink sink = { &rs, sink_reserve, sink_commit };
-	bool key = false;
+	struct v4l2cam_ref_sink refs = { &rs, ref_take, ref_done };
+	bool key = false, m2m = v4l2cam_m2m_fd(c) >= 0;
 
+	/* the sealer says when it releases a slot: a held encoder buffer
+	 * may then go back */
+	ring_set_waiting(r, m2m);
 	while (!role_stopping()) {
-		int ret = v4l2cam_next(c, &sink, key);
+		int ret = v4l2cam_next(c, &sink, &refs, key);
 
 		if (ret == 1) {
 			/* motion just began: the clip starts at a keyframe
@@ -591,9 +659,14 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 			return fail(io, rs.err ? rs.err : ret, "%s",
 				    capture_why(rs.err ? rs.err : ret));
 		{
-			struct pollfd p = { .fd = v4l2cam_fd(c), .events = POLLIN };
+			struct pollfd p[2] = {
+				{ .fd = v4l2cam_fd(c), .events = POLLIN },
+				{ .fd = io->wake.space, .events = POLLIN },
+			};
 
-			poll(&p, 1, 1000);
+			if (poll(p, m2m ? 2 : 1, 1000) > 0 && m2m &&
+			    (p[1].revents & POLLIN))
+				wait_wake(io->wake.space, 0);
 		}
 	}
 	return 0;
@@ -606,11 +679,25 @@ static int run_v4l2(struct worker_io *io, struct ring *r, struct motion **m)
 				  .width = io->cam->width,
 				  .height = io->cam->height,
 				  .fps = io->cam->fps,
-				  .bitrate = (uint32_t)io->cam->bitrate };
+				  .bitrate = (uint32_t)io->cam->bitrate,
+				  .m2m_fd = io->enc_fd,
+				  .m2m_must = io->cam->encoder[0] == '/' };
 	struct v4l2cam *c = NULL;
 	char why[256] = "";
-	int ret = v4l2cam_open(&o, &c, why, sizeof(why));
+	int ret;
 
+	if (o.m2m_must && o.m2m_fd < 0) {
+		io->st->err_us = cap_now_us();
+		snprintf(io->st->err, sizeof(io->st->err),
+			 "encoder %.40s not opened at start: %.50s (fix, then restart moatd)",
+			 io->cam->encoder,
+			 io->enc_err == -ENODEV ? "not a memory-to-memory device" :
+			 io->enc_err == -ENOENT ? "it encodes nothing from raw pictures, or is not there" :
+						  strerror(-io->enc_err));
+		log_err("camera %s: %s", io->cam->name, io->st->err);
+		return 1;
+	}
+	ret = v4l2cam_open(&o, &c, why, sizeof(why));
 	if (ret) {
 		io->st->err_us = cap_now_us();
 		snprintf(io->st->err, sizeof(io->st->err), "cannot open %.60s: %s",
@@ -621,6 +708,9 @@ static int run_v4l2(struct worker_io *io, struct ring *r, struct motion **m)
 	io->sb.v4l2 = true;
 	io->sb.dev_fd = v4l2cam_dev_fd(c);
 	io->sb.uring_fd = v4l2cam_fd(c);
+	io->sb.enc_fd = v4l2cam_m2m_fd(c);
+	snprintf(io->st->encoder, sizeof(io->st->encoder), "%s",
+		 v4l2cam_encoder(c));
 	ret = sandbox_enter(&io->sb);
 	if (!ret) {
 		log_info("camera %s: %s", io->cam->name, v4l2cam_describe(c));
@@ -763,6 +853,7 @@ static int run_libcam(struct worker_io *io, struct ring *r, struct motion **m)
 		return 1;
 	}
 	io->sb.libcamera = true;
+	snprintf(io->st->encoder, sizeof(io->st->encoder), "libx264");
 	ret = sandbox_enter(&io->sb);
 	if (!ret) {
 		log_info("camera %s: %s, libx264", io->cam->name,

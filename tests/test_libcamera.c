@@ -675,8 +675,7 @@ static int ipa_files(char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], files[4 * PATH_MAX], log[128],
-		cmd[4 * PATH_MAX];
+	char self[PATH_MAX], files[4 * PATH_MAX], log[128];
 	static struct demo_keys k;
 	ssize_t n;
 	int st;
@@ -695,22 +694,9 @@ int main(int argc, char **argv)
 	      files);
 	/* the hub's key store goes in; the viewers' keys stay out here */
 	CHECK(demo_keys_make(&k, NULL) == 0, "a hub key store, two viewers");
-	snprintf(cmd, sizeof(cmd), "find %s/hub -type f", k.dir);
-	run_cmd(cmd, files + strlen(files), sizeof(files) - strlen(files));
 	for (char *p = files; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
-	{
-		/* moatd and the relay run in the VM too */
-		char bin[PATH_MAX];
-
-		snprintf(bin, sizeof(bin), "%s", self);
-		*strrchr(bin, '/') = '\0';
-		snprintf(files + strlen(files), sizeof(files) - strlen(files),
-			 " %s/../bin/moatd %s/../bin/moat-relay %s/../bin/moatctl",
-			 bin, bin, bin);
-	}
-	setenv("MOAT_VM_FILES", files, 1);
 	setenv("MOAT_VM_MODULES", "vimc", 1);
 	/* libcamera says what it does at INFO; its warnings and errors stay */
 	setenv("MOAT_VM_ENV",
@@ -718,7 +704,7 @@ int main(int argc, char **argv)
 		       "LIBCAMERA_LOG_LEVELS=*:WARN MOAT_TEST_VERBOSE=1" :
 		       "LIBCAMERA_LOG_LEVELS=*:WARN",
 	       1);
-	st = vm_boot(self, k.dir, "libcamera", log, sizeof(log));
+	st = vm_boot(self, k.dir, "libcamera", files, log, sizeof(log));
 	if (st < 0) {
 		demo_keys_remove(&k);
 		return 1;

@@ -277,9 +277,13 @@ static int fake_ioctl(void *arg, int fd, unsigned long req, void *d)
 		if (!is_out(b->type)) {
 			f->cap_free[f->n_cap_free++] = (int)b->index;
 		} else {
+			/* vb2: in the multi-planar API a dmabuf plane's
+			 * length is the caller's, and bytesused fits it */
 			if (b->memory != V4L2_MEMORY_DMABUF ||
 			    (f->mplane ? b->m.planes[0].m.fd : b->m.fd) < 0 ||
-			    !*used_of(f, b))
+			    !*used_of(f, b) ||
+			    (f->mplane &&
+			     b->m.planes[0].bytesused > b->m.planes[0].length))
 				return -EINVAL;
 			f->out_ts[b->index] = (uint64_t)b->timestamp.tv_sec * 1000000u +
 					      (uint64_t)b->timestamp.tv_usec;
@@ -435,7 +439,8 @@ static void encoding(bool mplane)
 
 		if (i == 5)
 			CHECK(m2m_force_key(e) == 0, "an event: a keyframe asked for");
-		CHECK(m2m_queue_raw(e, 100 + (int)i, 1920 * 1080 * 3 / 2,
+		CHECK(m2m_queue_raw(e, 100 + (int)i, 1920 * 1088 * 3 / 2,
+				    1920 * 1080 * 3 / 2,
 				    1000000 + i * 33333, i) == 0,
 		      "frame %u queued by its dmabuf", i);
 		while ((ret = m2m_raw_done(e, &tag)) == 1)
@@ -461,8 +466,8 @@ static void encoding(bool mplane)
 	CHECK(raw_back == 8, "every camera buffer came back with its tag (%d)",
 	      raw_back);
 	/* draining */
-	CHECK(m2m_queue_raw(e, 200, 100, 2000000, 8) == 0 &&
-		      m2m_queue_raw(e, 201, 100, 2033333, 9) == 0,
+	CHECK(m2m_queue_raw(e, 200, 4096, 100, 2000000, 8) == 0 &&
+		      m2m_queue_raw(e, 201, 4096, 100, 2033333, 9) == 0,
 	      "two more frames queued");
 	CHECK(m2m_drain(e) == 0, "drain asked for");
 	for (int i = 0; i < 10 && !last; i++) {
@@ -480,7 +485,7 @@ static void encoding(bool mplane)
 
 		CHECK(m2m_coded(e, &c) == -EPIPE, "and then EPIPE: drained");
 	}
-	CHECK(m2m_queue_raw(e, 300, 100, 3000000, 10) == -EPIPE,
+	CHECK(m2m_queue_raw(e, 300, 4096, 100, 3000000, 10) == -EPIPE,
 	      "no frame is taken after the drain");
 	CHECK(!f.wrong_api, "%s: every call in the driver's own API", api);
 	m2m_close(e);

@@ -572,31 +572,13 @@ static void relay_outside(const char *log, const struct demo_keys *k)
 /* On the host: the same program, in a VM with a kernel that has V4L2. */
 static int host(const char *self)
 {
-	char cmd[3 * PATH_MAX + 512], log[PATH_MAX];
-	char files[4 * PATH_MAX] = "";
+	char log[PATH_MAX];
 	static struct demo_keys k;
 	int st;
 
 	/* the hub's key store goes in; the viewers' keys stay out here */
 	CHECK(demo_keys_make(&k, NULL) == 0, "a hub key store, two viewers");
-	snprintf(cmd, sizeof(cmd), "find %s/hub -type f", k.dir);
-	run_cmd(cmd, files, sizeof(files));
-	for (char *p = files; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	{
-		/* moatd and the relay run in the VM too */
-		char bin[PATH_MAX / 2];
-
-		snprintf(bin, sizeof(bin), "%s", self);
-		*strrchr(bin, '/') = '\0';
-		snprintf(files + strlen(files), sizeof(files) - strlen(files),
-			 " %s/../bin/moatd %s/../bin/moat-relay %s/../bin/moatctl",
-			 bin, bin, bin);
-	}
-	setenv("MOAT_VM_FILES", files, 1);
-
-	st = vm_boot(self, k.dir, "v4l2", log, sizeof(log));
+	st = vm_boot(self, k.dir, "v4l2", NULL, log, sizeof(log));
 	if (st < 0) {
 		demo_keys_remove(&k);
 		return 1;

@@ -151,14 +151,28 @@ void vm_hub_stop(pid_t relay, pid_t moatd)
 }
 
 int vm_boot(const char *self, const char *keydir, const char *tag,
-	    char *log, size_t len)
+	    const char *extra, char *log, size_t len)
 {
 	const char *src = getenv("MOAT_SRC");
-	char cmd[4 * PATH_MAX], cache[PATH_MAX];
+	static char files[8 * PATH_MAX];
+	char cmd[4 * PATH_MAX], cache[PATH_MAX], bin[PATH_MAX];
 	int st;
 
 	if (!src || !*src)
 		src = ".";
+	snprintf(files, sizeof(files), "%s ", extra ? extra : "");
+	snprintf(cmd, sizeof(cmd), "find '%s/hub' -type f", keydir);
+	run_cmd(cmd, files + strlen(files), sizeof(files) - strlen(files));
+	for (char *p = files; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	/* moatd and the relay run in the VM too */
+	snprintf(bin, sizeof(bin), "%s", self);
+	*strrchr(bin, '/') = '\0';
+	snprintf(files + strlen(files), sizeof(files) - strlen(files),
+		 " %s/../bin/moatd %s/../bin/moat-relay %s/../bin/moatctl", bin,
+		 bin, bin);
+	setenv("MOAT_VM_FILES", files, 1);
 	snprintf(cache, sizeof(cache), "%s/build/vm", src);
 	snprintf(log, len, "/tmp/moat-vm-%s-%d.log", tag, (int)getpid());
 	snprintf(cmd, sizeof(cmd),
@@ -256,7 +270,14 @@ size_t vm_relay_open(const char *log, const struct open_identity *id,
 		if (!b)
 			break;
 		streams++;
-		*ok += sf_open_buf(b, len, id, collect, a, &res) == 0;
+		if (sf_open_buf(b, len, id, collect, a, &res) == 0) {
+			if (!*ok)
+				snprintf(a->codec, sizeof(a->codec), "%s",
+					 res.meta.codec);
+			else if (strcmp(a->codec, res.meta.codec))
+				a->codec_mixed = true;
+			++*ok;
+		}
 		sf_result_free(&res);
 		free(b);
 	}

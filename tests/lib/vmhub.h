@@ -25,6 +25,8 @@ struct aus {
 	bool key_at[AUS_MAX];
 	size_t at[AUS_MAX], size[AUS_MAX]; /* each access unit */
 	size_t reserved;
+	char codec[8];	   /* vm_relay_open(): the streams' META codec */
+	bool codec_mixed;  /* ... when they do not all say the same */
 };
 
 /* capture/swenc.h's sink into a struct aus (arg). */
@@ -44,11 +46,14 @@ void vm_users(void);
 /*
  * On the host: boots tests/vm/vm.sh with self --in-vm KEYDIR/hub (the
  * kernel kept in build/vm of $MOAT_SRC or "."), its console in log
- * (/tmp/moat-vm-TAG-PID.log, len bytes). The guest's exit status, or -1
- * when the VM did not run the test (said, with where the console is).
+ * (/tmp/moat-vm-TAG-PID.log, len bytes). Into the VM go the hub's key
+ * store (KEYDIR/hub; the viewers' keys stay out), moatd, moat-relay and
+ * moatctl from beside self's folder, and the files extra names (space
+ * separated, or NULL). The guest's exit status, or -1 when the VM did
+ * not run the test (said, with where the console is).
  */
 int vm_boot(const char *self, const char *keydir, const char *tag,
-	    char *log, size_t len);
+	    const char *extra, char *log, size_t len);
 
 /* In the guest: moatd's control socket and config while vm_hub_start()
  * runs it. */

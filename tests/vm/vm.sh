@@ -10,7 +10,8 @@
 # PROGRAM a test binary; it runs in the guest as PROGRAM ARGS, with its
 #         shared libraries, as pid 1's child, with /dev/video* from vivid
 #         (or the drivers MOAT_VM_MODULES names, default "vivid"; "vimc"
-#         and "vicodec" are built for the kernel by tests/vm/testdrv.sh)
+#         and "vicodec" are built for the kernel by tests/vm/testdrv.sh;
+#         NAME:PARAM=VALUE,... loads one with module parameters)
 # Files named in MOAT_VM_FILES (space separated) are copied in at the same
 # path; MOAT_VM_ENV (NAME=value ...) is set for the program. The guest's
 # output is printed; the exit status is the program's (125 if the guest
@@ -51,7 +52,12 @@ for t in sh mount insmod poweroff sleep cat echo ls mkdir ln rm uname ip find; d
 	ln -s busybox "$ir/bin/$t"
 done
 # the drivers and everything they need, in load order, each once
-modules=${MOAT_VM_MODULES:-vivid}
+modules=
+for spec in ${MOAT_VM_MODULES:-vivid}; do
+	m=${spec%%:*}
+	modules="$modules $m"
+	[ "$spec" != "$m" ] && echo "${spec#*:}" | tr ',' ' ' >"$work/$m.args"
+done
 for m in $modules; do
 	case $m in
 	vimc | vicodec) "$(dirname "$0")/testdrv.sh" "$kroot" "$kver" "$m" || exit 125 ;;
@@ -65,7 +71,10 @@ awk '$1 == "insmod" && !seen[$2]++ { print $2 }' "$work/deps.txt" > "$work/mods.
 n=0
 while read -r m; do
 	n=$((n + 1))
-	cp "$m" "$ir/mods/$(printf '%02d' $n)-$(basename "$m")"
+	dst=$ir/mods/$(printf '%02d' $n)-$(basename "$m")
+	cp "$m" "$dst"
+	args=$work/$(basename "$m" .ko).args
+	[ -e "$args" ] && cp "$args" "$dst.args"
 done < "$work/mods.txt"
 # the program, its libraries and the loader
 copy() {
@@ -93,7 +102,9 @@ cat > "$ir/init" <<EOF
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in /mods/*.ko; do insmod \$m || echo "vm: insmod \$m failed"; done
+for m in /mods/*.ko; do
+	insmod \$m \$(cat \$m.args 2>/dev/null) || echo "vm: insmod \$m failed"
+done
 sleep 1
 # no udevd here: libudev (libcamera's device enumerator) skips a device
 # node udev has not seen, so each one gets the record udev would leave

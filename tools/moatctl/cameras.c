@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "capture/libcam.h"
+#include "capture/m2m.h"
 #include "capture/v4l2.h"
 #include "capture/v4l2cam.h"
 #include "common/sbuf.h"
@@ -131,11 +132,16 @@ int cameras_cmd(int argc, char **argv, bool json)
 		}
 		json = true;
 	}
+	/* encoder = auto takes the first H.264 encoder for raw cameras */
+	char hw[32] = "", hw_card[40] = "";
+
+	m2m_find(V4L2_PIX_FMT_H264, 0, hw, sizeof(hw), hw_card,
+		 sizeof(hw_card));
 	if (json)
 		sb_printf(&b, "[");
 	for (int i = 0; i < 64; i++) {
 		static struct v4l2_info in;
-		char path[32];
+		char path[32], buf[200];
 		const char *plan;
 		uint32_t take;
 		int fd;
@@ -150,6 +156,22 @@ int cameras_cmd(int argc, char **argv, bool json)
 		}
 		close(fd);
 		plan = v4l2cam_plan(&in, &take);
+		if (in.m2m) {
+			plan = !m2m_probe(path, V4L2_PIX_FMT_H264, 0, NULL, 0) ?
+				       "an H.264 encoder: raw cameras use it (encoder = auto), their frames imported, its output sealed in place" :
+			       !m2m_probe(path, V4L2_PIX_FMT_FWHT, 0, NULL, 0) ?
+				       "an FWHT encoder (vicodec, a test codec no viewer plays): used only by a camera that names it (encoder = PATH)" :
+				       "a memory-to-memory device that makes no H.264: not used";
+		} else if (hw[0] && strstr(plan, "libx264")) {
+			char fc[5];
+
+			/* the encoder reads NV12 and YUYV as they are */
+			v4l2_fourcc_str(take, fc);
+			snprintf(buf, sizeof(buf),
+				 "%s into the V4L2 encoder %s (%s; libx264 with encoder = libx264)",
+				 fc, hw, hw_card);
+			plan = buf;
+		}
 		if (json) {
 			sb_printf(&b, "%s\n  ", n ? "," : "");
 			camera_json(&b, path, &in, plan, take);
