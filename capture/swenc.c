@@ -79,9 +79,9 @@ int swenc_open(const struct swenc_opts *o, struct swenc **out, char *why,
 	}
 	if (o->fourcc != V4L2_PIX_FMT_NV12 && o->fourcc != V4L2_PIX_FMT_YUYV &&
 	    o->fourcc != V4L2_PIX_FMT_YUV420 && o->fourcc != V4L2_PIX_FMT_RGB24 &&
-	    o->fourcc != V4L2_PIX_FMT_BGR24) {
+	    o->fourcc != V4L2_PIX_FMT_BGR24 && o->fourcc != V4L2_PIX_FMT_MJPEG) {
 		snprintf(why, why_len,
-			 "the encoder takes NV12, YUV420, YUYV, RGB24 or BGR24");
+			 "the encoder takes NV12, YUV420, YUYV, RGB24, BGR24 or decoded MJPEG");
 		return -EINVAL;
 	}
 	if (!o->width || !o->height || o->width % 2 || o->height % 2 ||
@@ -237,6 +237,51 @@ static void rgb_to_nv12(struct swenc *e, const uint8_t *src, uint32_t bpl,
 	}
 }
 
+/* 8-bit full range (JPEG's) to limited (what the encoder is told). */
+static inline uint8_t luma_limited(uint8_t v)
+{
+	return (uint8_t)(16 + (v * 219 + 127) / 255);
+}
+
+static inline uint8_t chroma_limited(uint8_t v)
+{
+	return (uint8_t)(128 + ((v - 128) * 224 + (v >= 128 ? 127 : -127)) / 255);
+}
+
+/* Planar 4:2:0 or 4:2:2 (a decoded JPEG) to NV12: luma as is, chroma
+ * interleaved (4:2:2: each two rows averaged), full range made limited. */
+static void planar_to_nv12(struct swenc *e, const struct swenc_planar *p)
+{
+	AVFrame *f = e->nv12;
+
+	for (uint32_t y = 0; y < e->o.height; y++) {
+		const uint8_t *s = p->plane[0] + (size_t)y * (size_t)p->stride[0];
+		uint8_t *d = f->data[0] + (size_t)y * (size_t)f->linesize[0];
+
+		if (p->full_range)
+			for (uint32_t x = 0; x < e->o.width; x++)
+				d[x] = luma_limited(s[x]);
+		else
+			memcpy(d, s, e->o.width);
+	}
+	for (uint32_t y = 0; y < e->o.height / 2; y++) {
+		uint32_t r = p->chroma_full_height ? 2 * y : y;
+		const uint8_t *u = p->plane[1] + (size_t)r * (size_t)p->stride[1],
+			      *v = p->plane[2] + (size_t)r * (size_t)p->stride[2];
+		const uint8_t *u2 = p->chroma_full_height ? u + p->stride[1] : u,
+			      *v2 = p->chroma_full_height ? v + p->stride[2] : v;
+		uint8_t *d = f->data[1] + (size_t)y * (size_t)f->linesize[1];
+
+		for (uint32_t x = 0; x < e->o.width / 2; x++) {
+			uint8_t cu = (uint8_t)((u[x] + u2[x] + 1) / 2),
+				cv = (uint8_t)((v[x] + v2[x] + 1) / 2);
+
+			d[2 * x] = p->full_range ? chroma_limited(cu) : cu;
+			d[2 * x + 1] = p->full_range ? chroma_limited(cv) : cv;
+		}
+	}
+}
+
 /* The frame to encode: the camera's NV12 buffer itself, referenced. */
 static int frame_of(struct swenc *e, const uint8_t *raw, size_t len,
 		    AVFrame **out)
@@ -244,6 +289,8 @@ static int frame_of(struct swenc *e, const uint8_t *raw, size_t len,
 	uint32_t bpl = e->o.bytesperline;
 	size_t need;
 
+	if (e->o.fourcc == V4L2_PIX_FMT_MJPEG)
+		return -EINVAL; /* decoded pictures: swenc_frame_planar() */
 	if (e->o.fourcc != V4L2_PIX_FMT_NV12) {
 		/* bytes per pixel of the first plane; YUV420's two chroma
 		 * planes follow it, each a quarter of it */
@@ -291,14 +338,11 @@ static int frame_of(struct swenc *e, const uint8_t *raw, size_t len,
 	return 0;
 }
 
-int swenc_frame(struct swenc *e, const uint8_t *raw, size_t len,
-		uint64_t ts_us, bool key, const struct swenc_sink *sink)
+static int encode(struct swenc *e, AVFrame *f, uint64_t ts_us, bool key,
+		  const struct swenc_sink *sink)
 {
-	AVFrame *f;
-	int ret = frame_of(e, raw, len, &f), got = 0;
+	int ret, got = 0;
 
-	if (ret)
-		return ret;
 	f->pts = e->pts++;
 	f->pict_type = key || e->need_key ? AV_PICTURE_TYPE_I :
 					    AV_PICTURE_TYPE_NONE;
@@ -334,6 +378,30 @@ int swenc_frame(struct swenc *e, const uint8_t *raw, size_t len,
 	if (e->held)
 		return -EBUSY;
 	return got > 0;
+}
+
+int swenc_frame(struct swenc *e, const uint8_t *raw, size_t len,
+		uint64_t ts_us, bool key, const struct swenc_sink *sink)
+{
+	AVFrame *f;
+	int ret = frame_of(e, raw, len, &f);
+
+	return ret ? ret : encode(e, f, ts_us, key, sink);
+}
+
+int swenc_frame_planar(struct swenc *e, const struct swenc_planar *p,
+		       uint64_t ts_us, bool key, const struct swenc_sink *sink)
+{
+	if (e->o.fourcc != V4L2_PIX_FMT_MJPEG ||
+	    p->stride[0] < (int)e->o.width ||
+	    p->stride[1] < (int)e->o.width / 2 ||
+	    p->stride[2] < (int)e->o.width / 2)
+		return -EINVAL;
+	if (av_frame_make_writable(e->nv12) < 0)
+		return -ENOMEM;
+	planar_to_nv12(e, p);
+	e->converted++;
+	return encode(e, e->nv12, ts_us, key, sink);
 }
 
 uint64_t swenc_converted(const struct swenc *e)

@@ -25,7 +25,9 @@
 struct swenc;
 
 struct swenc_opts {
-	uint32_t fourcc;	/* V4L2_PIX_FMT_NV12, _YUV420, _YUYV, _RGB24, _BGR24 */
+	uint32_t fourcc;	/* V4L2_PIX_FMT_NV12, _YUV420, _YUYV, _RGB24, _BGR24;
+				 * _MJPEG: pictures decoded from it, given to
+				 * swenc_frame_planar() */
 	uint32_t width, height;
 	uint32_t bytesperline;	/* of the camera's buffer (0: packed) */
 	uint32_t fps;
@@ -58,6 +60,21 @@ int swenc_open(const struct swenc_opts *o, struct swenc **out, char *why,
  */
 int swenc_frame(struct swenc *e, const uint8_t *raw, size_t len,
 		uint64_t ts_us, bool key, const struct swenc_sink *sink);
+
+/*
+ * A decoded picture (a camera's MJPEG frame, capture/mjpeg.h): planar
+ * 4:2:0, or 4:2:2 (chroma_full_height), the size swenc_open() was given;
+ * full_range for JPEG's 0-255 levels. Converted once to NV12 (counted),
+ * then as swenc_frame().
+ */
+struct swenc_planar {
+	const uint8_t *plane[3];
+	int stride[3];
+	bool chroma_full_height, full_range;
+};
+
+int swenc_frame_planar(struct swenc *e, const struct swenc_planar *p,
+		       uint64_t ts_us, bool key, const struct swenc_sink *sink);
 
 /* Raw frames converted before encoding (YUYV), and frames dropped. */
 uint64_t swenc_converted(const struct swenc *e);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "capture/m2m.h"
+#include "capture/mjpeg.h"
 #include "capture/v4l2.h"
 #include "capture/v4l2cam.h"
 
@@ -22,6 +23,8 @@ struct v4l2cam {
 	struct v4l2_info info;
 	struct v4l2_stream s;
 	struct swenc *enc;	/* libx264, or NULL */
+	struct mjpeg *jpeg;	/* an MJPEG camera's decoder, or NULL */
+	uint64_t damaged;	/* MJPEG frames that did not decode */
 	struct m2m_enc *m2m;	/* a V4L2 encoder, or NULL */
 	int m2m_fd;
 	struct {
@@ -36,9 +39,10 @@ struct v4l2cam {
 };
 
 /* Formats in the order they are preferred: the camera's own H.264, then
- * what libx264 takes without conversion, then YUYV. */
+ * what libx264 takes without conversion, then YUYV, then MJPEG (decoded
+ * first: the most work, and lossy twice). */
 static const uint32_t preferred[] = { V4L2_PIX_FMT_H264, V4L2_PIX_FMT_NV12,
-				      V4L2_PIX_FMT_YUYV };
+				      V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_MJPEG };
 
 static int pick_format(struct v4l2cam *c, const struct v4l2cam_opts *o,
 		       uint32_t *fourcc, char *why, size_t why_len)
@@ -62,7 +66,7 @@ static int pick_format(struct v4l2cam *c, const struct v4l2cam_opts *o,
 			 o->dev, c->info.card, fc, list);
 	} else {
 		snprintf(why, why_len,
-			 "%s (%s) offers none of H264, NV12, YUYV (it offers %s)",
+			 "%s (%s) offers none of H264, NV12, YUYV, MJPEG (it offers %s)",
 			 o->dev, c->info.card, list);
 	}
 	return -EINVAL;
@@ -72,7 +76,8 @@ const char *v4l2cam_plan(const struct v4l2_info *info, uint32_t *fourcc)
 {
 	static const char *const how[] = { "its own H.264, passed through",
 					    "NV12 into libx264",
-					    "YUYV, converted to NV12, into libx264" };
+					    "YUYV, converted to NV12, into libx264",
+					    "MJPEG, decoded, into libx264" };
 
 	*fourcc = 0;
 	if (info->m2m)
@@ -84,7 +89,7 @@ const char *v4l2cam_plan(const struct v4l2_info *info, uint32_t *fourcc)
 			*fourcc = preferred[i];
 			return how[i];
 		}
-	return "none of H264, NV12 or YUYV: not usable yet (MJPEG is not built)";
+	return "none of H264, NV12, YUYV or MJPEG: not usable";
 }
 
 /* The size asked for, or the largest the format lists up to 1080p. */
@@ -153,8 +158,10 @@ static int start(struct v4l2cam *c, const struct v4l2cam_opts *o, char *why,
 		return ret;
 	fi = v4l2_find(&c->info, rq.fourcc);
 	pick_size(fi, o, &rq.width, &rq.height);
-	/* the encoder imports the camera's buffers by dmabuf */
-	rq.export = o->m2m_fd >= 0 && rq.fourcc != V4L2_PIX_FMT_H264;
+	/* the encoder imports the camera's buffers by dmabuf (raw ones: a
+	 * decoded JPEG is not in a camera buffer) */
+	rq.export = o->m2m_fd >= 0 && rq.fourcc != V4L2_PIX_FMT_H264 &&
+		    rq.fourcc != V4L2_PIX_FMT_MJPEG;
 	ret = v4l2_start(&c->s, c->fd, &rq, why, why_len);
 	if (ret)
 		return ret;
@@ -186,11 +193,16 @@ static int start(struct v4l2cam *c, const struct v4l2cam_opts *o, char *why,
 					 .gop = rq.fps };
 
 		ret = swenc_open(&eo, &c->enc, why, why_len);
+		if (!ret && c->s.fourcc == V4L2_PIX_FMT_MJPEG)
+			ret = mjpeg_open(c->s.width, c->s.height, &c->jpeg, why,
+					 why_len);
 		if (ret)
 			return ret;
 	}
 	snprintf(c->encoder, sizeof(c->encoder), "%s",
-		 c->enc ? "libx264" : "the camera's own H.264");
+		 c->jpeg ? "MJPEG decoded, libx264" :
+		 c->enc	 ? "libx264" :
+			   "the camera's own H.264");
 	snprintf(c->desc, sizeof(c->desc), "%s: %s %ux%u at %u fps, %s%s%.100s%s",
 		 c->info.card, fc, c->s.width, c->s.height, rq.fps,
 		 c->enc ? "libx264" : "the camera's own H.264",
@@ -375,6 +387,23 @@ static int next_m2m(struct v4l2cam *c, const struct v4l2cam_ref_sink *refs,
 	return ret < 0 && ret != -EPIPE ? ret : out;
 }
 
+/* An MJPEG frame: decoded (its bytes copied once, padded, for the
+ * decoder), then encoded. One that does not decode is lost, counted. */
+static int decode_jpeg(struct v4l2cam *c, const struct v4l2_frame *f,
+		       const struct swenc_sink *sink, uint64_t ts, bool key)
+{
+	struct swenc_planar pic;
+	char why[128];
+	int ret = mjpeg_decode(c->jpeg, f->p, f->len, &pic, why, sizeof(why));
+
+	c->copies++;
+	if (ret == -EPROTO) {
+		c->damaged++;
+		return 3;
+	}
+	return ret ? ret : swenc_frame_planar(c->enc, &pic, ts, key, sink);
+}
+
 int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,
 		 const struct v4l2cam_ref_sink *refs, bool key)
 {
@@ -391,6 +420,8 @@ int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,
 	ts = (uint64_t)((int64_t)f.ts_us + c->mono_to_real);
 	if (f.error || !f.len)
 		ret = 2; /* a damaged frame is not recorded */
+	else if (c->jpeg)
+		ret = decode_jpeg(c, &f, sink, ts, key);
 	else if (c->enc)
 		ret = swenc_frame(c->enc, f.p, f.len, ts, key, sink);
 	else
@@ -433,6 +464,7 @@ void v4l2cam_close(struct v4l2cam *c)
 	if (!c)
 		return;
 	swenc_close(c->enc);
+	mjpeg_close(c->jpeg);
 	m2m_close(c->m2m); /* (the device is its opener's to close) */
 	v4l2_stop(&c->s);
 	if (c->ring_ok)

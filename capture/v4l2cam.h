@@ -10,6 +10,8 @@
  *   copy from the camera's buffer into the slot (counted);
  * - NV12 or YUYV: libx264 (capture/swenc.h), which writes the access unit
  *   into the slot itself; no copy of frame bytes;
+ * - MJPEG (most UVC webcams): decoded (capture/mjpeg.h: its compressed
+ *   bytes copied once, counted), converted to NV12, then libx264;
  * - NV12 or YUYV into a V4L2 memory-to-memory encoder (capture/m2m.h),
  *   when the caller opened one: the camera's buffers go in by dmabuf, and
  *   each access unit stays in the encoder's CAPTURE buffer, handed to a
@@ -82,7 +84,8 @@ int v4l2cam_dev_fd(const struct v4l2cam *c);
 /*
  * The next frame, as an access unit delivered to sink (with key, one is
  * forced: an event began). 1 delivered, 0 nothing ready, 2 a frame was
- * lost (no room in the sink), -ENODEV when the device is gone, other
+ * lost (no room in the sink), 3 the camera sent a frame that does not
+ * decode (MJPEG; not recorded), -ENODEV when the device is gone, other
  * -errno on failure.
  */
 int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,

@@ -143,7 +143,7 @@ static const struct cfg_key keys[] = {
 	{ S_CAMERA, "interface", T_IFNAME, CAM(interface), "auto", NULL, 0, 0,
 	  "the hub interface or camera-bridge port it is plugged into (auto: the first it is seen on); frames with its MAC anywhere else are dropped" },
 	{ S_CAMERA, "format", T_FOURCC, CAM(v4l2_format), "auto", NULL, 0, 0,
-	  "local cameras: auto (the camera's own H264, else NV12, else YUYV), h264, nv12 or yuyv" },
+	  "local cameras: auto (the camera's own H264, else NV12, else YUYV, else MJPEG), h264, nv12, yuyv or mjpeg" },
 	{ S_CAMERA, "encoder", T_ENCODER, CAM(encoder), "auto", NULL, 0, 0,
 	  "V4L2 cameras that send raw pictures: auto (the first V4L2 memory-to-memory H.264 encoder, e.g. a Pi 4's /dev/video11, else libx264), libx264, or an encoder's device path" },
 	{ S_CAMERA, "size", T_WXH, CAM(width), "auto", NULL, 0, 0,
@@ -475,6 +475,7 @@ static int set_fourcc(struct cfg_parser *p, const struct cfg_key *k,
 		{ "h264", 'H' | '2' << 8 | '6' << 16 | (uint32_t)'4' << 24 },
 		{ "nv12", 'N' | 'V' << 8 | '1' << 16 | (uint32_t)'2' << 24 },
 		{ "yuyv", 'Y' | 'U' << 8 | 'Y' << 16 | (uint32_t)'V' << 24 },
+		{ "mjpeg", 'M' | 'J' << 8 | 'P' << 16 | (uint32_t)'G' << 24 },
 	};
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
@@ -482,7 +483,7 @@ static int set_fourcc(struct cfg_parser *p, const struct cfg_key *k,
 			*(uint32_t *)dst = f[i].fourcc;
 			return 0;
 		}
-	return bad(p, k, v, "is not one of: auto, h264, nv12, yuyv");
+	return bad(p, k, v, "is not one of: auto, h264, nv12, yuyv, mjpeg");
 }
 
 /* WIDTHxHEIGHT (even, 16-4096 by 16-2304), or auto (0x0), into the

@@ -624,6 +624,7 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 	struct swenc_sink sink = { &rs, sink_reserve, sink_commit };
 	struct v4l2cam_ref_sink refs = { &rs, ref_take, ref_done };
 	bool key = false, m2m = v4l2cam_m2m_fd(c) >= 0;
+	uint64_t damaged = 0;
 
 	/* the sealer says when it releases a slot: a held encoder buffer
 	 * may then go back */
@@ -649,6 +650,11 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 			if (!io->st->drops_rec++)
 				log_warn("camera %s: pipeline full, a frame lost",
 					 io->cam->name);
+			continue;
+		}
+		if (ret == 3) {
+			if (!damaged++)
+				note(io, "the camera sent an MJPEG frame that does not decode; such frames are skipped");
 			continue;
 		}
 		if (ret == -ENODEV)
