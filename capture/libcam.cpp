@@ -105,6 +105,7 @@ struct libcam {
 	Stream *stream = nullptr;
 	std::vector<std::unique_ptr<Request>> requests;
 	std::map<const FrameBuffer *, std::vector<const uint8_t *>> planes;
+	std::map<const FrameBuffer *, unsigned int> index;
 	std::vector<mapping> maps;
 	int efd = -1;
 	bool acquired = false;
@@ -235,6 +236,7 @@ static int map_buffers(struct libcam *c, char *why, size_t why_len)
 		for (const FrameBuffer::Plane &pl : b->planes())
 			p.push_back(fds[pl.fd.get()].first + pl.offset);
 		c->planes[b.get()] = p;
+		c->index[b.get()] = (unsigned int)c->index.size();
 	}
 	return 0;
 }
@@ -491,6 +493,24 @@ extern "C" int libcam_next(struct libcam *c, struct libcam_frame *f)
 	f->stride = sc.stride;
 	f->ts_ns = md.timestamp;
 	f->sequence = md.sequence;
+	f->dmabuf = -1;
+	f->dmabuf_len = 0;
+	f->index = c->index[b];
+	{
+		/* one dmabuf holding every plane, from its start */
+		int fd = b->planes()[0].fd.get();
+		size_t end = 0;
+		bool one = b->planes()[0].offset == 0;
+
+		for (const FrameBuffer::Plane &pl : b->planes()) {
+			one &= pl.fd.get() == fd;
+			end = std::max(end, (size_t)pl.offset + pl.length);
+		}
+		if (one) {
+			f->dmabuf = fd;
+			f->dmabuf_len = end;
+		}
+	}
 	return 1;
 }
 
@@ -518,6 +538,11 @@ extern "C" void libcam_format(const struct libcam *c, uint32_t *fourcc,
 	*width = sc.size.width;
 	*height = sc.size.height;
 	*stride = sc.stride;
+}
+
+extern "C" unsigned int libcam_buffers(const struct libcam *c)
+{
+	return (unsigned int)c->index.size();
 }
 
 extern "C" const char *libcam_describe(const struct libcam *c)

@@ -59,6 +59,12 @@ struct libcam_frame {
 	uint32_t stride;     /* of the first plane */
 	uint64_t ts_ns;	     /* capture time, CLOCK_MONOTONIC (the driver's) */
 	uint32_t sequence;   /* the camera's frame counter */
+	/* the buffer as a dmabuf, for an encoder to import: its descriptor
+	 * (the camera's; not to be closed) and size, when every plane lies
+	 * in that one dmabuf from its start; else -1 */
+	int dmabuf;
+	size_t dmabuf_len;
+	unsigned int index; /* the buffer's, 0 .. buffers - 1 */
 	void *priv;
 };
 
@@ -89,6 +95,9 @@ void libcam_release(struct libcam *c, struct libcam_frame *f);
 /* The stream as configured: what each frame will be (V4L2 fourcc). */
 void libcam_format(const struct libcam *c, uint32_t *fourcc, uint32_t *width,
 		   uint32_t *height, uint32_t *stride);
+
+/* How many buffers the camera cycles through. */
+unsigned int libcam_buffers(const struct libcam *c);
 
 /* "Sensor B (platform/vimc.0 Sensor B): BGR888 640x480, 4 buffers" */
 const char *libcam_describe(const struct libcam *c);

@@ -80,3 +80,9 @@ void libcam_close(struct libcam *c)
 {
 	(void)c;
 }
+
+unsigned int libcam_buffers(const struct libcam *c)
+{
+	(void)c;
+	return 0;
+}

@@ -23,6 +23,8 @@ struct m2m_enc {
 		size_t len;
 		uint32_t offset;
 		bool queued;
+		bool read;	/* with a reader (m2m_pump) */
+		uint64_t token;
 	} cap[M2M_BUFS];
 	bool out_queued[M2M_BUFS];
 	unsigned int tag[M2M_BUFS];
@@ -385,6 +387,20 @@ int m2m_open(const struct m2m_opts *o, struct m2m_enc **out, char *why,
 	return 0;
 }
 
+int m2m_open_best(struct m2m_opts *o, struct m2m_enc **out, char *why,
+		  size_t why_len)
+{
+	int ret;
+
+	o->coded = V4L2_PIX_FMT_H264;
+	ret = m2m_open(o, out, why, why_len);
+	if (ret == -EINVAL && strstr(why, "does not make H264")) {
+		o->coded = V4L2_PIX_FMT_FWHT;
+		ret = m2m_open(o, out, why, why_len);
+	}
+	return ret;
+}
+
 void m2m_raw_format(const struct m2m_enc *e, uint32_t *width,
 		    uint32_t *height, uint32_t *bytesperline,
 		    uint32_t *sizeimage)
@@ -523,6 +539,44 @@ int m2m_coded_done(struct m2m_enc *e, unsigned int index)
 	if (!ret)
 		e->cap[index].queued = true;
 	return ret;
+}
+
+int m2m_pump(struct m2m_enc *e, const struct m2m_reader *rd)
+{
+	struct m2m_coded cd;
+	int ret, out = 0;
+
+	for (unsigned int i = 0; i < e->n_cap; i++)
+		if (e->cap[i].read && rd->done(rd->arg, e->cap[i].token)) {
+			e->cap[i].read = false;
+			ret = m2m_coded_done(e, i);
+			if (ret)
+				return ret;
+		}
+	while ((ret = m2m_coded(e, &cd)) == 1) {
+		struct m2m_ref r = { .p = cd.p, .len = cd.len,
+				     .index = cd.index, .ts_us = cd.ts_us,
+				     .key = cd.key, .coded = m2m_coded_format(e),
+				     .offset = e->cap[cd.index].offset,
+				     .length = (uint32_t)e->cap[cd.index].len };
+		uint64_t token;
+
+		ret = cd.len ? rd->take(rd->arg, &r, &token) : 0;
+		if (ret < 0)
+			return ret;
+		if (ret == 1) {
+			e->cap[cd.index].read = true;
+			e->cap[cd.index].token = token;
+			out = 1;
+			continue;
+		}
+		if (cd.len)
+			out = out ? out : 2; /* no room: lost */
+		ret = m2m_coded_done(e, cd.index);
+		if (ret)
+			return ret;
+	}
+	return ret < 0 && ret != -EPIPE ? ret : out;
 }
 
 int m2m_force_key(struct m2m_enc *e)

@@ -74,6 +74,11 @@ struct m2m_coded {
 int m2m_open(const struct m2m_opts *o, struct m2m_enc **out, char *why,
 	     size_t why_len);
 
+/* m2m_open() for H.264, or, from a device that makes none, FWHT
+ * (vicodec, named in the config: auto never picks it). */
+int m2m_open_best(struct m2m_opts *o, struct m2m_enc **out, char *why,
+		  size_t why_len);
+
 /* What the driver settled on for the raw side. */
 void m2m_raw_format(const struct m2m_enc *e, uint32_t *width,
 		    uint32_t *height, uint32_t *bytesperline,
@@ -94,6 +99,34 @@ int m2m_coded(struct m2m_enc *e, struct m2m_coded *c);
 
 /* Gives a CAPTURE buffer back. 0 or -errno. */
 int m2m_coded_done(struct m2m_enc *e, unsigned int index);
+
+/* An access unit left in a CAPTURE buffer for a reader that maps it
+ * itself (the sealer): where it lies, and what it is. */
+struct m2m_ref {
+	const uint8_t *p;	/* this side's read-only mapping */
+	size_t len;
+	unsigned int index;
+	uint32_t offset, length; /* the buffer in the device's mmap space */
+	uint32_t coded;		/* V4L2_PIX_FMT_H264, or _FWHT (vicodec) */
+	uint64_t ts_us;
+	bool key;
+};
+
+struct m2m_reader {
+	void *arg;
+	/* 1 taken (*token marks it), 0 no room (lost), -errno */
+	int (*take)(void *arg, const struct m2m_ref *r, uint64_t *token);
+	/* whether the reader is done with what token marks */
+	bool (*done)(void *arg, uint64_t token);
+};
+
+/*
+ * Coded buffers the reader is done with go back to the encoder; then each
+ * new access unit goes to the reader, in place (one it has no room for
+ * goes straight back, lost). 1 when one or more were taken, 2 when one
+ * was lost, 0 when there was none, -errno.
+ */
+int m2m_pump(struct m2m_enc *e, const struct m2m_reader *rd);
 
 /* The next access unit is a keyframe (an event began). 0 or -errno. */
 int m2m_force_key(struct m2m_enc *e);

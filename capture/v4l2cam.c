@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "capture/m2m.h"
 #include "capture/mjpeg.h"
 #include "capture/v4l2.h"
 #include "capture/v4l2cam.h"
@@ -27,10 +26,6 @@ struct v4l2cam {
 	uint64_t damaged;	/* MJPEG frames that did not decode */
 	struct m2m_enc *m2m;	/* a V4L2 encoder, or NULL */
 	int m2m_fd;
-	struct {
-		uint64_t token;
-		bool held;	/* with the reader, not yet given back */
-	} coded[M2M_BUFS];
 	struct io_uring ring;
 	bool ring_ok, armed, armed_enc;
 	char desc[320], encoder[40];
@@ -135,12 +130,8 @@ static int open_m2m(struct v4l2cam *c, const struct v4l2cam_opts *o,
 			       .bitrate = o->bitrate ? o->bitrate : 4000000,
 			       .gop = fps, .n_raw = c->s.n_bufs,
 			       .n_coded = M2M_BUFS };
-	int ret = m2m_open(&mo, &c->m2m, why, why_len);
+	int ret = m2m_open_best(&mo, &c->m2m, why, why_len);
 
-	if (ret == -EINVAL && strstr(why, "does not make H264")) {
-		mo.coded = V4L2_PIX_FMT_FWHT;
-		ret = m2m_open(&mo, &c->m2m, why, why_len);
-	}
 	if (!ret)
 		c->m2m_fd = o->m2m_fd;
 	return ret;
@@ -319,21 +310,13 @@ static int pass_through(struct v4l2cam *c, const struct v4l2_frame *f,
  * to the encoder, raw ones the encoder is done with go back to the camera,
  * a new frame goes in, and what came out goes to the reader in place.
  */
-static int next_m2m(struct v4l2cam *c, const struct v4l2cam_ref_sink *refs,
+static int next_m2m(struct v4l2cam *c, const struct m2m_reader *refs,
 		    bool key)
 {
 	struct v4l2_frame f;
-	struct m2m_coded cd;
 	unsigned int tag;
 	int ret, out = 0;
 
-	for (unsigned int i = 0; i < M2M_BUFS; i++)
-		if (c->coded[i].held && refs->done(refs->arg, c->coded[i].token)) {
-			ret = m2m_coded_done(c->m2m, i);
-			if (ret)
-				return ret;
-			c->coded[i].held = false;
-		}
 	while ((ret = m2m_raw_done(c->m2m, &tag)) == 1)
 		if (v4l2_requeue(&c->s, tag))
 			return -ENODEV;
@@ -361,30 +344,8 @@ static int next_m2m(struct v4l2cam *c, const struct v4l2cam_ref_sink *refs,
 			out = 2;
 		}
 	}
-	while ((ret = m2m_coded(c->m2m, &cd)) == 1) {
-		struct v4l2cam_ref r = { .p = cd.p, .len = cd.len,
-					 .index = cd.index, .ts_us = cd.ts_us,
-					 .key = cd.key,
-					 .coded = m2m_coded_format(c->m2m) };
-		uint64_t token;
-
-		m2m_coded_buf(c->m2m, cd.index, &r.offset, &r.length);
-		ret = cd.len ? refs->take(refs->arg, &r, &token) : 0;
-		if (ret < 0)
-			return ret;
-		if (ret == 1) {
-			c->coded[cd.index].held = true;
-			c->coded[cd.index].token = token;
-			out = 1;
-			continue;
-		}
-		if (cd.len)
-			out = out ? out : 2; /* no room: lost */
-		ret = m2m_coded_done(c->m2m, cd.index);
-		if (ret)
-			return ret;
-	}
-	return ret < 0 && ret != -EPIPE ? ret : out;
+	ret = m2m_pump(c->m2m, refs);
+	return ret < 0 ? ret : ret ? ret : out;
 }
 
 /* An MJPEG frame: decoded (its bytes copied once, padded, for the
@@ -405,7 +366,7 @@ static int decode_jpeg(struct v4l2cam *c, const struct v4l2_frame *f,
 }
 
 int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,
-		 const struct v4l2cam_ref_sink *refs, bool key)
+		 const struct m2m_reader *refs, bool key)
 {
 	struct v4l2_frame f;
 	uint64_t ts;

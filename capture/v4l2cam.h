@@ -15,8 +15,8 @@
  * - NV12 or YUYV into a V4L2 memory-to-memory encoder (capture/m2m.h),
  *   when the caller opened one: the camera's buffers go in by dmabuf, and
  *   each access unit stays in the encoder's CAPTURE buffer, handed to a
- *   reference sink (the sealer reads it there; no copy), which says when
- *   the buffer may go back to the encoder.
+ *   reader (m2m_pump(): the sealer reads it there; no copy), which says
+ *   when the buffer may go back to the encoder.
  *
  * Everything that needs a path or root happens in v4l2cam_open(), before
  * the worker's sandbox; after it only ioctl on the device, mmap'd memory
@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture/m2m.h"
 #include "capture/swenc.h"
 
 struct v4l2cam;
@@ -41,25 +42,6 @@ struct v4l2cam_opts {
 	uint32_t bitrate;	/* the software encoder's */
 	int m2m_fd;		/* an encoder's open device, or -1: libx264 */
 	bool m2m_must;		/* named in the config: no fall back */
-};
-
-/* An access unit left in the encoder's CAPTURE buffer. */
-struct v4l2cam_ref {
-	const uint8_t *p;	/* the caller's read-only mapping */
-	size_t len;
-	unsigned int index;
-	uint32_t offset, length; /* the buffer in the device's mmap space */
-	uint32_t coded;		/* V4L2_PIX_FMT_H264, or _FWHT (vicodec) */
-	uint64_t ts_us;
-	bool key;
-};
-
-struct v4l2cam_ref_sink {
-	void *arg;
-	/* 1 taken (*token marks it), 0 no room (lost), -errno */
-	int (*take)(void *arg, const struct v4l2cam_ref *r, uint64_t *token);
-	/* whether the reader is done with what token marks */
-	bool (*done)(void *arg, uint64_t token);
 };
 
 struct v4l2_info;
@@ -89,7 +71,7 @@ int v4l2cam_dev_fd(const struct v4l2cam *c);
  * -errno on failure.
  */
 int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,
-		 const struct v4l2cam_ref_sink *refs, bool key);
+		 const struct m2m_reader *refs, bool key);
 
 /* The encoder's descriptor, or -1 (libx264 or pass-through). */
 int v4l2cam_m2m_fd(const struct v4l2cam *c);

@@ -135,7 +135,8 @@ static void open_encoder(struct super *s, size_t i)
 	int ret;
 
 	s->enc_err[i] = 0;
-	if (cam->kind != CAM_V4L2 || !strcmp(cam->encoder, "libx264"))
+	if ((cam->kind != CAM_V4L2 && cam->kind != CAM_LIBCAMERA) ||
+	    !strcmp(cam->encoder, "libx264"))
 		return;
 	if (cam->encoder[0]) {
 		snprintf(path, sizeof(path), "%s", cam->encoder);

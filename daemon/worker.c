@@ -22,8 +22,10 @@
 #include "capture/avlog.h"
 #include "capture/filecam.h"
 #include "capture/libcam.h"
+#include "capture/m2m.h"
 #include "capture/motion.h"
 #include "capture/rtsp.h"
+#include "capture/v4l2.h"
 #include "capture/v4l2cam.h"
 #include "common/log.h"
 #include "crypto/frame.h"
@@ -565,7 +567,7 @@ static void put_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-static int ref_take(void *arg, const struct v4l2cam_ref *ref, uint64_t *token)
+static int ref_take(void *arg, const struct m2m_ref *ref, uint64_t *token)
 {
 	struct ring_sink *rs = arg;
 	struct worker_io *io = rs->io;
@@ -622,7 +624,7 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 		.live = io->cam->record == REC_OFF ? PFL_LIVE : 0,
 	};
 	struct swenc_sink sink = { &rs, sink_reserve, sink_commit };
-	struct v4l2cam_ref_sink refs = { &rs, ref_take, ref_done };
+	struct m2m_reader refs = { &rs, ref_take, ref_done };
 	bool key = false, m2m = v4l2cam_m2m_fd(c) >= 0;
 	uint64_t damaged = 0;
 
@@ -828,6 +830,134 @@ static int capture_libcam(struct worker_io *io, struct libcam *c,
 	return 0;
 }
 
+/*
+ * Through the V4L2 encoder: each frame goes in by its dmabuf and is given
+ * back to libcamera when the encoder is done with it; the access units
+ * are sealed where the encoder wrote them (as a V4L2 camera's are).
+ */
+static int capture_libcam_m2m(struct worker_io *io, struct libcam *c,
+			      struct m2m_enc *e, int enc_fd, struct ring *r,
+			      struct motion **m)
+{
+	struct ring_sink rs = {
+		.io = io, .r = r, .m = m,
+		.live = io->cam->record == REC_OFF ? PFL_LIVE : 0,
+	};
+	struct m2m_reader refs = { &rs, ref_take, ref_done };
+	struct libcam_frame held[M2M_BUFS];
+	bool in_enc[M2M_BUFS] = { false }, key = false;
+	uint64_t last = mono_ns();
+	unsigned int tag;
+
+	ring_set_waiting(r, true);
+	while (!role_stopping()) {
+		struct libcam_frame f;
+		int ret;
+
+		while ((ret = m2m_raw_done(e, &tag)) == 1)
+			if (tag < M2M_BUFS && in_enc[tag]) {
+				libcam_release(c, &held[tag]);
+				in_enc[tag] = false;
+			}
+		if (ret < 0)
+			return fail(io, ret, "the encoder: %s", strerror(-ret));
+		ret = libcam_next(c, &f);
+		if (ret == 1) {
+			uint64_t now = mono_ns();
+			uint64_t age_us = f.ts_ns && f.ts_ns < now ?
+						  (now - f.ts_ns) / 1000 : 0;
+			size_t len = libcam_len(&f);
+			unsigned int t = 0;
+
+			last = now;
+			while (t < M2M_BUFS && in_enc[t])
+				t++;
+			if (!len || f.dmabuf < 0) {
+				libcam_release(c, &f);
+				return fail(io, -EINVAL,
+					    "the camera's frame is not one dmabuf of planes one after another (%s); set encoder = libx264",
+					    libcam_describe(c));
+			}
+			if (key)
+				m2m_force_key(e);
+			ret = t == M2M_BUFS ? -EBUSY :
+			      m2m_queue_raw(e, f.dmabuf, f.dmabuf_len, len,
+					    cap_now_us() - age_us, t);
+			if (ret == -EBUSY) {
+				libcam_release(c, &f); /* the encoder is full */
+				if (!io->st->drops_rec++)
+					log_warn("camera %s: encoder full, a frame lost",
+						 io->cam->name);
+			} else if (ret) {
+				libcam_release(c, &f);
+				return fail(io, ret, "the encoder refused a frame: %s",
+					    strerror(-ret));
+			} else {
+				held[t] = f;
+				in_enc[t] = true;
+			}
+		} else if (ret == -EIO) {
+			io->st->drops_rec++; /* the camera failed that frame */
+		} else if (ret == -ENODEV) {
+			return fail(io, ret,
+				    "the camera %s is gone; it is opened again when it returns",
+				    libcam_describe(c));
+		} else if (ret < 0) {
+			return fail(io, ret, "%s", capture_why(ret));
+		}
+		ret = m2m_pump(e, &refs);
+		if (ret < 0)
+			return fail(io, rs.err ? rs.err : ret, "%s",
+				    capture_why(rs.err ? rs.err : ret));
+		if (ret == 2 && !io->st->drops_rec++)
+			log_warn("camera %s: pipeline full, a frame lost",
+				 io->cam->name);
+		if (ret == 1) {
+			bool moving = io->st->motion;
+
+			key = moving && !rs.motion_was;
+			rs.motion_was = moving;
+			if (io->st->err[0] && io->st->frames > 30 * 30)
+				io->st->err[0] = 0;
+		}
+		if (mono_ns() - last > (uint64_t)LIBCAM_STALL_MS * 1000000u)
+			return fail(io, -ETIMEDOUT,
+				    "the camera sent no frame for %d s",
+				    LIBCAM_STALL_MS / 1000);
+		if (ret == 0) {
+			struct pollfd p[3] = {
+				{ .fd = libcam_fd(c), .events = POLLIN },
+				{ .fd = enc_fd, .events = POLLIN | POLLOUT },
+				{ .fd = io->wake.space, .events = POLLIN },
+			};
+
+			if (poll(p, 3, 100) > 0 && (p[2].revents & POLLIN))
+				wait_wake(io->wake.space, 0);
+		}
+	}
+	return 0;
+}
+
+/* The V4L2 encoder for a libcamera camera, when moatd holds one: 0 and
+ * *e, or -errno (auto: libx264 instead, said in why). */
+static int libcam_encoder(struct worker_io *io, struct libcam *c,
+			  struct m2m_enc **e, char *why, size_t why_len)
+{
+	struct m2m_opts mo = { .fd = io->enc_fd, .fps = io->cam->fps,
+			       .bitrate = (uint32_t)io->cam->bitrate,
+			       .gop = io->cam->fps,
+			       .n_raw = libcam_buffers(c) < M2M_BUFS ?
+						libcam_buffers(c) :
+						M2M_BUFS,
+			       .n_coded = M2M_BUFS };
+
+	*e = NULL;
+	if (io->enc_fd < 0)
+		return -ENODEV;
+	libcam_format(c, &mo.fourcc, &mo.width, &mo.height, &mo.bytesperline);
+	return m2m_open_best(&mo, e, why, why_len);
+}
+
 static int run_libcam(struct worker_io *io, struct ring *r, struct motion **m)
 {
 	struct libcam_opts o = { .id = io->cam->source,
@@ -838,12 +968,26 @@ static int run_libcam(struct worker_io *io, struct ring *r, struct motion **m)
 				 .bitrate = (uint32_t)io->cam->bitrate };
 	struct libcam *c = NULL;
 	struct swenc *enc = NULL;
-	char why[256] = "";
+	struct m2m_enc *hw = NULL;
+	char why[256] = "", hw_why[200] = "";
 	/* libcamera's threads, its devices and the encoder's set-up: all
 	 * before the sandbox */
-	int ret = libcam_open(&o, &c, why, sizeof(why));
+	int ret;
 
-	if (!ret) {
+	if (io->cam->encoder[0] == '/' && io->enc_fd < 0) {
+		snprintf(why, sizeof(why),
+			 "the encoder %.60s was not opened when moatd started",
+			 io->cam->encoder);
+		ret = -ENODEV;
+	} else {
+		ret = libcam_open(&o, &c, why, sizeof(why));
+	}
+	if (!ret && libcam_encoder(io, c, &hw, hw_why, sizeof(hw_why)) &&
+	    io->cam->encoder[0] == '/') {
+		snprintf(why, sizeof(why), "the encoder: %s", hw_why);
+		ret = -EINVAL;
+	}
+	if (!ret && !hw) {
 		libcam_format(c, &eo.fourcc, &eo.width, &eo.height,
 			      &eo.bytesperline);
 		ret = swenc_open(&eo, &enc, why, sizeof(why));
@@ -855,21 +999,34 @@ static int run_libcam(struct worker_io *io, struct ring *r, struct motion **m)
 			 io->cam->source[0] ? io->cam->source : "(the first)",
 			 why);
 		log_err("camera %s: %s", io->cam->name, io->st->err);
+		m2m_close(hw);
 		libcam_close(c);
 		return 1;
 	}
 	io->sb.libcamera = true;
-	snprintf(io->st->encoder, sizeof(io->st->encoder), "libx264");
+	if (hw) {
+		char coded[5];
+
+		v4l2_fourcc_str(m2m_coded_format(hw), coded);
+		snprintf(io->st->encoder, sizeof(io->st->encoder),
+			 "the V4L2 encoder (%s)", coded);
+	} else {
+		snprintf(io->st->encoder, sizeof(io->st->encoder), "libx264");
+	}
 	ret = sandbox_enter(&io->sb);
 	if (!ret) {
-		log_info("camera %s: %s, libx264", io->cam->name,
-			 libcam_describe(c));
-		ret = capture_libcam(io, c, enc, r, m);
+		log_info("camera %s: %s, %s%s%s%s", io->cam->name,
+			 libcam_describe(c), io->st->encoder,
+			 hw_why[0] && !hw ? " (the V4L2 encoder refused: " : "",
+			 hw ? "" : hw_why, hw_why[0] && !hw ? ")" : "");
+		ret = hw ? capture_libcam_m2m(io, c, hw, io->enc_fd, r, m) :
+			   capture_libcam(io, c, enc, r, m);
 	}
 	if (ret < 0 && !role_stopping())
 		log_err("camera %s: %s; moatd will start it again",
 			io->cam->name, io->st->err + strlen("camera failed: "));
 	swenc_close(enc);
+	m2m_close(hw); /* (lets go of the camera's dmabufs first) */
 	libcam_close(c);
 	return ret ? 1 : 0;
 }
