@@ -223,6 +223,12 @@ static int formats(struct m2m_enc *e, const struct m2m_opts *o, char *why,
 			 bpl, o->bytesperline);
 		return -EINVAL;
 	}
+	if (o->sizeimage && size > o->sizeimage) {
+		snprintf(why, why_len,
+			 "the encoder wants frames of %u bytes (its planes padded), the camera's are %u",
+			 size, o->sizeimage);
+		return -EINVAL;
+	}
 	return 0;
 }
 

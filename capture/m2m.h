@@ -47,6 +47,10 @@ struct m2m_opts {
 	 * virtual encoder (tests: no viewer plays it) */
 	uint32_t coded;
 	uint32_t width, height, bytesperline;
+	/* the camera's frame size, or 0: an encoder that wants more (its
+	 * planes padded, e.g. rows to a multiple of 16) is refused, since it
+	 * would read the camera's chroma from the wrong place */
+	uint32_t sizeimage;
 	uint32_t fps, bitrate, gop;
 	unsigned int n_raw, n_coded; /* buffers on OUTPUT, on CAPTURE */
 	const struct m2m_ops *ops; /* NULL: the real calls */

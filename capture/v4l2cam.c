@@ -126,7 +126,8 @@ static int open_m2m(struct v4l2cam *c, const struct v4l2cam_opts *o,
 {
 	struct m2m_opts mo = { .fd = o->m2m_fd, .fourcc = c->s.fourcc,
 			       .width = c->s.width, .height = c->s.height,
-			       .bytesperline = c->s.bytesperline, .fps = fps,
+			       .bytesperline = c->s.bytesperline,
+			       .sizeimage = c->s.sizeimage, .fps = fps,
 			       .bitrate = o->bitrate ? o->bitrate : 4000000,
 			       .gop = fps, .n_raw = c->s.n_bufs,
 			       .n_coded = M2M_BUFS };

@@ -955,6 +955,10 @@ static int libcam_encoder(struct worker_io *io, struct libcam *c,
 	if (io->enc_fd < 0)
 		return -ENODEV;
 	libcam_format(c, &mo.fourcc, &mo.width, &mo.height, &mo.bytesperline);
+	/* the frame as libcam_len() takes it: the planes one after another */
+	mo.sizeimage = mo.bytesperline * mo.height;
+	if (mo.fourcc == V4L2_PIX_FMT_NV12 || mo.fourcc == V4L2_PIX_FMT_YUV420)
+		mo.sizeimage += mo.sizeimage / 2;
 	return m2m_open_best(&mo, e, why, why_len);
 }
 

@@ -406,6 +406,13 @@ static void refusals(void)
 		      strstr(why, "1920x1088") && strstr(why, "1920x1080"),
 	      "one that wants another size, saying which: %s", why);
 	fake_init(&f);
+	o.sizeimage = 1920 * 1080 * 3 / 2;
+	CHECK(m2m_open(&o, &e, why, sizeof(why)) == -EINVAL &&
+		      strstr(why, "3133440") && strstr(why, "3110400"),
+	      "one whose planes are padded (rows to 16: 1088) past the camera's frame: %s",
+	      why);
+	o.sizeimage = 0;
+	fake_init(&f);
 	o.width = 1000;
 	o.bytesperline = 1000;
 	CHECK(m2m_open(&o, &e, why, sizeof(why)) == -EINVAL &&

@@ -1,26 +1,56 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Files out of a test VM through its console (see vmout.h). */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "tests/lib/vmout.h"
 
+/*
+ * Every byte out, whatever the console's descriptor is set to: another
+ * process sharing it (a child's libcamera) may have made it non-blocking,
+ * and stdio drops what a write refuses with EAGAIN. Seen once: a file's
+ * header line missing from the console log.
+ */
+static void put_all(const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd w = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+			poll(&w, 1, 100);
+			continue;
+		}
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
 void vmout_put(const char *name, const uint8_t *p, size_t len)
 {
-	unsigned char line[80];
+	char line[128];
 
-	printf("MOAT-FILE %s %zu\n", name, len);
+	fflush(stdout);
+	snprintf(line, sizeof(line), "\nMOAT-FILE %s %zu\n", name, len);
+	put_all(line, strlen(line));
 	for (size_t off = 0; off < len; off += 48) {
 		size_t n = len - off < 48 ? len - off : 48;
+		int k = EVP_EncodeBlock((unsigned char *)line, p + off, (int)n);
 
-		EVP_EncodeBlock(line, p + off, (int)n);
-		printf("%s\n", line);
+		line[k] = '\n';
+		put_all(line, (size_t)k + 1);
 	}
-	printf("MOAT-FILE-END %s\n", name);
-	fflush(stdout);
+	snprintf(line, sizeof(line), "MOAT-FILE-END %s\n", name);
+	put_all(line, strlen(line));
 }
 
 uint8_t *vmout_get(const char *log, const char *name, size_t *len)
