@@ -625,6 +625,11 @@ unsigned int m2m_coded_queued(const struct m2m_enc *e)
 	return n;
 }
 
+bool m2m_drained(const struct m2m_enc *e)
+{
+	return e->drained;
+}
+
 uint64_t m2m_errors(const struct m2m_enc *e)
 {
 	return e->errors;

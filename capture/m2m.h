@@ -149,6 +149,9 @@ uint32_t m2m_coded_format(const struct m2m_enc *e);
 /* CAPTURE buffers the driver holds (queued, not dequeued). */
 unsigned int m2m_coded_queued(const struct m2m_enc *e);
 
+/* Whether the drain has ended (the buffer flagged LAST came). */
+bool m2m_drained(const struct m2m_enc *e);
+
 /* Access units the driver flagged as damaged. */
 uint64_t m2m_errors(const struct m2m_enc *e);
 

@@ -406,6 +406,48 @@ const char *v4l2cam_describe(const struct v4l2cam *c)
 	return c->desc;
 }
 
+/* Counts what the reader takes, for v4l2cam_drain(). */
+struct drain_count {
+	const struct m2m_reader *refs;
+	int n;
+};
+
+static int count_take(void *arg, const struct m2m_ref *r, uint64_t *token)
+{
+	struct drain_count *d = arg;
+	int ret = d->refs->take(d->refs->arg, r, token);
+
+	d->n += ret == 1;
+	return ret;
+}
+
+static bool count_done(void *arg, uint64_t token)
+{
+	struct drain_count *d = arg;
+
+	return d->refs->done(d->refs->arg, token);
+}
+
+int v4l2cam_drain(struct v4l2cam *c, const struct m2m_reader *refs, int ms)
+{
+	struct drain_count d = { refs, 0 };
+	struct m2m_reader counted = { &d, count_take, count_done };
+	int ret;
+
+	if (!c->m2m)
+		return 0;
+	ret = m2m_drain(c->m2m);
+	for (int t = 0; !ret && t < ms / 10 && !m2m_drained(c->m2m); t++) {
+		struct pollfd p = { .fd = c->m2m_fd, .events = POLLIN };
+
+		ret = m2m_pump(c->m2m, &counted);
+		ret = ret < 0 ? ret : 0;
+		if (!m2m_drained(c->m2m))
+			poll(&p, 1, 10);
+	}
+	return ret ? ret : d.n;
+}
+
 int v4l2cam_m2m_fd(const struct v4l2cam *c)
 {
 	return c->m2m ? c->m2m_fd : -1;

@@ -73,6 +73,11 @@ int v4l2cam_dev_fd(const struct v4l2cam *c);
 int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,
 		 const struct m2m_reader *refs, bool key);
 
+/* At an orderly stop, with the V4L2 encoder: what it still holds is
+ * encoded and handed to refs (up to ms milliseconds). The access units
+ * that came out, or -errno. */
+int v4l2cam_drain(struct v4l2cam *c, const struct m2m_reader *refs, int ms);
+
 /* The encoder's descriptor, or -1 (libx264 or pass-through). */
 int v4l2cam_m2m_fd(const struct v4l2cam *c);
 

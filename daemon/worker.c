@@ -677,6 +677,14 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 				wait_wake(io->wake.space, 0);
 		}
 	}
+	if (m2m) {
+		/* an orderly stop: what the encoder holds is recorded */
+		int n = v4l2cam_drain(c, &refs, 1000);
+
+		log_info("camera %s: the encoder drained (%d access units%s)",
+			 io->cam->name, n < 0 ? 0 : n,
+			 n < 0 ? ", then failed" : "");
+	}
 	return 0;
 }
 

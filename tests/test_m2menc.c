@@ -30,7 +30,8 @@
  * - frames are sealed where the encoder wrote them: no copy, no
  *   conversion, "the V4L2 encoder (FWHT)" in the status;
  * - a worker killed with -9 is started again, takes the encoder over and
- *   sealing goes on (the sealer maps the new worker's buffers);
+ *   sealing goes on (the sealer maps the new worker's buffers); at the
+ *   orderly stop the worker drains the encoder;
  * - an encoder the config names that is no encoder is refused, saying so.
  * Outside, a viewer whose key never went in opens every stream moatd sent
  * its relay in the VM: META says fwht; each access unit is a whole FWHT
@@ -465,6 +466,10 @@ static void hub_in_vm(const char *self, const char *keys, const char *video,
 	      "a new worker took the encoder over: %lld more frames sealed",
 	      (long long)(after - sealed));
 	vm_hub_stop(r, d);
+	run_cmd("cat /hub/moatd.log", out, sizeof(out));
+	CHECK(strstr(out, "camera desk: the encoder drained ("),
+	      "at the orderly stop the worker drained the encoder (V4L2_ENC_CMD_STOP to LAST): %.200s",
+	      strstr(out, "drained") ? strstr(out, "drained") : "");
 	{
 		int n = vm_export_relay("/hub/relay");
 
