@@ -47,7 +47,7 @@ enum {
  *   length  its size
  *   used    the access unit's bytes, from its start
  */
-enum { REF_BODY_LEN = 20, REF_MAX_LEN = 64 << 20, REF_BUFS = 32 };
+enum { REF_BODY_LEN = 20, REF_MAX_LEN = 16 << 20, REF_BUFS = 32 };
 
 /*
  * A P ring slot holds the plaintext of a data record: the 16-byte frame

@@ -44,6 +44,7 @@ struct cam {
 	bool dead;
 	bool hevc; /* the camera's codec, as its last keyframe said */
 	bool fwht; /* (vicodec's test codec) */
+	bool ref_warned; /* said once: a PFL_REF slot could not be read */
 	/* the encoder's coded buffers, mapped read-only as PFL_REF slots
 	 * name them (roles.h) */
 	struct {
@@ -714,8 +715,10 @@ static int seal_one(struct sealer *sl, struct cam *cm,
 		if (len != FRAME_HDR_LEN + REF_BODY_LEN ||
 		    (flags & PFL_END) ||
 		    ref_map(sl, cm, pt + FRAME_HDR_LEN, &au, &used)) {
-			log_warn("camera %s: an encoder buffer the worker named cannot be read, skipped",
-				 cm->cfg->name);
+			if (!cm->ref_warned)
+				log_warn("camera %s: an encoder buffer the worker named cannot be read, skipped (said once)",
+					 cm->cfg->name);
+			cm->ref_warned = true;
 			cm->st->skipped++;
 			return 1;
 		}
