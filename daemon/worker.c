@@ -688,6 +688,19 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 	return 0;
 }
 
+/*
+ * A new worker with a V4L2 encoder: its predecessor's last access units
+ * may still wait in the ring, named by buffers the encoder's set-up is
+ * about to free and make anew; the sealer gets up to 2 s to seal them
+ * first (then a slot left over would be sealed from a new buffer: its own
+ * camera's bytes, but another frame).
+ */
+static void wait_sealed(const struct ring *r)
+{
+	for (int i = 0; i < 200 && ring_used(r); i++)
+		poll(NULL, 0, 10);
+}
+
 static int run_v4l2(struct worker_io *io, struct ring *r, struct motion **m)
 {
 	struct v4l2cam_opts o = { .dev = io->cam->source,
@@ -713,6 +726,8 @@ static int run_v4l2(struct worker_io *io, struct ring *r, struct motion **m)
 		log_err("camera %s: %s", io->cam->name, io->st->err);
 		return 1;
 	}
+	if (o.m2m_fd >= 0)
+		wait_sealed(r);
 	ret = v4l2cam_open(&o, &c, why, sizeof(why));
 	if (ret) {
 		io->st->err_us = cap_now_us();
@@ -992,6 +1007,8 @@ static int run_libcam(struct worker_io *io, struct ring *r, struct motion **m)
 			 io->cam->encoder);
 		ret = -ENODEV;
 	} else {
+		if (io->enc_fd >= 0)
+			wait_sealed(r);
 		ret = libcam_open(&o, &c, why, sizeof(why));
 	}
 	if (!ret && libcam_encoder(io, c, &hw, hw_why, sizeof(hw_why)) &&
