@@ -23,7 +23,6 @@ struct v4l2cam {
 	struct v4l2_stream s;
 	struct swenc *enc;	/* libx264, or NULL */
 	struct mjpeg *jpeg;	/* an MJPEG camera's decoder, or NULL */
-	uint64_t damaged;	/* MJPEG frames that did not decode */
 	struct m2m_enc *m2m;	/* a V4L2 encoder, or NULL */
 	int m2m_fd;
 	struct io_uring ring;
@@ -196,8 +195,7 @@ static int start(struct v4l2cam *c, const struct v4l2cam_opts *o, char *why,
 		 c->enc	 ? "libx264" :
 			   "the camera's own H.264");
 	snprintf(c->desc, sizeof(c->desc), "%s: %s %ux%u at %u fps, %s%s%.100s%s",
-		 c->info.card, fc, c->s.width, c->s.height, rq.fps,
-		 c->enc ? "libx264" : "the camera's own H.264",
+		 c->info.card, fc, c->s.width, c->s.height, rq.fps, c->encoder,
 		 enc_why[0] ? " (the V4L2 encoder refused: " : "", enc_why,
 		 enc_why[0] ? ")" : "");
 	return 0;
@@ -359,10 +357,8 @@ static int decode_jpeg(struct v4l2cam *c, const struct v4l2_frame *f,
 	int ret = mjpeg_decode(c->jpeg, f->p, f->len, &pic, why, sizeof(why));
 
 	c->copies++;
-	if (ret == -EPROTO) {
-		c->damaged++;
+	if (ret == -EPROTO)
 		return 3;
-	}
 	return ret ? ret : swenc_frame_planar(c->enc, &pic, ts, key, sink);
 }
 
@@ -406,32 +402,8 @@ const char *v4l2cam_describe(const struct v4l2cam *c)
 	return c->desc;
 }
 
-/* Counts what the reader takes, for v4l2cam_drain(). */
-struct drain_count {
-	const struct m2m_reader *refs;
-	int n;
-};
-
-static int count_take(void *arg, const struct m2m_ref *r, uint64_t *token)
-{
-	struct drain_count *d = arg;
-	int ret = d->refs->take(d->refs->arg, r, token);
-
-	d->n += ret == 1;
-	return ret;
-}
-
-static bool count_done(void *arg, uint64_t token)
-{
-	struct drain_count *d = arg;
-
-	return d->refs->done(d->refs->arg, token);
-}
-
 int v4l2cam_drain(struct v4l2cam *c, const struct m2m_reader *refs, int ms)
 {
-	struct drain_count d = { refs, 0 };
-	struct m2m_reader counted = { &d, count_take, count_done };
 	int ret;
 
 	if (!c->m2m)
@@ -440,12 +412,12 @@ int v4l2cam_drain(struct v4l2cam *c, const struct m2m_reader *refs, int ms)
 	for (int t = 0; !ret && t < ms / 10 && !m2m_drained(c->m2m); t++) {
 		struct pollfd p = { .fd = c->m2m_fd, .events = POLLIN };
 
-		ret = m2m_pump(c->m2m, &counted);
+		ret = m2m_pump(c->m2m, refs);
 		ret = ret < 0 ? ret : 0;
 		if (!m2m_drained(c->m2m))
 			poll(&p, 1, 10);
 	}
-	return ret ? ret : d.n;
+	return ret;
 }
 
 int v4l2cam_m2m_fd(const struct v4l2cam *c)

@@ -74,8 +74,7 @@ int v4l2cam_next(struct v4l2cam *c, const struct swenc_sink *sink,
 		 const struct m2m_reader *refs, bool key);
 
 /* At an orderly stop, with the V4L2 encoder: what it still holds is
- * encoded and handed to refs (up to ms milliseconds). The access units
- * that came out, or -errno. */
+ * encoded and handed to refs (up to ms milliseconds). 0 or -errno. */
 int v4l2cam_drain(struct v4l2cam *c, const struct m2m_reader *refs, int ms);
 
 /* The encoder's descriptor, or -1 (libx264 or pass-through). */

@@ -7,6 +7,7 @@
  * that what is recorded stays decodable. A fast (benchmark) source waits.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/videodev2.h>
 #include <poll.h>
 #include <pthread.h>
@@ -498,6 +499,16 @@ static int capture(struct worker_io *io, struct cap_source *src,
 
 /* ---- a local camera (V4L2): the encoder writes into the ring ---- */
 
+/* An access unit is in the ring: the camera's counters. */
+static void counted(struct worker_io *io, size_t len, bool key,
+		    uint64_t ts_us)
+{
+	io->st->frames++;
+	io->st->bytes += len;
+	if (key)
+		io->st->last_key_us = ts_us;
+}
+
 /* Where an access unit of a local camera goes: a slot of the P ring. */
 struct ring_sink {
 	struct worker_io *io;
@@ -546,10 +557,7 @@ static int sink_commit(void *arg, size_t len, bool key, uint64_t ts_us)
 			mono_ns());
 	wake(io->wake.data);
 	rs->slot = NULL;
-	io->st->frames++;
-	io->st->bytes += len;
-	if (key)
-		io->st->last_key_us = ts_us;
+	counted(io, len, key, ts_us);
 	return 0;
 }
 
@@ -602,10 +610,7 @@ static int ref_take(void *arg, const struct m2m_ref *ref, uint64_t *token)
 	ring_commit_aux(rs->r, FRAME_HDR_LEN + REF_BODY_LEN, flags, mono_ns());
 	*token = ring_head(rs->r);
 	wake(io->wake.data);
-	io->st->frames++;
-	io->st->bytes += ref->len;
-	if (ref->key)
-		io->st->last_key_us = ref->ts_us;
+	counted(io, ref->len, ref->key, ref->ts_us);
 	return 1;
 }
 
@@ -679,11 +684,13 @@ static int capture_v4l2(struct worker_io *io, struct v4l2cam *c,
 	}
 	if (m2m) {
 		/* an orderly stop: what the encoder holds is recorded */
-		int n = v4l2cam_drain(c, &refs, 1000);
+		uint64_t before = io->st->frames;
+		int ret = v4l2cam_drain(c, &refs, 1000);
 
-		log_info("camera %s: the encoder drained (%d access units%s)",
-			 io->cam->name, n < 0 ? 0 : n,
-			 n < 0 ? ", then failed" : "");
+		log_info("camera %s: the encoder drained (%" PRIu64
+			 " access units%s)",
+			 io->cam->name, io->st->frames - before,
+			 ret ? ", then failed" : "");
 	}
 	return 0;
 }
@@ -948,11 +955,19 @@ static int capture_libcam_m2m(struct worker_io *io, struct libcam *c,
 				    "the camera sent no frame for %d s",
 				    LIBCAM_STALL_MS / 1000);
 		if (ret == 0) {
+			bool queued = m2m_coded_queued(e) > 0;
 			struct pollfd p[3] = {
 				{ .fd = libcam_fd(c), .events = POLLIN },
 				{ .fd = enc_fd, .events = POLLIN | POLLOUT },
 				{ .fd = io->wake.space, .events = POLLIN },
 			};
+
+			/* an m2m device with nothing queued on either side
+			 * says POLLERR at once: nothing to wait for there */
+			for (unsigned int i = 0; i < M2M_BUFS; i++)
+				queued |= in_enc[i];
+			if (!queued)
+				p[1].fd = -1;
 
 			if (poll(p, 3, 100) > 0 && (p[2].revents & POLLIN))
 				wait_wake(io->wake.space, 0);
