@@ -317,7 +317,7 @@ SYSUSERSDIR ?= $(LIBDIR)/sysusers.d
 TMPFILESDIR ?= $(LIBDIR)/tmpfiles.d
 INSTALL ?= install
 INSTALL_BINS := moatctl moat-relay moat-view moat-bench
-UNITS := moatd moat-policy moat-relay
+UNITS := moatd moat-policy moat-policy-watch moat-relay
 DOCS := README.md docs/CONFIG.md docs/POLICY.md docs/RELAY.md \
 	docs/SANDBOX.md docs/SPOOL.md docs/PROTOCOL.md docs/INSTALL-PI5.md
 

@@ -53,6 +53,23 @@ static void path_dir(const char *path, char *dir)
 	}
 }
 
+/*
+ * What root makes in a folder that belongs to another user becomes that
+ * user's (fd, or else path). An install's key store belongs to moatd's
+ * user, who must read what `moatctl', run as root, writes there.
+ */
+static int adopt(const char *dir, int fd, const char *path)
+{
+	struct stat st;
+
+	if (geteuid() || stat(dir, &st) < 0 || !st.st_uid)
+		return 0;
+	if ((fd >= 0 ? fchown(fd, st.st_uid, st.st_gid) :
+		       lchown(path, st.st_uid, st.st_gid)) < 0)
+		return -errno;
+	return 0;
+}
+
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      mode_t mode)
 {
@@ -62,10 +79,13 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
+	path_dir(path, dir);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	ret = fchmod(fd, mode) < 0 ? -errno : 0;
+	if (!ret)
+		ret = adopt(dir, fd, NULL);
 	if (!ret)
 		ret = write_all(fd, data, len);
 	if (!ret && fsync(fd) < 0)
@@ -78,7 +98,6 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 		ret = -errno;
 		goto out_unlink;
 	}
-	path_dir(path, dir);
 	return fsync_dir(dir);
 
 out_unlink:
@@ -149,8 +168,17 @@ int mkdir_p(const char *path, mode_t mode)
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		buf[i] = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, mode) == 0) {
+			char up[PATH_MAX];
+			int ret;
+
+			path_dir(buf, up);
+			ret = adopt(up, -1, buf);
+			if (ret)
+				return ret;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		buf[i] = path[i];
 	}
 	return 0;

@@ -119,7 +119,7 @@ static const struct cfg_key keys[] = {
 	{ S_HUB, "policy", T_ENUM, HUB(policy), "enforce", policy_enum, 0, 0,
 	  "enforce: moatd applies and verifies the network policy (nftables, BPF) before any worker starts, and refuses to start without it; off: no policy (tests, or a hub walled off some other way)" },
 	{ S_HUB, "cgroup", T_AUTOPATH, HUB(cgroup), "auto", NULL, 0, 0,
-	  "cgroup v2 folder for the roles, one child each (auto: moat under the cgroup2 mount)" },
+	  "cgroup v2 folder for the roles, one child each (auto: moatd.service's own on a host booted with systemd, else moat under the cgroup2 mount)" },
 	{ S_HUB, "bpf_pin", T_PATH, HUB(bpf_pin), "/sys/fs/bpf/moat", NULL, 0,
 	  0, "where the policy's BPF programs, links and maps are pinned (bpffs)" },
 	{ S_RELAY, "address", T_HOST, HUB(relay_host), NULL, NULL, 0, 0,

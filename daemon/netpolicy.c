@@ -16,32 +16,6 @@
 #include "policy/cgroup.h"
 #include "policy/enforce.h"
 
-enum {
-	LOG_EVERY_NS = 10ULL * 1000000000ULL, /* one line per attempt per 10 s */
-};
-
-/* Whether this attempt was logged in the last LOG_EVERY_NS. */
-static bool recently(struct super *s, const struct pol_event *e)
-{
-	uint64_t h = 1469598103934665603ULL;
-	const uint8_t *p = (const uint8_t *)&e->key;
-
-	for (size_t i = 0; i < sizeof(e->key); i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	for (size_t i = 0; i < NETPOL_RECENT; i++) {
-		if (s->pol_recent[i].hash == h) {
-			if (e->ts_ns - s->pol_recent[i].at < LOG_EVERY_NS)
-				return true;
-			s->pol_recent[i].at = e->ts_ns;
-			return false;
-		}
-	}
-	s->pol_recent[s->pol_next].hash = h;
-	s->pol_recent[s->pol_next].at = e->ts_ns;
-	s->pol_next = (s->pol_next + 1) % NETPOL_RECENT;
-	return false;
-}
-
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct super *s = arg;
@@ -71,12 +45,41 @@ static int on_event(void *arg, void *data, size_t len)
 		log_err("the ciphertext gate ended the uplink's connection to %s: it sent %s; restarting the uplink",
 			what, polbpf_reason(e->key.who, e->key.reason));
 		if (up->state == CH_RUNNING)
-			kill(up->pid, SIGKILL);
+			super_kill(s, up, SIGKILL);
 		return 0;
 	}
-	if (!recently(s, e))
+	if (!polbpf_recently(&s->pol_recent, e))
 		log_warn("blocked: %s -> %s (%s); `moatctl policy log' has them all",
 			 who, what, polbpf_reason(e->key.who, e->key.reason));
+	return 0;
+}
+
+/*
+ * moatd as its own user (moatd.service) may neither apply the policy nor
+ * read it back from the kernel: `moatctl policy apply' did both as root
+ * just before (the unit's ExecStartPre=+), in moatd's own cgroup, and
+ * gave moatd each role's folder. moatd checks that every folder is there
+ * and its to enter, and starts no role otherwise.
+ */
+static int roles_ready(struct super *s)
+{
+	char p[CG_PATH_MAX], procs[CG_PATH_MAX + 16];
+
+	/* the sealer, the uplink, then a worker per camera */
+	for (int i = -2; i < (int)s->cfg.n_cams; i++) {
+		if (cg_path(&s->cfg, i == -2 ? ROLE_SEALER :
+				     i == -1 ? ROLE_UPLINK :
+					       ROLE_WORKER,
+			    i, p))
+			return -ENAMETOOLONG;
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", p);
+		if (access(procs, W_OK) < 0) {
+			log_err("the role's cgroup %s is missing or not moatd's to enter (%s): `moatctl policy apply', run as root, makes the roles' folders and gives them to moatd's user (moatd.service runs it before moatd); nothing starts",
+				p, strerror(errno));
+			return -EPERM;
+		}
+	}
+	log_info("network policy: applied and verified by `moatctl policy apply' before moatd started; moatd, as its own user, can neither read it back nor apply it again (`moatctl policy verify' and `moatctl policy log', as root, can)");
 	return 0;
 }
 
@@ -90,6 +93,8 @@ int netpol_up(struct super *s)
 		log_warn("[hub] policy = off: the network policy is not enforced; cameras and roles are not walled off by the kernel");
 		return 0;
 	}
+	if (geteuid())
+		return roles_ready(s);
 	ret = policy_enforce(&s->cfg, s->cfg_path, why, sizeof(why));
 	if (ret) {
 		log_err("the network policy cannot be applied, so nothing starts: %s",
@@ -135,7 +140,7 @@ void netpol_watch(struct super *s)
 	bool first;
 	int n;
 
-	if (s->cfg.policy == POLICY_OFF)
+	if (s->cfg.policy == POLICY_OFF || geteuid())
 		return;
 	n = policy_verify(&s->cfg, s->cfg_path, &out);
 	if (!n) {
@@ -204,20 +209,22 @@ void netpol_events(struct super *s)
 void netpol_status(const struct super *s, struct sbuf *b, bool json)
 {
 	uint64_t c[POL_C_MAX];
-	bool on = s->cfg.policy == POLICY_ENFORCE &&
+	/* moatd as its own user cannot read the policy's maps */
+	bool on = s->cfg.policy == POLICY_ENFORCE && !geteuid() &&
 		  polbpf_counters(&s->cfg, c) == 0;
 
 	if (!on)
 		memset(c, 0, sizeof(c));
 	if (json) {
 		sb_printf(b,
-			  "  \"policy\": {\"mode\": \"%s\", \"pinned\": \"%s\", \"blocked_camera\": %" PRIu64
+			  "  \"policy\": {\"mode\": \"%s\", \"pinned\": \"%s\", \"counters\": %s, \"blocked_camera\": %" PRIu64
 			  ", \"blocked_role\": %" PRIu64 ", \"gate_frames\": %" PRIu64
 			  ", \"gate_bytes\": %" PRIu64 ", \"gate_drops\": %" PRIu64
 			  ", \"gate_killed\": %" PRIu64 ", \"events\": %" PRIu64
 			  ", \"lapses\": %" PRIu64 "},\n",
 			  s->cfg.policy == POLICY_ENFORCE ? "enforce" : "off",
-			  s->cfg.bpf_pin, c[POL_C_DROP_CAMERA], c[POL_C_DROP_ROLE],
+			  s->cfg.bpf_pin, on ? "true" : "false",
+			  c[POL_C_DROP_CAMERA], c[POL_C_DROP_ROLE],
 			  c[POL_C_GATE_FRAMES], c[POL_C_GATE_BYTES],
 			  c[POL_C_GATE_DROPS], c[POL_C_GATE_KILLED],
 			  s->pol_events, s->pol_lapses);
@@ -225,6 +232,10 @@ void netpol_status(const struct super *s, struct sbuf *b, bool json)
 	}
 	if (s->cfg.policy == POLICY_OFF) {
 		sb_printf(b, "policy  OFF ([hub] policy = off): cameras and roles are not walled off\n");
+		return;
+	}
+	if (geteuid()) {
+		sb_printf(b, "policy  enforced, applied by `moatctl policy apply' before moatd started; moatd runs as its own user and cannot read the counters (`moatctl policy status' as root can)\n");
 		return;
 	}
 	if (s->pol_lapses)

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -122,6 +123,17 @@ static int landlock(const struct sandbox *sb)
 	return ret;
 }
 
+/* Empties the effective, permitted and inheritable capability sets. */
+static int caps_none(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
+
+	return (int)syscall(SYS_capset, &h, d);
+}
+
 int sandbox_drop_user(const struct sandbox *sb)
 {
 	pid_t parent = getppid();
@@ -130,6 +142,12 @@ int sandbox_drop_user(const struct sandbox *sb)
 		return 0;
 	if (setgroups(0, NULL) < 0 || setresgid(sb->gid, sb->gid, sb->gid) < 0 ||
 	    setresuid(sb->uid, sb->uid, sb->uid) < 0)
+		return -errno;
+	/* From root the kernel clears every capability at the change of
+	 * uid; from moatd's own user (moatd.service) it keeps them, so they
+	 * go here: none left, none to come back at an exec. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
+	    caps_none() < 0)
 		return -errno;
 	/* No way back: a root uid must now be refused. */
 	if (setuid(0) == 0)

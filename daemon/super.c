@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <netdb.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <linux/videodev2.h>
 #include <poll.h>
 #include <pwd.h>
@@ -19,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -229,21 +231,59 @@ static int listen_ctl(struct super *s)
 	return 0;
 }
 
+/*
+ * The spool folder belongs to the uplink's user, mode 0700. moatd as root
+ * makes it so; moatd as its own user (moatd.service) finds it so, made by
+ * systemd-tmpfiles, since it may neither chown nor look inside. Either
+ * way it holds the folder only as a path (O_PATH) for the uplink, which
+ * opens what is in it as its own user.
+ */
 static int open_spool(struct super *s)
 {
+	uid_t uid = s->uid[ROLE_UPLINK];
+	gid_t gid = s->gid[ROLE_UPLINK];
+	struct stat st;
 	int ret = mkdir_p(s->cfg.spool, 0700);
 
-	if (!ret && chown(s->cfg.spool, s->uid[ROLE_UPLINK],
-			  s->gid[ROLE_UPLINK]) < 0)
+	if (!ret && stat(s->cfg.spool, &st) < 0)
 		ret = -errno;
-	if (!ret && chmod(s->cfg.spool, 0700) < 0)
+	if (!ret && (st.st_uid != uid || st.st_gid != gid) &&
+	    chown(s->cfg.spool, uid, gid) < 0) {
+		ret = -errno;
+		log_err("spool %s belongs to uid %u, not to the uplink's user %s (uid %u), and moatd may not change that: %s (as root: chown %s:%s %s; an install's systemd-tmpfiles --create does it)",
+			s->cfg.spool, (unsigned int)st.st_uid,
+			s->cfg.uplink_user, (unsigned int)uid, strerror(-ret),
+			s->cfg.uplink_user, s->cfg.uplink_user, s->cfg.spool);
+		return ret;
+	}
+	if (!ret && (st.st_mode & 07777) != 0700 && chmod(s->cfg.spool, 0700) < 0)
 		ret = -errno;
 	if (ret) {
 		log_err("spool %s: %s", s->cfg.spool, strerror(-ret));
 		return ret;
 	}
-	s->spool_fd = open(s->cfg.spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->spool_fd = open(s->cfg.spool, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return s->spool_fd < 0 ? -errno : 0;
+}
+
+/*
+ * moatd starts as root, or as a user of its own with CAP_SETUID and
+ * CAP_SETGID in force (moatd.service gives them as ambient capabilities):
+ * either way it can give each role a user of its own.
+ */
+static bool can_become_roles(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	uint32_t want = (1U << CAP_SETUID) | (1U << CAP_SETGID);
+
+	if (!geteuid())
+		return true;
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return (d[0].effective & want) == want;
 }
 
 int super_setup(struct super *s, const char *path, bool check_only)
@@ -273,8 +313,8 @@ int super_setup(struct super *s, const char *path, bool check_only)
 			return -EINVAL;
 		}
 	}
-	if (geteuid()) {
-		log_err("moatd must start as root: it gives each role a user of its own");
+	if (!can_become_roles()) {
+		log_err("moatd must start as root, or as its own user with the capabilities CAP_SETUID and CAP_SETGID (as moatd.service starts it): it gives each role a user of its own");
 		return -EPERM;
 	}
 	for (int r = ROLE_WORKER; r <= ROLE_UPLINK; r++) {
@@ -1015,7 +1055,7 @@ bool super_reload(struct super *s, unsigned int roles, const char *why)
 		if (!(roles & (1U << c->role)) || c->state != CH_RUNNING)
 			continue;
 		c->reload = true;
-		kill(c->pid, SIGTERM);
+		super_kill(s, c, SIGTERM);
 		sealer |= c->role == ROLE_SEALER;
 	}
 	log_info("%s", why);
@@ -1076,6 +1116,36 @@ static void serve_ctl(struct super *s)
 
 /* ---- the loop ---- */
 
+void super_kill(const struct super *s, const struct child *c, int sig)
+{
+	uid_t uid = s->uid[c->role];
+	gid_t gid = s->gid[c->role];
+	pid_t pid = c->pid, h;
+	int st = 0;
+
+	if (!pid || !kill(pid, sig) || errno != EPERM)
+		return;
+	/* moatd as its own user has no CAP_KILL: a child of it becomes the
+	 * role's user and sends the signal. The role is moatd's child and
+	 * not yet reaped, so its pid names no other process meanwhile. */
+	h = fork();
+	if (!h) {
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(2);
+		_exit(kill(pid, sig) < 0 ? 1 : 0);
+	}
+	while (h > 0 && waitpid(h, &st, 0) < 0 && errno == EINTR)
+		;
+	if (h < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		log_err("cannot send signal %d to pid %d as uid %u: %s", sig,
+			(int)pid, (unsigned int)uid,
+			h < 0 ? strerror(errno) :
+			WIFEXITED(st) && WEXITSTATUS(st) == 1 ?
+				"the kernel refused it" :
+				"cannot become that user");
+}
+
 static bool all_stopped(const struct super *s, enum role role)
 {
 	for (size_t i = 0; i < s->n_ch; i++)
@@ -1088,7 +1158,7 @@ static void signal_role(struct super *s, enum role role, int sig)
 {
 	for (size_t i = 0; i < s->n_ch; i++)
 		if (s->ch[i].role == role && s->ch[i].pid)
-			kill(s->ch[i].pid, sig);
+			super_kill(s, &s->ch[i], sig);
 }
 
 static void wait_role(struct super *s, enum role role, int ms)

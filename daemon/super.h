@@ -11,6 +11,7 @@
 #include "daemon/ring.h"
 #include "daemon/roles.h"
 #include "daemon/stats.h"
+#include "policy/bpf.h"
 
 enum {
 	P_RING_CAP = 2 << 20,	   /* 2 s of 8 Mb/s video */
@@ -22,7 +23,6 @@ enum {
 	BACKOFF_FIRST_MS = 250,
 	BACKOFF_LAST_MS = 30000,
 	RATE_WINDOW = 5, /* seconds over which fps and bitrate are reckoned */
-	NETPOL_RECENT = 64, /* blocked attempts remembered, to rate-limit logs */
 };
 
 enum child_state { CH_RUNNING = 1, CH_WAITING, CH_ENDED, CH_STOPPED };
@@ -82,10 +82,7 @@ struct super {
 	struct ring_buffer *pol_rb;
 	int pol_names, pol_events_fd;
 	bool pol_down; /* the watch found the policy not in force */
-	struct {
-		uint64_t hash, at;
-	} pol_recent[NETPOL_RECENT];
-	unsigned int pol_next;
+	struct polbpf_recent pol_recent; /* to rate-limit blocked logs */
 	uint64_t pol_events, gate_kills;
 	uint64_t pol_lapses; /* times the policy was found not in force */
 	unsigned int watch_ticks; /* seconds since the policy was checked */
@@ -118,6 +115,12 @@ void super_free(struct super *s);
  * sealer was running.
  */
 bool super_reload(struct super *s, unsigned int roles, const char *why);
+
+/*
+ * Sends sig to a role's process: itself as root, else as the role's own
+ * user (moatd.service's moatd has no CAP_KILL).
+ */
+void super_kill(const struct super *s, const struct child *c, int sig);
 
 /* Opens and applies the heartbeats the uplink received (mailbox.c). */
 void super_mail(struct super *s);

@@ -1210,6 +1210,18 @@ int uplink_main(struct uplink_io *io)
 	/* Spool files belong to the uplink's own user. */
 	if (!ret)
 		ret = sandbox_drop_user(&io->sb);
+	/* moatd holds the folder as a path only (as its own user it may not
+	 * open it): open it now, as its owner, in the same descriptor, the
+	 * one the filter and Landlock name; fsync needs it open */
+	if (!ret) {
+		int d = openat(io->spool_fd, ".",
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (d < 0 || dup3(d, io->spool_fd, O_CLOEXEC) < 0)
+			ret = -errno;
+		if (d >= 0)
+			close(d);
+	}
 	/* One uplink per spool: a restarted one waits for its predecessor
 	 * (still dying after a moatd crash) to let go. */
 	if (!ret) {

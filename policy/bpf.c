@@ -1148,6 +1148,28 @@ const char *polbpf_reason(uint32_t who, uint8_t reason)
 	return reason < POL_R_MAX && r[reason] ? r[reason] : "refused";
 }
 
+bool polbpf_recently(struct polbpf_recent *r, const struct pol_event *e)
+{
+	const uint64_t every_ns = 10ULL * 1000000000ULL;
+	const uint8_t *p = (const uint8_t *)&e->key;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (size_t i = 0; i < sizeof(e->key); i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	for (size_t i = 0; i < POLBPF_RECENT; i++) {
+		if (r->e[i].hash == h) {
+			if (e->ts_ns - r->e[i].at < every_ns)
+				return true;
+			r->e[i].at = e->ts_ns;
+			return false;
+		}
+	}
+	r->e[r->next].hash = h;
+	r->e[r->next].at = e->ts_ns;
+	r->next = (r->next + 1) % POLBPF_RECENT;
+	return false;
+}
+
 double polbpf_wall(uint64_t mono_ns)
 {
 	struct timespec m, r;

@@ -74,6 +74,19 @@ void polbpf_addr(const uint8_t a[16], char *out, size_t len);
 /* Why it was refused, in a few words. */
 const char *polbpf_reason(uint32_t who, uint8_t reason);
 
+/* The attempts logged lately, so that each (who, what, why) is logged
+ * at most once per 10 s however often it is refused. */
+enum { POLBPF_RECENT = 64 };
+struct polbpf_recent {
+	struct {
+		uint64_t hash, at;
+	} e[POLBPF_RECENT];
+	unsigned int next;
+};
+struct pol_event;
+/* Whether e's attempt was logged in the last 10 s; if not, it is now. */
+bool polbpf_recently(struct polbpf_recent *r, const struct pol_event *e);
+
 /* A CLOCK_MONOTONIC time from BPF as wall-clock seconds. */
 double polbpf_wall(uint64_t mono_ns);
 

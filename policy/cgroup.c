@@ -45,7 +45,13 @@ int cg_root(const struct cfg *c, char out[static CG_PATH_MAX])
 		return 0;
 	}
 	ret = cg2_mount(mnt);
-	if (!ret && snprintf(out, CG_PATH_MAX, "%s/moat", mnt) >= CG_PATH_MAX)
+	/* booted with systemd (sd_booted()'s test): moatd.service's own
+	 * cgroup, which systemd delegates to moatd */
+	if (!ret && snprintf(out, CG_PATH_MAX, "%s/%s", mnt,
+			     access("/run/systemd/system", F_OK) ?
+				     "moat" :
+				     "system.slice/moatd.service") >=
+			    CG_PATH_MAX)
 		ret = -ENAMETOOLONG;
 	return ret;
 }
@@ -96,9 +102,41 @@ static int mkdir_one(const char *path, char *why, size_t why_len)
 	return 0;
 }
 
+/*
+ * A role's folder goes to whoever owns ROOT. Under systemd, ROOT is
+ * moatd.service's own cgroup, delegated (Delegate=yes) to moatd's user,
+ * and moatd moves each role it starts into that role's folder: the kernel
+ * lets it only if it may write the folder's cgroup.procs (and ROOT's).
+ * The folder itself and its other files stay as made: moatd may not
+ * remove a folder nor change its limits.
+ */
+static int give(const char *path, const struct stat *root, char *why,
+		size_t why_len)
+{
+	char f[CG_PATH_MAX + 16];
+	struct stat st;
+
+	if (!root->st_uid)
+		return 0;
+	snprintf(f, sizeof(f), "%s/cgroup.procs", path);
+	if (!stat(f, &st) && st.st_uid == root->st_uid &&
+	    st.st_gid == root->st_gid)
+		return 0;
+	if (chown(f, root->st_uid, root->st_gid) < 0) {
+		int ret = -errno;
+
+		snprintf(why, why_len,
+			 "cannot give %s to uid %u, who owns the roles' cgroup (moatd's user): %s",
+			 f, (unsigned int)root->st_uid, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
 int cg_make(const struct cfg *c, char *why, size_t why_len)
 {
 	char p[CG_PATH_MAX];
+	struct stat root;
 	int ret = cg_root(c, p);
 
 	if (ret) {
@@ -107,15 +145,23 @@ int cg_make(const struct cfg *c, char *why, size_t why_len)
 		return ret;
 	}
 	ret = mkdir_one(p, why, why_len);
+	if (!ret && stat(p, &root) < 0) {
+		ret = -errno;
+		snprintf(why, why_len, "the cgroup %s: %s", p, strerror(errno));
+	}
 	for (int r = ROLE_SEALER; !ret && r <= ROLE_UPLINK; r++) {
 		ret = cg_path(c, (enum role)r, -1, p);
 		if (!ret)
 			ret = mkdir_one(p, why, why_len);
+		if (!ret)
+			ret = give(p, &root, why, why_len);
 	}
 	for (size_t i = 0; !ret && i < c->n_cams; i++) {
 		ret = cg_path(c, ROLE_WORKER, (int)i, p);
 		if (!ret)
 			ret = mkdir_one(p, why, why_len);
+		if (!ret)
+			ret = give(p, &root, why, why_len);
 	}
 	return ret;
 }

@@ -23,8 +23,9 @@
 
 enum { CG_PATH_MAX = 512 };
 
-/* ROOT: [hub] cgroup, or moat under the cgroup2 mount. 0 or -ENOENT
- * (no cgroup2 file system mounted). */
+/* ROOT: [hub] cgroup, or under the cgroup2 mount system.slice/moatd.service
+ * on a host booted with systemd (moatd.service's cgroup, Delegate=yes),
+ * else moat. 0 or -ENOENT (no cgroup2 file system mounted). */
 int cg_root(const struct cfg *c, char out[static CG_PATH_MAX]);
 
 /* The folder of a role (cam: the camera's index, for a worker). */

@@ -72,7 +72,7 @@ int main(void)
 	char build[512], tmp[] = "/tmp/moat-deb-XXXXXX";
 	char hub_deb[700], relay_deb[700], left[4096], arch[32] = "", src[512];
 	char srcp[PATH_MAX];
-	struct passwd *up;
+	struct passwd *up, *moat;
 	struct stat st;
 	int rc;
 
@@ -133,11 +133,14 @@ int main(void)
 	CHECK(up && !stat("/var/lib/moat/spool", &st) &&
 		      (st.st_mode & 0777) == 0700 && st.st_uid == up->pw_uid,
 	      "the spool is made, moat-up's, 0700");
-	CHECK(!stat("/var/lib/moat/keys", &st) && (st.st_mode & 0777) == 0700 &&
-		      st.st_uid == 0,
-	      "the key store is made, root's, 0700");
-	CHECK(!stat("/etc/moat/moat.conf", &st) && (st.st_mode & 0777) == 0640,
-	      "/etc/moat/moat.conf is there, 0640");
+	moat = getpwnam("moat");
+	CHECK(moat && !stat("/var/lib/moat/keys", &st) &&
+		      (st.st_mode & 0777) == 0700 && st.st_uid == moat->pw_uid,
+	      "the key store is made, moatd's user's, 0700");
+	CHECK(moat && !stat("/etc/moat/moat.conf", &st) &&
+		      (st.st_mode & 0777) == 0640 && st.st_uid == 0 &&
+		      st.st_gid == moat->pw_gid,
+	      "/etc/moat/moat.conf is there, root's, 0640, readable by moatd's group");
 	rc = sh("/usr/sbin/moatd --help >/dev/null 2>&1 && /usr/bin/moat-relay --help >/dev/null 2>&1 && "
 		"/usr/bin/moatctl doctor --json");
 	CHECK(strstr(out, "{\"check\": \"config\", \"status\": \"ok\""),

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -36,12 +37,13 @@
 /* What the issue asks of the hub and the relay; the policy loader keeps
  * capabilities by design (each one explained in its unit). */
 #define EXPOSURE_RELAY_MAX 2.0
-/* moatd runs as root today (docs/INSTALL-PI5.md, "How locked down"):
- * 3.6 measured; a rise means a unit lost a protection. */
-#define EXPOSURE_MOATD_MAX 3.6
+#define EXPOSURE_MOATD_MAX 2.0
+/* 2.6 measured; a rise means the unit lost a protection. */
 #define EXPOSURE_POLICY_MAX 2.6
 
-static const char *const units[] = { "moatd", "moat-policy", "moat-relay" };
+static const char *const units[] = { "moatd", "moat-policy", "moat-relay",
+				      "moat-policy-watch" };
+#define N_UNITS (sizeof(units) / sizeof(*units))
 
 /* Calls only the ASan runtime makes (its allocator asks about NUMA): the
  * ASan build of this test traces ASan programs; installed ones are not. */
@@ -330,17 +332,18 @@ static int caps_unexplained(const char *unit, char *bad, size_t cap)
 	return n;
 }
 
-/* setpriv's --bounding-set= for the unit's CapabilityBoundingSet=: root
- * under it holds only those capabilities, as systemd would run it. */
-static void unit_bset(const char *root, const char *name, char *out, size_t cap)
+/* A unit's capability list (key: CapabilityBoundingSet or
+ * AmbientCapabilities) in setpriv's words: -all,+setuid,+setgid. */
+static void unit_caps(const char *root, const char *name, const char *key,
+		      char *out, size_t cap)
 {
 	char path[256], vals[1024], *save = NULL, *tok, *unit;
 
 	snprintf(path, sizeof(path), "%s/usr/lib/systemd/system/%s.service",
 		 root, name);
 	unit = slurp(path);
-	unit_values(unit ? unit : "", "CapabilityBoundingSet", vals, sizeof(vals));
-	snprintf(out, cap, "--bounding-set=-all");
+	unit_values(unit ? unit : "", key, vals, sizeof(vals));
+	snprintf(out, cap, "-all");
 	for (tok = strtok_r(vals, " \n", &save); tok;
 	     tok = strtok_r(NULL, " \n", &save)) {
 		size_t l = strlen(out);
@@ -353,6 +356,74 @@ static void unit_bset(const char *root, const char *name, char *out, size_t cap)
 		}
 	}
 	free(unit);
+}
+
+/* setpriv's --bounding-set= for the unit's CapabilityBoundingSet=: root
+ * under it holds only those capabilities, as systemd would run it. */
+static void unit_bset(const char *root, const char *name, char *out, size_t cap)
+{
+	char caps[300];
+
+	unit_caps(root, name, "CapabilityBoundingSet", caps, sizeof(caps));
+	snprintf(out, cap, "--bounding-set=%s", caps);
+}
+
+/* Whether an /etc/group text lists user as a member of group. */
+static bool in_group(const char *text, const char *group, const char *user)
+{
+	size_t gl = strlen(group), ul = strlen(user);
+
+	for (const char *p = text; p && *p;) {
+		const char *e = strchr(p, '\n'), *m;
+
+		if (!e)
+			e = p + strlen(p);
+		/* name:x:gid:member,member */
+		if (!strncmp(p, group, gl) && p[gl] == ':') {
+			m = p;
+			for (int i = 0; i < 3 && m; i++) {
+				m = memchr(m, ':', (size_t)(e - m));
+				m = m ? m + 1 : NULL;
+			}
+			while (m && m < e) {
+				const char *c = memchr(m, ',', (size_t)(e - m));
+				size_t l = (size_t)((c ? c : e) - m);
+
+				if (l == ul && !strncmp(m, user, ul))
+					return true;
+				m = c ? c + 1 : NULL;
+			}
+		}
+		p = *e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+/* The Uid: and Cap lines of a process's status (empty if it is gone). */
+static void proc_creds(pid_t pid, char *out, size_t cap)
+{
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "grep -E '^(Uid|Cap[A-Za-z]+):' /proc/%d/status",
+		 (int)pid);
+	if (pid <= 0 || run_cmd(cmd, out, cap))
+		out[0] = 0;
+}
+
+/* The first process in a role's folder of the cgroup, or 0. */
+static pid_t cg_first_pid(const char *cg, const char *role)
+{
+	char path[512], line[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/cgroup.procs", cg, role);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	return (pid_t)atoi(line);
 }
 
 /* The pid strace started (its first child), to stop it and not strace. */
@@ -408,7 +479,11 @@ int main(void)
 	const char *m = getenv("MOAT_MEDIA");
 	struct stat st;
 	struct hub h;
-	char *unit;
+	char *unit, user[64], pre[512], amb[300], script[4096], want[128];
+	char memlock[32];
+	struct passwd *pw;
+	uid_t moat_uid = 0;
+	gid_t moat_gid = 0;
 	int rc;
 
 	if (geteuid())
@@ -448,6 +523,7 @@ int main(void)
 			"usr/lib/moat/bpf/camnet.bpf.o",
 			"usr/lib/systemd/system/moatd.service",
 			"usr/lib/systemd/system/moat-policy.service",
+			"usr/lib/systemd/system/moat-policy-watch.service",
 			"usr/lib/systemd/system/moat-relay.service",
 			"usr/lib/sysusers.d/moat.conf", "usr/lib/tmpfiles.d/moat.conf",
 			"etc/moat/moat.conf", "usr/share/doc/moat/CONFIG.md",
@@ -464,7 +540,7 @@ int main(void)
 		CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0640,
 		      "moat.conf is 0640, not world-readable (%o)", st.st_mode & 0777);
 	}
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < N_UNITS; i++) {
 		char exec[512], bin[600];
 
 		snprintf(path, sizeof(path), "%s/usr/lib/systemd/system/%s.service",
@@ -505,12 +581,15 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/etc/passwd", root);
 	unit = slurp(path);
 	CHECK(unit && strstr(unit, "\nmoat-seal:") && strstr(unit, "\nmoat-up:") &&
-		      !strncmp(unit, "moat-cam:", 9) && strstr(unit, "nologin"),
-	      "the three role users exist, without a login shell: %s",
+		      strstr(unit, "\nmoat-cam:") && !strncmp(unit, "moat:", 5) &&
+		      strstr(unit, "nologin"),
+	      "moatd's user and the three role users exist, without a login shell: %s",
 	      unit ? unit : "(no passwd)");
 	if (unit) {
 		const char *up = strstr(unit, "\nmoat-up:x:");
 		unsigned int uid = up ? (unsigned int)atoi(up + 11) : 0;
+		unsigned int muid = (unsigned int)atoi(unit + 7);
+		char *group;
 
 		snprintf(path, sizeof(path), "%s/var/lib/moat/spool", root);
 		CHECK(!stat(path, &st) && st.st_uid == uid && uid &&
@@ -518,9 +597,22 @@ int main(void)
 		      "the spool belongs to moat-up, mode 0700 (uid %u, %o)",
 		      (unsigned int)st.st_uid, st.st_mode & 0777);
 		snprintf(path, sizeof(path), "%s/var/lib/moat/keys", root);
-		CHECK(!stat(path, &st) && st.st_uid == 0 &&
+		CHECK(!stat(path, &st) && st.st_uid == muid && muid &&
 			      (st.st_mode & 0777) == 0700,
-		      "the key store is root's, mode 0700 (%o)", st.st_mode & 0777);
+		      "the key store is moatd's user's, mode 0700 (uid %u, %o)",
+		      (unsigned int)st.st_uid, st.st_mode & 0777);
+		snprintf(path, sizeof(path), "%s/etc/moat/moat.conf", root);
+		CHECK(!stat(path, &st) && st.st_uid == 0 && st.st_gid == muid &&
+			      (st.st_mode & 0777) == 0640,
+		      "moat.conf is root's, readable by moatd's group (%u:%u %o)",
+		      (unsigned int)st.st_uid, (unsigned int)st.st_gid,
+		      st.st_mode & 0777);
+		snprintf(path, sizeof(path), "%s/etc/group", root);
+		group = slurp(path);
+		CHECK(group && in_group(group, "video", "moat"),
+		      "moatd's user is in the group video, for the cameras: %s",
+		      group ? group : "(no group file)");
+		free(group);
 		free(unit);
 	}
 
@@ -529,12 +621,13 @@ int main(void)
 		 "make -s -C %s install-files BUILD=%s PREFIX=%s SYSCONFDIR=%s/etc >/dev/null 2>&1 && "
 		 "systemd-analyze verify %s/lib/systemd/system/moatd.service "
 		 "%s/lib/systemd/system/moat-policy.service "
+		 "%s/lib/systemd/system/moat-policy-watch.service "
 		 "%s/lib/systemd/system/moat-relay.service 2>&1",
 		 getenv("MOAT_SRC") ? getenv("MOAT_SRC") : ".", build, pfx, tmp,
-		 pfx, pfx, pfx);
+		 pfx, pfx, pfx, pfx);
 	rc = run_cmd(cmd, out, sizeof(out));
 	CHECK(rc == 0 && !out[0],
-	      "systemd-analyze verify accepts the three units: %s", out);
+	      "systemd-analyze verify accepts the four units: %s", out);
 	snprintf(cmd, sizeof(cmd),
 		 "sed 's|^ExecStart=.*|ExecStart=/nonexistent/moatd|' "
 		 "%s/lib/systemd/system/moatd.service >%s/broken.service && "
@@ -545,9 +638,9 @@ int main(void)
 	      "and refuses a unit whose program is missing (%d): %s", rc, out);
 
 	/* Exposure, and each capability kept is explained. */
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < N_UNITS; i++) {
 		double e, max = i == 0 ? EXPOSURE_MOATD_MAX :
-			       i == 1  ? EXPOSURE_POLICY_MAX :
+			       i == 1 || i == 3 ? EXPOSURE_POLICY_MAX :
 					 EXPOSURE_RELAY_MAX;
 
 		snprintf(path, sizeof(path), "%s/usr/lib/systemd/system/%s.service",
@@ -573,10 +666,36 @@ int main(void)
 		 "record = continuous\nlive = yes\n",
 		 clip);
 	CHECK(!hub_init(&h, "install", lines), "hub folder, keys, config");
-	/* The roles' cgroup folder, made with every capability, as
-	 * systemd's Delegate= or a root-owned 0755 cgroup2 mount gives it:
-	 * this machine mounts cgroup2 0555, where making it would take
-	 * CAP_DAC_OVERRIDE, which no moat unit keeps. */
+	/* moatd.service's user, as systemd-sysusers makes it (make deps
+	 * makes it here), owns the hub's folder and its key store, and the
+	 * uplink's the spool, as systemd-tmpfiles makes them on an install.
+	 * The relay runs as root with no capability: its folder is root's. */
+	snprintf(path, sizeof(path), "%s/usr/lib/systemd/system/moatd.service",
+		 root);
+	unit = slurp(path);
+	unit_values(unit ? unit : "", "User", user, sizeof(user));
+	unit_values(unit ? unit : "", "ExecStartPre", pre, sizeof(pre));
+	unit_values(unit ? unit : "", "LimitMEMLOCK", memlock, sizeof(memlock));
+	free(unit);
+	/* (getpwnam's answer lasts until the next call) */
+	pw = getpwnam(user);
+	if (pw) {
+		moat_uid = pw->pw_uid;
+		moat_gid = pw->pw_gid;
+	}
+	CHECK(pw && getpwnam("moat-up"),
+	      "moatd.service runs moatd as %s; it and moat-up are users here (make deps)",
+	      user);
+	if (!pw || !getpwnam("moat-up"))
+		return test_done("test_install");
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s && mkdir -m 0700 %s && chown moat-up:moat-up %s && "
+		 "chown %s:%s %s && chown -R %s:%s %s/keys",
+		 h.relay_dir, h.spool, h.spool, user, user, h.dir, user, user,
+		 h.dir);
+	CHECK(!system(cmd), "the hub's folders, owned as an install has them");
+	/* The roles' cgroup as it is at boot: root's, made by
+	 * moat-policy.service's `policy apply'. */
 	CHECK(!mkdir(h.cgroup, 0755) || errno == EEXIST, "cgroup folder %s",
 	      h.cgroup);
 	/* Each program runs with only the capabilities its unit leaves it
@@ -593,6 +712,79 @@ int main(void)
 	      "moatctl policy apply and verify, with only moat-policy.service's capabilities (%s): %s",
 	      bset_policy, out);
 	check_trace(root, "moat-policy", trace, "moatctl policy apply and verify");
+	/* moatd.service starts: systemd gives moatd's cgroup (its folder
+	 * and cgroup.procs) to moatd's user (Delegate=), then runs the
+	 * ExecStartPre= line as root with every capability (+). */
+	snprintf(path, sizeof(path), "%s/cgroup.procs", h.cgroup);
+	CHECK(!chown(h.cgroup, moat_uid, moat_gid) &&
+		      !chown(path, moat_uid, moat_gid),
+	      "%s given to %s, as Delegate= does", h.cgroup, user);
+	CHECK(pre[0] == '+' && strstr(pre, "/moatctl --config ") &&
+		      strstr(pre, "/moat.conf policy apply"),
+	      "moatd.service applies the policy first, as root: ExecStartPre=%s",
+	      pre);
+	snprintf(cmd, sizeof(cmd), "%s/moatctl --config %s policy apply 2>&1",
+		 h.bin, h.conf);
+	rc = run_cmd(cmd, out, sizeof(out));
+	CHECK(rc == 0, "moatd.service's ExecStartPre=, %s: %s", cmd, out);
+	{
+		static const char *const roles[] = { "sealer", "uplink",
+						     "worker-porch" };
+
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "%s/%s/cgroup.procs",
+				 h.cgroup, roles[i]);
+			CHECK(!stat(path, &st) && st.st_uid == moat_uid,
+			      "policy apply gives %s to %s, who owns the roles' cgroup (uid %u)",
+			      path, user, (unsigned int)st.st_uid);
+		}
+	}
+
+	/* moat-policy-watch: the nftables table taken away under it comes
+	 * back, with only its unit's capabilities. */
+	{
+		char moatctl[600], log[300], bset_watch[400];
+		char *argv[] = { "/usr/bin/strace", "-f", "-qq", "-o", trace,
+				 "/usr/bin/setpriv", "--no-new-privs", bset_watch,
+				 moatctl, "--config", h.conf, "policy", "watch",
+				 NULL };
+		pid_t watch;
+		char *wlog;
+
+		snprintf(trace, sizeof(trace), "%s/watch.strace", h.dir);
+		snprintf(log, sizeof(log), "%s/watch.log", h.dir);
+		snprintf(moatctl, sizeof(moatctl), "%s/moatctl", h.bin);
+		unit_bset(root, "moat-policy-watch", bset_watch,
+			  sizeof(bset_watch));
+		watch = spawn_logged(argv, log);
+		/* its first check, then the table goes */
+		for (int i = 0; i < 100; i++) {
+			wlog = slurp(log);
+			rc = wlog && strstr(wlog, "watching the network policy");
+			free(wlog);
+			if (rc)
+				break;
+			usleep(100000);
+		}
+		sleep(1);
+		CHECK(!system("nft delete table inet moat"),
+		      "the nftables table taken away under moatctl policy watch");
+		snprintf(cmd, sizeof(cmd),
+			 "%s --config %s policy verify >/dev/null 2>&1", moatctl,
+			 h.conf);
+		for (int i = 0; i < 60 && (rc = system(cmd)); i++)
+			usleep(500000);
+		wlog = slurp(log);
+		CHECK(!rc && wlog &&
+			      strstr(wlog, "ALERT the network policy is no longer in force") &&
+			      strstr(wlog, "no table inet moat"),
+		      "moatctl policy watch says so and applies it again within 30 s (%s): %s",
+		      bset_watch, wlog ? wlog : "(no log)");
+		free(wlog);
+		CHECK(!stop_traced(&watch), "moatctl policy watch stops on SIGTERM");
+		check_trace(root, "moat-policy-watch", trace,
+			    "moatctl policy watch");
+	}
 
 	snprintf(trace, sizeof(trace), "%s/relay.strace", h.dir);
 	h.wrap[0] = "/usr/bin/strace";
@@ -606,18 +798,75 @@ int main(void)
 	h.wrap[7] = bset_relay;
 	CHECK(!hub_start_relay(&h), "the relay, with no capability (%s)",
 	      bset_relay);
+	/* moatd as systemd starts it: in its delegated cgroup, as its
+	 * user, with the unit's ambient capabilities and no others, under
+	 * its LimitMEMLOCK= (in M) where this machine lets it be raised
+	 * (without CAP_SYS_RESOURCE, zero-copy sends fall back to copies). */
+	CHECK(strtoul(memlock, NULL, 10) > 0 && strchr(memlock, 'M'),
+	      "moatd.service's LimitMEMLOCK=%s, in M", memlock);
 	snprintf(path, sizeof(path), "%s/moatd.strace", h.dir);
-	h.wrap[4] = path;
 	unit_bset(root, "moatd", bset_moatd, sizeof(bset_moatd));
-	h.wrap[7] = bset_moatd;
+	unit_caps(root, "moatd", "AmbientCapabilities", amb, sizeof(amb));
+	snprintf(script, sizeof(script),
+		 "echo $$ >%s/cgroup.procs && "
+		 "{ prlimit --pid $$ --memlock=%lu:%lu 2>/dev/null || true; } && "
+		 "exec strace -f -qq -o %s "
+		 "setpriv --no-new-privs --reuid=%s --regid=%s --init-groups "
+		 "--inh-caps=%s --ambient-caps=%s %s \"$@\"",
+		 h.cgroup, strtoul(memlock, NULL, 10) << 20,
+		 strtoul(memlock, NULL, 10) << 20, path, user, user, amb, amb,
+		 bset_moatd);
+	memset(h.wrap, 0, sizeof(h.wrap));
+	h.wrap[0] = "/bin/sh";
+	h.wrap[1] = "-c";
+	h.wrap[2] = script;
+	h.wrap[3] = "sh";
 	CHECK(!hub_start_moatd(&h),
-	      "moatd, with only moatd.service's capabilities (%s)", bset_moatd);
+	      "moatd, as %s with only moatd.service's capabilities (ambient %s)",
+	      user, amb);
+	proc_creds(traced_child(h.moatd), out, sizeof(out));
+	snprintf(want, sizeof(want), "Uid:\t%u\t%u\t%u\t%u\n",
+		 (unsigned int)moat_uid, (unsigned int)moat_uid,
+		 (unsigned int)moat_uid, (unsigned int)moat_uid);
+	CHECK(strstr(out, want) && strstr(out, "CapEff:\t00000000000000c0\n"),
+	      "moatd runs as %s with CAP_SETUID and CAP_SETGID only: %s", user,
+	      out);
 	CHECK(!hub_wait_acked(&h, 60000), "the relay acknowledges what moatd sent");
+	/* moatd from its own user keeps its capabilities across the change
+	 * of uid, where root's are cleared: a role must drop them itself */
+	proc_creds(cg_first_pid(h.cgroup, "sealer"), out, sizeof(out));
+	pw = getpwnam("moat-seal");
+	snprintf(want, sizeof(want), "Uid:\t%u\t%u\t%u\t%u\n",
+		 pw ? (unsigned int)pw->pw_uid : 0, pw ? (unsigned int)pw->pw_uid : 0,
+		 pw ? (unsigned int)pw->pw_uid : 0, pw ? (unsigned int)pw->pw_uid : 0);
+	CHECK(pw && strstr(out, want) &&
+		      strstr(out, "CapPrm:\t0000000000000000\n") &&
+		      strstr(out, "CapEff:\t0000000000000000\n") &&
+		      strstr(out, "CapAmb:\t0000000000000000\n"),
+	      "the sealer runs as moat-seal with no capability at all: %s", out);
 	sleep(2);
 	snprintf(cmd, sizeof(cmd), "%s/moatctl --socket %s status --json >/dev/null",
 		 h.bin, h.sock);
 	CHECK(!system(cmd), "moatctl status answers");
-	CHECK(!stop_traced(&h.moatd), "moatd stops on SIGTERM");
+	/* A role killed is started again, into its cgroup, by moatd
+	 * without root. */
+	{
+		pid_t old = cg_first_pid(h.cgroup, "sealer"), now = 0;
+
+		CHECK(old > 0 && !kill(old, SIGKILL), "the sealer (pid %d) killed",
+		      (int)old);
+		for (int i = 0; i < 200; i++) {
+			now = cg_first_pid(h.cgroup, "sealer");
+			if (now > 0 && now != old)
+				break;
+			usleep(50000);
+		}
+		CHECK(now > 0 && now != old,
+		      "moatd started the sealer again in its cgroup (pid %d)",
+		      (int)now);
+	}
+	/* moatd has no CAP_KILL: it stops its roles as their users */
+	CHECK(!stop_traced(&h.moatd), "moatd stops on SIGTERM, and its roles with it");
 	CHECK(!stop_traced(&h.relay), "the relay stops");
 
 	/* a moatd that hung (the check above failed) leaves its roles

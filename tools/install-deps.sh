@@ -20,9 +20,11 @@ for pkg in $(packages); do
 	*) missing="$missing $pkg" ;;
 	esac
 done
-# moatd runs each role as its own system user (daemon/moat.conf.example).
+# moatd runs each role as its own system user (daemon/moat.conf.example);
+# moat is the user moatd.service runs moatd as (test_install runs it so),
+# in the group video as daemon/systemd/moat.sysusers makes it.
 users() {
-	for u in moat-cam moat-seal moat-up; do
+	for u in moat moat-cam moat-seal moat-up; do
 		id -u "$u" >/dev/null 2>&1 && continue
 		if [ "$(id -u)" -ne 0 ]; then
 			echo "deps: user $u is missing; run 'sudo make deps'" >&2
@@ -31,6 +33,9 @@ users() {
 		echo "deps: adding system user $u"
 		useradd --system --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin "$u"
+		if [ "$u" = moat ] && getent group video >/dev/null; then
+			usermod -a -G video moat
+		fi
 	done
 }
 if [ -z "$missing" ]; then

@@ -8,12 +8,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+
 #include "common/log.h"
 #include "daemon/config.h"
 #include "policy/bpf.h"
 #include "policy/enforce.h"
 #include "policy/policy.h"
 #include "tools/moatctl/cmds.h"
+
+enum { WATCH_S = 10 }; /* policy watch: seconds between checks */
 
 static volatile sig_atomic_t interrupted;
 
@@ -124,6 +128,111 @@ static int policy_log(const struct cfg *c, bool json, bool follow)
 	return 0;
 }
 
+/* Each event the policy reports: a blocked attempt, said once per 10 s. */
+struct watch {
+	int names;
+	struct polbpf_recent recent;
+};
+
+static int on_event(void *arg, void *data, size_t len)
+{
+	struct watch *w = arg;
+	const struct pol_event *e = data;
+	char who[48], what[96];
+
+	if (len < sizeof(*e) || polbpf_recently(&w->recent, e))
+		return 0;
+	polbpf_who(w->names, e->key.who, who, sizeof(who));
+	polbpf_what(&e->key, what, sizeof(what));
+	if (e->key.reason >= POL_R_GATE && e->key.reason <= POL_R_GATE_FLOW)
+		log_err("the ciphertext gate ended a connection to %s: the uplink sent %s",
+			what, polbpf_reason(e->key.who, e->key.reason));
+	else
+		log_warn("blocked: %s -> %s (%s)", who, what,
+			 polbpf_reason(e->key.who, e->key.reason));
+	return 0;
+}
+
+static void events_close(struct ring_buffer *rb, int *names, int *events)
+{
+	if (rb)
+		ring_buffer__free(rb);
+	if (*names >= 0)
+		close(*names);
+	if (*events >= 0)
+		close(*events);
+	*names = *events = -1;
+}
+
+/*
+ * policy watch: what a moatd running as root does for itself, for a
+ * moatd that runs as its own user (moatd.service) and can neither read
+ * the policy back nor apply it: every 10 s it asks the kernel whether the
+ * policy is in force and applies it again if not (an ALERT, said once a
+ * lapse), and it logs each blocked attempt. Until SIGTERM or SIGINT.
+ */
+static int policy_watch(const struct cfg *c, const char *conf)
+{
+	struct watch w = { .names = -1 };
+	struct ring_buffer *rb;
+	char why[2048];
+	bool down = false;
+	int events = -1;
+
+	log_init("moatctl", LOG_LVL_INFO);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	rb = polbpf_events(c, on_event, &w, &w.names, &events);
+	log_info("watching the network policy made from %s: checked every %d s, blocked attempts logged%s",
+		 conf, WATCH_S, rb ? "" : " (not yet: no events map is pinned)");
+	for (time_t next = 0; !interrupted;) {
+		struct sbuf out = { 0 };
+		struct timespec now;
+		int n;
+
+		if (rb)
+			ring_buffer__poll(rb, 1000);
+		else
+			sleep(1);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec < next)
+			continue;
+		next = now.tv_sec + WATCH_S;
+		n = policy_verify(c, conf, &out);
+		if (!n) {
+			if (down)
+				log_warn("the network policy is in force again");
+			down = false;
+			free(out.p);
+			continue;
+		}
+		if (!down) {
+			struct sbuf one = { 0 };
+
+			sb_join_lines(&one, out.p, "; ");
+			log_err("ALERT the network policy is no longer in force (%d problem%s: %s); applying it again",
+				n, n == 1 ? "" : "s", one.p ? one.p : "");
+			free(one.p);
+		}
+		free(out.p);
+		if (policy_enforce(c, conf, why, sizeof(why))) {
+			if (!down)
+				log_err("ALERT the network policy cannot be applied again: %s; trying every %d s",
+					why, WATCH_S);
+			down = true;
+			continue;
+		}
+		down = true; /* said in force at the next check that finds it */
+		/* the maps may be new ones: read events from those */
+		events_close(rb, &w.names, &events);
+		rb = polbpf_events(c, on_event, &w, &w.names, &events);
+		next = 0; /* check again at once */
+	}
+	events_close(rb, &w.names, &events);
+	log_info("stopped watching the network policy");
+	return 0;
+}
+
 int policy_cmd(const char *cfg_path, int argc, char **argv, bool json)
 {
 	static struct cfg cfg;
@@ -148,8 +257,9 @@ int policy_cmd(const char *cfg_path, int argc, char **argv, bool json)
 	}
 	if (strcmp(what, "show") && strcmp(what, "apply") &&
 	    strcmp(what, "status") && strcmp(what, "remove") &&
-	    strcmp(what, "verify") && strcmp(what, "log")) {
-		fprintf(stderr, "moatctl: policy: say show, apply, verify, status, log or remove\n%s",
+	    strcmp(what, "verify") && strcmp(what, "log") &&
+	    strcmp(what, "watch")) {
+		fprintf(stderr, "moatctl: policy: say show, apply, verify, status, log, watch or remove\n%s",
 			moatctl_usage);
 		return 2;
 	}
@@ -157,6 +267,8 @@ int policy_cmd(const char *cfg_path, int argc, char **argv, bool json)
 		return 1;
 	if (!strcmp(what, "log"))
 		return policy_log(&cfg, json, follow);
+	if (!strcmp(what, "watch"))
+		return policy_watch(&cfg, cfg_path);
 	if (!strcmp(what, "status")) {
 		policy_status(&cfg, &b, json);
 		fputs(b.p ? b.p : "", stdout);
