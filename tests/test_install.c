@@ -719,6 +719,20 @@ int main(void)
 	CHECK(!chown(h.cgroup, moat_uid, moat_gid) &&
 		      !chown(path, moat_uid, moat_gid),
 	      "%s given to %s, as Delegate= does", h.cgroup, user);
+	/* Without that step moatd, as its user, starts nothing and says
+	 * what would fix it: the folders are root's from boot. */
+	unit_bset(root, "moatd", bset_moatd, sizeof(bset_moatd));
+	unit_caps(root, "moatd", "AmbientCapabilities", amb, sizeof(amb));
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 20 setpriv --no-new-privs --reuid=%s --regid=%s --init-groups "
+		 "--inh-caps=%s --ambient-caps=%s %s %s/moatd --config %s 2>&1",
+		 user, user, amb, amb, bset_moatd, h.bin, h.conf);
+	rc = run_cmd(cmd, out, sizeof(out));
+	CHECK(rc != 0 && strstr(out, "is missing or not moatd's to enter") &&
+		      strstr(out, "moatctl policy apply") &&
+		      strstr(out, "nothing starts"),
+	      "moatd as %s before the roles' folders are its own: refuses, naming the fix (%d): %s",
+	      user, rc, out);
 	CHECK(pre[0] == '+' && strstr(pre, "/moatctl --config ") &&
 		      strstr(pre, "/moat.conf policy apply"),
 	      "moatd.service applies the policy first, as root: ExecStartPre=%s",
@@ -739,6 +753,22 @@ int main(void)
 			      path, user, (unsigned int)st.st_uid);
 		}
 	}
+
+	/* A spool that is not the uplink's user's, which moatd as its own
+	 * user may not mend: it says whose it is and what mends it. */
+	CHECK(!chown(h.spool, 0, 0), "the spool given to root");
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 20 setpriv --no-new-privs --reuid=%s --regid=%s --init-groups "
+		 "--inh-caps=%s --ambient-caps=%s %s %s/moatd --config %s 2>&1",
+		 user, user, amb, amb, bset_moatd, h.bin, h.conf);
+	rc = run_cmd(cmd, out, sizeof(out));
+	CHECK(rc != 0 && strstr(out, "belongs to uid 0, not to the uplink's user moat-up") &&
+		      strstr(out, "chown moat-up:moat-up"),
+	      "moatd as %s refuses a spool that is not moat-up's, naming the fix (%d): %s",
+	      user, rc, out);
+	pw = getpwnam("moat-up");
+	CHECK(pw && !chown(h.spool, pw->pw_uid, pw->pw_gid),
+	      "the spool given back to moat-up");
 
 	/* moat-policy-watch: the nftables table taken away under it comes
 	 * back, with only its unit's capabilities. */
@@ -805,8 +835,6 @@ int main(void)
 	CHECK(strtoul(memlock, NULL, 10) > 0 && strchr(memlock, 'M'),
 	      "moatd.service's LimitMEMLOCK=%s, in M", memlock);
 	snprintf(path, sizeof(path), "%s/moatd.strace", h.dir);
-	unit_bset(root, "moatd", bset_moatd, sizeof(bset_moatd));
-	unit_caps(root, "moatd", "AmbientCapabilities", amb, sizeof(amb));
 	snprintf(script, sizeof(script),
 		 "echo $$ >%s/cgroup.procs && "
 		 "{ prlimit --pid $$ --memlock=%lu:%lu 2>/dev/null || true; } && "
