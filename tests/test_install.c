@@ -480,7 +480,7 @@ int main(void)
 	struct stat st;
 	struct hub h;
 	char *unit, user[64], pre[512], amb[300], script[4096], want[128];
-	char memlock[32];
+	char memlock[32], as_user[2048];
 	struct passwd *pw;
 	uid_t moat_uid = 0;
 	gid_t moat_gid = 0;
@@ -723,11 +723,12 @@ int main(void)
 	 * what would fix it: the folders are root's from boot. */
 	unit_bset(root, "moatd", bset_moatd, sizeof(bset_moatd));
 	unit_caps(root, "moatd", "AmbientCapabilities", amb, sizeof(amb));
-	snprintf(cmd, sizeof(cmd),
+	/* moatd as its user, once, in the foreground */
+	snprintf(as_user, sizeof(as_user),
 		 "timeout 20 setpriv --no-new-privs --reuid=%s --regid=%s --init-groups "
 		 "--inh-caps=%s --ambient-caps=%s %s %s/moatd --config %s 2>&1",
 		 user, user, amb, amb, bset_moatd, h.bin, h.conf);
-	rc = run_cmd(cmd, out, sizeof(out));
+	rc = run_cmd(as_user, out, sizeof(out));
 	CHECK(rc != 0 && strstr(out, "is missing or not moatd's to enter") &&
 		      strstr(out, "moatctl policy apply") &&
 		      strstr(out, "nothing starts"),
@@ -757,11 +758,7 @@ int main(void)
 	/* A spool that is not the uplink's user's, which moatd as its own
 	 * user may not mend: it says whose it is and what mends it. */
 	CHECK(!chown(h.spool, 0, 0), "the spool given to root");
-	snprintf(cmd, sizeof(cmd),
-		 "timeout 20 setpriv --no-new-privs --reuid=%s --regid=%s --init-groups "
-		 "--inh-caps=%s --ambient-caps=%s %s %s/moatd --config %s 2>&1",
-		 user, user, amb, amb, bset_moatd, h.bin, h.conf);
-	rc = run_cmd(cmd, out, sizeof(out));
+	rc = run_cmd(as_user, out, sizeof(out));
 	CHECK(rc != 0 && strstr(out, "belongs to uid 0, not to the uplink's user moat-up") &&
 		      strstr(out, "chown moat-up:moat-up"),
 	      "moatd as %s refuses a spool that is not moat-up's, naming the fix (%d): %s",
