@@ -90,16 +90,22 @@ int cg_id(const char *path, uint64_t *id)
 	return 0;
 }
 
+/* A folder moatd's user can enter whatever the umask (moat-policy.service
+ * and moatd.service run with UMask=0077). */
 static int mkdir_one(const char *path, char *why, size_t why_len)
 {
-	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-		int ret = -errno;
+	int ret;
 
-		snprintf(why, why_len, "cannot make the cgroup %s: %s", path,
-			 strerror(errno));
-		return ret;
+	if (mkdir(path, 0755) == 0) {
+		if (chmod(path, 0755) == 0)
+			return 0;
+	} else if (errno == EEXIST) {
+		return 0;
 	}
-	return 0;
+	ret = -errno;
+	snprintf(why, why_len, "cannot make the cgroup %s: %s", path,
+		 strerror(errno));
+	return ret;
 }
 
 /*

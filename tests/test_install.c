@@ -480,7 +480,7 @@ int main(void)
 	struct stat st;
 	struct hub h;
 	char *unit, user[64], pre[512], amb[300], script[4096], want[128];
-	char memlock[32], as_user[2048];
+	char memlock[32], as_user[2048], umask_s[16];
 	struct passwd *pw;
 	uid_t moat_uid = 0;
 	gid_t moat_gid = 0;
@@ -676,6 +676,10 @@ int main(void)
 	unit_values(unit ? unit : "", "User", user, sizeof(user));
 	unit_values(unit ? unit : "", "ExecStartPre", pre, sizeof(pre));
 	unit_values(unit ? unit : "", "LimitMEMLOCK", memlock, sizeof(memlock));
+	/* the policy is applied under the units' UMask= (both 0077) */
+	unit_values(unit ? unit : "", "UMask", umask_s, sizeof(umask_s));
+	umask_s[strspn(umask_s, "01234567")] = 0;
+	CHECK(umask_s[0], "moatd.service sets UMask=");
 	free(unit);
 	/* (getpwnam's answer lasts until the next call) */
 	pw = getpwnam(user);
@@ -703,10 +707,11 @@ int main(void)
 	snprintf(trace, sizeof(trace), "%s/policy.strace", h.dir);
 	unit_bset(root, "moat-policy", bset_policy, sizeof(bset_policy));
 	snprintf(cmd, sizeof(cmd),
+		 "umask %s && "
 		 "strace -f -qq -o %s setpriv --no-new-privs %s %s/moatctl --config %s policy apply 2>&1 && "
 		 "strace -f -qq -A -o %s setpriv --no-new-privs %s %s/moatctl --config %s policy verify 2>&1",
-		 trace, bset_policy, h.bin, h.conf, trace, bset_policy, h.bin,
-		 h.conf);
+		 umask_s, trace, bset_policy, h.bin, h.conf, trace, bset_policy,
+		 h.bin, h.conf);
 	rc = run_cmd(cmd, out, sizeof(out));
 	CHECK(rc == 0,
 	      "moatctl policy apply and verify, with only moat-policy.service's capabilities (%s): %s",
@@ -738,8 +743,8 @@ int main(void)
 		      strstr(pre, "/moat.conf policy apply"),
 	      "moatd.service applies the policy first, as root: ExecStartPre=%s",
 	      pre);
-	snprintf(cmd, sizeof(cmd), "%s/moatctl --config %s policy apply 2>&1",
-		 h.bin, h.conf);
+	snprintf(cmd, sizeof(cmd), "umask %s && %s/moatctl --config %s policy apply 2>&1",
+		 umask_s, h.bin, h.conf);
 	rc = run_cmd(cmd, out, sizeof(out));
 	CHECK(rc == 0, "moatd.service's ExecStartPre=, %s: %s", cmd, out);
 	{
