@@ -625,6 +625,15 @@ unsigned int m2m_coded_queued(const struct m2m_enc *e)
 	return n;
 }
 
+unsigned int m2m_raw_queued(const struct m2m_enc *e)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < e->n_out; i++)
+		n += e->out_queued[i];
+	return n;
+}
+
 bool m2m_drained(const struct m2m_enc *e)
 {
 	return e->drained;

@@ -148,6 +148,8 @@ uint32_t m2m_coded_format(const struct m2m_enc *e);
 
 /* CAPTURE buffers the driver holds (queued, not dequeued). */
 unsigned int m2m_coded_queued(const struct m2m_enc *e);
+/* Raw frames the driver holds on OUTPUT (queued, not given back). */
+unsigned int m2m_raw_queued(const struct m2m_enc *e);
 
 /* Whether the drain has ended (the buffer flagged LAST came). */
 bool m2m_drained(const struct m2m_enc *e);

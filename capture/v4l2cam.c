@@ -279,7 +279,11 @@ static void arm(struct v4l2cam *c)
 		io_uring_sqe_set_data64(sqe, UD_POLL);
 		c->armed = submit = true;
 	}
-	if (c->m2m && !c->armed_enc) {
+	/* an m2m device with nothing queued on either side says POLLERR at
+	 * once, which ends the poll: armed again at every pass, it would
+	 * spin the loop until the next camera frame */
+	if (c->m2m && !c->armed_enc &&
+	    m2m_coded_queued(c->m2m) + m2m_raw_queued(c->m2m) > 0) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
 
 		io_uring_prep_poll_multishot(sqe, c->m2m_fd, POLLIN | POLLOUT);
