@@ -955,7 +955,7 @@ static int capture_libcam_m2m(struct worker_io *io, struct libcam *c,
 				    "the camera sent no frame for %d s",
 				    LIBCAM_STALL_MS / 1000);
 		if (ret == 0) {
-			bool queued = m2m_coded_queued(e) > 0;
+			bool queued = m2m_coded_queued(e) + m2m_raw_queued(e) > 0;
 			struct pollfd p[3] = {
 				{ .fd = libcam_fd(c), .events = POLLIN },
 				{ .fd = enc_fd, .events = POLLIN | POLLOUT },
@@ -964,8 +964,6 @@ static int capture_libcam_m2m(struct worker_io *io, struct libcam *c,
 
 			/* an m2m device with nothing queued on either side
 			 * says POLLERR at once: nothing to wait for there */
-			for (unsigned int i = 0; i < M2M_BUFS; i++)
-				queued |= in_enc[i];
 			if (!queued)
 				p[1].fd = -1;
 

@@ -17,7 +17,8 @@
  * - each role runs as its own user with no capability, in its folder,
  *   with the policy's programs on the cgroups; records reach the relay;
  * - a restart makes the cgroup anew and the policy is applied to it
- *   again; a stop ends every role (moatd has no CAP_KILL);
+ *   again; a stop leaves no role running (systemd signals the whole
+ *   cgroup; moatd's own way without CAP_KILL is test_install's);
  * - what moat-view writes into the key store as root is moat's.
  */
 #include <pwd.h>

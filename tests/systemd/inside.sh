@@ -60,7 +60,7 @@ wait_acked "${before:-0}"
 say acked-after-restart "$(acked)"
 say sealer-after-restart "$(creds "$(in_role sealer)")"
 
-# a stop: moatd, with no CAP_KILL, stops its roles as their users
+# a stop: systemd signals moatd's whole cgroup; no role may be left
 t0=$(date +%s)
 systemctl stop moatd
 say stop "$? $(($(date +%s) - t0))"
