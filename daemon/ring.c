@@ -20,6 +20,7 @@ struct ring_prod {
 
 struct ring_cons {
 	uint64_t tail __attribute__((aligned(64)));
+	uint32_t idle __attribute__((aligned(64)));
 };
 
 static size_t page_size(void)
@@ -334,6 +335,26 @@ bool ring_producer_waiting(const struct ring *r)
 	/* orders the tail the caller just stored before this load */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return __atomic_load_n(&r->prod->waiting, __ATOMIC_RELAXED) != 0;
+}
+
+void ring_set_idle(struct ring *r, bool idle)
+{
+	__atomic_store_n(&r->cons->idle, idle ? 1 : 0, __ATOMIC_SEQ_CST);
+}
+
+bool ring_consumer_idle(const struct ring *r)
+{
+	/* orders the head the caller just published before this load */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&r->cons->idle, __ATOMIC_RELAXED) != 0;
+}
+
+bool ring_pending(const struct ring *r)
+{
+	uint64_t tail = __atomic_load_n(&r->cons->tail, __ATOMIC_RELAXED);
+	uint64_t from = r->cursor - tail > r->cap ? tail : r->cursor;
+
+	return __atomic_load_n(&r->prod->head, __ATOMIC_ACQUIRE) != from;
 }
 
 void ring_rewind(struct ring *r)

@@ -104,6 +104,17 @@ void ring_release_to(struct ring *r, uint64_t end);
  */
 void ring_set_waiting(struct ring *r, bool waiting);
 bool ring_producer_waiting(const struct ring *r);
+/*
+ * The same the other way: a consumer about to sleep for records sets
+ * idle (then checks for records once more, ring_pending()); a producer
+ * that committed something wakes the consumer only if it is idle. A side
+ * that ignores the flag only delays itself: each ring has one producer
+ * and one consumer.
+ */
+void ring_set_idle(struct ring *r, bool idle);
+bool ring_consumer_idle(const struct ring *r);
+/* Consumer: a record past those ring_next() has handed out. */
+bool ring_pending(const struct ring *r);
 
 /* Forget what ring_next() handed out and not released (start over). */
 void ring_rewind(struct ring *r);

@@ -244,10 +244,6 @@ static int allow_uplink(scmp_filter_ctx ctx, int spool)
 	/* files only relative to the spool folder (Landlock keeps them there) */
 	ALLOW_IF(openat, 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)spool));
 	ALLOW_IF(unlinkat, 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)spool));
-	ALLOW_IF(renameat, 2, SCMP_A0(SCMP_CMP_EQ, (uint64_t)spool),
-		 SCMP_A2(SCMP_CMP_EQ, (uint64_t)spool));
-	ALLOW_IF(renameat2, 2, SCMP_A0(SCMP_CMP_EQ, (uint64_t)spool),
-		 SCMP_A2(SCMP_CMP_EQ, (uint64_t)spool));
 	/* a new TCP socket for each connection to the relay */
 	TCP_SOCKET(AF_INET);
 	TCP_SOCKET(AF_INET6);

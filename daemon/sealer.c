@@ -943,7 +943,10 @@ static int pump(struct sealer *sl, struct cam *cm, bool *blocked)
 	if (n) {
 		if (ring_producer_waiting(&cm->p))
 			wake(sl->io->pw[cm - sl->cams].space);
-		wake(sl->io->cw.data);
+		/* the uplink, if it sleeps: now, not after the other
+		 * cameras, so that it sends while we seal */
+		if (ring_consumer_idle(&sl->c))
+			wake(sl->io->cw.data);
 	}
 	return n;
 }
@@ -982,7 +985,6 @@ static int loop(struct sealer *sl)
 	while (!role_stopping()) {
 		bool blocked = false;
 		size_t i;
-		int n;
 
 		for (i = 0; i < sl->n_cams; i++)
 			if (pump(sl, &sl->cams[i], &blocked) < 0)
@@ -1004,10 +1006,18 @@ static int loop(struct sealer *sl)
 			continue;
 		}
 		/* Else for the cameras: epoll keeps the set registered, so a
-		 * wait costs the same for 1 camera or 64. */
-		n = epoll_wait(sl->ep, ev, CFG_MAX_CAMERAS, 1000);
-		for (int j = 0; j < n; j++)
-			drain(sl->io->pw[ev[j].data.u32].data);
+		 * wait costs the same for 1 camera or 64. Workers write their
+		 * eventfd only while this says it sleeps, and edge-triggered
+		 * it need not be read: no system call per frame but the wait. */
+		for (i = 0; i < sl->n_cams; i++)
+			ring_set_idle(&sl->cams[i].p, true);
+		for (i = 0; i < sl->n_cams; i++)
+			if (!sl->cams[i].dead && ring_pending(&sl->cams[i].p))
+				break;
+		if (i == sl->n_cams)
+			epoll_wait(sl->ep, ev, CFG_MAX_CAMERAS, 1000);
+		for (i = 0; i < sl->n_cams; i++)
+			ring_set_idle(&sl->cams[i].p, false);
 	}
 	return 0;
 }
@@ -1051,7 +1061,7 @@ static int prepare(struct sealer *sl)
 	if (sl->ep < 0)
 		return -errno;
 	for (size_t i = 0; i < sl->n_cams; i++) {
-		struct epoll_event ev = { .events = EPOLLIN,
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
 					  .data.u32 = (uint32_t)i };
 
 		if (epoll_ctl(sl->ep, EPOLL_CTL_ADD, sl->io->pw[i].data, &ev))

@@ -22,7 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { SPOOL_SEG_MAX = 8 << 20, SPOOL_SEG_MIN = 64 << 10 };
+enum {
+	SPOOL_SEG_MAX = 8 << 20,
+	SPOOL_SEG_MIN = 64 << 10,
+	SPOOL_ACKED_LEN = 43, /* "moat-spool 2 <20 digits> <8 hex>\n" */
+};
 
 struct spool {
 	int dirfd;
@@ -35,6 +39,10 @@ struct spool {
 	uint64_t acked;	/* position: all before it is acknowledged */
 	uint64_t acked_saved;
 	uint64_t saved_ns;
+	int afd;	/* the acked file, overwritten in place */
+	char abuf[SPOOL_ACKED_LEN + 1]; /* its new line, while written */
+	uint64_t a_writing; /* the position abuf holds */
+	bool a_busy;	/* abuf is being written (write_acked) */
 	uint64_t evicted_bytes, evictions;
 	/* Called when a segment is finished, so that writes queued on it
 	 * are submitted first. */
@@ -46,6 +54,14 @@ struct spool {
 	/* Makes a new segment's name durable (an FSYNC of the folder, in
 	 * the background); NULL: fsync() here. */
 	void (*sync_dir)(void *arg, int dirfd);
+	/* Writes the acked file's new line (len bytes at offset 0 of fd) in
+	 * the background, then calls spool_acked_written(); NULL: pwrite()
+	 * here. buf stays put until then. */
+	void (*write_acked)(void *arg, int fd, const void *buf, size_t len);
+	/* Deletes a segment file (name, the segment starting at start) in
+	 * the background, then calls spool_unlinked(); NULL: unlinkat()
+	 * here. name lasts only for the call. */
+	void (*unlink)(void *arg, int dirfd, const char *name, uint64_t start);
 	/* The quota evicts no segment reaching past this position: from
 	 * here on records may still be on their way to disk. */
 	uint64_t evict_floor;
@@ -93,8 +109,12 @@ uint64_t spool_next_segment(const struct spool *sp, uint64_t pos);
 
 /* Everything before pos is acknowledged: frees whole segments, saves. */
 int spool_ack(struct spool *sp, uint64_t pos, uint64_t now_ns);
-/* Saves the acknowledged position now. */
+/* Saves the acknowledged position now (or starts to, with write_acked). */
 int spool_save(struct spool *sp);
+/* write_acked's write is done: res, as write() returns. */
+void spool_acked_written(struct spool *sp, long res);
+/* unlink's deletion of the segment at start is done: res, 0 or -errno. */
+void spool_unlinked(struct spool *sp, uint64_t start, int res);
 
 /* Bytes not yet acknowledged. */
 uint64_t spool_unacked(const struct spool *sp);

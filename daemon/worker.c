@@ -70,6 +70,13 @@ void wake(int efd)
 		log_debug("eventfd: %s", strerror(errno));
 }
 
+/* After a commit: the sealer is woken only if it sleeps (ring.h). */
+static void wake_sealer(struct worker_io *io, const struct ring *r)
+{
+	if (ring_consumer_idle(r))
+		wake(io->wake.data);
+}
+
 int wait_wake(int efd, int timeout_ms)
 {
 	struct pollfd p = { .fd = efd, .events = POLLIN };
@@ -135,7 +142,7 @@ static int put_frame(struct worker_io *io, struct ring *r,
 	/* The camera's bytes land in the ring once: this is the capture. */
 	memcpy(slot + FRAME_HDR_LEN, f->p, f->len);
 	ring_commit_aux(r, len, flags, mono_ns());
-	wake(io->wake.data);
+	wake_sealer(io, r);
 	return 1;
 }
 
@@ -158,7 +165,7 @@ static int put_end(struct worker_io *io, struct ring *r, uint32_t live)
 		wait_room(io, r, 0);
 	}
 	ring_commit_aux(r, 0, PFL_END | live, mono_ns());
-	wake(io->wake.data);
+	wake_sealer(io, r);
 	return 0;
 }
 
@@ -555,7 +562,7 @@ static int sink_commit(void *arg, size_t len, bool key, uint64_t ts_us)
 	frame_hdr_put(rs->slot, &fh);
 	ring_commit_aux(rs->r, (uint32_t)(FRAME_HDR_LEN + len), flags,
 			mono_ns());
-	wake(io->wake.data);
+	wake_sealer(io, rs->r);
 	rs->slot = NULL;
 	counted(io, len, key, ts_us);
 	return 0;
@@ -609,7 +616,7 @@ static int ref_take(void *arg, const struct m2m_ref *ref, uint64_t *token)
 	put_u32(slot + FRAME_HDR_LEN + 16, (uint32_t)ref->len);
 	ring_commit_aux(rs->r, FRAME_HDR_LEN + REF_BODY_LEN, flags, mono_ns());
 	*token = ring_head(rs->r);
-	wake(io->wake.data);
+	wake_sealer(io, rs->r);
 	counted(io, ref->len, ref->key, ref->ts_us);
 	return 1;
 }

@@ -220,6 +220,42 @@ static void test_hostile(void)
 	ring_fds_close(&fds);
 }
 
+/*
+ * The consumer's idle flag: a producer wakes the consumer only while it
+ * says it sleeps, and the consumer, having said so, looks once more.
+ */
+static void test_idle(void)
+{
+	struct ring_fds fds;
+	struct ring prod, cons;
+	struct ring_rec rec;
+	uint8_t *p;
+	int err;
+
+	CHECK(!open_pair(&fds, &prod, &cons), "a ring for the idle flag");
+	CHECK(!ring_consumer_idle(&prod), "a new ring's consumer is not idle");
+	CHECK(!ring_pending(&cons), "nothing pending");
+	ring_set_idle(&cons, true);
+	CHECK(ring_consumer_idle(&prod), "the producer sees the consumer sleep");
+	p = ring_reserve(&prod, 100, &err);
+	CHECK(p != NULL, "room");
+	if (p) {
+		fill(p, 100, 1);
+		ring_commit(&prod, 100, 0);
+	}
+	CHECK(ring_pending(&cons), "the consumer's last look finds the record");
+	ring_set_idle(&cons, false);
+	CHECK(!ring_consumer_idle(&prod), "awake: no wake-up needed");
+	CHECK(ring_next(&cons, &rec) == 1 && same(rec.p, rec.len, 1),
+	      "the record");
+	CHECK(!ring_pending(&cons), "handed out: nothing more pending");
+	ring_release_to(&cons, rec.end);
+	CHECK(!ring_pending(&cons), "released: still nothing");
+	ring_unmap(&prod);
+	ring_unmap(&cons);
+	ring_fds_close(&fds);
+}
+
 int main(void)
 {
 	struct ring_fds fds;
@@ -229,5 +265,6 @@ int main(void)
 	test_two_processes();
 	test_kernel_guards();
 	test_hostile();
+	test_idle();
 	return test_done("test_ring");
 }

@@ -40,6 +40,9 @@ static struct {
 	unsigned int port;
 } net;
 
+static struct io_uring up_ring; /* the uplink's, in a confined child */
+static char victim[96];	/* a file moat-up may delete but for Landlock */
+
 /* Runs fn confined as role: "killed", "ok" (returned 0) or "refused". */
 static const char *confined(enum role role, probe_fn fn)
 {
@@ -59,6 +62,9 @@ static const char *confined(enum role role, probe_fn fn)
 	fflush(NULL);
 	pid = fork();
 	if (!pid) {
+		/* the uplink's ring is made before its sandbox, as it is */
+		if (role == ROLE_UPLINK && uplink_ring_setup(&up_ring))
+			_exit(100);
 		if (sandbox_enter(&sb))
 			_exit(100);
 		if (net.closed && sandbox_close_net())
@@ -207,6 +213,51 @@ static int p_spool_escape(void)
 	return result(openat(spool_fd, "../escape", O_RDWR | O_CREAT, 0600));
 }
 
+/* The spool's deletions go through the uplink's ring (UNLINKAT), which
+ * seccomp cannot see: Landlock keeps them in the spool folder. */
+static int ring_unlink(int dirfd, const char *path)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&up_ring);
+	struct io_uring_cqe *cqe;
+	int res;
+
+	io_uring_prep_unlinkat(sqe, dirfd, path, 0);
+	if (io_uring_submit(&up_ring) != 1 || io_uring_wait_cqe(&up_ring, &cqe))
+		return 3;
+	res = cqe->res;
+	io_uring_cqe_seen(&up_ring, cqe);
+	if (!res)
+		return 0;
+	return res == -EACCES || res == -EPERM ? 1 : 3;
+}
+
+static int p_ring_unlink_spool(void)
+{
+	int fd = openat(spool_fd, "old.seg", O_RDWR | O_CREAT, 0600);
+
+	if (fd < 0)
+		return 3;
+	close(fd);
+	if (ring_unlink(spool_fd, "old.seg"))
+		return 3;
+	/* gone: opening it finds nothing */
+	return openat(spool_fd, "old.seg", O_RDONLY) < 0 && errno == ENOENT ? 0 : 3;
+}
+
+static int p_ring_unlink_escape(void)
+{
+	int r = ring_unlink(spool_fd, "../victim");
+
+	return r ? r : 2;
+}
+
+static int p_ring_unlink_abs(void)
+{
+	int r = ring_unlink(AT_FDCWD, victim);
+
+	return r ? r : 2;
+}
+
 static int p_exec_memory(void)
 {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
@@ -334,6 +385,30 @@ int main(void)
 	      "uplink: a file outside the spool is refused");
 	CHECK(!strcmp(confined(ROLE_UPLINK, p_execve), "killed"),
 	      "uplink: running a program kills it");
+	CHECK(!strcmp(confined(ROLE_UPLINK, p_ring_unlink_spool), "ok"),
+	      "uplink: deletes a spool segment through its io_uring (UNLINKAT)");
+	{
+		/* moat-up's own file in a folder anyone may write: only
+		 * Landlock stands in the way */
+		int fd;
+
+		snprintf(victim, sizeof(victim), "%s/victim", dir);
+		fd = open(victim, O_WRONLY | O_CREAT, 0600);
+		CHECK(fd >= 0 && !fchown(fd, up->pw_uid, up->pw_gid) &&
+			      !chmod(dir, 0777),
+		      "a file of moat-up's beside the spool");
+		if (fd >= 0)
+			close(fd);
+		CHECK(!strcmp(confined(ROLE_UPLINK, p_ring_unlink_escape),
+			      "refused"),
+		      "uplink: deleting ../victim through its io_uring is refused");
+		CHECK(!strcmp(confined(ROLE_UPLINK, p_ring_unlink_abs),
+			      "refused"),
+		      "uplink: deleting it by its full path through its io_uring is refused");
+		CHECK(!access(victim, F_OK), "and the file is still there");
+		unlink(victim);
+		chmod(dir, 0755);
+	}
 
 	/* The file camera worker: no network at all. */
 	CHECK(!strcmp(confined(ROLE_WORKER, p_work), "ok"),

@@ -49,6 +49,153 @@ static int put(struct spool *sp, const uint8_t *rec, size_t len, uint64_t *pos)
 	return ret;
 }
 
+static int write_file(const char *name, const char *text)
+{
+	char path[128];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static int read_file(const char *name, char *buf, size_t cap)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n < 0 ? -1 : (int)n;
+}
+
+/* What the uplink's hooks were asked to do (it does it with io_uring). */
+static struct {
+	int writes, unlinks;
+	int fd;
+	const void *buf;
+	size_t len;
+	uint64_t start;
+} hook;
+
+static void hook_write(void *arg, int fd, const void *buf, size_t len)
+{
+	(void)arg;
+	hook.writes++;
+	hook.fd = fd;
+	hook.buf = buf;
+	hook.len = len;
+}
+
+static void hook_unlink(void *arg, int dirfd, const char *name, uint64_t start)
+{
+	(void)arg;
+	(void)dirfd;
+	(void)name;
+	hook.unlinks++;
+	hook.start = start;
+}
+
+/*
+ * The acked file: one fixed-size line written over itself in place (no
+ * new file, no rename); an earlier moat's line is read; a line whose
+ * check fails (torn by a power cut) means the whole spool goes again;
+ * with the uplink's hooks, the write and the deletions are handed over
+ * and the mark counts as saved only once the write is done.
+ */
+static void test_acked_file(void)
+{
+	static uint8_t rec[120000];
+	struct spool sp;
+	char line[128];
+	uint64_t pos[8];
+	size_t len;
+	int ret;
+
+	snprintf(line, sizeof(line), "rm -f %s/*.seg %s/acked", dir, dir);
+	CHECK(system(line) == 0, "spool emptied");
+	CHECK(!open_spool(&sp, 1 << 20), "an empty spool");
+	CHECK(read_file("acked", line, sizeof(line)) == 0,
+	      "its acked file is there, empty");
+	for (int i = 0; i < 8; i++) {
+		len = make_rec(rec, 100000, (uint8_t)i, (uint64_t)i);
+		CHECK(!put(&sp, rec, len, &pos[i]), "record %d", i);
+	}
+	CHECK(!spool_ack(&sp, pos[3], 0) && !spool_save(&sp), "acknowledged");
+	ret = read_file("acked", line, sizeof(line));
+	CHECK(ret == SPOOL_ACKED_LEN && !strncmp(line, "moat-spool 2 ", 13),
+	      "one line of %d bytes: %s", SPOOL_ACKED_LEN, line);
+	CHECK(!spool_ack(&sp, pos[5], 0) && !spool_save(&sp), "acknowledged further");
+	CHECK(read_file("acked", line, sizeof(line)) == SPOOL_ACKED_LEN,
+	      "written over in place: still one line (%s)", line);
+	spool_close(&sp);
+	CHECK(!open_spool(&sp, 1 << 20) && sp.acked == pos[5],
+	      "the mark survives a reopen");
+	spool_close(&sp);
+
+	/* an earlier moat's line */
+	snprintf(line, sizeof(line), "moat-spool 1 %llu\n",
+		 (unsigned long long)pos[4]);
+	CHECK(!write_file("acked", line), "a version-1 acked file");
+	CHECK(!open_spool(&sp, 1 << 20) && sp.acked == pos[4],
+	      "is read (acked %llu)", (unsigned long long)sp.acked);
+	CHECK(!spool_ack(&sp, pos[5], 0) && !spool_save(&sp) &&
+		      read_file("acked", line, sizeof(line)) == SPOOL_ACKED_LEN &&
+		      !strncmp(line, "moat-spool 2 ", 13),
+	      "and replaced by a version-2 line, the old one's tail covered");
+	spool_close(&sp);
+
+	/* torn: one digit changed, the check no longer matches */
+	CHECK(read_file("acked", line, sizeof(line)) == SPOOL_ACKED_LEN, "read");
+	line[13 + 19] = line[13 + 19] == '9' ? '8' : '9';
+	CHECK(!write_file("acked", line), "a torn acked line");
+	CHECK(!open_spool(&sp, 1 << 20) && sp.acked == 0,
+	      "is refused: the whole spool is sent again (acked 0)");
+	spool_close(&sp);
+
+	/* the uplink's hooks */
+	CHECK(!open_spool(&sp, 1 << 20), "reopened");
+	sp.write_acked = hook_write;
+	sp.unlink = hook_unlink;
+	memset(&hook, 0, sizeof(hook));
+	CHECK(!spool_ack(&sp, pos[6], 0) && !spool_save(&sp),
+	      "acknowledged with hooks");
+	CHECK(hook.unlinks >= 1 && hook.start < sp.segs[0] &&
+		      hook.writes == 1 && hook.fd == sp.afd &&
+		      hook.len == SPOOL_ACKED_LEN,
+	      "the segment deletions (%d) and the write are handed to the hooks",
+	      hook.unlinks);
+	CHECK(sp.acked_saved != pos[6], "not saved until the write is done");
+	CHECK(!spool_ack(&sp, pos[7], 1000000000ULL) && hook.writes == 1,
+	      "one write at a time: the next waits");
+	CHECK(pwrite(sp.afd, hook.buf, hook.len, 0) == (ssize_t)hook.len,
+	      "the write done");
+	spool_acked_written(&sp, (long)hook.len);
+	CHECK(sp.acked_saved == pos[6] && hook.writes == 2,
+	      "saved; the newer mark goes next, at once");
+	CHECK(pwrite(sp.afd, hook.buf, hook.len, 0) == (ssize_t)hook.len,
+	      "and is done");
+	spool_acked_written(&sp, (long)hook.len);
+	CHECK(sp.acked_saved == pos[7], "saved");
+	spool_unlinked(&sp, hook.start, -EINVAL);
+	CHECK(sp.unlink == NULL,
+	      "a kernel without UNLINKAT: deletions are done here from then on");
+	spool_close(&sp);
+	CHECK(!open_spool(&sp, 1 << 20) && sp.acked == pos[7],
+	      "the mark survives");
+	spool_close(&sp);
+}
+
 int main(void)
 {
 	static uint8_t rec[200000], back[200000];
@@ -196,6 +343,7 @@ int main(void)
 		}
 		spool_close(&sp);
 	}
+	test_acked_file();
 	snprintf((char *)back, sizeof(back), "rm -rf %s", dir);
 	CHECK(system((char *)back) == 0, "cleaned up");
 	return test_done("test_spool");
