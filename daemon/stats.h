@@ -88,6 +88,7 @@ struct stats_uplink {
 	uint64_t zc_sends, plain_sends; /* plain: replay, or ZC refused */
 	uint64_t zc_refused;		 /* SEND_ZC refused, fell back to SEND */
 	uint64_t zc_copied;		 /* the kernel copied a ZC send */
+	uint64_t zc_copy_fallbacks;	 /* connections it did for every one */
 	uint64_t replayed;		 /* records sent again from the spool */
 	uint64_t acked;			 /* records the relay stored */
 	uint64_t live_dropped;		 /* live records with no relay to go to */

@@ -899,7 +899,8 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  "  \"uplink\": {\"state\": \"%s\", \"process\": \"%s\", \"pid\": %d, \"restarts\": %u, "
 		  "\"relay\": \"%s:%u\", \"account\": \"%s\", \"records_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
 		  ", \"acked\": %" PRIu64 ", \"zc_sends\": %" PRIu64 ", \"plain_sends\": %" PRIu64
-		  ", \"zc_refused\": %" PRIu64 ", \"zc_copied\": %" PRIu64 ", \"replayed\": %" PRIu64
+		  ", \"zc_refused\": %" PRIu64 ", \"zc_copied\": %" PRIu64
+		  ", \"zc_copy_fallbacks\": %" PRIu64 ", \"replayed\": %" PRIu64
 		  ", \"connects\": %" PRIu64 ", \"disconnects\": %" PRIu64 ", \"copies\": %" PRIu64
 		  ", \"latency_p50_us\": %" PRIu64 ", \"latency_p99_us\": %" PRIu64
 		  ", \"capture_p50_us\": %" PRIu64 ", \"capture_p99_us\": %" PRIu64
@@ -907,7 +908,8 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  uplink_state(us->state), state_name(up), (int)up->pid,
 		  up->restarts, s->cfg.relay_host, s->cfg.relay_port, acct,
 		  us->records_sent, us->bytes_sent, us->acked, us->zc_sends,
-		  us->plain_sends, us->zc_refused, us->zc_copied, us->replayed,
+		  us->plain_sends, us->zc_refused, us->zc_copied,
+		  us->zc_copy_fallbacks, us->replayed,
 		  us->connects, us->disconnects, us->copies,
 		  pct(us, us->lat_hist, 50), pct(us, us->lat_hist, 99),
 		  pct(us, us->cap_hist, 50), pct(us, us->cap_hist, 99),
@@ -1000,11 +1002,14 @@ static void status_text(const struct super *s, struct sbuf *b)
 			  s->hb_last[0] ? "; last refused: " : "", s->hb_last);
 	human_bytes(x, sizeof(x), (double)us->bytes_sent);
 	sb_printf(b, "uplink  %s, %" PRIu64 " records sent (%s), %" PRIu64
-		     " acknowledged, %" PRIu64 " zero-copy, %" PRIu64
+		     " acknowledged, %" PRIu64 " zero-copy%s, %" PRIu64
 		     " resent\n        seal-and-send p50 %" PRIu64 " us p99 %" PRIu64
 		     " us; capture to send p50 %" PRIu64 " us p99 %" PRIu64 " us\n",
 		  uplink_state(us->state), us->records_sent, x, us->acked,
-		  us->zc_sends, us->replayed, pct(us, us->lat_hist, 50),
+		  us->zc_sends,
+		  us->zc_copy_fallbacks ?
+			  " (then plain: the route copied them)" : "",
+		  us->replayed, pct(us, us->lat_hist, 50),
 		  pct(us, us->lat_hist, 99), pct(us, us->cap_hist, 50),
 		  pct(us, us->cap_hist, 99));
 	if (s->cfg.lan_subnet[0]) {

@@ -58,6 +58,7 @@
 enum {
 	QMAX = 4096,	 /* records in flight from the C ring */
 	TXMAX = 32,	 /* sends linked in one chain */
+	ZC_COPIED_MAX = 64, /* copied zero-copy sends in a row: send plainly */
 	WBATCHES = 64,	 /* spool writes in flight */
 	RETIRED_MAX = 8, /* finished segments waiting for their FSYNC */
 	WBATCH_MAX = 64, /* records in one spool write */
@@ -177,6 +178,11 @@ struct uplink {
 	bool zc_ok;
 	bool zc_skip; /* this chain by copy: the last hit the pinning limit */
 	bool zc_report;	    /* ask the kernel whether it copied (6.2+) */
+	/* The kernel copied every one of the last ZC_COPIED_MAX zero-copy
+	 * sends (loopback, or a device that cannot send from user pages):
+	 * plain sends for the rest of this connection. */
+	uint32_t zc_copied_run;
+	bool zc_copies;
 	uint64_t send_pos;  /* next spool position to send */
 	uint64_t *sent;	    /* spool position after each unacked send */
 	size_t sent_n, sent_cap, sent_off;
@@ -647,7 +653,7 @@ static void chain_add(struct uplink *u, const struct txe *t)
 	*x = *t;
 	if (x->ring) {
 		qent(u, x->qi)->inflight++;
-		x->zc = u->zc_ok && !u->zc_skip;
+		x->zc = u->zc_ok && !u->zc_skip && !u->zc_copies;
 	}
 }
 
@@ -1042,6 +1048,8 @@ static void on_connect(struct uplink *u, int res)
 	}
 	u->st->connects++;
 	u->st->state = UPLINK_CONNECTED;
+	u->zc_copies = false; /* a new route, perhaps: try zero-copy again */
+	u->zc_copied_run = 0;
 	u->send_pos = u->sp.acked;
 	wire_put(u->hello, WIRE_HELLO, 0, u->io->account, WIRE_ROLE_HUB);
 	{
@@ -1067,6 +1075,25 @@ static void arm_event(struct uplink *u)
 	u->ev_armed = true;
 }
 
+/*
+ * A zero-copy send the kernel copied all the same costs more than a plain
+ * one: the pages pinned, a notification to wait for and reap, the slot
+ * held until it comes, and the copy. When the kernel says so for every
+ * send in a row, this connection's route copies (loopback, a veth or a
+ * device without scatter-gather), and the uplink sends plainly until the
+ * next connection, which tries zero-copy again.
+ */
+static void zc_was_copied(struct uplink *u)
+{
+	u->st->zc_copied++;
+	if (++u->zc_copied_run < ZC_COPIED_MAX || u->zc_copies)
+		return;
+	u->zc_copies = true;
+	u->st->zc_copy_fallbacks++;
+	log_info("uplink: the kernel copied the last %u zero-copy sends (this route cannot send from our pages); plain sends until the next connection",
+		 (unsigned)ZC_COPIED_MAX);
+}
+
 static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 {
 	uint64_t ud = io_uring_cqe_get_data64(cqe), i = UD_IDX(ud);
@@ -1082,7 +1109,9 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 		if (cqe->flags & IORING_CQE_F_NOTIF) {
 			qent(u, i >> 6)->notifs--;
 			if (cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
-				u->st->zc_copied++;
+				zc_was_copied(u);
+			else
+				u->zc_copied_run = 0;
 		} else {
 			on_send(u, i, cqe->res, cqe->flags);
 		}
