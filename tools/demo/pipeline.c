@@ -757,7 +757,8 @@ int demo_pipeline_main(int argc, char **argv)
 		ret = 1;
 	if (d.json) {
 		printf("{\"ok\": %s, \"frames_sealed\": %lld, \"streams\": %lld, \"records\": %lld, "
-		       "\"bytes_sent\": %lld, \"zero_copy_sends\": %lld, \"acked\": %lld, "
+		       "\"bytes_sent\": %lld, \"zero_copy_sends\": %lld, \"plain_sends\": %lld, "
+		       "\"zero_copy_fallbacks\": %lld, \"acked\": %lld, "
 		       "\"viewer_identical\": %s, \"mp4\": \"%s\", \"mp4_frames\": %d, "
 		       "\"plaintext_hits_disk\": %zu, \"plaintext_hits_wire\": %zu, "
 		       "\"wire_bytes\": %zu, \"files_scanned\": %zu, \"clips\": %lld, "
@@ -769,6 +770,8 @@ int demo_pipeline_main(int argc, char **argv)
 		       json_ll(status, "sealer", "records"),
 		       json_ll(status, "uplink", "bytes_sent"),
 		       json_ll(status, "uplink", "zc_sends"),
+		       json_ll(status, "uplink", "plain_sends"),
+		       json_ll(status, "uplink", "zc_copy_fallbacks"),
 		       json_ll(status, "uplink", "acked"), same ? "true" : "false",
 		       d.out, frames, hits, wire_hits, wire_len,
 		       spool_files + relay_files, clips, clip_out, clip_frames,
@@ -783,10 +786,13 @@ int demo_pipeline_main(int argc, char **argv)
 		printf("  sealed      %lld frames in %lld streams (one per GOP) for 1 paired viewer\n",
 		       json_ll(status, "cameras", "frames_sealed"),
 		       json_ll(status, "cameras", "streams"));
-		printf("  sent        %lld records, %lld bytes to the relay (%lld zero-copy sends); %lld acknowledged\n",
+		printf("  sent        %lld records, %lld bytes to the relay (%lld zero-copy sends%s); %lld acknowledged\n",
 		       json_ll(status, "sealer", "records"),
 		       json_ll(status, "uplink", "bytes_sent"),
 		       json_ll(status, "uplink", "zc_sends"),
+		       json_ll(status, "uplink", "zc_copy_fallbacks") ?
+			       ", then plain ones: loopback copies them anyway" :
+			       "",
 		       json_ll(status, "uplink", "acked"));
 		printf("  viewer      %s\n", same ?
 			       "every frame identical to the camera's, byte for byte" :
