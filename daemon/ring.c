@@ -304,13 +304,19 @@ int ring_peek(struct ring *r, struct ring_rec *rec)
 	return read_at(r, r->cons->tail, rec);
 }
 
-int ring_next(struct ring *r, struct ring_rec *rec)
+/* Where ring_next() reads next: the cursor, never behind the tail. */
+static uint64_t next_pos(const struct ring *r)
 {
 	uint64_t tail = __atomic_load_n(&r->cons->tail, __ATOMIC_RELAXED);
+
+	return r->cursor - tail > r->cap ? tail : r->cursor;
+}
+
+int ring_next(struct ring *r, struct ring_rec *rec)
+{
 	int ret;
 
-	if (r->cursor - tail > r->cap)
-		r->cursor = tail; /* never behind the tail */
+	r->cursor = next_pos(r);
 	ret = read_at(r, r->cursor, rec);
 	if (ret == 1)
 		r->cursor = rec->end;
@@ -351,10 +357,7 @@ bool ring_consumer_idle(const struct ring *r)
 
 bool ring_pending(const struct ring *r)
 {
-	uint64_t tail = __atomic_load_n(&r->cons->tail, __ATOMIC_RELAXED);
-	uint64_t from = r->cursor - tail > r->cap ? tail : r->cursor;
-
-	return __atomic_load_n(&r->prod->head, __ATOMIC_ACQUIRE) != from;
+	return __atomic_load_n(&r->prod->head, __ATOMIC_ACQUIRE) != next_pos(r);
 }
 
 void ring_rewind(struct ring *r)

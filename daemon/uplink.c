@@ -561,6 +561,13 @@ static void flush_writes(struct uplink *u, bool now)
 }
 
 /* New records from the sealer: queued, and their spool writes started. */
+/* Room for one more record: a queue entry, a spare batch, write budget. */
+static bool can_take(const struct uplink *u)
+{
+	return u->qtail - u->qhead < QMAX && batch_spare(u) &&
+	       (!u->wb_bytes || u->wb_bytes < wb_bytes_max(u));
+}
+
 static void take_records(struct uplink *u)
 {
 	struct ring_rec rec;
@@ -572,9 +579,7 @@ static void take_records(struct uplink *u)
 	 * its quota: the quota cannot evict what is still being written,
 	 * so a producer faster than the disk would otherwise take the
 	 * spool past its quota (the records wait in the ring instead). */
-	while (u->qtail - u->qhead < QMAX && batch_spare(u) &&
-	       (!u->wb_bytes || u->wb_bytes < wb_bytes_max(u)) &&
-	       (ret = ring_next(&u->c, &rec)) == 1) {
+	while (can_take(u) && (ret = ring_next(&u->c, &rec)) == 1) {
 		struct entry *e = qent(u, u->qtail);
 		struct rec_hdr rh;
 
@@ -604,9 +609,7 @@ static void take_records(struct uplink *u)
 		u->qtail++;
 	}
 	/* stopped because the ring had nothing more (not for room) */
-	u->drained = ret == 0 && u->qtail - u->qhead < QMAX &&
-		     batch_spare(u) &&
-		     (!u->wb_bytes || u->wb_bytes < wb_bytes_max(u));
+	u->drained = ret == 0 && can_take(u);
 	flush_writes(u, false);
 	if (ret < 0 && ret == -EPROTO) {
 		log_err("uplink: the ciphertext ring is corrupt");
