@@ -81,6 +81,7 @@ struct cfg {
 	char lan_subnet[64];		      /* "192.168.1.0/24", or "" */
 	uint16_t lan_port;		      /* where LAN viewers connect */
 	enum cfg_policy policy;
+	bool realtime;
 	char cgroup[CFG_STR_MAX];  /* the roles' cgroup, or "" for auto */
 	char bpf_pin[CFG_STR_MAX]; /* bpffs folder of the BPF policy */
 	struct cfg_camera cams[CFG_MAX_CAMERAS];

@@ -8,6 +8,7 @@
 #include <linux/videodev2.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -578,6 +579,41 @@ static void resolve_relay(struct super *s)
 	freeaddrinfo(res);
 }
 
+/*
+ * The sealer and the uplink are on every frame's way to the relay. With
+ * [hub] realtime = yes they run SCHED_FIFO at the lowest real-time
+ * priority: woken, they take a CPU from the camera workers at once rather
+ * than queue behind them (docs/DECISIONS.md section 28). Run by hand as
+ * root, moatd sets that here, with SCHED_RESET_ON_FORK so that the
+ * uplink's io_uring worker threads (spool writes) stay at normal
+ * priority. Under moatd.service moatd itself runs at that priority
+ * (CPUSchedulingPolicy=fifo) and RestrictRealtime= refuses the call: the
+ * two roles keep what they inherited, and every other role goes down to
+ * SCHED_OTHER, which is always allowed. Every role then gets
+ * RLIMIT_RTPRIO 0; their seccomp filters refuse any change as well.
+ */
+static void role_sched(const struct super *s, const struct child *c)
+{
+	struct sched_param rt = { .sched_priority = 1 }, other = { 0 };
+	struct rlimit none = { 0, 0 };
+	int cur = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+	bool has = cur == SCHED_FIFO || cur == SCHED_RR;
+	char name[64];
+
+	if (!s->cfg.realtime || c->role == ROLE_WORKER) {
+		if (has && sched_setscheduler(0, SCHED_OTHER, &other) < 0)
+			log_warn("%s: cannot leave real-time priority: %s",
+				 child_name(s, c, name, sizeof(name)),
+				 strerror(errno));
+	} else if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK,
+				      &rt) < 0 && !has && !c->restarts) {
+		log_warn("%s: real-time scheduling refused (%s), so it runs at normal priority; run moatd as root, with CAP_SYS_NICE, or as moatd.service starts it (CPUSchedulingPolicy=fifo), or set [hub] realtime = no",
+			 child_name(s, c, name, sizeof(name)), strerror(errno));
+	}
+	if (setrlimit(RLIMIT_RTPRIO, &none) < 0)
+		log_debug("RLIMIT_RTPRIO: %s", strerror(errno));
+}
+
 static void spawn(struct super *s, struct child *c)
 {
 	pid_t parent = getpid(), pid;
@@ -607,6 +643,7 @@ static void spawn(struct super *s, struct child *c)
 		prctl(PR_SET_NAME, c->role == ROLE_WORKER ? "moat-worker" :
 				   c->role == ROLE_SEALER ? "moat-sealer" :
 							    "moat-uplink");
+		role_sched(s, c);
 		_exit(child_body(s, c));
 	}
 	c->pid = pid;
@@ -740,6 +777,20 @@ static const char *state_name(const struct child *c)
 		return "stopped";
 	}
 	return "?";
+}
+
+/* How the kernel schedules a running role: "realtime" or "normal". */
+static const char *sched_name(const struct child *c)
+{
+	int p;
+
+	if (c->state != CH_RUNNING || c->pid <= 0)
+		return "none";
+	p = sched_getscheduler(c->pid);
+	if (p < 0)
+		return "unknown";
+	p &= ~SCHED_RESET_ON_FORK;
+	return p == SCHED_FIFO || p == SCHED_RR ? "realtime" : "normal";
 }
 
 static const char *uplink_state(uint64_t st)
@@ -878,10 +929,11 @@ static void status_json(const struct super *s, struct sbuf *b)
 		sb_printf(b, "}");
 	}
 	sb_printf(b,
-		  "\n  ],\n  \"sealer\": {\"state\": \"%s\", \"pid\": %d, \"restarts\": %u, "
+		  "\n  ],\n  \"sealer\": {\"state\": \"%s\", \"pid\": %d, \"restarts\": %u, \"scheduling\": \"%s\", "
 		  "\"viewers\": %" PRIu64 ", \"records\": %" PRIu64 ", \"bytes\": %" PRIu64
 		  ", \"copies\": %" PRIu64 ", \"ring_full\": %" PRIu64 "},\n",
-		  state_name(sl), (int)sl->pid, sl->restarts, ss->viewers,
+		  state_name(sl), (int)sl->pid, sl->restarts, sched_name(sl),
+		  ss->viewers,
 		  ss->records, ss->bytes, ss->copies, ss->ring_waits);
 	sb_printf(b,
 		  "  \"heartbeats\": {\"new_key\": %" PRIu64 ", \"same_key\": %" PRIu64
@@ -896,7 +948,7 @@ static void status_json(const struct super *s, struct sbuf *b)
 	sb_json_str(b, s->hb_last);
 	sb_printf(b, "\"},\n");
 	sb_printf(b,
-		  "  \"uplink\": {\"state\": \"%s\", \"process\": \"%s\", \"pid\": %d, \"restarts\": %u, "
+		  "  \"uplink\": {\"state\": \"%s\", \"process\": \"%s\", \"pid\": %d, \"restarts\": %u, \"scheduling\": \"%s\", "
 		  "\"relay\": \"%s:%u\", \"account\": \"%s\", \"records_sent\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
 		  ", \"acked\": %" PRIu64 ", \"zc_sends\": %" PRIu64 ", \"plain_sends\": %" PRIu64
 		  ", \"zc_refused\": %" PRIu64 ", \"zc_copied\": %" PRIu64
@@ -906,7 +958,7 @@ static void status_json(const struct super *s, struct sbuf *b)
 		  ", \"capture_p50_us\": %" PRIu64 ", \"capture_p99_us\": %" PRIu64
 		  ", \"ring_bytes\": %" PRIu64 ", \"live_dropped\": %" PRIu64 "},\n",
 		  uplink_state(us->state), state_name(up), (int)up->pid,
-		  up->restarts, s->cfg.relay_host, s->cfg.relay_port, acct,
+		  up->restarts, sched_name(up), s->cfg.relay_host, s->cfg.relay_port, acct,
 		  us->records_sent, us->bytes_sent, us->acked, us->zc_sends,
 		  us->plain_sends, us->zc_refused, us->zc_copied,
 		  us->zc_copy_fallbacks, us->replayed,
@@ -986,8 +1038,9 @@ static void status_text(const struct super *s, struct sbuf *b)
 		}
 	}
 	sb_printf(b, "\nsealer  %s, %" PRIu64 " viewer(s), %" PRIu64
-		     " records sealed, %u restart(s)\n",
-		  state_name(sl), ss->viewers, ss->records, sl->restarts);
+		     " records sealed, %u restart(s); scheduling: %s\n",
+		  state_name(sl), ss->viewers, ss->records, sl->restarts,
+		  sched_name(sl));
 	if (ss->live_until_ns > mono_ns())
 		sb_printf(b, "live    a viewer watches through the relay: events cameras send what they seal (%" PRIu64
 			     " live request(s))\n",
@@ -1004,14 +1057,15 @@ static void status_text(const struct super *s, struct sbuf *b)
 	sb_printf(b, "uplink  %s, %" PRIu64 " records sent (%s), %" PRIu64
 		     " acknowledged, %" PRIu64 " zero-copy%s, %" PRIu64
 		     " resent\n        seal-and-send p50 %" PRIu64 " us p99 %" PRIu64
-		     " us; capture to send p50 %" PRIu64 " us p99 %" PRIu64 " us\n",
+		     " us; capture to send p50 %" PRIu64 " us p99 %" PRIu64
+		     " us; scheduling: %s\n",
 		  uplink_state(us->state), us->records_sent, x, us->acked,
 		  us->zc_sends,
 		  us->zc_copy_fallbacks ?
 			  " (then plain: the route copied them)" : "",
 		  us->replayed, pct(us, us->lat_hist, 50),
 		  pct(us, us->lat_hist, 99), pct(us, us->cap_hist, 50),
-		  pct(us, us->cap_hist, 99));
+		  pct(us, us->cap_hist, 99), sched_name(up));
 	if (s->cfg.lan_subnet[0]) {
 		human_bytes(x, sizeof(x), (double)us->lan_bytes);
 		sb_printf(b, "lan     live view on port %u for %s: %" PRIu64

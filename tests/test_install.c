@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <regex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -480,7 +481,7 @@ int main(void)
 	struct stat st;
 	struct hub h;
 	char *unit, user[64], pre[512], amb[300], script[4096], want[128];
-	char memlock[32], as_user[2048], umask_s[16];
+	char memlock[32], rtprio[32], rtpol[32], as_user[2048], umask_s[16];
 	struct passwd *pw;
 	uid_t moat_uid = 0;
 	gid_t moat_gid = 0;
@@ -676,6 +677,10 @@ int main(void)
 	unit_values(unit ? unit : "", "User", user, sizeof(user));
 	unit_values(unit ? unit : "", "ExecStartPre", pre, sizeof(pre));
 	unit_values(unit ? unit : "", "LimitMEMLOCK", memlock, sizeof(memlock));
+	unit_values(unit ? unit : "", "CPUSchedulingPolicy", rtpol, sizeof(rtpol));
+	unit_values(unit ? unit : "", "CPUSchedulingPriority", rtprio,
+		    sizeof(rtprio));
+	rtpol[strcspn(rtpol, " \n")] = 0;
 	/* the policy is applied under the units' UMask= (both 0077) */
 	unit_values(unit ? unit : "", "UMask", umask_s, sizeof(umask_s));
 	umask_s[strspn(umask_s, "01234567")] = 0;
@@ -836,15 +841,23 @@ int main(void)
 	 * (without CAP_SYS_RESOURCE, zero-copy sends fall back to copies). */
 	CHECK(strtoul(memlock, NULL, 10) > 0 && strchr(memlock, 'M'),
 	      "moatd.service's LimitMEMLOCK=%s, in M", memlock);
+	/* at its CPUSchedulingPolicy=, as systemd starts it (as root,
+	 * before the change of user): moatd keeps it for the sealer and the
+	 * uplink and drops the workers to normal priority */
+	CHECK(!strcmp(rtpol, "fifo") && strtoul(rtprio, NULL, 10) == 1,
+	      "moatd.service's CPUSchedulingPolicy=%s, CPUSchedulingPriority=%s (fifo, 1)",
+	      rtpol, rtprio);
 	snprintf(path, sizeof(path), "%s/moatd.strace", h.dir);
 	snprintf(script, sizeof(script),
 		 "echo $$ >%s/cgroup.procs && "
 		 "{ prlimit --pid $$ --memlock=%lu:%lu 2>/dev/null || true; } && "
+		 "chrt -p --%s %lu $$ && "
 		 "exec strace -f -qq -o %s "
 		 "setpriv --no-new-privs --reuid=%s --regid=%s --init-groups "
 		 "--inh-caps=%s --ambient-caps=%s %s \"$@\"",
 		 h.cgroup, strtoul(memlock, NULL, 10) << 20,
-		 strtoul(memlock, NULL, 10) << 20, path, user, user, amb, amb,
+		 strtoul(memlock, NULL, 10) << 20, rtpol,
+		 strtoul(rtprio, NULL, 10), path, user, user, amb, amb,
 		 bset_moatd);
 	memset(h.wrap, 0, sizeof(h.wrap));
 	h.wrap[0] = "/bin/sh";
@@ -874,10 +887,39 @@ int main(void)
 		      strstr(out, "CapEff:\t0000000000000000\n") &&
 		      strstr(out, "CapAmb:\t0000000000000000\n"),
 	      "the sealer runs as moat-seal with no capability at all: %s", out);
+	{
+		pid_t sp = cg_first_pid(h.cgroup, "sealer"),
+		      up = cg_first_pid(h.cgroup, "uplink"),
+		      wp = cg_first_pid(h.cgroup, "worker-porch");
+		int ss = sp > 0 ? sched_getscheduler(sp) : -1,
+		    us = up > 0 ? sched_getscheduler(up) : -1,
+		    ws = wp > 0 ? sched_getscheduler(wp) : -1;
+		char lim[64] = "";
+		unsigned int soft = 99, hard = 99;
+
+		CHECK(ss >= 0 && (ss & ~SCHED_RESET_ON_FORK) == SCHED_FIFO &&
+			      us >= 0 &&
+			      (us & ~SCHED_RESET_ON_FORK) == SCHED_FIFO,
+		      "moatd as %s started the sealer (pid %d, policy %d) and the uplink (pid %d, policy %d) at real-time priority, SCHED_FIFO",
+		      user, (int)sp, ss, (int)up, us);
+		snprintf(cmd, sizeof(cmd),
+			 "grep -o 'Max realtime priority *[0-9]* *[0-9]*' /proc/%d/limits",
+			 (int)wp);
+		if (wp > 0 && !run_cmd(cmd, lim, sizeof(lim)) &&
+		    strstr(lim, "priority"))
+			sscanf(strstr(lim, "priority") + 8, "%u %u", &soft,
+			       &hard);
+		CHECK(wp > 0 && ws == SCHED_OTHER && !soft && !hard,
+		      "the camera worker (pid %d) runs at normal priority (policy %d) and may not raise it (%s)",
+		      (int)wp, ws, lim);
+	}
 	sleep(2);
-	snprintf(cmd, sizeof(cmd), "%s/moatctl --socket %s status --json >/dev/null",
+	snprintf(cmd, sizeof(cmd),
+		 "%s/moatctl --socket %s status --json | grep -c '\"scheduling\": \"realtime\"'",
 		 h.bin, h.sock);
-	CHECK(!system(cmd), "moatctl status answers");
+	CHECK(!run_cmd(cmd, out, sizeof(out)) && atoi(out) == 2,
+	      "moatctl status answers, and shows the sealer and the uplink at real-time priority (%s)",
+	      out);
 	/* A role killed is started again, into its cgroup, by moatd
 	 * without root. */
 	{

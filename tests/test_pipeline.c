@@ -72,9 +72,29 @@ static void bad_config(struct hub *h)
  * quota by evicting the oldest, and says so (status, text, log). When the
  * relay comes back, what is left goes out and every stream there opens.
  */
+/* "sealer/uplink": the two roles' "scheduling" in moatctl status --json. */
+static const char *scheds(const char *st, char *out, size_t len)
+{
+	const char *role[2] = { "sealer", "uplink" };
+	char key[32], v[2][16] = { "?", "?" };
+
+	for (int i = 0; i < 2; i++) {
+		const char *p;
+
+		snprintf(key, sizeof(key), "\"%s\": {", role[i]);
+		p = st ? strstr(st, key) : NULL;
+		p = p ? strstr(p, "\"scheduling\": \"") : NULL;
+		if (p)
+			snprintf(v[i], sizeof(v[i]), "%.*s",
+				 (int)strcspn(p + 15, "\""), p + 15);
+	}
+	snprintf(out, len, "%s/%s", v[0], v[1]);
+	return out;
+}
+
 static void quota_alert(const char *clip)
 {
-	char lines[PATH_MAX + 200], cmd[2048], out[4096], log[300];
+	char lines[PATH_MAX + 200], cmd[2048], out[4096], log[300], sc[40];
 	struct hub h;
 	size_t ll;
 	uint8_t *l;
@@ -84,9 +104,9 @@ static void quota_alert(const char *clip)
 		 "[camera yard]\nsource = file:%s\npace = fast\nloop = yes\n", clip);
 	CHECK(!hub_init(&h, "quota", lines), "quota: hub set up");
 	/* the quota line goes in [hub], which comes first */
-	snprintf(cmd, sizeof(cmd), "sed -i 's/^\\[hub\\]$/[hub]\\nspool_quota = 1M/' %s",
+	snprintf(cmd, sizeof(cmd), "sed -i 's/^\\[hub\\]$/[hub]\\nspool_quota = 1M\\nrealtime = no/' %s",
 		 h.conf);
-	CHECK(run_cmd(cmd, NULL, 0) == 0, "quota: 1 MiB");
+	CHECK(run_cmd(cmd, NULL, 0) == 0, "quota: 1 MiB, and normal priority");
 	CHECK(!hub_start_moatd(&h), "quota: moatd up, no relay");
 	for (int i = 0; i < 100; i++) {
 		free(st);
@@ -95,6 +115,9 @@ static void quota_alert(const char *clip)
 			break;
 		usleep(100000);
 	}
+	CHECK(!strcmp(scheds(st, sc, sizeof(sc)), "normal/normal"),
+	      "quota: with realtime = no the sealer and the uplink run at normal priority (%s)",
+	      sc);
 	CHECK(st && strstr(st, "\"alert\": true") &&
 		      json_num(st, "spool", "evicted_bytes") > 0 &&
 		      json_num(st, "spool", "bytes") <= (1 << 20) + (1 << 20) / 8 + 300000,
@@ -180,7 +203,7 @@ int main(void)
 {
 	static const char cam[] = "[camera porch]\nsource = file:%s\n"
 				  "pace = fast\nloop = no\n";
-	char lines[PATH_MAX + 100], cmd[2048], out[4096], path[300];
+	char lines[PATH_MAX + 100], cmd[2048], out[4096], path[300], sc[40];
 	const char *clip = test_clip_path();
 	size_t clip_len, got_len, files = 0;
 	uint8_t *clip_b, *got;
@@ -207,6 +230,10 @@ int main(void)
 	CHECK(json_num(st, "cameras", "frames_sealed") == 120,
 	      "120 access units sealed");
 	CHECK(json_num(st, "cameras", "streams") == 4, "a stream per GOP (4)");
+	/* moatd as root sets it itself (moatd.service: test_install) */
+	CHECK(!strcmp(scheds(st, sc, sizeof(sc)), "realtime/realtime"),
+	      "the sealer and the uplink run at real-time priority by default (%s)",
+	      sc);
 	CHECK(json_num(st, "sealer", "viewers") == 1,
 	      "the viewer with the unusable key is left out of every stream");
 	snprintf(cmd, sizeof(cmd),

@@ -39,7 +39,7 @@ struct popts {
 	size_t n_cams;
 	double seconds;
 	const char *clip;
-	bool json, no_srtp, no_tls, no_policy, no_extra_copy;
+	bool json, no_srtp, no_tls, no_policy, no_extra_copy, no_rt;
 	const char *relay_dir; /* where the relay stores; NULL: the run's folder */
 };
 
@@ -356,9 +356,9 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	fprintf(f,
 		"[hub]\nkeys = %s/keys\nspool = %s/spool\ncontrol = %s\nspool_quota = 4G\n"
 		"cgroup = %s-bench-%d\nbpf_pin = /sys/fs/bpf/moat-bench-%d\npolicy = %s\n"
-		"[relay]\naddress = 127.0.0.1\nport = %u\n",
+		"realtime = %s\n[relay]\naddress = 127.0.0.1\nport = %u\n",
 		dir, dir, sock, cg_base, (int)getpid(), (int)getpid(),
-		o->no_policy ? "off" : "enforce", port);
+		o->no_policy ? "off" : "enforce", o->no_rt ? "no" : "yes", port);
 	for (unsigned int i = 0; i < n; i++)
 		fprintf(f, "[camera cam%u]\nsource = file:%s\npace = realtime\nloop = yes\n",
 			i, o->clip);
@@ -509,6 +509,7 @@ static int parse(struct popts *o, int argc, char **argv)
 		{ "no-policy", no_argument, NULL, 'P' },
 		{ "no-extra-copy", no_argument, NULL, 'X' },
 		{ "relay-dir", required_argument, NULL, 'R' },
+		{ "no-realtime", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -566,6 +567,9 @@ static int parse(struct popts *o, int argc, char **argv)
 		case 'X':
 			o->no_extra_copy = true;
 			break;
+		case 'N':
+			o->no_rt = true;
+			break;
 		case 'R': {
 			struct stat st;
 
@@ -581,7 +585,7 @@ static int parse(struct popts *o, int argc, char **argv)
 			printf("Usage: moat-bench pipeline [--cameras 1,4,16,64] [--seconds 10]\n"
 			       "                          [--clip FILE] [--no-tls] [--no-srtp] [--lockstep]\n"
 			       "                          [--no-policy] [--no-extra-copy]\n"
-			       "                          [--relay-dir DIR] [--json]\n\n"
+			       "                          [--relay-dir DIR] [--no-realtime] [--json]\n\n"
 			       "Runs moatd with N file cameras replaying a 1080p30 8 Mb/s H.264 clip\n"
 			       "in real time (made with libx264 on first use) to moat-relay on\n"
 			       "loopback, for each N, then the same with one extra copy of every\n"
@@ -603,6 +607,9 @@ static int parse(struct popts *o, int argc, char **argv)
 			       "that its fsyncs do not share the hub's disk (on a VM they stall\n"
 			       "the hub's CPUs too); --relay-dir DIR puts it in DIR instead. The\n"
 			       "hub's spool is always on disk, under /tmp.\n"
+			       "The sealer and the uplink run at real-time priority, as moatd\n"
+			       "starts them by default; --no-realtime runs them at normal\n"
+			       "priority (realtime = no), to compare.\n"
 			       "Needs root.\n");
 			exit(0);
 		default:
@@ -668,8 +675,9 @@ int bench_pipeline(int argc, char **argv)
 		printf("clip: %s, %zu frames, %.2f Mb/s at 30 fps; %.0f s per run\n",
 		       clip, n_au, (double)len * 8 * 30 / (double)n_au / 1e6,
 		       o.seconds);
-		printf("relay store: %s; hub spool: /tmp (on disk)\n\n",
-		       o.relay_dir ? o.relay_dir : "/tmp, beside the spool");
+		printf("relay store: %s; hub spool: /tmp (on disk); sealer and uplink at %s priority\n\n",
+		       o.relay_dir ? o.relay_dir : "/tmp, beside the spool",
+		       o.no_rt ? "normal (--no-realtime)" : "real-time");
 		printf("%28s %-17s %-17s\n", "", "seal+send (us)",
 		       "capture-send (us)");
 		printf("%4s %-10s %8s %6s %8s %8s %8s %8s %8s %7s %6s %5s %s\n",
@@ -757,9 +765,10 @@ int bench_pipeline(int argc, char **argv)
 					printf("]}");
 				}
 			printf("], \"tls13_sender_bytes_per_cpu_s\": %.0f, \"tls13_paced_sender_bytes_per_cpu_s\": %.0f, "
-			       "\"srtp_bytes_per_cpu_s\": %.0f, \"relay_store\": \"%s\"}\n",
+			       "\"srtp_bytes_per_cpu_s\": %.0f, \"relay_store\": \"%s\", \"realtime\": %s}\n",
 			       tls_bpc, tlsp_bpc, srtp_bpc,
-			       o.relay_dir ? o.relay_dir : "run folder");
+			       o.relay_dir ? o.relay_dir : "run folder",
+			       o.no_rt ? "false" : "true");
 		} else {
 			printf("\nBytes per CPU-second for the %u-camera load (moat: every hub process;\n"
 			       "TLS: the sending side only; SRTP: the whole gst-launch process):\n",
