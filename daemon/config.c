@@ -119,7 +119,7 @@ static const struct cfg_key keys[] = {
 	{ S_HUB, "policy", T_ENUM, HUB(policy), "enforce", policy_enum, 0, 0,
 	  "enforce: moatd applies and verifies the network policy (nftables, BPF) before any worker starts, and refuses to start without it; off: no policy (tests, or a hub walled off some other way)" },
 	{ S_HUB, "realtime", T_BOOL, HUB(realtime), "yes", NULL, 0, 0,
-	  "run the sealer and the uplink at the lowest real-time priority (SCHED_FIFO 1), so a frame does not wait behind the camera workers for a CPU; needs root or CAP_SYS_NICE, or moatd.service (CPUSchedulingPolicy=fifo), else they run at normal priority with a warning" },
+	  "run the sealer and the uplink at the lowest real-time priority (SCHED_FIFO 1), so a frame does not wait behind the camera workers for a CPU; needs root, CAP_SYS_NICE or a real-time priority limit of 1 (moatd.service: a drop-in, see docs/CONFIG.md), else they run at normal priority with a warning" },
 	{ S_HUB, "cgroup", T_AUTOPATH, HUB(cgroup), "auto", NULL, 0, 0,
 	  "cgroup v2 folder for the roles, one child each (auto: moatd.service's own on a host booted with systemd, else moat under the cgroup2 mount)" },
 	{ S_HUB, "bpf_pin", T_PATH, HUB(bpf_pin), "/sys/fs/bpf/moat", NULL, 0,

@@ -583,14 +583,13 @@ static void resolve_relay(struct super *s)
  * The sealer and the uplink are on every frame's way to the relay. With
  * [hub] realtime = yes they run SCHED_FIFO at the lowest real-time
  * priority: woken, they take a CPU from the camera workers at once rather
- * than queue behind them (docs/DECISIONS.md section 28). Run by hand as
- * root, moatd sets that here, with SCHED_RESET_ON_FORK so that the
- * uplink's io_uring worker threads (spool writes) stay at normal
- * priority. Under moatd.service moatd itself runs at that priority
- * (CPUSchedulingPolicy=fifo) and RestrictRealtime= refuses the call: the
- * two roles keep what they inherited, and every other role goes down to
- * SCHED_OTHER, which is always allowed. Every role then gets
- * RLIMIT_RTPRIO 0; their seccomp filters refuse any change as well.
+ * than queue behind them (docs/DECISIONS.md section 28). It takes root,
+ * CAP_SYS_NICE or an RLIMIT_RTPRIO of 1 (moatd.service with the drop-in
+ * docs/CONFIG.md gives); refused, they run at normal priority, said once.
+ * SCHED_RESET_ON_FORK keeps the uplink's io_uring worker threads (spool
+ * writes) at normal priority. A role that inherited a real-time policy
+ * from moatd (a unit with CPUSchedulingPolicy=) and should not have one
+ * goes down to SCHED_OTHER. Every role then gets RLIMIT_RTPRIO 0.
  */
 static void role_sched(const struct super *s, const struct child *c)
 {
@@ -607,7 +606,7 @@ static void role_sched(const struct super *s, const struct child *c)
 				 strerror(errno));
 	} else if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK,
 				      &rt) < 0 && !has && !c->restarts) {
-		log_warn("%s: real-time scheduling refused (%s), so it runs at normal priority; run moatd as root, with CAP_SYS_NICE, or as moatd.service starts it (CPUSchedulingPolicy=fifo), or set [hub] realtime = no",
+		log_warn("%s: real-time priority refused (%s), so it runs at normal priority: moatd needs root, CAP_SYS_NICE or a real-time priority limit of 1 (under moatd.service, a drop-in with LimitRTPRIO=1 and RestrictRealtime=no; docs/CONFIG.md, realtime), or set [hub] realtime = no",
 			 child_name(s, c, name, sizeof(name)), strerror(errno));
 	}
 	if (setrlimit(RLIMIT_RTPRIO, &none) < 0)
