@@ -560,7 +560,6 @@ static void flush_writes(struct uplink *u, bool now)
 	}
 }
 
-/* New records from the sealer: queued, and their spool writes started. */
 /* Room for one more record: a queue entry, a spare batch, write budget. */
 static bool can_take(const struct uplink *u)
 {
@@ -568,6 +567,7 @@ static bool can_take(const struct uplink *u)
 	       (!u->wb_bytes || u->wb_bytes < wb_bytes_max(u));
 }
 
+/* New records from the sealer: queued, and their spool writes started. */
 static void take_records(struct uplink *u)
 {
 	struct ring_rec rec;

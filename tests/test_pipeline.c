@@ -68,11 +68,6 @@ static void bad_config(struct hub *h)
 	      "no control socket, no spool: no role ran");
 }
 
-/*
- * The relay is away and the camera keeps recording: the spool keeps to its
- * quota by evicting the oldest, and says so (status, text, log). When the
- * relay comes back, what is left goes out and every stream there opens.
- */
 /* Whether this process (root) may take SCHED_FIFO: not without
  * CAP_SYS_NICE, nor where RT group scheduling leaves its cgroup none. */
 static bool rt_allowed(void)
@@ -88,24 +83,19 @@ static bool rt_allowed(void)
 /* "sealer/uplink": the two roles' "scheduling" in moatctl status --json. */
 static const char *scheds(const char *st, char *out, size_t len)
 {
-	const char *role[2] = { "sealer", "uplink" };
-	char key[32], v[2][16] = { "?", "?" };
+	char sl[16] = "?", up[16] = "?";
 
-	for (int i = 0; i < 2; i++) {
-		const char *p, *end;
-
-		snprintf(key, sizeof(key), "\"%s\": {", role[i]);
-		p = st ? strstr(st, key) : NULL;
-		end = p ? strchr(p, '}') : NULL;
-		p = p ? strstr(p, "\"scheduling\": \"") : NULL;
-		if (p && p < end)
-			snprintf(v[i], sizeof(v[i]), "%.*s",
-				 (int)strcspn(p + 15, "\""), p + 15);
-	}
-	snprintf(out, len, "%s/%s", v[0], v[1]);
+	json_str(st, "sealer", "scheduling", sl, sizeof(sl));
+	json_str(st, "uplink", "scheduling", up, sizeof(up));
+	snprintf(out, len, "%s/%s", sl, up);
 	return out;
 }
 
+/*
+ * The relay is away and the camera keeps recording: the spool keeps to its
+ * quota by evicting the oldest, and says so (status, text, log). When the
+ * relay comes back, what is left goes out and every stream there opens.
+ */
 static void quota_alert(const char *clip)
 {
 	char lines[PATH_MAX + 200], cmd[2048], out[4096], log[300], sc[40];
@@ -224,6 +214,7 @@ int main(void)
 	struct pt_set *pt;
 	struct hub h;
 	char *st;
+	bool rt;
 
 	if (geteuid())
 		test_skip("moatd needs root (run the suite with sudo)");
@@ -246,10 +237,11 @@ int main(void)
 	CHECK(json_num(st, "cameras", "streams") == 4, "a stream per GOP (4)");
 	/* moatd as root sets it itself (moatd.service: test_install),
 	 * where the kernel gives root real-time priority at all */
+	rt = rt_allowed();
 	CHECK(!strcmp(scheds(st, sc, sizeof(sc)),
-		      rt_allowed() ? "realtime/realtime" : "normal/normal"),
+		      rt ? "realtime/realtime" : "normal/normal"),
 	      "the sealer and the uplink run at real-time priority by default, where the kernel allows it (%s; allowed here: %s)",
-	      sc, rt_allowed() ? "yes" : "no");
+	      sc, rt ? "yes" : "no");
 	CHECK(json_num(st, "sealer", "viewers") == 1,
 	      "the viewer with the unusable key is left out of every stream");
 	snprintf(cmd, sizeof(cmd),

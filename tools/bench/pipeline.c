@@ -675,9 +675,9 @@ int bench_pipeline(int argc, char **argv)
 		printf("clip: %s, %zu frames, %.2f Mb/s at 30 fps; %.0f s per run\n",
 		       clip, n_au, (double)len * 8 * 30 / (double)n_au / 1e6,
 		       o.seconds);
-		printf("relay store: %s; hub spool: /tmp (on disk); sealer and uplink at %s priority\n\n",
+		printf("relay store: %s; hub spool: /tmp (on disk); realtime = %s (moatctl status shows what the kernel gave)\n\n",
 		       o.relay_dir ? o.relay_dir : "/tmp, beside the spool",
-		       o.no_rt ? "normal (--no-realtime)" : "real-time");
+		       o.no_rt ? "no" : "yes");
 		printf("%28s %-17s %-17s\n", "", "seal+send (us)",
 		       "capture-send (us)");
 		printf("%4s %-10s %8s %6s %8s %8s %8s %8s %8s %7s %6s %5s %s\n",
