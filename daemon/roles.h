@@ -135,6 +135,12 @@ void wake(int efd);
 int wait_wake(int efd, int timeout_ms);
 /* 1 once SIGTERM or SIGINT arrived (roles install the handler). */
 int role_stopping(void);
-void role_signals(void);
+/*
+ * The handler also adds 1 to wake_fd (-1: none), an eventfd the role's
+ * wait always includes: a signal that lands between its role_stopping()
+ * check and its sleep then still ends the sleep, where the wait has no
+ * timeout to end it.
+ */
+void role_signals(int wake_fd);
 
 #endif

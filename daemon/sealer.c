@@ -1089,7 +1089,7 @@ int sealer_main(struct sealer_io *io)
 
 	if (!sl)
 		return 1;
-	role_signals();
+	role_signals(-1);
 	sl->io = io;
 	sl->ep = -1;
 	ret = prepare(sl);

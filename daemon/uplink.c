@@ -1264,7 +1264,9 @@ int uplink_main(struct uplink_io *io)
 
 	if (!u)
 		return 1;
-	role_signals();
+	/* the sealer's eventfd: the loop always waits on it, with no
+	 * timeout (the sealer's and workers' waits end within 1 s) */
+	role_signals(io->cw.data);
 	u->io = io;
 	u->st = io->st;
 	u->sock = -1;
@@ -1312,7 +1314,7 @@ int uplink_main(struct uplink_io *io)
 	}
 	/* LAN viewers' sockets belong to the uplink's user too (the policy
 	 * knows them by it); after the lock, so a predecessor still dying
-	 * has let go of the port */
+	 * has let go of the port (but for its io_uring: lan_open waits) */
 	if (!ret)
 		lan_open(&u->lan, io->cfg->lan_subnet, io->cfg->lan_port,
 			 &u->ring, u->st, io->account,

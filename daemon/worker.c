@@ -33,15 +33,27 @@
 #include "daemon/roles.h"
 
 static volatile sig_atomic_t stopping;
+static int stop_wake_fd = -1;
 
 static void on_term(int sig)
 {
+	int saved = errno;
+	uint64_t one = 1;
+
 	(void)sig;
 	stopping = 1;
+	if (stop_wake_fd >= 0) {
+		/* a full counter (it is not) would wake it all the same */
+		ssize_t n = write(stop_wake_fd, &one, sizeof(one));
+
+		(void)n;
+	}
+	errno = saved;
 }
 
-void role_signals(void)
+void role_signals(int wake_fd)
 {
+	stop_wake_fd = wake_fd;
 	struct sigaction sa = { .sa_handler = on_term };
 
 	sigaction(SIGTERM, &sa, NULL);
@@ -1153,7 +1165,7 @@ int worker_main(struct worker_io *io)
 	struct ring r;
 	int ret;
 
-	role_signals();
+	role_signals(-1);
 	rtsp_redact(io->cam->source, shown, sizeof(shown));
 	if (io->cam->kind == CAM_RTSP && io->cam->record == REC_EVENTS &&
 	    io->cam->motion_source[0]) {

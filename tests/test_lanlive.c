@@ -14,6 +14,8 @@
  * - a connection from an address outside lan_subnet never reaches the
  *   uplink (its SYN is dropped: the hub counts no connection);
  * - a viewer the owner removes is refused from then on;
+ * - the LAN port still busy when the uplink starts (as the uplink before
+ *   it leaves it for some ms: its io_uring's accept) is taken once free;
  * - the ciphertext gate framed the LAN connections and ended none; and,
  *   moatd stopped (its policy stays), a process in the uplink's cgroup
  *   that takes a LAN connection gets a CHALLENGE through it, but neither
@@ -247,6 +249,56 @@ static void gate_holds(const uint8_t *clip, size_t clip_len)
 	      got);
 }
 
+/* Port LAN_PORT held on every address, as the uplink binds it. */
+static int hold_port(void)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(LAN_PORT),
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), zero = 0,
+	    one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	/* a run before this one may leave connections in TIME_WAIT */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Lets go of it a second after moatd started the uplink, which by then
+ * found it busy. */
+static void release_port(int fd)
+{
+	for (int i = 0; i < 100; i++) {
+		char *st = hub_status(&h);
+		bool up = st && json_num(st, "uplink", "pid") > 0;
+
+		free(st);
+		if (up)
+			break;
+		usleep(50 * 1000);
+	}
+	usleep(1000 * 1000);
+	if (fd >= 0)
+		close(fd);
+}
+
+static char *said_moatd(void)
+{
+	char path[PATH_MAX];
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/moatd.log", h.dir);
+	return (char *)read_all(path, &len);
+}
+
 int main(void)
 {
 	const char *clip_path = test_clip_path();
@@ -256,6 +308,7 @@ int main(void)
 	size_t clip_len;
 	int64_t connects;
 	pid_t a, b;
+	int held;
 
 	if (geteuid())
 		test_skip("moatd needs root (run the suite with sudo)");
@@ -274,8 +327,19 @@ int main(void)
 	CHECK(!hub_init_with(&h, "lanlive", hub_lines, lines), "hub set up");
 	pair("bob", true, bob, sizeof(bob));
 	pair("dave", false, dave, sizeof(dave));
+	held = hold_port();
+	CHECK(held >= 0, "the test holds port %d before moatd starts: %s",
+	      LAN_PORT, strerror(-held));
 	CHECK(!hub_start_relay(&h) && !hub_start_moatd(&h), "relay and moatd up");
+	release_port(held);
 	CHECK(!hub_wait_acked(&h, 20000), "the hub logged in to the relay");
+	st = said_moatd();
+	snprintf(lines, sizeof(lines), "uplink: port %d was busy for ",
+		 LAN_PORT);
+	CHECK(st && strstr(st, lines) &&
+		      !strstr(st, "no live view on the LAN"),
+	      "the uplink waited for the LAN port held when it started, then took it");
+	free(st);
 
 	/* nobody watches: the events camera's GOPs go unsent */
 	for (int i = 0; i < 40; i++) {
