@@ -9,11 +9,20 @@
  * that --json gives the whole run, and that every chart is a real PNG of
  * the size drawn.
  *
+ * Then moat-bench pipeline is interrupted (SIGINT, as Ctrl-C sends) in
+ * the middle of a run: it ends with status 130 and says so, and leaves
+ * nothing behind: no moatd or relay of the run, no run folder, no relay
+ * store.
+ *
  * It runs moatd and moat-relay (the pipeline and relay steps) and needs
  * root. MOAT_TEST_REPORT_DIR=DIR checks a report made before instead of
  * running one (then nothing is started).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +194,141 @@ static int run_report(const char *dir)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The names in /tmp that start moat-bench-, one per line (malloc'd). */
+static char *bench_dirs(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+	size_t len = 0;
+	char *all = calloc(1, 1);
+
+	while (d && all && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		char *p;
+
+		if (strncmp(e->d_name, "moat-bench-", 11))
+			continue;
+		p = realloc(all, len + n + 2);
+		if (!p)
+			break;
+		all = p;
+		memcpy(all + len, e->d_name, n);
+		len += n;
+		all[len++] = '\n';
+		all[len] = 0;
+	}
+	if (d)
+		closedir(d);
+	return all;
+}
+
+/* A process whose command line names dir (moatd's --config, the relay's
+ * --dir). */
+static bool proc_names(const char *dir)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d))) {
+		char path[300], buf[4096];
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < n; i++)
+			buf[i] = buf[i] ? buf[i] : ' ';
+		buf[n > 0 ? n : 0] = 0;
+		found = strstr(buf, dir) != NULL;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void check_interrupt(const char *tmp)
+{
+	char store[1100], errpath[1100], bin[1100], run[300] = "";
+	char *before = bench_dirs(), *err;
+	int st = -1, left = 0;
+	size_t len;
+	DIR *d;
+	pid_t pid;
+
+	snprintf(store, sizeof(store), "%s/store", tmp);
+	snprintf(errpath, sizeof(errpath), "%s/interrupt.err", tmp);
+	snprintf(bin, sizeof(bin), "%s/bin/moat-bench", test_build_dir());
+	mkdir(store, 0755);
+	pid = fork();
+	if (!pid) {
+		int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execl(bin, bin, "pipeline", "--cameras", "2", "--seconds",
+		      "20", "--no-extra-copy", "--no-tls", "--no-srtp",
+		      "--no-policy", "--relay-dir", store, (char *)NULL);
+		_exit(127);
+	}
+	/* its run folder, once it is made; then the run well under way */
+	for (int i = 0; i < 100 && pid > 0 && !run[0]; i++) {
+		char *now = bench_dirs();
+
+		for (char *l = now, *nl; l && *l; l = nl + 1) {
+			nl = strchr(l, '\n');
+			*nl = 0;
+			if (!strstr(before ? before : "", l)) {
+				snprintf(run, sizeof(run), "/tmp/%s", l);
+				break;
+			}
+		}
+		free(now);
+		usleep(100 * 1000);
+	}
+	CHECK(run[0], "moat-bench pipeline made its run folder in /tmp");
+	sleep(5);
+	CHECK(run[0] && proc_names(run),
+	      "moatd and the relay of the run are up before the interrupt");
+	if (pid > 0)
+		kill(pid, SIGINT);
+	for (int i = 0; i < 300 && pid > 0; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			break;
+		st = -1;
+		usleep(100 * 1000);
+	}
+	if (st == -1 && pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	err = slurp(errpath, &len);
+	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 130 && err &&
+		      strstr(err, "moat-bench pipeline: interrupted (Interrupt)"),
+	      "moat-bench pipeline, interrupted, ends with 130 and says so: %s",
+	      err ? err : "(nothing)");
+	free(err);
+	CHECK(run[0] && access(run, F_OK) && !proc_names(run),
+	      "the interrupted run's folder (%s) is gone, and no process of it is left",
+	      run);
+	d = opendir(store);
+	for (struct dirent *e; d && (e = readdir(d));)
+		left += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	CHECK(d && !left, "the relay's store in %s is removed (%d left)", store,
+	      left);
+	free(before);
+}
+
 int main(void)
 {
 	char tmp[] = "/tmp/moat-test-report-XXXXXX", path[1200];
@@ -209,6 +353,7 @@ int main(void)
 			      strstr(js, "\"pipeline\": {\"ok\": true"),
 		      "--json gives the whole run");
 		free(js);
+		check_interrupt(dir);
 	}
 	snprintf(path, sizeof(path), "%s/report.md", dir);
 	md = slurp(path, &len);

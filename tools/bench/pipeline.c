@@ -29,6 +29,7 @@
 
 #include "capture/annexb.h"
 #include "common/fileio.h"
+#include "common/sbuf.h"
 #include "policy/cgroup.h"
 #include "tools/bench/bench.h"
 
@@ -62,11 +63,23 @@ struct prun {
 
 static char bindir[PATH_MAX];
 
+/* Ctrl-C or SIGTERM: the run in progress stops and cleans up (its hub's
+ * policy, cgroup, pins and folders, the relay's store), then the bench
+ * ends. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = sig;
+}
+
+/* Sleeps ms, or less once interrupted. */
 static void msleep(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
-	nanosleep(&ts, NULL);
+	while (!interrupted && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 static double now_s(void)
@@ -224,7 +237,7 @@ static void hub_windows(const pid_t *pids, size_t np, double secs,
 		c0 += bench_proc_cpu(pids[i]);
 	r->cpu_lo = 1e9;
 	r->cpu_hi = 0;
-	for (int k = 0; k < w; k++) {
+	for (int k = 0; k < w && !interrupted; k++) {
 		double c1 = 0, t1, pct;
 
 		msleep((int)(secs * 1000 / w));
@@ -238,7 +251,7 @@ static void hub_windows(const pid_t *pids, size_t np, double secs,
 		c0 = c1;
 		t0 = t1;
 	}
-	r->cpu_med = bench_median(pcts, (size_t)w);
+	r->cpu_med = interrupted ? 0 : bench_median(pcts, (size_t)w);
 }
 
 /* Until the relay listens (at most 5 s): an uplink that finds no relay
@@ -380,7 +393,7 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	/* and the uplink sending: at one camera it sometimes sends nothing
 	 * for its first seconds (a window then measures no bytes) */
 	for (int k = 0; k < 20; k++) {
-		if (sh(cmd, js0, sizeof(js0)))
+		if (interrupted || sh(cmd, js0, sizeof(js0)))
 			goto stop;
 		if (json_sum(js0, "\"uplink\"", "bytes_sent") > 0)
 			break;
@@ -392,7 +405,7 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	r0 = bench_proc_cpu(relay);
 	t0 = now_s();
 	hub_windows(pids, np, o->seconds, n, r);
-	if (sh(cmd, js, sizeof(js)))
+	if (interrupted || sh(cmd, js, sizeof(js)))
 		goto stop;
 	t1 = now_s();
 	for (size_t i = 0; i < np; i++) {
@@ -442,7 +455,7 @@ stop:
 		 bindir, conf);
 	sh(cmd, NULL, 0);
 out:
-	if (ret || !r->ok) {
+	if ((ret || !r->ok) && !interrupted) {
 		snprintf(cmd, sizeof(cmd), "tail -n 5 %s/moatd.log %s/relay.log >&2", dir,
 			 dir);
 		sh(cmd, NULL, 0);
@@ -610,6 +623,9 @@ static int parse(struct popts *o, int argc, char **argv)
 			       "The sealer and the uplink run at real-time priority, as moatd\n"
 			       "starts them by default; --no-realtime runs them at normal\n"
 			       "priority (realtime = no), to compare.\n"
+			       "Ctrl-C stops the run in progress and removes what it made (its\n"
+			       "hub's network policy, its folders, the relay's store); the\n"
+			       "bench then ends with status 130.\n"
 			       "Needs root.\n");
 			exit(0);
 		default:
@@ -647,6 +663,15 @@ int bench_pipeline(int argc, char **argv)
 	if (geteuid()) {
 		fprintf(stderr, "moat-bench pipeline: needs root (moatd gives each role its own user)\n");
 		return 1;
+	}
+	{
+		/* SA_RESTART for the pipes' reads and waits; nanosleep still
+		 * returns early, and the waits check the flag */
+		struct sigaction sa = { .sa_handler = on_interrupt,
+					.sa_flags = SA_RESTART };
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
 	}
 	/* without a policy of its own, none of the host's either: another
 	 * hub's policy there limits the uplink's user to that hub's relay */
@@ -689,9 +714,16 @@ int bench_pipeline(int argc, char **argv)
 		for (int x = 0; x < (o.no_extra_copy ? 1 : 2); x++) {
 			struct prun *r = &runs[i][x];
 
-			if (run_hub(&o, o.cams[i], x, r) || !r->ok)
+			if (run_hub(&o, o.cams[i], x, r) || !r->ok) {
+				if (interrupted) {
+					fprintf(stderr, "moat-bench pipeline: interrupted (%s); the run's hub, relay, network policy and files are removed\n",
+						strsignal(interrupted));
+					free(buf);
+					return 130;
+				}
 				fprintf(stderr, "moat-bench pipeline: the run with %u camera(s)%s failed\n",
 					o.cams[i], x ? " (extra copy)" : "");
+			}
 			if (!o.json)
 				printf("%4u %-10s %8.1f %6.2f %7.3f%% %8lld %8lld %8lld %8lld %7.1f %6lld %5.0f %8.1f\n",
 				       r->n, x ? "extra-copy" : "moat",
@@ -702,6 +734,12 @@ int bench_pipeline(int argc, char **argv)
 				       r->cpu_hub > 0 ? r->bytes / r->cpu_hub / 1e6 :
 							0);
 		}
+	}
+	if (interrupted) {
+		fprintf(stderr, "moat-bench pipeline: interrupted (%s) before the baselines\n",
+			strsignal(interrupted));
+		free(buf);
+		return 130;
 	}
 	{
 		/* Baselines for the largest run's bytes. */
@@ -764,11 +802,16 @@ int bench_pipeline(int argc, char **argv)
 						       r->lat_q[q], lat_q[q]);
 					printf("]}");
 				}
+			struct sbuf store = { 0 };
+
+			/* the folder is the user's: quoted as JSON wants */
+			sb_json_str(&store, o.relay_dir ? o.relay_dir :
+							  "run folder");
 			printf("], \"tls13_sender_bytes_per_cpu_s\": %.0f, \"tls13_paced_sender_bytes_per_cpu_s\": %.0f, "
 			       "\"srtp_bytes_per_cpu_s\": %.0f, \"relay_store\": \"%s\", \"realtime\": %s}\n",
 			       tls_bpc, tlsp_bpc, srtp_bpc,
-			       o.relay_dir ? o.relay_dir : "run folder",
-			       o.no_rt ? "false" : "true");
+			       store.p ? store.p : "", o.no_rt ? "false" : "true");
+			free(store.p);
 		} else {
 			printf("\nBytes per CPU-second for the %u-camera load (moat: every hub process;\n"
 			       "TLS: the sending side only; SRTP: the whole gst-launch process):\n",
