@@ -21,9 +21,13 @@
 
 #define LUD(kind, idx) (((uint64_t)(kind) << 56) | (uint64_t)(idx))
 
+#define LAN_BIND_WAIT_S 3
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 enum {
 	LAN_BIND_STEP_MS = 10,
-	LAN_BIND_WAIT_MS = 3000,
+	LAN_BIND_WAIT_MS = LAN_BIND_WAIT_S * 1000,
 };
 
 static struct io_uring_sqe *sqe_of(struct lan *l)
@@ -100,22 +104,25 @@ int lan_open(struct lan *l, const char *subnet, uint16_t port,
 	}
 	/*
 	 * IPv6 and IPv4 on one socket; IPv4 alone on a kernel without IPv6
-	 * (ipv6.disable=1). The uplink before this one (stopped for new
-	 * viewers, or killed) may still hold the port for a while after it
-	 * is gone: its io_uring's pending accept keeps the socket listening
-	 * until a kernel worker tears the ring down (6-10 ms here, in 200 of
-	 * 200 tries; longer when that worker waits for a CPU, as it may
-	 * behind a real-time uplink). So wait for the port a bounded time
-	 * before saying another program has it.
+	 * (ipv6.disable=1). An uplink before this one that was killed may
+	 * still hold the port for a while after it is gone: its io_uring's
+	 * pending accept keeps the socket listening until a kernel worker
+	 * tears the ring down (6-10 ms here, in 200 of 200 tries; longer
+	 * when that worker waits for a CPU, as it may behind a real-time
+	 * uplink). One that stopped shut its socket down itself. So wait
+	 * for the port a bounded time before saying another program has it.
 	 */
-	for (int waited = 0;; waited += LAN_BIND_STEP_MS) {
+	for (uint64_t t0 = mono_ns();;) {
+		uint64_t ms = (mono_ns() - t0) / 1000000;
+
 		fd = listen_on(AF_INET6, port);
 		if (fd == -EAFNOSUPPORT && !l->subnet.v6)
 			fd = listen_on(AF_INET, port);
-		if (fd != -EADDRINUSE || waited >= LAN_BIND_WAIT_MS) {
-			if (waited && fd >= 0)
-				log_info("uplink: port %u was busy for %d ms",
-					 port, waited);
+		if (fd != -EADDRINUSE || ms >= LAN_BIND_WAIT_MS ||
+		    role_stopping()) {
+			if (ms && fd >= 0)
+				log_info("uplink: port %u was busy for %llu ms",
+					 port, (unsigned long long)ms);
 			break;
 		}
 		usleep(LAN_BIND_STEP_MS * 1000);
@@ -124,7 +131,7 @@ int lan_open(struct lan *l, const char *subnet, uint16_t port,
 		log_err("uplink: no live view on the LAN: cannot listen on port %u: %s%s",
 			port, strerror(-fd),
 			fd == -EADDRINUSE ?
-				" still after 3 s (another program has [hub] lan_port: pick another)" :
+				" for " STR(LAN_BIND_WAIT_S) " s (another program has [hub] lan_port: pick another)" :
 				"");
 		return 0;
 	}

@@ -166,10 +166,16 @@ static void open_encoder(struct super *s, size_t i)
 	log_info("camera %s: the V4L2 encoder %s (%s)", cam->name, path, card);
 }
 
-/* Ring memfds belong to root, mode 0600: no role can reopen one by path. */
+/* Ring memfds belong to root, mode 0600: no role can reopen one by path.
+ * Their memory is taken whole now (ring_create): a shortage shows here. */
 static int make_ring(uint64_t cap, struct ring_fds *fds)
 {
-	return ring_create(cap, fds);
+	int ret = ring_create(cap, fds);
+
+	if (ret)
+		log_err("cannot make a ring of %llu MiB in memory: %s (moatd takes 2 MiB for each camera, 8 for an rtsp:// one, and 32 for sealed records, at start)",
+			(unsigned long long)(cap >> 20), strerror(-ret));
+	return ret;
 }
 
 static int stats_map(struct child *c, size_t len)

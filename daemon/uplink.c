@@ -1350,6 +1350,11 @@ int uplink_main(struct uplink_io *io)
 		publish(u);
 		ret = loop(u);
 	}
+	/* The port goes with us: the ring's pending accept would hold the
+	 * socket, listening, until a kernel worker tears the ring down after
+	 * we exit, and the uplink started after us could not bind it. */
+	if (u->lan.lfd >= 0)
+		shutdown(u->lan.lfd, SHUT_RDWR);
 	spool_close(&u->sp);
 	login_wipe(&io->login);
 	free(u->buf);

@@ -222,8 +222,8 @@ static char *bench_dirs(void)
 	return all;
 }
 
-/* A process whose command line names dir (moatd's --config, the relay's
- * --dir). */
+/* A process whose command line names dir: moatd's --config names the
+ * run folder, the relay's --dir a folder in the store. */
 static bool proc_names(const char *dir)
 {
 	DIR *d = opendir("/proc");
@@ -255,7 +255,7 @@ static bool proc_names(const char *dir)
 
 static void check_interrupt(const char *tmp)
 {
-	char store[1100], errpath[1100], bin[1100], run[300] = "";
+	char store[1100], errpath[1100], bin[1100], run[300] = "", rly[1200];
 	char *before = bench_dirs(), *err;
 	int st = -1, left = 0;
 	size_t len;
@@ -263,6 +263,9 @@ static void check_interrupt(const char *tmp)
 	pid_t pid;
 
 	snprintf(store, sizeof(store), "%s/store", tmp);
+	/* the relay's folder in it (the bench's own command line names the
+	 * store, not this) */
+	snprintf(rly, sizeof(rly), "%s/moat-bench-relay-", store);
 	snprintf(errpath, sizeof(errpath), "%s/interrupt.err", tmp);
 	snprintf(bin, sizeof(bin), "%s/bin/moat-bench", test_build_dir());
 	mkdir(store, 0755);
@@ -274,6 +277,9 @@ static void check_interrupt(const char *tmp)
 			dup2(fd, 2);
 			dup2(fd, 1);
 		}
+		/* a group of its own, as a shell's job is: Ctrl-C reaches
+		 * the bench, its moatd, its relay and their shells alike */
+		setpgid(0, 0);
 		execl(bin, bin, "pipeline", "--cameras", "2", "--seconds",
 		      "20", "--no-extra-copy", "--no-tls", "--no-srtp",
 		      "--no-policy", "--relay-dir", store, (char *)NULL);
@@ -295,11 +301,17 @@ static void check_interrupt(const char *tmp)
 		usleep(100 * 1000);
 	}
 	CHECK(run[0], "moat-bench pipeline made its run folder in /tmp");
-	sleep(5);
-	CHECK(run[0] && proc_names(run),
+	/* moatd names the run folder, the relay its store */
+	for (int i = 0; i < 200 && run[0]; i++) {
+		if (proc_names(run) && proc_names(rly))
+			break;
+		usleep(100 * 1000);
+	}
+	sleep(2);
+	CHECK(run[0] && proc_names(run) && proc_names(rly),
 	      "moatd and the relay of the run are up before the interrupt");
 	if (pid > 0)
-		kill(pid, SIGINT);
+		kill(-pid, SIGINT);
 	for (int i = 0; i < 300 && pid > 0; i++) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			break;
@@ -316,7 +328,8 @@ static void check_interrupt(const char *tmp)
 	      "moat-bench pipeline, interrupted, ends with 130 and says so: %s",
 	      err ? err : "(nothing)");
 	free(err);
-	CHECK(run[0] && access(run, F_OK) && !proc_names(run),
+	CHECK(run[0] && access(run, F_OK) && !proc_names(run) &&
+		      !proc_names(rly),
 	      "the interrupted run's folder (%s) is gone, and no process of it is left",
 	      run);
 	d = opendir(store);

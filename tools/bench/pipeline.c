@@ -73,6 +73,16 @@ static void on_interrupt(int sig)
 	interrupted = sig;
 }
 
+/* What the bench says and returns when interrupted (128 + the signal,
+ * as a shell would report it). */
+static int interrupted_exit(const char *what, void *buf)
+{
+	fprintf(stderr, "moat-bench pipeline: interrupted (%s)%s\n",
+		strsignal(interrupted), what);
+	free(buf);
+	return 128 + interrupted;
+}
+
 /* Sleeps ms, or less once interrupted. */
 static void msleep(int ms)
 {
@@ -345,7 +355,7 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	memset(r, 0, sizeof(*r));
 	r->n = n;
 	r->extra_copy = extra_copy;
-	if (!mkdtemp(dir))
+	if (interrupted || !mkdtemp(dir))
 		return -1;
 	chmod(dir, 0755);
 	snprintf(cmd, sizeof(cmd),
@@ -447,10 +457,15 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	r->ok = r->frames > 0 && r->bytes > 0;
 	ret = 0;
 stop:
-	kill(moatd, SIGTERM);
-	waitpid(moatd, NULL, 0);
-	kill(relay, SIGTERM);
-	waitpid(relay, NULL, 0);
+	/* (a fork that failed gave -1: kill(-1) would signal everything) */
+	if (moatd > 0) {
+		kill(moatd, SIGTERM);
+		waitpid(moatd, NULL, 0);
+	}
+	if (relay > 0) {
+		kill(relay, SIGTERM);
+		waitpid(relay, NULL, 0);
+	}
 	snprintf(cmd, sizeof(cmd), "'%s/moatctl' --config %s policy remove >/dev/null 2>&1",
 		 bindir, conf);
 	sh(cmd, NULL, 0);
@@ -486,8 +501,10 @@ static double srtp_run(const char *clip, int loops, double *bytes)
 	/* the clip back to back, as one long camera stream */
 	snprintf(cmd, sizeof(cmd), "for i in $(seq %d); do cat '%s'; done > '%s'",
 		 loops, clip, list);
-	if (sh(cmd, NULL, 0))
+	if (sh(cmd, NULL, 0)) {
+		unlink(list);
 		return -1;
+	}
 	*bytes = (double)st.st_size * loops;
 	cpu = bench_srtp_file(list);
 	unlink(list);
@@ -625,7 +642,7 @@ static int parse(struct popts *o, int argc, char **argv)
 			       "priority (realtime = no), to compare.\n"
 			       "Ctrl-C stops the run in progress and removes what it made (its\n"
 			       "hub's network policy, its folders, the relay's store); the\n"
-			       "bench then ends with status 130.\n"
+			       "bench then ends with status 130 (143 for SIGTERM).\n"
 			       "Needs root.\n");
 			exit(0);
 		default:
@@ -715,12 +732,10 @@ int bench_pipeline(int argc, char **argv)
 			struct prun *r = &runs[i][x];
 
 			if (run_hub(&o, o.cams[i], x, r) || !r->ok) {
-				if (interrupted) {
-					fprintf(stderr, "moat-bench pipeline: interrupted (%s); the run's hub, relay, network policy and files are removed\n",
-						strsignal(interrupted));
-					free(buf);
-					return 130;
-				}
+				if (interrupted)
+					return interrupted_exit(
+						"; the run's hub, relay, network policy and files are removed",
+						buf);
 				fprintf(stderr, "moat-bench pipeline: the run with %u camera(s)%s failed\n",
 					o.cams[i], x ? " (extra copy)" : "");
 			}
@@ -735,12 +750,8 @@ int bench_pipeline(int argc, char **argv)
 							0);
 		}
 	}
-	if (interrupted) {
-		fprintf(stderr, "moat-bench pipeline: interrupted (%s) before the baselines\n",
-			strsignal(interrupted));
-		free(buf);
-		return 130;
-	}
+	if (interrupted)
+		return interrupted_exit(" before the baselines", buf);
 	{
 		/* Baselines for the largest run's bytes. */
 		struct prun *big = &runs[o.n_cams - 1][0];
@@ -760,19 +771,22 @@ int bench_pipeline(int argc, char **argv)
 				     "TLS_AES_256_GCM_SHA384", &tls_s, &tls_r) &&
 			    tls_s > 0)
 				tls_bpc = big->bytes / tls_s;
-			if (!bench_tls_run(au, n_au, big->bytes, 30.0 * big->n,
+			if (!interrupted &&
+			    !bench_tls_run(au, n_au, big->bytes, 30.0 * big->n,
 				     "TLS_AES_256_GCM_SHA384", &tlsp_s,
 				     &tlsp_r) &&
 			    tlsp_s > 0)
 				tlsp_bpc = big->bytes / tlsp_s;
 		}
-		if (!o.no_srtp) {
+		if (!o.no_srtp && !interrupted) {
 			int loops = (int)(big->bytes / (double)len) + 1;
 
 			srtp_cpu = srtp_run(clip, loops, &srtp_bytes);
 			if (srtp_cpu > 0)
 				srtp_bpc = srtp_bytes / srtp_cpu;
 		}
+		if (interrupted)
+			return interrupted_exit(" in the baselines", buf);
 		if (o.json) {
 			printf("{\"runs\": [");
 			for (size_t i = 0; i < o.n_cams; i++)
