@@ -21,13 +21,9 @@
 
 #define LUD(kind, idx) (((uint64_t)(kind) << 56) | (uint64_t)(idx))
 
-#define LAN_BIND_WAIT_S 3
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 enum {
 	LAN_BIND_STEP_MS = 10,
-	LAN_BIND_WAIT_MS = LAN_BIND_WAIT_S * 1000,
+	LAN_BIND_WAIT_MS = 3000,
 };
 
 static struct io_uring_sqe *sqe_of(struct lan *l)
@@ -127,14 +123,14 @@ int lan_open(struct lan *l, const char *subnet, uint16_t port,
 		}
 		usleep(LAN_BIND_STEP_MS * 1000);
 	}
-	if (fd < 0) {
-		log_err("uplink: no live view on the LAN: cannot listen on port %u: %s%s",
-			port, strerror(-fd),
-			fd == -EADDRINUSE ?
-				" for " STR(LAN_BIND_WAIT_S) " s (another program has [hub] lan_port: pick another)" :
-				"");
+	if (fd == -EADDRINUSE)
+		log_err("uplink: no live view on the LAN: port %u still in use after %d s: another program has [hub] lan_port (pick another)",
+			port, LAN_BIND_WAIT_MS / 1000);
+	else if (fd < 0)
+		log_err("uplink: no live view on the LAN: cannot listen on port %u: %s",
+			port, strerror(-fd));
+	if (fd < 0)
 		return 0;
-	}
 	l->lfd = fd;
 	log_info("uplink: LAN viewers from %s may watch live on port %u",
 		 subnet, port);

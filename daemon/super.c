@@ -173,8 +173,9 @@ static int make_ring(uint64_t cap, struct ring_fds *fds)
 	int ret = ring_create(cap, fds);
 
 	if (ret)
-		log_err("cannot make a ring of %llu MiB in memory: %s (moatd takes 2 MiB for each camera, 8 for an rtsp:// one, and 32 for sealed records, at start)",
-			(unsigned long long)(cap >> 20), strerror(-ret));
+		log_err("cannot make a ring of %llu MiB in memory: %s (moatd takes %d MiB for each camera, %d for an rtsp:// one, and %d for sealed records, at start)",
+			(unsigned long long)(cap >> 20), strerror(-ret),
+			P_RING_CAP >> 20, P_RING_CAP_IP >> 20, C_RING_CAP >> 20);
 	return ret;
 }
 

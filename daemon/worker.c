@@ -53,8 +53,9 @@ static void on_term(int sig)
 
 void role_signals(int wake_fd)
 {
-	stop_wake_fd = wake_fd;
 	struct sigaction sa = { .sa_handler = on_term };
+
+	stop_wake_fd = wake_fd;
 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -14,8 +14,9 @@
  * - a connection from an address outside lan_subnet never reaches the
  *   uplink (its SYN is dropped: the hub counts no connection);
  * - a viewer the owner removes is refused from then on;
- * - the LAN port still busy when the uplink starts (as the uplink before
- *   it leaves it for some ms: its io_uring's accept) is taken once free;
+ * - the LAN port still busy when the uplink starts (as an uplink killed
+ *   just before leaves it for some ms: its io_uring's accept) is taken
+ *   once free;
  * - the ciphertext gate framed the LAN connections and ended none; and,
  *   moatd stopped (its policy stays), a process in the uplink's cgroup
  *   that takes a LAN connection gets a CHALLENGE through it, but neither
