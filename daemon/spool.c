@@ -183,7 +183,44 @@ void spool_unlinked(struct spool *sp, uint64_t start, int res)
 	log_warn("spool: deleting %s: %s", name, strerror(-res));
 }
 
-/* Opens the last segment for writing, cut after its last whole record. */
+/*
+ * A gap: the bytes of records the relay acknowledged before their write
+ * to the spool was due, never written (docs/SPOOL.md). They read as zeros,
+ * and a record starts with its version, never 0: the record after a gap
+ * at off starts at the first byte that is not zero. Returns its offset,
+ * size if the gap runs to the end of the file, or -errno.
+ */
+static int64_t after_gap(int fd, uint64_t off, uint64_t size)
+{
+	uint8_t b[4096];
+
+	while (off < size) {
+		off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+		ssize_t n;
+
+		if (d < 0)
+			return errno == ENXIO ? (int64_t)size : -errno;
+		if ((uint64_t)d > off)
+			off = (uint64_t)d; /* past a hole the file system keeps */
+		n = pread(fd, b,
+			  size - off < sizeof(b) ? (size_t)(size - off) : sizeof(b),
+			  (off_t)off);
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if (b[i])
+				return (int64_t)(off + (uint64_t)i);
+		off += (uint64_t)n;
+	}
+	return (int64_t)size;
+}
+
+/*
+ * Opens the last segment for writing, cut after its last whole record.
+ * Gaps (above) are stepped over: what follows one is kept.
+ */
 static int repair_last(struct spool *sp)
 {
 	uint64_t start = sp->segs[sp->n_segs - 1], off = 0;
@@ -198,12 +235,24 @@ static int repair_last(struct spool *sp)
 		close(fd);
 		return -errno;
 	}
-	while (off + REC_HDR_LEN <= (uint64_t)st.st_size) {
-		if (pread(fd, h, sizeof(h), (off_t)off) != sizeof(h) ||
-		    rec_parse_hdr(h, sizeof(h), &rh) ||
-		    off + REC_HDR_LEN + rh.body_len > (uint64_t)st.st_size)
+	for (uint64_t at = 0; at + REC_HDR_LEN <= (uint64_t)st.st_size;) {
+		if (pread(fd, h, sizeof(h), (off_t)at) != sizeof(h))
 			break;
-		off += REC_HDR_LEN + rh.body_len;
+		if (!h[0]) {
+			int64_t next = after_gap(fd, at, (uint64_t)st.st_size);
+
+			if (next < 0) {
+				close(fd);
+				return (int)next;
+			}
+			at = (uint64_t)next;
+			continue;
+		}
+		if (rec_parse_hdr(h, sizeof(h), &rh) ||
+		    at + REC_HDR_LEN + rh.body_len > (uint64_t)st.st_size)
+			break;
+		at += REC_HDR_LEN + rh.body_len;
+		off = at;
 	}
 	if (off != (uint64_t)st.st_size) {
 		log_warn("spool: segment %016" PRIx64 " cut at %" PRIu64
@@ -406,6 +455,7 @@ long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap)
 	size_t i;
 	ssize_t n;
 
+again:
 	if (!sp->n_segs || *pos >= sp->end)
 		return 0;
 	if (*pos < sp->segs[0])
@@ -428,6 +478,24 @@ long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap)
 	n = pread(sp->rfd, buf, REC_HDR_LEN, (off_t)(*pos - start));
 	if (n < 0)
 		return -errno;
+	if (!n || !buf[0]) {
+		/* A gap (records acknowledged before they were written: an
+		 * acked mark older than the relay's, after a crash), or the
+		 * unwritten end of a segment: on to what follows. */
+		struct stat st;
+		int64_t next;
+
+		if (fstat(sp->rfd, &st) < 0)
+			return -errno;
+		next = after_gap(sp->rfd, *pos - start, (uint64_t)st.st_size);
+		if (next < 0)
+			return (long)next;
+		if ((uint64_t)next < (uint64_t)st.st_size)
+			*pos = start + (uint64_t)next;
+		else
+			*pos = i + 1 < sp->n_segs ? sp->segs[i + 1] : sp->end;
+		goto again;
+	}
 	if (n != REC_HDR_LEN || rec_parse_hdr(buf, (size_t)n, &rh))
 		return -EIO;
 	if (REC_HDR_LEN + (size_t)rh.body_len > cap)

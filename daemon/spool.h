@@ -100,7 +100,9 @@ static inline uint64_t spool_bytes(const struct spool *sp)
 /*
  * Reads the record at *pos into buf: its length, 0 at the end of the
  * spool, or -errno. A position older than the oldest segment (evicted)
- * moves to the oldest record kept.
+ * moves to the oldest record kept, one in a gap (records acknowledged
+ * before their write was due, never written) to the record after it; at
+ * the end *pos may have moved on too.
  */
 long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap);
 

@@ -95,6 +95,8 @@ struct stats_uplink {
 	uint64_t connects, disconnects;
 	uint64_t spool_bytes, spool_quota, spool_segments;
 	uint64_t spool_unacked_bytes;
+	uint64_t spool_written;	/* bytes of records written to the spool */
+	uint64_t spool_skipped; /* acknowledged before their write was due */
 	uint64_t evicted_bytes, evictions; /* quota evictions (alert) */
 	uint64_t copies;		   /* frame-byte copies in the uplink */
 	uint64_t sock_cookie;		   /* its relay connection (SO_COOKIE) */

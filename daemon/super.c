@@ -986,9 +986,11 @@ static void status_json(const struct super *s, struct sbuf *b)
 	sb_printf(b,
 		  "  \"spool\": {\"path\": \"%s\", \"bytes\": %" PRIu64 ", \"quota\": %" PRIu64
 		  ", \"unacked_bytes\": %" PRIu64 ", \"segments\": %" PRIu64
+		  ", \"written_bytes\": %" PRIu64 ", \"skipped_bytes\": %" PRIu64
 		  ", \"evicted_bytes\": %" PRIu64 ", \"alert\": %s}\n}\n",
 		  s->cfg.spool, us->spool_bytes, s->cfg.spool_quota,
-		  us->spool_unacked_bytes, us->spool_segments, us->evicted_bytes,
+		  us->spool_unacked_bytes, us->spool_segments, us->spool_written,
+		  us->spool_skipped, us->evicted_bytes,
 		  us->evictions ? "true" : "false");
 }
 
@@ -1084,7 +1086,11 @@ static void status_text(const struct super *s, struct sbuf *b)
 	human_bytes(y, sizeof(y), (double)s->cfg.spool_quota);
 	sb_printf(b, "spool   %s of %s in %s", x, y, s->cfg.spool);
 	human_bytes(x, sizeof(x), (double)us->spool_unacked_bytes);
-	sb_printf(b, ", %s awaiting acknowledgement\n", x);
+	sb_printf(b, ", %s awaiting acknowledgement", x);
+	human_bytes(x, sizeof(x), (double)us->spool_written);
+	human_bytes(y, sizeof(y), (double)us->spool_skipped);
+	sb_printf(b, "; %s written, %s acknowledged before it was due\n", x,
+		  y);
 	if (us->evictions) {
 		human_bytes(x, sizeof(x), (double)us->evicted_bytes);
 		sb_printf(b, "ALERT   the spool quota evicted %s never acknowledged by the relay\n",

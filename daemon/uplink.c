@@ -60,10 +60,14 @@ enum {
 	TXMAX = 32,	 /* sends linked in one chain */
 	ZC_COPIED_MAX = 64, /* copied zero-copy sends in a row: send plainly */
 	WBATCHES = 64,	 /* spool writes in flight */
-	RETIRED_MAX = 8, /* finished segments waiting for their FSYNC */
+	RETIRED_MAX = 16, /* finished segments waiting for their FSYNC */
 	WBATCH_MAX = 64, /* records in one spool write */
 	WRITE_DELAY_MS = 100, /* how long a run of spool writes may gather */
 	WRITE_FLUSH_MS = 100, /* the timer that flushes a run nobody adds to */
+	/* A recorded record sent while connected waits this long for the
+	 * relay's ACK before it is written to the spool (not at all if the
+	 * ACK comes first); see write-behind below. */
+	WRITE_HOLD_MS = 250,
 	RECV_BUF = 4096,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 5000,
@@ -82,6 +86,7 @@ enum ud_kind {
 	UD_FLUSH,
 	UD_ACKED,
 	UD_UNLINK,
+	UD_HOLD,
 	/* LAN_UD_* (daemon/lanview.h) from 0x20 */
 	UD_LAN_ACCEPT = LAN_UD_ACCEPT,
 	UD_LAN_RECV = LAN_UD_RECV,
@@ -99,8 +104,13 @@ struct entry {
 	uint64_t seal_ns; /* when sealing began (latency) */
 	uint32_t wait_us; /* capture to sealing (latency) */
 	uint64_t pos;	  /* spool position (recorded records) */
+	int fd;		  /* its segment, and the offset in it */
+	uint64_t off;
+	uint64_t due_ns;  /* deferred: written at this time, unless acked */
 	bool live;
-	bool written;	  /* spool write done (live: nothing to write) */
+	bool deferred;	  /* placed in the spool, its write held back */
+	bool written;	  /* spool write done, or acknowledged first (live:
+			   * nothing to write) */
 	int notifs;	  /* ZC notifications outstanding */
 	int inflight;	  /* sends from its slot not yet completed */
 	bool queued;	  /* live: in the chain being sent */
@@ -132,10 +142,11 @@ struct txe {
 	uint32_t wait_us;
 };
 
-/* A finished segment: its writes still in flight, then its FSYNC. */
+/* A finished segment: its writes still to come, then its FSYNC. */
 struct retired {
 	int fd; /* -1: free */
-	int writes;
+	bool dirty;   /* something was written to it */
+	bool syncing; /* its FSYNC is in flight */
 };
 
 struct uplink {
@@ -152,6 +163,11 @@ struct uplink {
 	uint64_t open_b_ns;    /* when its first record came */
 	bool flush_armed;
 	struct __kernel_timespec flush_ts;
+	bool wfd_dirty;	       /* the open segment was written to */
+	uint64_t dq;	       /* entries before it are not deferred */
+	uint64_t n_deferred;
+	bool hold_armed;
+	struct __kernel_timespec hold_ts;
 	struct iovec acked_iov; /* the acked file's write */
 	bool drained; /* take_records() emptied the C ring */
 	uint64_t qhead, qtail; /* entries [qhead, qtail) */
@@ -216,9 +232,12 @@ static void flush_sqes(void *arg)
 }
 
 /*
- * Segments retired by the spool: each FSYNC goes in only once the last
- * WRITEV on that segment has completed (io_uring does not order them),
- * and the descriptor is closed when the FSYNC is done.
+ * Segments retired by the spool: each FSYNC goes in only once nothing
+ * more is to be written to that segment (io_uring does not order an FSYNC
+ * after writes to the same file, and a deferred record may still be
+ * written to it), and the descriptor is closed when the FSYNC is done. A
+ * segment nothing was written to (every record in it acknowledged before
+ * its write was due) is closed without one.
  */
 static struct retired *retired_of(struct uplink *u, int fd)
 {
@@ -236,24 +255,74 @@ static void fsync_submit(struct uplink *u, int fd, int slot, bool data)
 	io_uring_sqe_set_data64(sqe, UD(UD_FSYNC, (uint64_t)slot));
 }
 
+static struct entry *qent(struct uplink *u, uint64_t i);
+
+/* Anything still to be written to fd: a spool write being filled or in
+ * flight, or a deferred record. */
+static bool fd_busy(struct uplink *u, int fd)
+{
+	for (int i = 0; i < WBATCHES; i++)
+		if (u->wb[i].used && u->wb[i].fd == fd)
+			return true;
+	for (uint64_t i = u->dq > u->qhead ? u->dq : u->qhead; i < u->qtail;
+	     i++) {
+		const struct entry *e = qent(u, i);
+
+		if (e->deferred && e->fd == fd)
+			return true;
+	}
+	return false;
+}
+
+static void retire_check(struct uplink *u)
+{
+	for (int i = 0; i < RETIRED_MAX; i++) {
+		struct retired *r = &u->ret[i];
+
+		if (r->fd < 0 || r->syncing || fd_busy(u, r->fd))
+			continue;
+		if (r->dirty) {
+			r->syncing = true;
+			fsync_submit(u, r->fd, i, true);
+		} else {
+			close(r->fd);
+			r->fd = -1;
+		}
+	}
+}
+
 static void sync_segment(void *arg, int fd)
 {
 	struct uplink *u = arg;
 	struct retired *r = retired_of(u, -1);
 
 	if (!r) {
-		/* more segments retiring at once than slots: rare, costly */
+		/* more segments retiring at once than slots: rare, costly;
+		 * its deferred records are written here and now */
+		for (uint64_t i = u->dq > u->qhead ? u->dq : u->qhead;
+		     i < u->qtail; i++) {
+			struct entry *e = qent(u, i);
+
+			if (!e->deferred || e->fd != fd)
+				continue;
+			if (pwrite(fd, e->p, e->len, (off_t)e->off) != e->len) {
+				log_err("uplink: spool write: %s", strerror(errno));
+				exit(1);
+			}
+			e->deferred = false;
+			e->written = true;
+			u->n_deferred--;
+			u->st->spool_written += e->len;
+		}
 		fdatasync(fd);
 		close(fd);
 		return;
 	}
 	r->fd = fd;
-	r->writes = 0;
-	for (int i = 0; i < WBATCHES; i++)
-		r->writes += u->wb[i].used && u->wb[i].fd == fd &&
-			     u->wb[i].inflight;
-	if (!r->writes)
-		fsync_submit(u, fd, (int)(r - u->ret), true);
+	r->dirty = u->wfd_dirty;
+	r->syncing = false;
+	u->wfd_dirty = false;
+	retire_check(u);
 }
 
 static void sync_dir(void *arg, int dirfd)
@@ -311,14 +380,21 @@ static int relay_addr(struct uplink *u)
 
 /* ---- connection ---- */
 
-static void arm_timer(struct uplink *u, int ms)
+/* A timeout of ms on the ring; ts must last until it completes. */
+static void arm_timeout(struct uplink *u, struct __kernel_timespec *ts,
+			int ms, enum ud_kind kind)
 {
 	struct io_uring_sqe *sqe = sqe_get(u);
 
-	u->ts.tv_sec = ms / 1000;
-	u->ts.tv_nsec = (long long)(ms % 1000) * 1000000;
-	io_uring_prep_timeout(sqe, &u->ts, 0, 0);
-	io_uring_sqe_set_data64(sqe, UD(UD_TIMER, 0));
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, UD(kind, 0));
+}
+
+static void arm_timer(struct uplink *u, int ms)
+{
+	arm_timeout(u, &u->ts, ms, UD_TIMER);
 	u->timer_armed = true;
 }
 
@@ -368,9 +444,13 @@ static void drop_live(struct uplink *u)
 	}
 }
 
+static void settle(struct uplink *u, uint64_t now, bool force);
+
 /* Forget the connection once nothing refers to its socket any more. */
 static void disconnect(struct uplink *u, const char *why)
 {
+	/* no ACK will come for what was held back: to disk, now */
+	settle(u, mono_ns(), true);
 	if (!u->closing && u->connected) {
 		log_warn("uplink: connection to the relay lost: %s", why);
 		u->st->disconnects++;
@@ -432,6 +512,14 @@ static void batch_submit(struct uplink *u, struct wbatch *b)
 	io_uring_prep_writev(sqe, b->fd, b->iov, (unsigned)b->n, b->off);
 	io_uring_sqe_set_data64(sqe, UD(UD_WRITE, b - u->wb));
 	b->inflight = true;
+	if (b->fd == u->sp.wfd) {
+		u->wfd_dirty = true;
+	} else {
+		struct retired *r = retired_of(u, b->fd);
+
+		if (r)
+			r->dirty = true;
+	}
 }
 
 /* Spool bytes that may be on their way to disk at once. */
@@ -465,26 +553,33 @@ static void set_floor(struct uplink *u, uint64_t end)
 	}
 }
 
-/* Adds entry qi to the open batch, or to a new one (batch_spare() said
- * there is one). */
-static void batch_add(struct uplink *u, uint64_t qi)
+/* Entry qi's place in the spool: its position, segment and offset. */
+static void place(struct uplink *u, uint64_t qi)
 {
 	struct entry *e = qent(u, qi);
-	struct wbatch *b;
-	uint64_t off;
-	int fd, ret;
+	int ret;
 
 	/* the quota may not evict what is still on its way to disk */
 	set_floor(u, qi);
 	/* may start a segment, which submits the open batch first */
-	ret = spool_alloc(&u->sp, e->len, &fd, &off, &e->pos);
-	b = u->open_b;
+	ret = spool_alloc(&u->sp, e->len, &e->fd, &e->off, &e->pos);
 	if (ret) {
 		log_err("uplink: spool: %s", strerror(-ret));
 		snprintf(u->st->err, sizeof(u->st->err), "spool: %s",
 			 strerror(-ret));
 		exit(1); /* moatd restarts us; the records are still in the ring */
 	}
+}
+
+/* Adds entry qi (placed) to the open batch, or to a new one
+ * (batch_spare() said there is one). */
+static void batch_add(struct uplink *u, uint64_t qi)
+{
+	struct entry *e = qent(u, qi);
+	struct wbatch *b = u->open_b;
+	uint64_t off = e->off;
+	int fd = e->fd;
+
 	if (b && (b->n == WBATCH_MAX || b->fd != fd ||
 		  (uint64_t)b->off + b->len != off)) {
 		batch_submit(u, b);
@@ -515,17 +610,14 @@ static void on_write(struct uplink *u, uint64_t idx, int res)
 	for (int i = 0; i < b->n; i++)
 		qent(u, b->qi[i])->written = true;
 	u->wb_bytes -= b->len;
+	u->st->spool_written += b->len;
 	b->used = b->inflight = false;
 	/* written: the quota may now evict up to the next unwritten one */
 	set_floor(u, u->qtail);
 	spool_trim(&u->sp);
-	/* the last write on a retired segment: now it can be fsynced */
-	{
-		struct retired *r = retired_of(u, b->fd);
-
-		if (r && r->writes && !--r->writes)
-			fsync_submit(u, r->fd, (int)(r - u->ret), true);
-	}
+	/* perhaps the last write on a retired segment: fsync it */
+	if (retired_of(u, b->fd))
+		retire_check(u);
 }
 
 /*
@@ -548,16 +640,63 @@ static void flush_writes(struct uplink *u, bool now)
 		return;
 	}
 	if (!u->flush_armed) {
-		struct io_uring_sqe *sqe = sqe_get(u);
-
 		/* records arriving flush it on their way in; this is for
 		 * when they stop (a timer per run would wake us as often) */
-		u->flush_ts.tv_sec = 0;
-		u->flush_ts.tv_nsec = WRITE_FLUSH_MS * 1000000LL;
-		io_uring_prep_timeout(sqe, &u->flush_ts, 0, 0);
-		io_uring_sqe_set_data64(sqe, UD(UD_FLUSH, 0));
+		arm_timeout(u, &u->flush_ts, WRITE_FLUSH_MS, UD_FLUSH);
 		u->flush_armed = true;
 	}
+}
+
+/*
+ * Write-behind. A recorded record sent while the relay is connected is
+ * acknowledged some 50 ms later (the relay's ACK batches); writing it to
+ * the spool first costs a copy into the page cache and a kernel worker's
+ * time for every byte of video, and on a Pi the wear of the flash card,
+ * for bytes that are thrown away a moment later. So its place in the
+ * spool is fixed when it is taken (positions, which the relay's ACKs
+ * move, do not change), and its write waits WRITE_HOLD_MS: acknowledged
+ * by then, it is never written, and its bytes in the segment stay a gap
+ * of zeros that readers step over (docs/SPOOL.md); if not, it is written
+ * then. Not connected, or the connection lost, records are written at
+ * once, as are the held ones. The slot stays with the uplink until one or
+ * the other, so an uplink that dies leaves its successor every unwritten,
+ * unacknowledged record in the ring, as before.
+ */
+static void settle(struct uplink *u, uint64_t now, bool force)
+{
+	uint64_t i = u->dq > u->qhead ? u->dq : u->qhead;
+	bool moved = false;
+
+	/* the held slots fill half the C ring (a relay slow to acknowledge,
+	 * many cameras): write them now rather than hold up the sealer */
+	if (u->n_deferred && !force && ring_used(&u->c) > u->c.cap / 2)
+		force = true;
+	for (; i < u->qtail && u->n_deferred; i++) {
+		struct entry *e = qent(u, i);
+
+		if (!e->deferred)
+			continue;
+		if (e->pos + e->len <= u->sp.acked) {
+			e->written = true; /* the relay has it */
+			u->st->spool_skipped += e->len;
+		} else if (force || now >= e->due_ns) {
+			if (!batch_spare(u))
+				break; /* again when a write completes */
+			batch_add(u, i);
+		} else {
+			break; /* the later ones are due later */
+		}
+		e->deferred = false;
+		u->n_deferred--;
+		moved = true;
+	}
+	u->dq = i;
+	if (!moved)
+		return;
+	flush_writes(u, force);
+	set_floor(u, u->qtail);
+	spool_trim(&u->sp);
+	retire_check(u);
 }
 
 /* Room for one more record: a queue entry, a spare batch, write budget. */
@@ -571,6 +710,7 @@ static bool can_take(const struct uplink *u)
 static void take_records(struct uplink *u)
 {
 	struct ring_rec rec;
+	uint64_t now = mono_ns();
 	int ret = 0;
 
 	/* A record is taken only while a spare batch is free: then its
@@ -604,7 +744,14 @@ static void take_records(struct uplink *u)
 			e->sent = !u->connected && !u->connecting;
 			u->st->live_dropped += e->sent;
 		} else {
-			batch_add(u, u->qtail);
+			place(u, u->qtail);
+			if (u->connected && !u->closing) {
+				e->deferred = true;
+				e->due_ns = now + WRITE_HOLD_MS * 1000000ULL;
+				u->n_deferred++;
+			} else {
+				batch_add(u, u->qtail);
+			}
 		}
 		u->qtail++;
 	}
@@ -787,6 +934,13 @@ static void next_send(struct uplink *u)
 			log_err("uplink: spool read at %llu: %s",
 				(unsigned long long)pos, strerror((int)-n));
 			exit(1);
+		}
+		if (!n && pos > u->send_pos) {
+			/* a gap to the end of what the spool holds: on to
+			 * the records the ring holds */
+			u->send_pos = pos < oldest ? pos : oldest;
+			next_send(u);
+			return;
 		}
 		if (n > 0) {
 			u->send_pos = pos;
@@ -1141,6 +1295,7 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 		if (i < RETIRED_MAX && u->ret[i].fd >= 0) {
 			close(u->ret[i].fd);
 			u->ret[i].fd = -1;
+			u->ret[i].syncing = false;
 		}
 		break;
 	case UD_ACKED:
@@ -1148,6 +1303,9 @@ static void on_cqe(struct uplink *u, struct io_uring_cqe *cqe)
 		break;
 	case UD_UNLINK:
 		spool_unlinked(&u->sp, i, cqe->res);
+		break;
+	case UD_HOLD:
+		u->hold_armed = false; /* settled after the completions */
 		break;
 	case UD_TIMER:
 		u->timer_armed = false;
@@ -1177,6 +1335,39 @@ static void publish(struct uplink *u)
 	u->st->evictions = u->sp.evictions;
 }
 
+/* Still to be written to the spool: held back, being filled, in flight. */
+static bool writes_left(const struct uplink *u)
+{
+	return u->n_deferred || !batch_spare(u) || u->wb_bytes;
+}
+
+/*
+ * Stopping: what was held back, and the writes in flight, go to disk
+ * before the uplink exits (if moatd is stopping too, the rings go with
+ * it), for at most 2 s.
+ */
+static void drain(struct uplink *u)
+{
+	uint64_t until = mono_ns() + 2000000000ULL;
+
+	while (writes_left(u) && mono_ns() < until) {
+		struct __kernel_timespec ts = { .tv_nsec = 100000000 };
+		struct io_uring_cqe *cqe;
+		unsigned int head, n = 0;
+
+		settle(u, mono_ns(), true);
+		flush_writes(u, true);
+		io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+		io_uring_for_each_cqe(&u->ring, head, cqe) {
+			on_cqe(u, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&u->ring, n);
+	}
+	if (writes_left(u))
+		log_warn("uplink: stopped with spool writes unfinished; the records are still in the ring");
+}
+
 static int loop(struct uplink *u)
 {
 	start_connect(u);
@@ -1190,6 +1381,11 @@ static int loop(struct uplink *u)
 		lan_arm(&u->lan);
 		if (!u->ev_armed)
 			arm_event(u);
+		if (u->n_deferred && !u->hold_armed) {
+			/* held records come due with nothing else to wake us */
+			arm_timeout(u, &u->hold_ts, WRITE_HOLD_MS, UD_HOLD);
+			u->hold_armed = true;
+		}
 		/* The sealer wakes us only while we say we sleep; records
 		 * that came after take_records() looked: no sleep. */
 		ring_set_idle(&u->c, true);
@@ -1205,9 +1401,11 @@ static int loop(struct uplink *u)
 			n++;
 		}
 		io_uring_cq_advance(&u->ring, n);
+		settle(u, mono_ns(), false);
 		release_done(u);
 		publish(u);
 	}
+	drain(u);
 	return 0;
 }
 

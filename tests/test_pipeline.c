@@ -264,6 +264,17 @@ int main(void)
 	CHECK(json_num(st, "uplink", "disconnects") == 0 &&
 		      json_num(st, "uplink", "zc_refused") == 0,
 	      "the uplink never lost the relay and zero-copy was never refused");
+	/* Write-behind: what the relay acknowledged within the hold never
+	 * went to disk; every byte sent was one or the other. */
+	CHECK(json_num(st, "spool", "skipped_bytes") > 0 &&
+		      json_num(st, "spool", "written_bytes") +
+				      json_num(st, "spool", "skipped_bytes") ==
+			      json_num(st, "uplink", "bytes_sent"),
+	      "records the relay acknowledged in time are not written to the spool (%" PRId64
+	      " bytes written, %" PRId64 " skipped, %" PRId64 " sent)",
+	      json_num(st, "spool", "written_bytes"),
+	      json_num(st, "spool", "skipped_bytes"),
+	      json_num(st, "uplink", "bytes_sent"));
 	CHECK(json_num(st, "sealer", "copies") == 0 &&
 		      json_num(st, "cameras", "drops_recorded") == 0,
 	      "no extra copy in the sealer, nothing dropped");
