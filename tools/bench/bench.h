@@ -6,6 +6,7 @@
 #ifndef MOAT_TOOLS_BENCH_H
 #define MOAT_TOOLS_BENCH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@ struct bench_machine {
 
 /* Seconds of CPU time used by this thread (immune to being preempted). */
 double bench_cpu_now(void);
+/* Set by a command's Ctrl-C handler: long loops (the paced TLS
+ * baseline) stop early, and their result is not used. */
+extern volatile sig_atomic_t bench_stop;
 /* CPU seconds (user + system) process pid has used so far; 0 if gone. */
 double bench_proc_cpu(pid_t pid);
 /* Median of n values (sorts a copy). */

@@ -11,6 +11,8 @@
 #include "crypto/stream.h"
 #include "tools/bench/bench.h"
 
+volatile sig_atomic_t bench_stop;
+
 double bench_cpu_now(void)
 {
 	struct timespec ts;

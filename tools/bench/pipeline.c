@@ -71,6 +71,7 @@ static volatile sig_atomic_t interrupted;
 static void on_interrupt(int sig)
 {
 	interrupted = sig;
+	bench_stop = 1;
 }
 
 /* What the bench says and returns when interrupted (128 + the signal,

@@ -140,7 +140,8 @@ int bench_tls_run(const struct annexb_au *au, size_t n_au, double total,
 
 		clock_gettime(CLOCK_MONOTONIC, &due);
 		c0 = bench_cpu_now();
-		for (size_t i = 0; sent < total; i = (i + 1) % n_au) {
+		for (size_t i = 0; sent < total && !bench_stop;
+		     i = (i + 1) % n_au) {
 			if (fps > 0) {
 				/* paced: each frame when a camera would give it */
 				due.tv_nsec += (long)(1e9 / fps);
