@@ -198,10 +198,14 @@ static int64_t after_gap(int fd, uint64_t off, uint64_t size)
 		off_t d = lseek(fd, (off_t)off, SEEK_DATA);
 		ssize_t n;
 
-		if (d < 0)
-			return errno == ENXIO ? (int64_t)size : -errno;
-		if ((uint64_t)d > off)
-			off = (uint64_t)d; /* past a hole the file system keeps */
+		if (d < 0 && errno == ENXIO)
+			return (int64_t)size; /* holes to the end */
+		/* past a hole the file system keeps (one that cannot say
+		 * where its holes are is read through) */
+		if (d >= 0 && (uint64_t)d > off)
+			off = (uint64_t)d;
+		if (off >= size)
+			return (int64_t)size;
 		n = pread(fd, b,
 			  size - off < sizeof(b) ? (size_t)(size - off) : sizeof(b),
 			  (off_t)off);
@@ -448,7 +452,8 @@ void spool_trim(struct spool *sp)
 		evict(sp);
 }
 
-long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap)
+long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap,
+		uint64_t limit)
 {
 	struct rec_hdr rh;
 	uint64_t start;
@@ -456,7 +461,7 @@ long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap)
 	ssize_t n;
 
 again:
-	if (!sp->n_segs || *pos >= sp->end)
+	if (!sp->n_segs || *pos >= sp->end || *pos >= limit)
 		return 0;
 	if (*pos < sp->segs[0])
 		*pos = sp->segs[0];
@@ -494,6 +499,8 @@ again:
 			*pos = start + (uint64_t)next;
 		else
 			*pos = i + 1 < sp->n_segs ? sp->segs[i + 1] : sp->end;
+		if (*pos > limit)
+			*pos = limit;
 		goto again;
 	}
 	if (n != REC_HDR_LEN || rec_parse_hdr(buf, (size_t)n, &rh))

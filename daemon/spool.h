@@ -99,12 +99,15 @@ static inline uint64_t spool_bytes(const struct spool *sp)
 
 /*
  * Reads the record at *pos into buf: its length, 0 at the end of the
- * spool, or -errno. A position older than the oldest segment (evicted)
- * moves to the oldest record kept, one in a gap (records acknowledged
- * before their write was due, never written) to the record after it; at
- * the end *pos may have moved on too.
+ * spool or at limit, or -errno. A position older than the oldest segment
+ * (evicted) moves to the oldest record kept, one in a gap (records
+ * acknowledged before their write was due, never written) to the record
+ * after it, but never past limit: from there on the caller holds the
+ * records (in the C ring), and their writes may not be done. When 0 is
+ * returned *pos may have moved on, to at most limit.
  */
-long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap);
+long spool_read(struct spool *sp, uint64_t *pos, uint8_t *buf, size_t cap,
+		uint64_t limit);
 
 /* Where the segment after the one holding pos starts (or the end). */
 uint64_t spool_next_segment(const struct spool *sp, uint64_t pos);

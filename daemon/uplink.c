@@ -911,16 +911,21 @@ static void next_send(struct uplink *u)
 	}
 	if (!u->chain_n && pos < oldest) {
 		/* Behind: what the ring no longer holds comes from the spool,
-		 * all of it written (slots go back only after their write). */
+		 * all of it written (slots go back only after their write,
+		 * or the relay's ACK: those are gaps, stepped over), and
+		 * nothing from oldest on (the ring's, perhaps being written). */
 		struct txe t = { 0 };
 
 		n = spool_read(&u->sp, &pos, u->buf,
-			       REC_HDR_LEN + REC_BODY_MAX);
+			       REC_HDR_LEN + REC_BODY_MAX, oldest);
 		if (n == -EIO || n == -EMSGSIZE) {
 			/* A damaged segment (the disk, not a crash: those are
 			 * repaired on open): what follows in it is lost; say
 			 * so and go on, or every restart would stop here. */
 			uint64_t next = spool_next_segment(&u->sp, pos);
+
+			if (next > oldest)
+				next = oldest;
 
 			log_err("ALERT uplink: spool damaged at %llu: %llu bytes skipped",
 				(unsigned long long)pos,
@@ -936,9 +941,8 @@ static void next_send(struct uplink *u)
 			exit(1);
 		}
 		if (!n && pos > u->send_pos) {
-			/* a gap to the end of what the spool holds: on to
-			 * the records the ring holds */
-			u->send_pos = pos < oldest ? pos : oldest;
+			/* a gap up to what the ring holds: on to that */
+			u->send_pos = pos;
 			next_send(u);
 			return;
 		}
@@ -1335,10 +1339,16 @@ static void publish(struct uplink *u)
 	u->st->evictions = u->sp.evictions;
 }
 
-/* Still to be written to the spool: held back, being filled, in flight. */
+/* Still to be written to the spool: held back, being filled, in flight;
+ * or a finished segment still to be fsynced. */
 static bool writes_left(const struct uplink *u)
 {
-	return u->n_deferred || !batch_spare(u) || u->wb_bytes;
+	if (u->n_deferred || !batch_spare(u) || u->wb_bytes)
+		return true;
+	for (int i = 0; i < RETIRED_MAX; i++)
+		if (u->ret[i].fd >= 0)
+			return true;
+	return false;
 }
 
 /*
@@ -1357,6 +1367,7 @@ static void drain(struct uplink *u)
 
 		settle(u, mono_ns(), true);
 		flush_writes(u, true);
+		retire_check(u);
 		io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
 		io_uring_for_each_cqe(&u->ring, head, cqe) {
 			on_cqe(u, cqe);
@@ -1365,7 +1376,7 @@ static void drain(struct uplink *u)
 		io_uring_cq_advance(&u->ring, n);
 	}
 	if (writes_left(u))
-		log_warn("uplink: stopped with spool writes unfinished; the records are still in the ring");
+		log_warn("uplink: stopped before its spool writes and fsyncs were done (2 s); records not written are still in the C ring");
 }
 
 static int loop(struct uplink *u)
@@ -1523,6 +1534,10 @@ int uplink_main(struct uplink_io *io)
 		if (ret)
 			log_err("uplink: spool %s: %s", io->cfg->spool,
 				strerror(-ret));
+		/* what the uplink before us wrote to the last segment may
+		 * not be on disk yet: it is fsynced when it is finished */
+		else if (u->sp.end > u->sp.segs[u->sp.n_segs - 1])
+			u->wfd_dirty = true;
 	}
 	if (!ret) {
 		/* OpenSSL loads what Ed25519 needs at first use, which may

@@ -297,16 +297,18 @@ static bool at_relay(const char *dir, const uint8_t *rec, size_t len)
 	return false;
 }
 
-/* Every record in every spool segment: how many, how many missing. The
- * zeros between records are gaps: records the relay acknowledged before
- * their write to the spool was due (docs/SPOOL.md). */
-static void check_spool(const struct hub *h, size_t *n, size_t *missing)
+/* Every record in every spool segment: how many, how many missing, and
+ * segments with bytes that are neither records nor gaps. The zeros
+ * between records are gaps: records the relay acknowledged before their
+ * write to the spool was due (docs/SPOOL.md). */
+static void check_spool(const struct hub *h, size_t *n, size_t *missing,
+			size_t *bad)
 {
 	char dir[400];
 	struct dirent *e;
 	DIR *d = opendir(h->spool);
 
-	*n = *missing = 0;
+	*n = *missing = *bad = 0;
 	if (hub_dir(h, dir, sizeof(dir)) || !d) {
 		if (d)
 			closedir(d);
@@ -328,8 +330,10 @@ static void check_spool(const struct hub *h, size_t *n, size_t *missing)
 				continue;
 			}
 			if (rec_parse_hdr(buf + off, len - off, &rh) ||
-			    REC_HDR_LEN + (size_t)rh.body_len > len - off)
+			    REC_HDR_LEN + (size_t)rh.body_len > len - off) {
+				(*bad)++;
 				break;
+			}
 			rl = REC_HDR_LEN + rh.body_len;
 			(*n)++;
 			if (!at_relay(dir, buf + off, rl))
@@ -374,7 +378,7 @@ int main(void)
 	struct pt_set *pt;
 	static struct tap tap;
 	unsigned int tap_port = 0;
-	size_t ln = 0, lmissing = 0;
+	size_t ln = 0, lmissing = 0, torn = 0;
 	struct hub h;
 	FILE *f;
 
@@ -454,10 +458,10 @@ int main(void)
 	      ln, lmissing);
 	/* Records the relay acknowledged within the hold are never written
 	 * to the spool: with the relay up most of the run, it may hold few. */
-	check_spool(&h, &n, &missing);
-	CHECK(missing == 0,
-	      "nothing acknowledged is lost: %zu of %zu spooled records missing at the relay",
-	      missing, n);
+	check_spool(&h, &n, &missing, &torn);
+	CHECK(missing == 0 && torn == 0,
+	      "nothing acknowledged is lost: %zu of %zu spooled records missing at the relay; %zu segment(s) with bytes that are neither records nor gaps",
+	      missing, n, torn);
 
 	snprintf(path, sizeof(path), "%s/all.h264", h.dir);
 	snprintf(cmd, sizeof(cmd),

@@ -214,7 +214,7 @@ int main(void)
 	}
 	CHECK(sp.n_segs > 1, "several segments (%zu)", sp.n_segs);
 	for (i = 0, p = 0; i < 40; i++) {
-		n = spool_read(&sp, &p, back, sizeof(back));
+		n = spool_read(&sp, &p, back, sizeof(back), UINT64_MAX);
 		len = make_rec(rec, 100000 + (uint32_t)i, (uint8_t)i, (uint64_t)i);
 		bad += n != (long)len || p != pos[i] || memcmp(back, rec, len);
 		p += (uint64_t)n;
@@ -223,7 +223,7 @@ int main(void)
 	CHECK(spool_next_segment(&sp, pos[0]) == sp.segs[1] &&
 		      spool_next_segment(&sp, pos[39]) == spool_end(&sp),
 	      "the next segment after a position (where a damaged one is skipped to)");
-	CHECK(spool_read(&sp, &p, back, sizeof(back)) == 0, "then the end");
+	CHECK(spool_read(&sp, &p, back, sizeof(back), UINT64_MAX) == 0, "then the end");
 
 	/* Acknowledge half; reopen: the rest is what is left to send. */
 	CHECK(!spool_ack(&sp, pos[20], 0) && !spool_save(&sp), "half acknowledged");
@@ -234,7 +234,7 @@ int main(void)
 	CHECK(sp.acked == pos[20] && spool_end(&sp) == pos[39] + len,
 	      "the acknowledged mark and the end survive");
 	p = sp.acked;
-	n = spool_read(&sp, &p, back, sizeof(back));
+	n = spool_read(&sp, &p, back, sizeof(back), UINT64_MAX);
 	make_rec(rec, 100020, 20, 20);
 	CHECK(n > 0 && p == pos[20] && !memcmp(back, rec, (size_t)n),
 	      "replay starts at the first unacknowledged record");
@@ -328,7 +328,7 @@ int main(void)
 		      (unsigned long long)spool_end(&sp),
 		      (unsigned long long)want_end);
 		for (p = 0, bad = 0, i = 0;
-		     (n = spool_read(&sp, &p, back, sizeof(back))) > 0;) {
+		     (n = spool_read(&sp, &p, back, sizeof(back), UINT64_MAX)) > 0;) {
 			struct rec_hdr rh;
 			int k;
 
@@ -345,6 +345,21 @@ int main(void)
 		      "a replay from the start reads the %d written records in order, over the gaps (%d read, %d wrong, last %ld)",
 		      wrote, i, bad, n);
 		CHECK(p == spool_end(&sp), "and ends at the end");
+		/* the gap before record 2 (record 1's place) ends at record 2;
+		 * a limit there (the ring holds it, its write perhaps not
+		 * done) stops the step over the gap short of it */
+		p = pos[1];
+		CHECK(spool_read(&sp, &p, back, sizeof(back), pos[2]) == 0 &&
+			      p == pos[2],
+		      "stepping over a gap stops at the limit (at %llu, limit %llu)",
+		      (unsigned long long)p, (unsigned long long)pos[2]);
+		p = pos[1];
+		n = spool_read(&sp, &p, back, sizeof(back), pos[3]);
+		CHECK(n > 0 && p == pos[2], "and reads what lies before it");
+		p = pos[1];
+		CHECK(spool_read(&sp, &p, back, sizeof(back), pos[1] + 1) == 0 &&
+			      p == pos[1] + 1,
+		      "a limit inside the gap: no read, the position at the limit");
 		spool_close(&sp);
 	}
 
@@ -369,7 +384,7 @@ int main(void)
 		CHECK(sp.evicted_bytes + spool_unacked(&sp) == spool_end(&sp),
 		      "every byte is either kept or counted as evicted");
 		p = 0;
-		n = spool_read(&sp, &p, back, sizeof(back));
+		n = spool_read(&sp, &p, back, sizeof(back), UINT64_MAX);
 		CHECK(n > 0 && p == sp.segs[0] && p > 0,
 		      "a replay starts at the oldest record kept");
 
