@@ -1343,7 +1343,7 @@ static void publish(struct uplink *u)
  * or a finished segment still to be fsynced. */
 static bool writes_left(const struct uplink *u)
 {
-	if (u->n_deferred || !batch_spare(u) || u->wb_bytes)
+	if (u->n_deferred || u->wb_bytes)
 		return true;
 	for (int i = 0; i < RETIRED_MAX; i++)
 		if (u->ret[i].fd >= 0)
@@ -1412,7 +1412,8 @@ static int loop(struct uplink *u)
 			n++;
 		}
 		io_uring_cq_advance(&u->ring, n);
-		settle(u, mono_ns(), false);
+		if (u->n_deferred)
+			settle(u, mono_ns(), false);
 		release_done(u);
 		publish(u);
 	}

@@ -316,29 +316,29 @@ static void check_spool(const struct hub *h, size_t *n, size_t *missing,
 	}
 	while ((e = readdir(d))) {
 		char path[600];
-		size_t len, off = 0, rl;
-		struct rec_hdr rh;
+		const uint8_t *r;
+		size_t len, rl;
 		uint8_t *buf;
+		struct rd rd;
 
 		if (!strstr(e->d_name, ".seg"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", h->spool, e->d_name);
 		buf = read_all(path, &len);
-		while (buf && off < len) {
-			if (!buf[off]) {
-				off++;
-				continue;
-			}
-			if (rec_parse_hdr(buf + off, len - off, &rh) ||
-			    REC_HDR_LEN + (size_t)rh.body_len > len - off) {
-				(*bad)++;
+		rd_init(&rd, buf, buf ? len : 0);
+		for (;;) {
+			int ret;
+
+			while (rd.off < rd.len && !buf[rd.off])
+				rd.off++; /* a gap */
+			ret = sf_next(&rd, &r, &rl);
+			if (ret != 1) {
+				*bad += ret < 0;
 				break;
 			}
-			rl = REC_HDR_LEN + rh.body_len;
 			(*n)++;
-			if (!at_relay(dir, buf + off, rl))
+			if (!at_relay(dir, r, rl))
 				(*missing)++;
-			off += rl;
 		}
 		free(buf);
 	}

@@ -313,7 +313,7 @@ int main(void)
 			/* every third, and the last of the first segment and
 			 * of the spool, acknowledged in time: not written */
 			if (i % 3 == 1 || i == 44 ||
-			    (sp.n_segs == 1 && pos[i] + 2 * len > 2 << 20))
+			    (sp.n_segs == 1 && pos[i] + 2 * len > sp.seg_max))
 				continue;
 			CHECK(pwrite(fd, rec, len, (off_t)off) == (ssize_t)len,
 			      "record %d written", i);
