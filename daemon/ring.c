@@ -286,6 +286,21 @@ void ring_commit_aux(struct ring *r, uint32_t len, uint32_t flags,
 	r->pending = 0;
 }
 
+bool ring_warm(struct ring *r, uint64_t ahead, unsigned int pages)
+{
+	uint64_t head = r->prod->head, pg = page_size(), end;
+
+	end = head + (ahead < r->cap ? ahead : r->cap);
+	if (r->warm < head)
+		r->warm = head;
+	for (; r->warm < end && pages; pages--) {
+		(void)*(volatile const uint8_t *)(r->data +
+						  (r->warm & (r->cap - 1)));
+		r->warm = (r->warm | (pg - 1)) + 1;
+	}
+	return r->warm < end;
+}
+
 /* The record at pos (tail <= pos <= head), checked against the head. */
 static int read_at(struct ring *r, uint64_t tail, struct ring_rec *rec)
 {

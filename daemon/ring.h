@@ -49,6 +49,7 @@ struct ring {
 	bool producer;
 	uint64_t pending;		/* producer: bytes reserved, not committed */
 	uint64_t cursor;		/* consumer: next record ring_next() reads */
+	uint64_t warm;			/* producer: ring_warm() read up to here */
 };
 
 struct ring_rec {
@@ -80,6 +81,17 @@ void ring_commit(struct ring *r, uint32_t len, uint32_t flags);
 /* The same, with a producer-defined value in place of the sequence. */
 void ring_commit_aux(struct ring *r, uint32_t len, uint32_t flags,
 		     uint64_t aux);
+
+/*
+ * Producer, while it has nothing else to do: reads one byte of each page
+ * from where it last stopped (never behind the head) to ahead bytes past
+ * the head, at most pages pages a call; true while some remain. A page
+ * not touched for seconds can cost a trap on its first write (a VM's
+ * host takes back guest memory that lies idle: about 5 us a page here);
+ * a producer that warms the pages it will write next while it waits
+ * takes that cost off the next record's path.
+ */
+bool ring_warm(struct ring *r, uint64_t ahead, unsigned int pages);
 
 /*
  * Consumer: the oldest record: 1 and *rec, 0 when empty, -EPROTO when the

@@ -72,6 +72,10 @@ struct cam {
  * used, each behind a 4-byte length; gop[] says where each GOP begins.
  */
 enum { HOLD_CAP = 16 << 20, HOLD_GOPS = 128 };
+/* Idle, the sealer reads ahead of its C ring head this far, WARM_STEP
+ * pages between looks at the cameras (ring_warm(); docs/DECISIONS.md
+ * section 30). */
+enum { WARM_AHEAD = 1 << 20, WARM_STEP = 16 };
 
 struct hold {
 	uint8_t *buf;
@@ -989,8 +993,12 @@ static int loop(struct sealer *sl)
 		for (i = 0; i < sl->n_cams; i++)
 			if (pump(sl, &sl->cams[i], &blocked) < 0)
 				return 1;
-		/* Idle: build one camera's next stream, then look again. */
+		/* Idle: build one camera's next stream, then look again;
+		 * then touch the pages the next records will be sealed
+		 * into, a few at a time. */
 		if (!blocked && sl->n_rcpt && idle_prebuild(sl))
+			continue;
+		if (!blocked && ring_warm(&sl->c, WARM_AHEAD, WARM_STEP))
 			continue;
 		if (blocked) {
 			/* Blocked on the C ring: wait for the uplink, not the

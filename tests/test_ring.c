@@ -119,6 +119,46 @@ static void producer(struct ring *p)
 	_exit(0);
 }
 
+/*
+ * ring_warm: reads ahead of the head, a bounded number of pages a call,
+ * from where it stopped, never behind the head, never more than the ring;
+ * the consumer's records are untouched.
+ */
+static void test_warm(void)
+{
+	struct ring_fds fds;
+	struct ring p, c;
+	struct ring_rec rec;
+	uint8_t *w;
+	int err, calls;
+
+	CHECK(open_pair(&fds, &p, &c) == 0, "map both sides");
+	for (calls = 1; ring_warm(&p, 64 << 10, 4); calls++)
+		;
+	CHECK(calls == 4 && p.warm == 64 << 10,
+	      "64 KiB ahead, 4 pages a call: %d calls, up to %llu", calls,
+	      (unsigned long long)p.warm);
+	w = ring_reserve(&p, 8192 - RING_SLOT_HDR, &err);
+	if (w) {
+		fill(w, 8192 - RING_SLOT_HDR, 9);
+		ring_commit(&p, 8192 - RING_SLOT_HDR, 3);
+	}
+	CHECK(ring_warm(&p, 64 << 10, 1) && p.warm == (64 << 10) + 4096 &&
+		      !ring_warm(&p, 64 << 10, 1),
+	      "after 8 KiB more it goes on from where it stopped: 2 pages");
+	CHECK(ring_peek(&c, &rec) == 1 && rec.len == 8192 - RING_SLOT_HDR &&
+		      rec.flags == 3 && same(rec.p, rec.len, 9),
+	      "the record it read past is intact");
+	ring_release(&c, &rec);
+	p.warm = 0;
+	CHECK(!ring_warm(&p, 1ULL << 40, CAP / 4096) &&
+		      p.warm == ring_head(&p) + CAP,
+	      "never behind the head, never past one ring ahead");
+	ring_unmap(&p);
+	ring_unmap(&c);
+	ring_fds_close(&fds);
+}
+
 static void test_two_processes(void)
 {
 	uint32_t s = 12345, i = 0, bad = 0;
@@ -262,6 +302,7 @@ int main(void)
 
 	CHECK(ring_create(1000, &fds) == -EINVAL, "size not a power of two");
 	test_straddle();
+	test_warm();
 	test_two_processes();
 	test_kernel_guards();
 	test_hostile();
