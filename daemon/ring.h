@@ -87,7 +87,7 @@ void ring_commit_aux(struct ring *r, uint32_t len, uint32_t flags,
  * from where it last stopped (never behind the head) to ahead bytes past
  * the head, at most pages pages a call; true while some remain. A page
  * not touched for seconds can cost a trap on its first write (a VM's
- * host takes back guest memory that lies idle: about 5 us a page here);
+ * host takes back guest memory that lies idle: about 6 us a page here);
  * a producer that warms the pages it will write next while it waits
  * takes that cost off the next record's path.
  */
