@@ -44,6 +44,11 @@ struct popts {
 	const char *relay_dir; /* where the relay stores; NULL: the run's folder */
 };
 
+/* The hub's CPU split by role: where a camera's share goes. */
+enum { R_MOATD, R_WORKERS, R_SEALER, R_UPLINK, N_ROLES };
+static const char *const cpu_role_name[N_ROLES] = { "moatd", "workers", "sealer",
+						"uplink" };
+
 /* Quantiles of the seal-and-send latency given in --json (a CDF). */
 static const double lat_q[] = { 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
 				0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999 };
@@ -57,6 +62,7 @@ struct prun {
 	long long lat50, lat99, cap50, cap99, copies, zc, zc_copied;
 	double pss_mib, drops;
 	double cpu_med, cpu_lo, cpu_hi; /* CPU per camera in 1-s windows */
+	double cpu_role[N_ROLES]; /* CPU seconds of each role in the window */
 	long long lat_q[N_LAT_Q];
 	bool ok;
 };
@@ -217,17 +223,42 @@ static long long lat_pct(const double *a, const double *b, size_t n, double q)
 	return -1;
 }
 
-/* Every hub process: moatd and the pids its status names. */
-static size_t hub_pids(pid_t moatd, const char *j, pid_t *pids)
+/* A role's CPU in the window, in % of one core (all its processes). */
+static double role_pct(const struct prun *r, int role)
 {
-	const char *p = j;
+	return r->secs > 0 ? r->cpu_role[role] / r->secs * 100 : 0;
+}
+
+/* Under a run's row: where its CPU went, and the relay's beside it. */
+static void role_line(const struct prun *r)
+{
+	printf("%15s", "% of a core:");
+	for (int k = 0; k < N_ROLES; k++)
+		printf(" %s %.1f%s", cpu_role_name[k], role_pct(r, k),
+		       k < N_ROLES - 1 ? "," : "");
+	printf("; relay %.1f (not counted)\n",
+	       r->secs > 0 ? r->cpu_relay / r->secs * 100 : 0);
+}
+
+/* Every hub process: moatd and the pids its status names, with each
+ * one's role (the cameras come before the sealer, the sealer before the
+ * uplink). */
+static size_t hub_pids(pid_t moatd, const char *j, pid_t *pids, int *roles)
+{
+	const char *p = j, *sealer = strstr(j, "\"sealer\": {"),
+		   *uplink = strstr(j, "\"uplink\": {");
 	size_t n = 0;
 
+	roles[n] = R_MOATD;
 	pids[n++] = moatd;
 	while (n < MAX_PIDS && (p = strstr(p, "\"pid\": "))) {
 		p += 7;
-		if (atoi(p) > 0)
-			pids[n++] = atoi(p);
+		if (atoi(p) <= 0)
+			continue;
+		roles[n] = uplink && p > uplink ? R_UPLINK :
+			   sealer && p > sealer ? R_SEALER :
+						  R_WORKERS;
+		pids[n++] = atoi(p);
 	}
 	return n;
 }
@@ -342,6 +373,7 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 		rdir[PATH_MAX], log[PATH_MAX];
 	char *relay_argv[] = { bin, "--dir", rdir, "--listen", listen, NULL };
 	pid_t relay, moatd, pids[MAX_PIDS];
+	int roles[MAX_PIDS];
 	double c0 = 0, c1 = 0, r0, t0, t1;
 	unsigned int port = free_port();
 	size_t np;
@@ -410,9 +442,13 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 			break;
 		msleep(500);
 	}
-	np = hub_pids(moatd, js0, pids);
-	for (size_t i = 0; i < np; i++)
-		c0 += bench_proc_cpu(pids[i]);
+	np = hub_pids(moatd, js0, pids, roles);
+	for (size_t i = 0; i < np; i++) {
+		double c = bench_proc_cpu(pids[i]);
+
+		c0 += c;
+		r->cpu_role[roles[i]] -= c;
+	}
 	r0 = bench_proc_cpu(relay);
 	t0 = now_s();
 	hub_windows(pids, np, o->seconds, n, r);
@@ -420,7 +456,10 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 		goto stop;
 	t1 = now_s();
 	for (size_t i = 0; i < np; i++) {
-		c1 += bench_proc_cpu(pids[i]);
+		double c = bench_proc_cpu(pids[i]);
+
+		c1 += c;
+		r->cpu_role[roles[i]] += c;
 		r->pss_mib += proc_pss_kib(pids[i]) / 1024;
 	}
 	r->cpu_relay = bench_proc_cpu(relay) - r0;
@@ -749,6 +788,8 @@ int bench_pipeline(int argc, char **argv)
 				       r->copies, r->drops,
 				       r->cpu_hub > 0 ? r->bytes / r->cpu_hub / 1e6 :
 							0);
+			if (!o.json && r->ok)
+				role_line(r);
 		}
 	}
 	if (interrupted)
@@ -799,6 +840,7 @@ int bench_pipeline(int argc, char **argv)
 					       "\"p99_us\": %lld, \"capture_p50_us\": %lld, \"capture_p99_us\": %lld, \"pss_mib\": %.1f, \"copies\": %lld, \"drops\": %.0f, "
 					       "\"zc_sends\": %lld, \"zc_copied\": %lld, \"bytes_per_cpu_s\": %.0f, "
 					       "\"cpu_per_camera_pct_windows\": %.4f, \"cpu_per_camera_pct_min\": %.4f, \"cpu_per_camera_pct_max\": %.4f, "
+					       "\"cpu_pct_by_role\": {\"moatd\": %.3f, \"workers\": %.3f, \"sealer\": %.3f, \"uplink\": %.3f, \"relay\": %.3f}, "
 					       "\"ok\": %s, \"latency_cdf\": [",
 					       i || x ? ", " : "", r->n,
 					       x ? "extra-copy" : "moat",
@@ -811,6 +853,11 @@ int bench_pipeline(int argc, char **argv)
 					       r->zc_copied,
 					       r->cpu_hub > 0 ? r->bytes / r->cpu_hub : 0,
 					       r->cpu_med, r->cpu_lo, r->cpu_hi,
+					       role_pct(r, R_MOATD),
+					       role_pct(r, R_WORKERS),
+					       role_pct(r, R_SEALER),
+					       role_pct(r, R_UPLINK),
+					       r->secs > 0 ? r->cpu_relay / r->secs * 100 : 0,
 					       r->ok ? "true" : "false");
 					for (size_t q = 0; q < N_LAT_Q; q++)
 						printf("%s[%lld, %.3f]", q ? ", " : "",
