@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -342,6 +343,35 @@ static void check_interrupt(const char *tmp)
 	free(before);
 }
 
+/* The last pipeline run's CPU split by role adds up to its CPU per
+ * camera times its cameras, and the sealer and the uplink have some. */
+static void check_roles(const char *js)
+{
+	const char *r = js, *p;
+	double m = -1, w = -1, se = -1, up = -1, per = -1;
+	unsigned int n = 0;
+
+	for (p = js; js && (p = strstr(p, "\"cpu_pct_by_role\": {")); p++)
+		r = p;
+	CHECK(js && r != js, "the pipeline's runs give cpu_pct_by_role");
+	if (!js || r == js)
+		return;
+	sscanf(r, "\"cpu_pct_by_role\": {\"moatd\": %lf, \"workers\": %lf, \"sealer\": %lf, \"uplink\": %lf",
+	       &m, &w, &se, &up);
+	/* the run's own fields come before its split */
+	for (p = js; (p = strstr(p, "{\"cameras\": ")) && p < r; p++)
+		sscanf(p, "{\"cameras\": %u", &n);
+	p = strstr(js, "\"cpu_per_camera_pct\": ");
+	for (const char *q = p; q && q < r; q = strstr(q + 1, "\"cpu_per_camera_pct\": "))
+		p = q;
+	if (p && p < r)
+		sscanf(p, "\"cpu_per_camera_pct\": %lf", &per);
+	CHECK(m >= 0 && w >= 0 && se + up > 0 && n > 0 && per > 0 &&
+		      fabs(m + w + se + up - per * n) <= 0.01 + per * n * 0.01,
+	      "the split (moatd %.3f, workers %.3f, sealer %.3f, uplink %.3f) is the hub's %u x %.4f%%",
+	      m, w, se, up, n, per);
+}
+
 int main(void)
 {
 	char tmp[] = "/tmp/moat-test-report-XXXXXX", path[1200];
@@ -365,6 +395,7 @@ int main(void)
 			      strstr(js, "\"cameras_per_core\": ") &&
 			      strstr(js, "\"pipeline\": {\"ok\": true"),
 		      "--json gives the whole run");
+		check_roles(js);
 		free(js);
 		check_interrupt(dir);
 	}
