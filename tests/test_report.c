@@ -356,13 +356,15 @@ static void check_roles(const char *js)
 	CHECK(js && r != js, "the pipeline's runs give cpu_pct_by_role");
 	if (!js || r == js)
 		return;
-	sscanf(r, "\"cpu_pct_by_role\": {\"moatd\": %lf, \"workers\": %lf, \"sealer\": %lf, \"uplink\": %lf",
+	sscanf(r,
+	       "\"cpu_pct_by_role\": {\"moatd\": %lf, \"workers\": %lf, \"sealer\": %lf, \"uplink\": %lf",
 	       &m, &w, &se, &up);
 	/* the run's own fields come before its split */
 	for (p = js; (p = strstr(p, "{\"cameras\": ")) && p < r; p++)
 		sscanf(p, "{\"cameras\": %u", &n);
 	p = strstr(js, "\"cpu_per_camera_pct\": ");
-	for (const char *q = p; q && q < r; q = strstr(q + 1, "\"cpu_per_camera_pct\": "))
+	for (const char *q = p; q && q < r;
+	     q = strstr(q + 1, "\"cpu_per_camera_pct\": "))
 		p = q;
 	if (p && p < r)
 		sscanf(p, "\"cpu_per_camera_pct\": %lf", &per);

@@ -46,8 +46,8 @@ struct popts {
 
 /* The hub's CPU split by role: where a camera's share goes. */
 enum { R_MOATD, R_WORKERS, R_SEALER, R_UPLINK, N_ROLES };
-static const char *const cpu_role_name[N_ROLES] = { "moatd", "workers", "sealer",
-						"uplink" };
+static const char *const cpu_role_name[N_ROLES] = { "moatd", "workers",
+						    "sealer", "uplink" };
 
 /* Quantiles of the seal-and-send latency given in --json (a CDF). */
 static const double lat_q[] = { 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
