@@ -6,8 +6,9 @@
  * folder, --no-policy so that it leaves the host's nftables alone. Checks
  * that report.md has every section, each with figures in it and none "not
  * measured", that the capacity line names a number of cameras and a limit,
- * that --json gives the whole run, and that every chart is a real PNG of
- * the size drawn.
+ * that --json gives the whole run (the pipeline's CPU split by role adding
+ * up to its CPU per camera), and that every chart is a real PNG of the
+ * size drawn.
  *
  * Then moat-bench pipeline is interrupted (SIGINT, as Ctrl-C sends) in
  * the middle of a run: it ends with status 130 and says so, and leaves
@@ -343,32 +344,28 @@ static void check_interrupt(const char *tmp)
 	free(before);
 }
 
-/* The last pipeline run's CPU split by role adds up to its CPU per
- * camera times its cameras, and the sealer and the uplink have some. */
+/* The last pipeline run's CPU split by role names the hub's roles, the
+ * sealer and the uplink with work done, and adds up to the CPU per camera
+ * its row gives times its cameras. */
 static void check_roles(const char *js)
 {
-	const char *r = js, *p;
+	const char *run = NULL, *split = NULL, *per_at;
 	double m = -1, w = -1, se = -1, up = -1, per = -1;
 	unsigned int n = 0;
 
-	for (p = js; js && (p = strstr(p, "\"cpu_pct_by_role\": {")); p++)
-		r = p;
-	CHECK(js && r != js, "the pipeline's runs give cpu_pct_by_role");
-	if (!js || r == js)
+	for (const char *p = js; p && (p = strstr(p, "{\"cameras\": ")); p++)
+		run = p;
+	split = run ? strstr(run, "\"cpu_pct_by_role\": {") : NULL;
+	per_at = run ? strstr(run, "\"cpu_per_camera_pct\": ") : NULL;
+	CHECK(split && per_at, "the pipeline's runs give cpu_pct_by_role");
+	if (!split || !per_at)
 		return;
-	sscanf(r,
+	sscanf(run, "{\"cameras\": %u", &n);
+	sscanf(per_at, "\"cpu_per_camera_pct\": %lf", &per);
+	sscanf(split,
 	       "\"cpu_pct_by_role\": {\"moatd\": %lf, \"workers\": %lf, \"sealer\": %lf, \"uplink\": %lf",
 	       &m, &w, &se, &up);
-	/* the run's own fields come before its split */
-	for (p = js; (p = strstr(p, "{\"cameras\": ")) && p < r; p++)
-		sscanf(p, "{\"cameras\": %u", &n);
-	p = strstr(js, "\"cpu_per_camera_pct\": ");
-	for (const char *q = p; q && q < r;
-	     q = strstr(q + 1, "\"cpu_per_camera_pct\": "))
-		p = q;
-	if (p && p < r)
-		sscanf(p, "\"cpu_per_camera_pct\": %lf", &per);
-	CHECK(m >= 0 && w >= 0 && se + up > 0 && n > 0 && per > 0 &&
+	CHECK(m >= 0 && w >= 0 && se > 0 && up > 0 && n > 0 &&
 		      fabs(m + w + se + up - per * n) <= 0.01 + per * n * 0.01,
 	      "the split (moatd %.3f, workers %.3f, sealer %.3f, uplink %.3f) is the hub's %u x %.4f%%",
 	      m, w, se, up, n, per);

@@ -44,10 +44,20 @@ struct popts {
 	const char *relay_dir; /* where the relay stores; NULL: the run's folder */
 };
 
-/* The hub's CPU split by role: where a camera's share goes. */
-enum { R_MOATD, R_WORKERS, R_SEALER, R_UPLINK, N_ROLES };
+/* CPU by role: the hub's (where a camera's share goes), then the
+ * relay's, measured beside it and never counted as moat's. */
+enum {
+	R_MOATD,
+	R_WORKERS,
+	R_SEALER,
+	R_UPLINK,
+	N_HUB_ROLES,
+	R_RELAY = N_HUB_ROLES,
+	N_ROLES
+};
 static const char *const cpu_role_name[N_ROLES] = { "moatd", "workers",
-						    "sealer", "uplink" };
+						    "sealer", "uplink",
+						    "relay" };
 
 /* Quantiles of the seal-and-send latency given in --json (a CDF). */
 static const double lat_q[] = { 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
@@ -57,12 +67,12 @@ enum { N_LAT_Q = sizeof(lat_q) / sizeof(lat_q[0]) };
 struct prun {
 	unsigned int n;
 	bool extra_copy;
-	double secs, cpu_hub, cpu_relay;
+	double secs, cpu_hub; /* cpu_hub: the sum of the hub's roles */
 	double frames, bytes;
 	long long lat50, lat99, cap50, cap99, copies, zc, zc_copied;
 	double pss_mib, drops;
 	double cpu_med, cpu_lo, cpu_hi; /* CPU per camera in 1-s windows */
-	double cpu_role[N_ROLES]; /* CPU seconds of each role in the window */
+	double cpu_role[N_ROLES]; /* CPU seconds of each in the window */
 	long long lat_q[N_LAT_Q];
 	bool ok;
 };
@@ -233,11 +243,11 @@ static double role_pct(const struct prun *r, int role)
 static void role_line(const struct prun *r)
 {
 	printf("%15s", "% of a core:");
-	for (int k = 0; k < N_ROLES; k++)
+	for (int k = 0; k < N_HUB_ROLES; k++)
 		printf(" %s %.1f%s", cpu_role_name[k], role_pct(r, k),
-		       k < N_ROLES - 1 ? "," : "");
-	printf("; relay %.1f (not counted)\n",
-	       r->secs > 0 ? r->cpu_relay / r->secs * 100 : 0);
+		       k < N_HUB_ROLES - 1 ? "," : "");
+	printf("; %s %.1f (not counted)\n", cpu_role_name[R_RELAY],
+	       role_pct(r, R_RELAY));
 }
 
 /* Every hub process: moatd and the pids its status names, with each
@@ -374,7 +384,7 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 	char *relay_argv[] = { bin, "--dir", rdir, "--listen", listen, NULL };
 	pid_t relay, moatd, pids[MAX_PIDS];
 	int roles[MAX_PIDS];
-	double c0 = 0, c1 = 0, r0, t0, t1;
+	double t0, t1;
 	unsigned int port = free_port();
 	size_t np;
 	FILE *f;
@@ -443,28 +453,22 @@ static int run_hub(const struct popts *o, unsigned int n, bool extra_copy,
 		msleep(500);
 	}
 	np = hub_pids(moatd, js0, pids, roles);
-	for (size_t i = 0; i < np; i++) {
-		double c = bench_proc_cpu(pids[i]);
-
-		c0 += c;
-		r->cpu_role[roles[i]] -= c;
-	}
-	r0 = bench_proc_cpu(relay);
+	for (size_t i = 0; i < np; i++)
+		r->cpu_role[roles[i]] -= bench_proc_cpu(pids[i]);
+	r->cpu_role[R_RELAY] -= bench_proc_cpu(relay);
 	t0 = now_s();
 	hub_windows(pids, np, o->seconds, n, r);
 	if (interrupted || sh(cmd, js, sizeof(js)))
 		goto stop;
 	t1 = now_s();
 	for (size_t i = 0; i < np; i++) {
-		double c = bench_proc_cpu(pids[i]);
-
-		c1 += c;
-		r->cpu_role[roles[i]] += c;
+		r->cpu_role[roles[i]] += bench_proc_cpu(pids[i]);
 		r->pss_mib += proc_pss_kib(pids[i]) / 1024;
 	}
-	r->cpu_relay = bench_proc_cpu(relay) - r0;
+	r->cpu_role[R_RELAY] += bench_proc_cpu(relay);
+	for (int k = 0; k < N_HUB_ROLES; k++)
+		r->cpu_hub += r->cpu_role[k];
 	r->secs = t1 - t0;
-	r->cpu_hub = c1 - c0;
 	r->frames = json_sum(js, "\"cameras\"", "frames_sealed") -
 		    json_sum(js0, "\"cameras\"", "frames_sealed");
 	r->bytes = json_sum(js, "\"uplink\"", "bytes_sent") -
@@ -859,7 +863,7 @@ int bench_pipeline(int argc, char **argv)
 					       role_pct(r, R_WORKERS),
 					       role_pct(r, R_SEALER),
 					       role_pct(r, R_UPLINK),
-					       r->secs > 0 ? r->cpu_relay / r->secs * 100 : 0,
+					       role_pct(r, R_RELAY),
 					       r->ok ? "true" : "false");
 					for (size_t q = 0; q < N_LAT_Q; q++)
 						printf("%s[%lld, %.3f]", q ? ", " : "",
