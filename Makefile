@@ -84,16 +84,18 @@ BPF_CFLAGS += -Werror
 endif
 
 # Subsystems that make up libmoat.
-# daemon/moatd.c is the daemon's main; the rest of daemon/ is library.
+# daemon/moatd.c and daemon/moat-*.c are programs' mains; the rest of
+# daemon/ is library.
+ROLE_PROGS := moat-sealer moat-uplink
 LIB_SRCS := $(wildcard common/*.c crypto/*.c capture/*.c policy/*.c) \
-	$(filter-out daemon/moatd.c,$(wildcard daemon/*.c))
+	$(filter-out daemon/moatd.c $(ROLE_PROGS:%=daemon/%.c),$(wildcard daemon/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libmoat.a
 
 # Each tools/moat-X.c is a program; tools/X/*.c are its other parts.
 TOOL_SRCS := $(wildcard tools/moat-*.c)
 TOOLS := $(TOOL_SRCS:tools/%.c=$(BUILD)/bin/%) $(BUILD)/bin/moatd \
-	$(BUILD)/bin/moatctl
+	$(BUILD)/bin/moatctl $(ROLE_PROGS:%=$(BUILD)/bin/%)
 # The RTSP test camera runs on the build machine; Debian 12's
 # libgstrtspserver-1.0-0 is not Multi-Arch, so no cross build of it.
 ifneq ($(CROSS),)
@@ -108,9 +110,9 @@ TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 # Cameras through libcamera (capture/libcam.cpp, moat's one C++ file):
 # built where libcamera's -dev files are (not the arm64 cross build), and
-# linked only into moatd and moatctl (moatd's roles are its forks, so
-# the sealer and uplink have it mapped, unused: the camera manager
-# starts only in a libcamera camera's worker).
+# linked only into moatd and moatctl (camera workers are moatd's forks,
+# so each has it mapped; the camera manager starts only in a libcamera
+# camera's worker).
 HAVE_LIBCAMERA := $(shell $(PKG_CONFIG) --exists libcamera 2>/dev/null && echo 1)
 LIBCAM_OBJ := $(BUILD)/obj/capture/libcam.o
 LIBCAM_LIBS := $(shell $(PKG_CONFIG) --libs libcamera 2>/dev/null) -lstdc++
@@ -187,6 +189,16 @@ $(BUILD)/bin/moatd: $(BUILD)/obj/daemon/moatd.o $(LIB)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(LIB),$^) $(LIB) $(LDLIBS)
+
+# The sealer and the uplink, exec'd by moatd (daemon/handoff.h): only the
+# three libraries they use. Linking them with no more is the check that
+# nothing they call drags camera, codec or policy code in.
+ROLE_LDLIBS := $(shell $(PKG_CONFIG) --libs libcrypto liburing libseccomp \
+	2>/dev/null)
+$(ROLE_PROGS:%=$(BUILD)/bin/%): $(BUILD)/bin/%: $(BUILD)/obj/daemon/%.o $(LIB)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $< $(LIB) $(ROLE_LDLIBS)
 
 ifeq ($(HAVE_LIBCAMERA),1)
 $(BUILD)/bin/moatctl: LDLIBS += $(LIBCAM_LIBS)
@@ -321,7 +333,8 @@ UNITS := moatd moat-policy moat-policy-watch moat-relay
 DOCS := README.md docs/CONFIG.md docs/POLICY.md docs/RELAY.md \
 	docs/SANDBOX.md docs/SPOOL.md docs/PROTOCOL.md docs/INSTALL-PI5.md
 
-install: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd $(BPF_OBJS)
+install: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd \
+	$(ROLE_PROGS:%=$(BUILD)/bin/%) $(BPF_OBJS)
 	$(Q)$(MAKE) --no-print-directory install-files
 
 # Packages: moat (the hub) and moat-relay, for this machine or CROSS's.
@@ -330,7 +343,8 @@ VERSION := 0.1.0
 DEB_VERSION := $(VERSION)+git$(shell git rev-list --count HEAD 2>/dev/null || \
 	echo 0).$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
 DEB_ARCH := $(if $(CROSS),$(CROSS_ARCH),$(shell dpkg --print-architecture))
-deb: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd $(BPF_OBJS)
+deb: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd \
+	$(ROLE_PROGS:%=$(BUILD)/bin/%) $(BPF_OBJS)
 	+$(Q)sh tools/make-deb.sh $(BUILD) $(DEB_ARCH) $(DEB_VERSION) $(BUILD)/deb
 
 # What install copies, from a build already made (packages and tests).
@@ -342,6 +356,7 @@ install-files:
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/moat
 	$(Q)$(INSTALL) -m 0755 $(INSTALL_BINS:%=$(BUILD)/bin/%) $(DESTDIR)$(BINDIR)
 	$(Q)$(INSTALL) -m 0755 $(BUILD)/bin/moatd $(DESTDIR)$(SBINDIR)
+	$(Q)$(INSTALL) -m 0755 $(ROLE_PROGS:%=$(BUILD)/bin/%) $(DESTDIR)$(LIBDIR)/moat
 	$(Q)$(INSTALL) -m 0644 $(BPF_OBJS) $(DESTDIR)$(LIBDIR)/moat/bpf
 	$(Q)for u in $(UNITS); do \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \

@@ -24,14 +24,6 @@ struct filecam {
 	bool started;
 };
 
-uint64_t cap_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* The next access unit, starting over at the end when looping. */
 static int filecam_au(struct filecam *fc, struct annexb_au *au)
 {

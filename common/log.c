@@ -14,6 +14,11 @@ void log_init(const char *prog, enum log_level level)
 	log_level = level;
 }
 
+enum log_level log_get_level(void)
+{
+	return log_level;
+}
+
 __attribute__((format(printf, 3, 0))) static void
 log_vmsg(enum log_level lvl, const char *func, const char *fmt, va_list ap)
 {

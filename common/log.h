@@ -10,6 +10,7 @@
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_init(const char *prog, enum log_level level);
+enum log_level log_get_level(void);
 void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void fatal_msg(const char *func, const char *fmt, ...)

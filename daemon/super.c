@@ -38,6 +38,7 @@
 #include "common/wire.h"
 #include "crypto/keystore.h"
 #include "daemon/ctl.h"
+#include "daemon/handoff.h"
 #include "daemon/netpolicy.h"
 #include "daemon/super.h"
 
@@ -303,6 +304,8 @@ int super_setup(struct super *s, const char *path, bool check_only)
 	s->ctl_fd = s->sig_fd = s->spool_fd = s->pol_names = -1;
 	s->pol_events_fd = -1;
 	s->c.data = s->c.cons = s->c_cons_ro = s->c_data_ro = -1;
+	for (int r = 0; r <= ROLE_UPLINK; r++)
+		s->prog_fd[r] = -1;
 	snprintf(s->cfg_path, sizeof(s->cfg_path), "%s", path);
 	ret = cfg_load(path, &s->cfg);
 	if (ret)
@@ -329,6 +332,11 @@ int super_setup(struct super *s, const char *path, bool check_only)
 		ret = find_user(users[r], &s->uid[r], &s->gid[r]);
 		if (ret)
 			return ret;
+	}
+	for (int r = ROLE_SEALER; r <= ROLE_UPLINK; r++) {
+		s->prog_fd[r] = handoff_open_program(r);
+		if (s->prog_fd[r] < 0)
+			return s->prog_fd[r];
 	}
 	ret = hub_keys(s);
 	if (ret || check_only)
@@ -403,6 +411,9 @@ int super_setup(struct super *s, const char *path, bool check_only)
 void super_free(struct super *s)
 {
 	netpol_down(s);
+	for (int r = ROLE_SEALER; r <= ROLE_UPLINK; r++)
+		if (s->prog_fd[r] >= 0)
+			close(s->prog_fd[r]);
 	for (size_t i = 0; i < s->cfg.n_cams && i < CFG_MAX_CAMERAS; i++) {
 		if (s->n_ch && s->enc_fd[i] >= 0)
 			close(s->enc_fd[i]);
@@ -456,6 +467,27 @@ static struct sandbox sandbox_for(const struct super *s, enum role role)
 				 .enc_fd = -1 };
 }
 
+/*
+ * The sealer and the uplink: their own programs, with only the libraries
+ * they use (handoff.h). keep[] has room for the program's descriptor.
+ */
+static int exec_role(struct super *s, struct child *c, struct handoff *h,
+		     int *keep, int n)
+{
+	int ret;
+
+	h->parent = getppid();
+	h->stats_fd = c->stats_fd;
+	h->stats_len = c->stats_len;
+	memcpy(&h->cfg, &s->cfg, sizeof(h->cfg));
+	keep[n++] = s->prog_fd[c->role];
+	close_all_but(keep, n);
+	ret = handoff_exec(s->prog_fd[c->role], c->role, h, keep, n);
+	explicit_bzero(h, sizeof(*h));
+	free(h);
+	return ret ? 1 : 0;
+}
+
 static int child_body(struct super *s, struct child *c)
 {
 	int keep[5 * CFG_MAX_CAMERAS + 8], n = 0;
@@ -491,11 +523,12 @@ static int child_body(struct super *s, struct child *c)
 		return worker_main(&io);
 	}
 	if (c->role == ROLE_SEALER) {
-		struct sealer_io *io = calloc(1, sizeof(*io));
+		struct handoff *h = calloc(1, sizeof(*h));
+		struct sealer_io *io;
 
-		if (!io)
+		if (!h)
 			return 1;
-		io->cfg = &s->cfg;
+		io = &h->io.sealer;
 		for (size_t i = 0; i < s->cfg.n_cams; i++) {
 			io->p[i] = s->p_ro[i];
 			io->pw[i] = s->pw[i];
@@ -514,42 +547,41 @@ static int child_body(struct super *s, struct child *c)
 		keep[n++] = io->c.cons;
 		keep[n++] = io->cw.data;
 		keep[n++] = io->cw.space;
-		io->st = c->stats;
 		io->sb = sandbox_for(s, ROLE_SEALER);
 		io->extra_copy = getenv("MOAT_BENCH_EXTRA_COPY") != NULL;
-		close_all_but(keep, n);
-		return sealer_main(io);
+		return exec_role(s, c, h, keep, n);
 	}
 	{
-		struct uplink_io io = { .cfg = &s->cfg,
-					.c = { .data = s->c_data_ro,
-					       .cons = s->c.cons },
-					.cw = s->cw,
-					.spool_fd = s->spool_fd,
-					.st = c->stats,
-					.sb = sandbox_for(s, ROLE_UPLINK) };
-
+		struct handoff *h = calloc(1, sizeof(*h));
+		struct uplink_io *io;
 		/* SEND_ZC pins the pages it sends and charges them to the
 		 * uplink's user: room for the whole ring (and a predecessor
 		 * still letting go), set while moatd's child is root */
 		struct rlimit pin = { UPLINK_PIN_MAX, UPLINK_PIN_MAX };
 
+		if (!h)
+			return 1;
+		io = &h->io.uplink;
+		io->c.data = s->c_data_ro;
+		io->c.cons = s->c.cons;
+		io->cw = s->cw;
+		io->spool_fd = s->spool_fd;
+		io->sb = sandbox_for(s, ROLE_UPLINK);
 		if (setrlimit(RLIMIT_MEMLOCK, &pin) < 0)
 			log_warn("uplink: cannot raise RLIMIT_MEMLOCK: %s; zero-copy sends may fall back to copies",
 				 strerror(errno));
-		memcpy(io.account, s->account, sizeof(io.account));
-		if (uplink_keys(s, &io))
+		memcpy(io->account, s->account, sizeof(io->account));
+		if (uplink_keys(s, io))
 			return 1;
-		memcpy(&io.relay, &s->relay, sizeof(io.relay));
-		io.relay_len = s->relay_len;
-		io.sb.spool_fd = s->spool_fd;
-		keep[n++] = io.c.data;
-		keep[n++] = io.c.cons;
-		keep[n++] = io.cw.data;
-		keep[n++] = io.cw.space;
-		keep[n++] = io.spool_fd;
-		close_all_but(keep, n);
-		return uplink_main(&io);
+		memcpy(&io->relay, &s->relay, sizeof(io->relay));
+		io->relay_len = s->relay_len;
+		io->sb.spool_fd = s->spool_fd;
+		keep[n++] = io->c.data;
+		keep[n++] = io->c.cons;
+		keep[n++] = io->cw.data;
+		keep[n++] = io->cw.space;
+		keep[n++] = io->spool_fd;
+		return exec_role(s, c, h, keep, n);
 	}
 }
 

@@ -56,6 +56,7 @@ struct super {
 	char cfg_path[256];
 	uid_t uid[4];
 	gid_t gid[4];
+	int prog_fd[4]; /* the sealer's and uplink's programs (O_PATH) */
 	uint8_t account[16]; /* the hub's relay account (crypto/login.h) */
 	struct ring_fds p[CFG_MAX_CAMERAS], p_ro[CFG_MAX_CAMERAS];
 	struct ring_wake pw[CFG_MAX_CAMERAS];

@@ -518,8 +518,9 @@ int main(void)
 	CHECK(rc == 0, "make install DESTDIR=... PREFIX=/usr: %s", out);
 	{
 		static const char *const files[] = {
-			"usr/sbin/moatd", "usr/bin/moatctl", "usr/bin/moat-relay",
-			"usr/bin/moat-view", "usr/bin/moat-bench",
+			"usr/sbin/moatd", "usr/lib/moat/moat-sealer",
+			"usr/lib/moat/moat-uplink", "usr/bin/moatctl",
+			"usr/bin/moat-relay", "usr/bin/moat-view", "usr/bin/moat-bench",
 			"usr/lib/moat/bpf/gate.bpf.o", "usr/lib/moat/bpf/roles.bpf.o",
 			"usr/lib/moat/bpf/camnet.bpf.o",
 			"usr/lib/systemd/system/moatd.service",

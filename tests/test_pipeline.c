@@ -66,6 +66,80 @@ static void bad_config(struct hub *h)
 	      out);
 	CHECK(access(h->sock, F_OK) != 0 && access(h->spool, F_OK) != 0,
 	      "no control socket, no spool: no role ran");
+
+	/* moatd without its sealer and uplink programs beside it (or in
+	 * ../lib/moat/) says which and where it looked, and starts nothing */
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/alone && cp %s/moatd %s/alone/ && "
+		 "%s/alone/moatd --config %s --check 2>&1",
+		 h->dir, h->bin, h->dir, h->dir, h->conf);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 1 &&
+		      strstr(out, "moat-sealer is neither in") &&
+		      strstr(out, "/alone/../lib/moat/"),
+	      "moatd alone names the program it lacks and where it looked: %s",
+	      out);
+	snprintf(cmd, sizeof(cmd), "%s/moat-sealer 2>&1", h->bin);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 2 &&
+		      strstr(out, "it is not run by hand"),
+	      "moat-sealer run by hand says it is moatd's: %s", out);
+}
+
+/*
+ * What a role's process has mapped from files: 1 if any mapping's path
+ * contains one of the names, 0 if none does, -1 if the maps are not
+ * readable. exe gets the program it runs (/proc/PID/exe).
+ */
+static int maps_have(int64_t pid, const char *const *names, char *exe,
+		     size_t exe_len)
+{
+	char path[64], line[1024];
+	int found = 0;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%lld/exe", (long long)pid);
+	n = readlink(path, exe, exe_len - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%lld/maps", (long long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		for (size_t i = 0; names[i]; i++)
+			if (strstr(line, names[i]))
+				found = 1;
+	fclose(f);
+	return found;
+}
+
+/*
+ * The sealer (keys) and the uplink (the network) run programs of their
+ * own: none of the camera, codec, libcamera or policy libraries moatd
+ * links is in their address space. A camera worker, a fork of moatd, has
+ * them (the check can tell).
+ */
+static void role_programs(const char *st)
+{
+	static const char *const big[] = { "libavcodec", "libavformat",
+					   "libcamera", "libnftables",
+					   "libbpf", NULL };
+	char exe[PATH_MAX];
+
+	CHECK(maps_have(json_num(st, "sealer", "pid"), big, exe,
+			sizeof(exe)) == 0 &&
+		      strstr(exe, "/moat-sealer"),
+	      "the sealer runs moat-sealer (%s), with no codec, camera or policy library mapped",
+	      exe);
+	CHECK(maps_have(json_num(st, "uplink", "pid"), big, exe,
+			sizeof(exe)) == 0 &&
+		      strstr(exe, "/moat-uplink"),
+	      "the uplink runs moat-uplink (%s), with no codec, camera or policy library mapped",
+	      exe);
+	CHECK(maps_have(json_num(st, "cameras", "pid"), big, exe,
+			sizeof(exe)) == 1 &&
+		      strstr(exe, "/moatd"),
+	      "a camera worker is moatd's fork (%s), its libraries mapped",
+	      exe);
 }
 
 /* Whether this process (root) may take SCHED_FIFO: not without
@@ -96,11 +170,13 @@ static const char *scheds(const char *st, char *out, size_t len)
  * quota by evicting the oldest, and says so (status, text, log). When the
  * relay comes back, what is left goes out and every stream there opens.
  */
-static void quota_alert(const char *clip)
+static void quota_alert(const char *clip, const uint8_t *clip_b,
+			size_t clip_len)
 {
 	char lines[PATH_MAX + 200], cmd[2048], out[4096], log[300], sc[40];
+	struct pt_set *pt;
 	struct hub h;
-	size_t ll;
+	size_t ll, files = 0;
 	uint8_t *l;
 	char *st = NULL;
 
@@ -135,6 +211,12 @@ static void quota_alert(const char *clip)
 	l = read_all(log, &ll);
 	CHECK(l && strstr((char *)l, "ALERT spool: quota"), "quota: logged");
 	free(l);
+	/* no relay acknowledged anything: every record went to disk, sealed */
+	pt = pt_set_new(clip_b, clip_len);
+	CHECK(pt && pt_scan_tree(pt, h.spool, &files) == 0 && files >= 2,
+	      "quota: no 8-byte run of the video in the spool the uplink wrote (%zu files)",
+	      files);
+	pt_set_free(pt);
 	CHECK(!hub_start_relay(&h), "quota: the relay comes back");
 	CHECK(!hub_stop(&h.moatd, SIGTERM, 10000), "quota: moatd stops");
 	snprintf(cmd, sizeof(cmd), "sed -i 's/^loop = yes/loop = no/' %s", h.conf);
@@ -205,8 +287,12 @@ static void live_only(const char *clip, const uint8_t *clip_b, size_t clip_len)
 
 int main(void)
 {
+	/* at the camera's pace: the uplink is connected long before the
+	 * last frame (at pace = fast the clip can be sealed within the
+	 * spool's write hold, and a host that stalls the VM for 250 ms then
+	 * has every record written) */
 	static const char cam[] = "[camera porch]\nsource = file:%s\n"
-				  "pace = fast\nloop = no\n";
+				  "pace = realtime\nloop = no\n";
 	char lines[PATH_MAX + 100], cmd[2048], out[4096], path[300], sc[40];
 	const char *clip = test_clip_path();
 	size_t clip_len, got_len, files = 0;
@@ -228,6 +314,17 @@ int main(void)
 	plant_bad_viewer(&h);
 	CHECK(!hub_start_relay(&h), "relay up");
 	CHECK(!hub_start_moatd(&h), "moatd answers on its control socket");
+	/* while the camera plays (4 s): the first frames sealed and sent */
+	st = NULL;
+	for (int i = 0; i < 100; i++) {
+		free(st);
+		st = hub_status(&h);
+		if (json_num(st, "uplink", "records_sent") > 0)
+			break;
+		usleep(50000);
+	}
+	role_programs(st);
+	free(st);
 	CHECK(!hub_wait_drained(&h, 60000, true),
 	      "every sealed record acknowledged by the relay");
 
@@ -322,7 +419,7 @@ int main(void)
 	CHECK(!hub_stop(&h.moatd, SIGTERM, 10000), "moatd stops on SIGTERM");
 	CHECK(access(h.sock, F_OK) != 0, "control socket removed");
 	hub_cleanup(&h, check_failures != 0);
-	quota_alert(clip);
+	quota_alert(clip, clip_b, clip_len);
 	live_only(clip, clip_b, clip_len);
 	free(clip_b);
 	return test_done("test_pipeline");

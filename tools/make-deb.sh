@@ -1,8 +1,8 @@
 #!/bin/sh
 # Builds the Debian packages from a build already made:
 #   tools/make-deb.sh BUILD ARCH VERSION OUT
-# moat (the hub: moatd, moatctl, moat-view, moat-bench, the BPF objects,
-# the moat-policy and moatd units) and moat-relay (the relay and its unit),
+# moat (the hub: moatd and its sealer and uplink programs, moatctl,
+# moat-view, moat-bench, the BPF objects, the moat-policy and moatd units) and moat-relay (the relay and its unit),
 # as OUT/moat_VERSION_ARCH.deb and OUT/moat-relay_VERSION_ARCH.deb.
 # Depends come from dpkg-shlibdeps on the programs, for ARCH (an arm64
 # build finds its libraries through Debian's multiarch -dev packages).
@@ -58,8 +58,9 @@ Description: $4
 EOF
 }
 
-hub_deps=$(depends "$hub" "$hub/usr/sbin/moatd" "$hub/usr/bin/moatctl" \
-	"$hub/usr/bin/moat-view" "$hub/usr/bin/moat-bench")
+hub_deps=$(depends "$hub" "$hub/usr/sbin/moatd" \
+	"$hub/usr/lib/moat/moat-sealer" "$hub/usr/lib/moat/moat-uplink" \
+	"$hub/usr/bin/moatctl" "$hub/usr/bin/moat-view" "$hub/usr/bin/moat-bench")
 relay_deps=$(depends "$relay" "$relay/usr/bin/moat-relay")
 if [ -z "$hub_deps" ] || [ -z "$relay_deps" ]; then
 	echo "make-deb: dpkg-shlibdeps found no libraries for $arch" >&2

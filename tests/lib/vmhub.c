@@ -170,8 +170,9 @@ int vm_boot(const char *self, const char *keydir, const char *tag,
 	snprintf(bin, sizeof(bin), "%s", self);
 	*strrchr(bin, '/') = '\0';
 	snprintf(files + strlen(files), sizeof(files) - strlen(files),
-		 " %s/../bin/moatd %s/../bin/moat-relay %s/../bin/moatctl", bin,
-		 bin, bin);
+		 " %s/../bin/moatd %s/../bin/moat-sealer %s/../bin/moat-uplink"
+		 " %s/../bin/moat-relay %s/../bin/moatctl",
+		 bin, bin, bin, bin, bin);
 	setenv("MOAT_VM_FILES", files, 1);
 	snprintf(cache, sizeof(cache), "%s/build/vm", src);
 	snprintf(log, len, "/tmp/moat-vm-%s-%d.log", tag, (int)getpid());

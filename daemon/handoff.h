@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The sealer and the uplink are programs of their own, moat-sealer and
+ * moat-uplink, linked with libcrypto, liburing and libseccomp only; a
+ * camera worker stays a fork of moatd (it needs the codecs and camera
+ * libraries moatd links). moatd's child sets the role up as before
+ * (cgroup, priority, limits, its descriptors and nothing else), writes
+ * what the role's main would have been called with into a memfd and
+ * execs the program from a descriptor moatd opened at start, so a
+ * package upgrade under a running moatd cannot pair it with a program
+ * of another build. The program reads it back, checks it came from the
+ * same build (size and magic), and runs the role (docs/SANDBOX.md).
+ *
+ * Where the programs are: next to moatd (the build tree), or in
+ * ../lib/moat/ from moatd's folder (/usr/sbin/moatd ->
+ * /usr/lib/moat/moat-sealer, as make install and the packages put them).
+ */
+#ifndef MOAT_DAEMON_HANDOFF_H
+#define MOAT_DAEMON_HANDOFF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "daemon/config.h"
+#include "daemon/roles.h"
+
+struct handoff {
+	uint64_t magic;
+	uint32_t size; /* sizeof(struct handoff) */
+	uint32_t role;
+	pid_t parent; /* moatd: the role dies with it */
+	int log_level;
+	int stats_fd; /* the role's counters (stats.h), mapped anew */
+	size_t stats_len;
+	struct cfg cfg; /* as moatd read it (io.*.cfg points here) */
+	union {
+		struct sealer_io sealer;
+		struct uplink_io uplink;
+	} io;
+};
+
+/* The program's name for a role (moat-sealer, moat-uplink), or NULL. */
+const char *handoff_program(enum role role);
+
+/*
+ * Opens the role's program (O_PATH) where moatd's own executable lies, or
+ * in ../lib/moat/ from there. An fd, or -errno with a message naming both
+ * places logged.
+ */
+int handoff_open_program(enum role role);
+
+/*
+ * In moatd's child, after it closed all but the role's descriptors:
+ * clears close-on-exec on keep[0..n), writes h into a memfd and execs
+ * prog_fd. Returns only on failure (-errno, logged).
+ */
+int handoff_exec(int prog_fd, enum role role, struct handoff *h,
+		 const int *keep, int n);
+
+/*
+ * In the program: takes the handoff named by argv (`--handoff FD'),
+ * checks it, maps the counters and points the io's cfg and counters at
+ * them. *out is freed by nobody (the role runs until it exits). 0, or
+ * -errno after a message on stderr.
+ */
+int handoff_take(int argc, char **argv, enum role role, struct handoff **out);
+
+#endif

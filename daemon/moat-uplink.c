@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * moat-uplink: the hub's uplink as a program of its own. Only moatd starts
+ * it (daemon/handoff.h); it links libcrypto, liburing and libseccomp and
+ * none of the camera, codec and policy libraries moatd has (SANDBOX.md).
+ */
+#include "daemon/handoff.h"
+#include "daemon/roles.h"
+
+int main(int argc, char **argv)
+{
+	struct handoff *h;
+
+	if (handoff_take(argc, argv, ROLE_UPLINK, &h))
+		return 2;
+	return uplink_main(&h->io.uplink);
+}
