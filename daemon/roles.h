@@ -3,7 +3,9 @@
  * The three kinds of process moatd spawns (docs/SANDBOX.md). Each runs in
  * a child of moatd with only the descriptors listed here, acquires what it
  * needs, enters its sandbox and loops until told to stop (SIGTERM) or its
- * input ends. They return the process exit status.
+ * input ends. They return the process exit status. A worker runs in
+ * moatd's fork; the sealer and the uplink in programs of their own that
+ * moatd's child execs (daemon/handoff.h).
  *
  *   worker: camera -> P ring      (plaintext; no keys, no other camera)
  *   sealer: P rings -> C ring     (keys; no sockets, no files)
