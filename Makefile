@@ -350,6 +350,9 @@ deb: $(INSTALL_BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/moatd \
 # What install copies, from a build already made (packages and tests).
 install-files:
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)[ "$(abspath $(LIBDIR))" = "$(abspath $(SBINDIR)/../lib)" ] || { \
+		echo "make install: LIBDIR=$(LIBDIR) is not SBINDIR/../lib ($(abspath $(SBINDIR)/../lib)): moatd runs moat-sealer and moat-uplink from there; set LIBDIR to it, or SBINDIR next to LIBDIR" >&2; \
+		exit 1; }
 	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(LIBDIR)/moat/bpf $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \

@@ -8,12 +8,18 @@
  * what the role's main would have been called with into a memfd and
  * execs the program from a descriptor moatd opened at start, so a
  * package upgrade under a running moatd cannot pair it with a program
- * of another build. The program reads it back, checks it came from the
- * same build (size and magic), and runs the role (docs/SANDBOX.md).
+ * of another build. The program reads it back, checks it (its layout,
+ * folded into the magic, is this build's; handoff_check()) and runs the
+ * role (docs/SANDBOX.md). The handoff holds the configuration with every
+ * camera's source cleared (their URLs carry passwords) and, for the
+ * uplink, its login key; the role gets an environment of sanitizer
+ * options and MOAT_CIPHER only.
  *
  * Where the programs are: next to moatd (the build tree), or in
  * ../lib/moat/ from moatd's folder (/usr/sbin/moatd ->
- * /usr/lib/moat/moat-sealer, as make install and the packages put them).
+ * /usr/lib/moat/moat-sealer, as make install and the packages put them;
+ * make install refuses a LIBDIR that is not SBINDIR/../lib). Only a
+ * program no one but root (or moatd's user) can change is run.
  */
 #ifndef MOAT_DAEMON_HANDOFF_H
 #define MOAT_DAEMON_HANDOFF_H
@@ -39,6 +45,14 @@ struct handoff {
 	} io;
 };
 
+/* The program's exit status when it refuses a handoff: moatd stops, as
+ * a restart would be refused again (moatd and the program are from
+ * different builds). */
+enum { HANDOFF_REFUSED = 78 };
+
+/* This build's handoff magic: its layout (sizes and offsets) hashed. */
+uint64_t handoff_magic(void);
+
 /* The program's name for a role (moat-sealer, moat-uplink), or NULL. */
 const char *handoff_program(enum role role);
 
@@ -58,10 +72,19 @@ int handoff_exec(int prog_fd, enum role role, struct handoff *h,
 		 const int *keep, int n);
 
 /*
+ * What is wrong with a handoff read by the program for role (its layout
+ * is this build's, its counts and lengths fit their arrays, its strings
+ * end, its sandbox is the role's and not root's), or NULL.
+ */
+const char *handoff_check(const struct handoff *h, enum role role);
+
+/*
  * In the program: takes the handoff named by argv (`--handoff FD'),
  * checks it, maps the counters and points the io's cfg and counters at
  * them. *out is freed by nobody (the role runs until it exits). 0, or
- * -errno after a message on stderr.
+ * -errno after a message on stderr: -EPROTO for a handoff it refuses
+ * (the program exits HANDOFF_REFUSED), -EINVAL for a command line that
+ * is not moatd's.
  */
 int handoff_take(int argc, char **argv, enum role role, struct handoff **out);
 

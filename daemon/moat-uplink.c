@@ -4,6 +4,8 @@
  * it (daemon/handoff.h); it links libcrypto, liburing and libseccomp and
  * none of the camera, codec and policy libraries moatd has (SANDBOX.md).
  */
+#include <errno.h>
+
 #include "daemon/handoff.h"
 #include "daemon/roles.h"
 
@@ -11,7 +13,9 @@ int main(int argc, char **argv)
 {
 	struct handoff *h;
 
-	if (handoff_take(argc, argv, ROLE_UPLINK, &h))
-		return 2;
+	int ret = handoff_take(argc, argv, ROLE_UPLINK, &h);
+
+	if (ret)
+		return ret == -EPROTO ? HANDOFF_REFUSED : 2;
 	return uplink_main(&h->io.uplink);
 }

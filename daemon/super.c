@@ -480,6 +480,17 @@ static int exec_role(struct super *s, struct child *c, struct handoff *h,
 	h->stats_fd = c->stats_fd;
 	h->stats_len = c->stats_len;
 	memcpy(&h->cfg, &s->cfg, sizeof(h->cfg));
+	/* neither reads where a camera is: the URLs carry its password */
+	if (c->role == ROLE_UPLINK) {
+		explicit_bzero(h->cfg.cams, sizeof(h->cfg.cams));
+		h->cfg.n_cams = 0;
+	}
+	for (size_t i = 0; i < h->cfg.n_cams; i++) {
+		explicit_bzero(h->cfg.cams[i].source,
+			       sizeof(h->cfg.cams[i].source));
+		explicit_bzero(h->cfg.cams[i].motion_source,
+			       sizeof(h->cfg.cams[i].motion_source));
+	}
 	keep[n++] = s->prog_fd[c->role];
 	close_all_but(keep, n);
 	ret = handoff_exec(s->prog_fd[c->role], c->role, h, keep, n);
@@ -713,6 +724,16 @@ static void reaped(struct super *s, pid_t pid, int status)
 		if (s->stopping) {
 			c->state = CH_STOPPED;
 			log_debug("%s %s", name, how);
+			return;
+		}
+		if (c->role != ROLE_WORKER && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == HANDOFF_REFUSED) {
+			/* it will refuse again: a restart cannot mend it */
+			log_err("%s refused moatd's handoff (why is above): moatd and %s are not from one build; moatd stops; install them together",
+				name, handoff_program(c->role));
+			c->state = CH_STOPPED;
+			s->fatal = -ENOEXEC;
+			s->stopping = true;
 			return;
 		}
 		if (c->role == ROLE_WORKER && WIFEXITED(status) &&
@@ -1373,5 +1394,5 @@ int super_run(struct super *s)
 	}
 	shutdown_all(s);
 	log_info("stopped");
-	return 0;
+	return s->fatal;
 }

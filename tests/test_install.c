@@ -572,6 +572,16 @@ int main(void)
 		      "installing again leaves an edited moat.conf alone");
 		free(unit);
 	}
+	/* moatd looks for its programs in SBINDIR/../lib/moat only */
+	snprintf(cmd, sizeof(cmd),
+		 "make -s -C %s install-files BUILD=%s DESTDIR=%s/lib64 PREFIX=/usr LIBDIR=/usr/lib64 2>&1",
+		 getenv("MOAT_SRC") ? getenv("MOAT_SRC") : ".", build, tmp);
+	rc = run_cmd(cmd, out, sizeof(out));
+	snprintf(path, sizeof(path), "%s/lib64/usr/sbin/moatd", tmp);
+	CHECK(rc != 0 && strstr(out, "LIBDIR=/usr/lib64 is not SBINDIR/../lib") &&
+		      access(path, F_OK) != 0,
+	      "make install refuses a LIBDIR moatd would not look in, installing nothing: %s",
+	      out);
 
 	/* The role users and the state folders, made by systemd's tools. */
 	snprintf(cmd, sizeof(cmd),

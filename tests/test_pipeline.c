@@ -6,8 +6,10 @@
  * for byte; no file the hub or the relay wrote may hold any 8-byte run of
  * the camera's video.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/handoff.h"
 #include "tests/lib/check.h"
 #include "tests/lib/hub.h"
 
@@ -39,7 +42,7 @@ static void plant_bad_viewer(const struct hub *h)
 
 static void bad_config(struct hub *h)
 {
-	char cmd[1200], out[2048], path[200];
+	char cmd[2048], out[2048], path[200];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/bad.conf", h->dir);
@@ -82,6 +85,88 @@ static void bad_config(struct hub *h)
 	CHECK(run_cmd(cmd, out, sizeof(out)) == 2 &&
 		      strstr(out, "it is not run by hand"),
 	      "moat-sealer run by hand says it is moatd's: %s", out);
+
+	/* a handoff of another layout is refused, saying so (exit 78) */
+	snprintf(cmd, sizeof(cmd),
+		 "head -c %zu /dev/zero > %s/zero.hof && %s/moat-uplink --handoff 3 3<%s/zero.hof 2>&1",
+		 sizeof(struct handoff), h->dir, h->bin, h->dir);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == HANDOFF_REFUSED &&
+		      strstr(out, "laid out for another build"),
+	      "moat-uplink refuses a handoff of another layout: %s", out);
+	/* a mismatched install (the uplink's program where the sealer's
+	 * should be): the role refuses, and moatd stops rather than
+	 * restart it for ever */
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/mixed && cp %s/moatd %s/moat-uplink %s/mixed/ && "
+		 "cp %s/moat-uplink %s/mixed/moat-sealer && "
+		 "timeout 60 %s/mixed/moatd --config %s 2>&1",
+		 h->dir, h->bin, h->bin, h->dir, h->bin, h->dir, h->dir,
+		 h->conf);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 1 &&
+		      strstr(out, "handoff is refused: it is for another role") &&
+		      strstr(out, "moatd stops"),
+	      "moatd stops when a program refuses its handoff, saying why: %s",
+	      out);
+	CHECK(access(h->sock, F_OK) != 0, "and its control socket is gone");
+}
+
+/*
+ * The checks a program makes of moatd's handoff (handoff_check), on a
+ * handoff built here: each count or length out of its array, a string
+ * without its end, or a role left as root, is named.
+ */
+static void handoff_checks(void)
+{
+	struct handoff *h = calloc(1, sizeof(*h));
+	const char *why;
+
+	if (!h)
+		return;
+	h->magic = handoff_magic();
+	h->size = sizeof(*h);
+	h->role = ROLE_UPLINK;
+	h->stats_len = sizeof(struct stats_uplink);
+	h->io.uplink.sb.role = ROLE_UPLINK;
+	h->io.uplink.sb.uid = h->io.uplink.sb.gid = 4242;
+	h->io.uplink.relay_len = sizeof(struct sockaddr_in);
+	h->cfg.n_cams = 1;
+	why = handoff_check(h, ROLE_UPLINK);
+	CHECK(!why, "a well-formed handoff passes (%s)", why ? why : "");
+	CHECK((why = handoff_check(h, ROLE_SEALER)) &&
+		      strstr(why, "another role"),
+	      "the sealer refuses the uplink's handoff: %s", why);
+	h->cfg.n_cams = CFG_MAX_CAMERAS + 1;
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "cameras"),
+	      "65 cameras refused: %s", why);
+	h->cfg.n_cams = 1;
+	memset(h->cfg.cams[0].source, 'x', sizeof(h->cfg.cams[0].source));
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "camera"),
+	      "a camera string without its end refused: %s", why);
+	h->cfg.cams[0].source[0] = '\0';
+	memset(h->cfg.spool, 'x', sizeof(h->cfg.spool));
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "string"),
+	      "a setting without its end refused: %s", why);
+	h->cfg.spool[0] = '\0';
+	h->io.uplink.n_viewers = WIRE_VIEWERS_MAX + 1;
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "viewers"),
+	      "17 viewers refused: %s", why);
+	h->io.uplink.n_viewers = 1;
+	h->io.uplink.relay_len = sizeof(h->io.uplink.relay) + 1;
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "relay"),
+	      "a relay address longer than its room refused: %s", why);
+	h->io.uplink.relay_len = sizeof(struct sockaddr_in);
+	h->stats_len = sizeof(struct stats_sealer);
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "counters"),
+	      "the sealer's counters for the uplink refused: %s", why);
+	h->stats_len = sizeof(struct stats_uplink);
+	h->io.uplink.sb.uid = 0;
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "root"),
+	      "a role left as root refused (this test is root): %s", why);
+	h->io.uplink.sb.uid = 4242;
+	h->magic ^= 1;
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "another build"),
+	      "another layout's magic refused: %s", why);
+	free(h);
 }
 
 /*
@@ -112,18 +197,110 @@ static int maps_have(int64_t pid, const char *const *names, char *exe,
 	return found;
 }
 
+/* 1 if a readable mapping of pid (of up to 1 GiB) holds needle, 0 if none does, -1 if its
+ * memory cannot be read at all. */
+static int mem_has(int64_t pid, const char *needle)
+{
+	size_t nl = strlen(needle), cap = 1 << 20;
+	char path[64], line[1024];
+	int found = 0, read_any = 0, fd;
+	uint8_t *buf = malloc(cap + nl);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%lld/maps", (long long)pid);
+	f = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%lld/mem", (long long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (f && fd >= 0 && buf && !found && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perm[5];
+		size_t keep = 0, total;
+
+		/* not ASan's shadow (terabytes of zeros, read page by
+		 * page): no heap or mapping of a role here is near 1 GiB */
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) != 3 ||
+		    perm[0] != 'r' || hi - lo > (1UL << 30) ||
+		    strstr(line, "[vvar]") || strstr(line, "[vsyscall]"))
+			continue;
+		for (unsigned long a = lo; a < hi && !found;) {
+			size_t want = hi - a < cap ? hi - a : cap;
+			ssize_t r = pread(fd, buf + keep, want, (off_t)a);
+
+			if (r <= 0)
+				break;
+			read_any = 1;
+			total = keep + (size_t)r;
+			if (memmem(buf, total, needle, nl))
+				found = 1;
+			/* the tail stays: a needle across two reads */
+			keep = total < nl - 1 ? total : nl - 1;
+			memmove(buf, buf + total - keep, keep);
+			a += (unsigned long)r;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return found ? 1 : read_any ? 0 : -1;
+}
+
+/* A /proc file (its size is 0 to stat) into buf, NUL-ended: bytes read. */
+static size_t read_proc(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+	ssize_t r;
+
+	while (fd >= 0 && n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	if (fd >= 0)
+		close(fd);
+	buf[n] = '\0';
+	return n;
+}
+
+/* The value of name in pid's environment, into out ("" if absent). */
+static void env_of(int64_t pid, const char *name, char *out, size_t len)
+{
+	char path[64], env[16384];
+	size_t nl = strlen(name), n;
+
+	snprintf(path, sizeof(path), "/proc/%lld/environ", (long long)pid);
+	n = read_proc(path, env, sizeof(env));
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i += strlen(env + i) + 1)
+		if (!strncmp(env + i, name, nl) && env[i + nl] == '=')
+			snprintf(out, len, "%s", env + i + nl + 1);
+}
+
+/* The name the kernel gives pid (/proc/PID/comm), into out. */
+static const char *comm_of(int64_t pid, char *out, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%lld/comm", (long long)pid);
+	read_proc(path, out, len);
+	out[strcspn(out, "\n")] = '\0';
+	return out;
+}
+
 /*
  * The sealer (keys) and the uplink (the network) run programs of their
  * own: none of the camera, codec, libcamera or policy libraries moatd
  * links is in their address space. A camera worker, a fork of moatd, has
- * them (the check can tell).
+ * them (the check can tell). They are named after their programs, get
+ * none of moatd's environment but what they read, and hold no camera's
+ * source (an IP camera's URL carries its password).
  */
-static void role_programs(const char *st)
+static void role_programs(const struct hub *h, const char *st,
+			  const char *clip)
 {
 	static const char *const big[] = { "libavcodec", "libavformat",
 					   "libcamera", "libnftables",
 					   "libbpf", NULL };
-	char exe[PATH_MAX];
+	char exe[PATH_MAX], name[32], val[64];
 
 	CHECK(maps_have(json_num(st, "sealer", "pid"), big, exe,
 			sizeof(exe)) == 0 &&
@@ -140,6 +317,33 @@ static void role_programs(const char *st)
 		      strstr(exe, "/moatd"),
 	      "a camera worker is moatd's fork (%s), its libraries mapped",
 	      exe);
+	CHECK(!strcmp(comm_of(json_num(st, "sealer", "pid"), name,
+			      sizeof(name)), "moat-sealer"),
+	      "the sealer is named moat-sealer (not its descriptor): `%s'",
+	      name);
+	CHECK(!strcmp(comm_of(json_num(st, "uplink", "pid"), name,
+			      sizeof(name)), "moat-uplink"),
+	      "the uplink is named moat-uplink: `%s'", name);
+	/* moatd's caller set MOAT_TEST_ENV (main): moatd has it, a role
+	 * does not; what a role reads (MOAT_CIPHER) it keeps */
+	env_of(h->moatd, "MOAT_TEST_ENV", val, sizeof(val));
+	CHECK(!strcmp(val, "moatd-only"), "moatd has its caller's environment (%s)",
+	      val);
+	for (int r = 0; r < 2; r++) {
+		const char *role = r ? "uplink" : "sealer";
+		int64_t pid = json_num(st, role, "pid");
+
+		env_of(pid, "MOAT_TEST_ENV", val, sizeof(val));
+		CHECK(!val[0], "the %s does not get moatd's environment (MOAT_TEST_ENV=%s)",
+		      role, val);
+		env_of(pid, "MOAT_CIPHER", val, sizeof(val));
+		CHECK(!strcmp(val, "chacha20-poly1305"),
+		      "the %s keeps MOAT_CIPHER (%s)", role, val);
+		CHECK(mem_has(pid, clip) == 0,
+		      "no camera source (%s) in the %s's memory", clip, role);
+	}
+	CHECK(mem_has(json_num(st, "cameras", "pid"), clip) == 1,
+	      "the camera worker's memory has its source (the check can tell)");
 }
 
 /* Whether this process (root) may take SCHED_FIFO: not without
@@ -310,8 +514,12 @@ int main(void)
 		return test_done("test_pipeline");
 	snprintf(lines, sizeof(lines), cam, clip);
 	CHECK(!hub_init(&h, "e2e", lines), "hub folder, keys, config");
+	handoff_checks();
 	bad_config(&h);
 	plant_bad_viewer(&h);
+	/* role_programs(): a role gets none of this but what it reads */
+	setenv("MOAT_TEST_ENV", "moatd-only", 1);
+	setenv("MOAT_CIPHER", "chacha20-poly1305", 1);
 	CHECK(!hub_start_relay(&h), "relay up");
 	CHECK(!hub_start_moatd(&h), "moatd answers on its control socket");
 	/* while the camera plays (4 s): the first frames sealed and sent */
@@ -323,7 +531,7 @@ int main(void)
 			break;
 		usleep(50000);
 	}
-	role_programs(st);
+	role_programs(&h, st, clip);
 	free(st);
 	CHECK(!hub_wait_drained(&h, 60000, true),
 	      "every sealed record acknowledged by the relay");
