@@ -289,10 +289,13 @@ endif
 arm64 = $(MAKE) -s --no-print-directory BUILD=$(ARM64_BUILD) \
 	CROSS=aarch64-linux-gnu- all
 
+# make test and make demo build on every core (other targets as -j says).
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+
 test: deps
-	$(Q)$(MAKE) -s --no-print-directory all fuzz media
-	$(Q)$(MAKE) -s --no-print-directory BUILD=$(BUILD)/san SAN=1 all
-	$(if $(ARM64_RUN),$(Q)$(arm64))
+	$(Q)$(MAKE) -s --no-print-directory -j$(NPROC) all fuzz media
+	$(Q)$(MAKE) -s --no-print-directory -j$(NPROC) BUILD=$(BUILD)/san SAN=1 all
+	$(if $(ARM64_RUN),$(Q)$(arm64) -j$(NPROC))
 	$(Q)MOAT_MEDIA=$(MEDIA) MOAT_ARM64_BUILD=$(if $(ARM64_RUN),$(ARM64_BUILD)) \
 		tests/run-tests.sh \
 		$(BUILD)/tests $(BUILD)/san/tests fuzz:$(BUILD)/fuzz $(ARM64_RUN)
@@ -310,7 +313,7 @@ check:
 		valgrind:$(BUILD)/tests
 
 demo: deps
-	$(Q)$(MAKE) -s --no-print-directory all media
+	$(Q)$(MAKE) -s --no-print-directory -j$(NPROC) all media
 	$(Q)$(BUILD)/bin/moat-demo --out $(BUILD)/demo.mp4 --clips $(BUILD)/demo-clips $(MEDIA)
 
 fuzz-long: fuzz

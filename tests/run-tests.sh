@@ -3,7 +3,8 @@
 #   tests/run-tests.sh DIR... [valgrind:DIR] [fuzz:DIR] [qemu-arm64:DIR]
 # Runs every test_* executable in each DIR (exit 0 pass, 1 fail, 77 skip);
 # with valgrind:DIR each one under valgrind (any error or leak fails it);
-# with fuzz:DIR a short run of every fuzz harness there; with
+# with fuzz:DIR a short run of every fuzz harness there (as many at once
+# as there are cores); with
 # qemu-arm64:DIR the arm64 tests named in tests/qemu-arm64.txt under
 # qemu-aarch64-static on an emulated Cortex-A76 (a Pi 5). Prints one line
 # per test and ends with `N passed, N failed, N skipped`; exits non-zero on
@@ -17,19 +18,27 @@ failed=()
 logdir=$(mktemp -d /tmp/moat-tests.XXXXXX)
 FUZZ_SMOKE_SECONDS=${FUZZ_SMOKE_SECONDS:-20}
 
-run_one() {
+# Runs one test into its log; its exit status and time go beside it.
+exec_one() {
 	local name=$1; shift
 	local log="$logdir/${name//\//_}.log" rc start end
 	start=$(date +%s.%N)
 	"$@" >"$log" 2>&1
 	rc=$?
 	end=$(date +%s.%N)
-	local t
-	t=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1fs", b - a }')
-	if [ $rc -eq 0 ]; then
+	awk -v a="$start" -v b="$end" -v rc=$rc \
+		'BEGIN { printf "%d %.1fs\n", rc, b - a }' >"$log.rc"
+}
+
+# Prints a line for a test exec_one ran, and counts it.
+report_one() {
+	local name=$1
+	local log="$logdir/${name//\//_}.log" rc t
+	read -r rc t <"$log.rc"
+	if [ "$rc" -eq 0 ]; then
 		pass=$((pass + 1))
 		printf 'PASS  %-40s %s\n' "$name" "$t"
-	elif [ $rc -eq 77 ]; then
+	elif [ "$rc" -eq 77 ]; then
 		local why
 		why=$(grep -m1 -i '^skip:' "$log" || echo "skip: (no reason given)")
 		if [ "${CI:-}" = true ] && ! grep -qi '^skip: kernel lacks ' "$log"; then
@@ -43,19 +52,36 @@ run_one() {
 	else
 		fail=$((fail + 1))
 		failed+=("$name")
-		printf 'FAIL  %-40s exit %d, %s; last lines:\n' "$name" $rc "$t"
+		printf 'FAIL  %-40s exit %d, %s; last lines:\n' "$name" "$rc" "$t"
 		tail -n 25 "$log" | sed 's/^/      | /'
 	fi
+}
+
+run_one() {
+	exec_one "$@"
+	report_one "$1"
 }
 
 for arg in "$@"; do
 	case "$arg" in
 	fuzz:*)
+		# A harness is one process on one core for its seconds: as
+		# many at once as there are cores, reported in order.
 		dir=${arg#fuzz:}
+		names=()
 		for f in "$dir"/fuzz_*; do
-			[ -x "$f" ] || continue
-			run_one "fuzz/$(basename "$f")" \
-				tests/fuzz-run.sh "$dir" "$FUZZ_SMOKE_SECONDS" "$(basename "$f")"
+			[ -x "$f" ] && names+=("fuzz/$(basename "$f")")
+		done
+		for name in "${names[@]}"; do
+			while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do
+				wait -n
+			done
+			exec_one "$name" tests/fuzz-run.sh "$dir" \
+				"$FUZZ_SMOKE_SECONDS" "${name#fuzz/}" &
+		done
+		wait
+		for name in "${names[@]}"; do
+			report_one "$name"
 		done
 		;;
 	qemu-arm64:*)
