@@ -46,8 +46,9 @@ log_vmsg(enum log_level lvl, const char *func, const char *fmt, va_list ap)
 		r = snprintf(line, sizeof(line), "%s: ", log_prog);
 	n = r < 0 ? 0 : (size_t)r < sizeof(line) ? (size_t)r : sizeof(line) - 1;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	if (r >= 0 && (size_t)r >= sizeof(line) - n - 1) {
-		n = sizeof(line) - 5;
+	if (r >= 0 && (size_t)r > sizeof(line) - n - 1) {
+		/* cut: room for "...\n" */
+		n = sizeof(line) - 4;
 		memcpy(line + n, "...", 3);
 		n += 3;
 	} else if (r > 0) {

@@ -20,9 +20,11 @@ extern char **environ;
 
 /*
  * The handoff's layout, folded into its magic (FNV-1a over the sizes and
- * offsets the two sides must agree on): a moatd and a program built from
- * sources whose structures differ refuse each other, whatever their
- * sizes happen to be.
+ * offsets the two sides must agree on): a moatd and a program whose
+ * structures differ in size, or in where the parts above lie, refuse
+ * each other even where the whole happens to be the same size. Fields
+ * of equal size reordered, or enums renumbered, it does not see: moatd
+ * and its programs are installed together.
  */
 uint64_t handoff_magic(void)
 {
@@ -78,11 +80,13 @@ const char *handoff_program(enum role role)
 }
 
 /*
- * The program runs with root's credentials until it drops them: it must
- * be a regular executable file that only root (or moatd's own user, for
- * a build tree run by that user) can change.
+ * The program runs with moatd's credentials until it drops them: it must
+ * be a regular executable file owned by root, by moatd's user or by
+ * whoever owns moatd's own executable (a build folder made as a user and
+ * run with sudo: that user could change moatd as well), and writable by
+ * its owner only. Its folder and ACLs are not looked at.
  */
-static int open_exe(const char *path)
+static int open_exe(const char *path, uid_t moatd_owner)
 {
 	struct stat st;
 	int fd = open(path, O_PATH | O_CLOEXEC);
@@ -94,9 +98,10 @@ static int open_exe(const char *path)
 		close(fd);
 		return -ENOEXEC;
 	}
-	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	if ((st.st_uid != 0 && st.st_uid != geteuid() &&
+	     st.st_uid != moatd_owner) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		log_err("%s: refused: owned by uid %u with mode %04o; the program a role runs as must be writable by root (or moatd's user) only",
+		log_err("%s: refused: owned by uid %u with mode %04o; the program a role runs as must be owned by root, moatd's user or moatd's owner, and writable by its owner only",
 			path, (unsigned)st.st_uid,
 			(unsigned)(st.st_mode & 07777));
 		close(fd);
@@ -110,11 +115,14 @@ int handoff_open_program(enum role role)
 	const char *prog = handoff_program(role);
 	char self[PATH_MAX], path[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct stat me;
 	char *slash;
 	int fd;
 
 	if (!prog)
 		return -EINVAL;
+	if (stat("/proc/self/exe", &me) < 0)
+		me.st_uid = 0;
 	if (n < 0) {
 		log_err("cannot find moatd's own folder (/proc/self/exe): %s",
 			strerror(errno));
@@ -125,11 +133,11 @@ int handoff_open_program(enum role role)
 	if (slash)
 		*slash = '\0';
 	snprintf(path, sizeof(path), "%s/%s", self, prog);
-	fd = open_exe(path);
+	fd = open_exe(path, me.st_uid);
 	if (fd >= 0 || fd == -EPERM)
 		return fd;
 	snprintf(path, sizeof(path), "%s/../lib/moat/%s", self, prog);
-	fd = open_exe(path);
+	fd = open_exe(path, me.st_uid);
 	if (fd >= 0 || fd == -EPERM)
 		return fd;
 	log_err("%s is neither in %s/ nor in %s/../lib/moat/: the %s runs as that program; install it with moatd (make install, or the moat package)",
@@ -192,13 +200,15 @@ int handoff_exec(int prog_fd, enum role role, struct handoff *h,
 __attribute__((format(printf, 2, 3))) static int
 take_fail(const char *prog, const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
+	int n = snprintf(line, sizeof(line), "%s: ", prog);
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* one write: moatd's other roles share stderr */
+	fprintf(stderr, "%s\n", line);
 	return -EINVAL;
 }
 
@@ -245,14 +255,17 @@ const char *handoff_check(const struct handoff *h, enum role role)
 			return "its counters are not the uplink's";
 		if (u->n_viewers > WIRE_VIEWERS_MAX)
 			return "it holds more viewers than a hub approves";
-		if (!u->relay_len || u->relay_len > sizeof(u->relay))
+		/* 0: the relay's name did not resolve; the uplink says so
+		 * and exits, and moatd looks it up again on its restart */
+		if (u->relay_len > sizeof(u->relay))
 			return "the relay's address in it is out of range";
 	}
 	if (sb->role != role)
 		return "its sandbox is for another role";
-	/* uid 0 means "stay": only where moatd was not root (tests) */
-	if ((!sb->uid || !sb->gid) && (!getuid() || !geteuid()))
-		return "it would leave the role running as root";
+	/* moatd gives every role a user and group of its own, never root's
+	 * (as moatd's own user, 0 would keep its CAP_SETUID) */
+	if (!sb->uid || !sb->gid)
+		return "it would leave the role as root, or with moatd's capabilities";
 	return NULL;
 }
 

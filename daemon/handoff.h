@@ -19,7 +19,8 @@
  * ../lib/moat/ from moatd's folder (/usr/sbin/moatd ->
  * /usr/lib/moat/moat-sealer, as make install and the packages put them;
  * make install refuses a LIBDIR that is not SBINDIR/../lib). Only a
- * program no one but root (or moatd's user) can change is run.
+ * program owned by root, moatd's user or moatd's own owner, and not
+ * writable by group or others, is run.
  */
 #ifndef MOAT_DAEMON_HANDOFF_H
 #define MOAT_DAEMON_HANDOFF_H
@@ -45,9 +46,9 @@ struct handoff {
 	} io;
 };
 
-/* The program's exit status when it refuses a handoff: moatd stops, as
- * a restart would be refused again (moatd and the program are from
- * different builds). */
+/* The program's exit status when it refuses a handoff, and then moatd's:
+ * moatd stops, as a restart would be refused again, and moatd.service
+ * does not restart it (RestartPreventExitStatus). */
 enum { HANDOFF_REFUSED = 78 };
 
 /* This build's handoff magic: its layout (sizes and offsets) hashed. */

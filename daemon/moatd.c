@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "crypto/keystore.h"
 #include "daemon/ctl.h"
+#include "daemon/handoff.h"
 #include "daemon/roles.h"
 #include "daemon/super.h"
 
@@ -102,5 +103,9 @@ int main(int argc, char **argv)
 		       s->cfg.n_cams, s->cfg.relay_host, s->cfg.relay_port);
 	super_free(s);
 	free(s);
+	/* a role refused its handoff: systemd is not to restart moatd
+	 * (RestartPreventExitStatus in moatd.service) */
+	if (ret == HANDOFF_REFUSED)
+		return HANDOFF_REFUSED;
 	return ret ? 1 : 0;
 }

@@ -51,8 +51,8 @@ static int find_user(const char *name, uid_t *uid, gid_t *gid)
 			name, name);
 		return -ENOENT;
 	}
-	if (!pw->pw_uid) {
-		log_err("user `%s' is root; each role needs an unprivileged user of its own",
+	if (!pw->pw_uid || !pw->pw_gid) {
+		log_err("user `%s' is root or in group root; each role needs an unprivileged user and group of its own",
 			name);
 		return -EPERM;
 	}
@@ -582,8 +582,11 @@ static int child_body(struct super *s, struct child *c)
 			log_warn("uplink: cannot raise RLIMIT_MEMLOCK: %s; zero-copy sends may fall back to copies",
 				 strerror(errno));
 		memcpy(io->account, s->account, sizeof(io->account));
-		if (uplink_keys(s, io))
+		if (uplink_keys(s, io)) {
+			explicit_bzero(h, sizeof(*h));
+			free(h);
 			return 1;
+		}
 		memcpy(&io->relay, &s->relay, sizeof(io->relay));
 		io->relay_len = s->relay_len;
 		io->sb.spool_fd = s->spool_fd;
@@ -729,10 +732,10 @@ static void reaped(struct super *s, pid_t pid, int status)
 		if (c->role != ROLE_WORKER && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == HANDOFF_REFUSED) {
 			/* it will refuse again: a restart cannot mend it */
-			log_err("%s refused moatd's handoff (why is above): moatd and %s are not from one build; moatd stops; install them together",
-				name, handoff_program(c->role));
+			log_err("%s (%s) refused moatd's handoff, saying why above; a restart would be refused again, so moatd stops (exit status %d)",
+				name, handoff_program(c->role), HANDOFF_REFUSED);
 			c->state = CH_STOPPED;
-			s->fatal = -ENOEXEC;
+			s->fatal = HANDOFF_REFUSED;
 			s->stopping = true;
 			return;
 		}

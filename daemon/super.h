@@ -79,7 +79,7 @@ struct super {
 	unsigned int n_samples;
 	uint64_t started_ns;
 	bool stopping;
-	int fatal; /* why moatd stops by itself, or 0 */
+	int fatal; /* HANDOFF_REFUSED: moatd stopped by itself; or 0 */
 	/* the network policy (netpolicy.c) */
 	struct ring_buffer *pol_rb;
 	int pol_names, pol_events_fd;

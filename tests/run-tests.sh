@@ -34,7 +34,10 @@ exec_one() {
 report_one() {
 	local name=$1
 	local log="$logdir/${name//\//_}.log" rc t
-	read -r rc t <"$log.rc"
+	# no status (the runner's child killed, /tmp full): a failure
+	if ! read -r rc t 2>/dev/null <"$log.rc" || ! [[ $rc =~ ^[0-9]+$ ]]; then
+		rc=125 t='(no exit status recorded)'
+	fi
 	if [ "$rc" -eq 0 ]; then
 		pass=$((pass + 1))
 		printf 'PASS  %-40s %s\n' "$name" "$t"
@@ -73,7 +76,7 @@ for arg in "$@"; do
 			[ -x "$f" ] && names+=("fuzz/$(basename "$f")")
 		done
 		for name in "${names[@]}"; do
-			while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do
+			while [ "$(jobs -rp | wc -l)" -ge "$(nproc 2>/dev/null || echo 1)" ]; do
 				wait -n
 			done
 			exec_one "$name" tests/fuzz-run.sh "$dir" \

@@ -692,6 +692,17 @@ int main(void)
 	unit_values(unit ? unit : "", "UMask", umask_s, sizeof(umask_s));
 	umask_s[strspn(umask_s, "01234567")] = 0;
 	CHECK(umask_s[0], "moatd.service sets UMask=");
+	/* moatd exits 78 when a role refuses its handoff (test_pipeline):
+	 * systemd is not to start it again and again */
+	{
+		char prevent[64];
+
+		unit_values(unit ? unit : "", "RestartPreventExitStatus",
+			    prevent, sizeof(prevent));
+		CHECK(strstr(prevent, "78") != NULL,
+		      "moatd.service does not restart moatd after a refused handoff: RestartPreventExitStatus=%s",
+		      prevent);
+	}
 	free(unit);
 	/* (getpwnam's answer lasts until the next call) */
 	pw = getpwnam(user);

@@ -86,6 +86,22 @@ static void bad_config(struct hub *h)
 		      strstr(out, "it is not run by hand"),
 	      "moat-sealer run by hand says it is moatd's: %s", out);
 
+	/* a build folder made by a user and run with sudo: programs owned
+	 * by moatd's owner are run; one owned by someone else is not */
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/user && cp %s/moatd %s/moat-sealer %s/moat-uplink %s/user/ && "
+		 "chown -R 65534 %s/user && %s/user/moatd --config %s --check 2>&1",
+		 h->dir, h->bin, h->bin, h->bin, h->dir, h->dir, h->dir,
+		 h->conf);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0 && strstr(out, "is valid"),
+	      "moatd runs programs owned by its own owner: %s", out);
+	snprintf(cmd, sizeof(cmd),
+		 "chown 0 %s/user/moatd && %s/user/moatd --config %s --check 2>&1",
+		 h->dir, h->dir, h->conf);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 1 &&
+		      strstr(out, "/user/moat-sealer: refused: owned by uid 65534"),
+	      "and refuses one owned by another user, naming it: %s", out);
+
 	/* a handoff of another layout is refused, saying so (exit 78) */
 	snprintf(cmd, sizeof(cmd),
 		 "head -c %zu /dev/zero > %s/zero.hof && %s/moat-uplink --handoff 3 3<%s/zero.hof 2>&1",
@@ -102,7 +118,7 @@ static void bad_config(struct hub *h)
 		 "timeout 60 %s/mixed/moatd --config %s 2>&1",
 		 h->dir, h->bin, h->bin, h->dir, h->bin, h->dir, h->dir,
 		 h->conf);
-	CHECK(run_cmd(cmd, out, sizeof(out)) == 1 &&
+	CHECK(run_cmd(cmd, out, sizeof(out)) == HANDOFF_REFUSED &&
 		      strstr(out, "handoff is refused: it is for another role") &&
 		      strstr(out, "moatd stops"),
 	      "moatd stops when a program refuses its handoff, saying why: %s",
@@ -154,6 +170,9 @@ static void handoff_checks(void)
 	h->io.uplink.relay_len = sizeof(h->io.uplink.relay) + 1;
 	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "relay"),
 	      "a relay address longer than its room refused: %s", why);
+	h->io.uplink.relay_len = 0;
+	CHECK(!handoff_check(h, ROLE_UPLINK),
+	      "a relay name that did not resolve (length 0) is the uplink's to report, not a refusal");
 	h->io.uplink.relay_len = sizeof(struct sockaddr_in);
 	h->stats_len = sizeof(struct stats_sealer);
 	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "counters"),
@@ -163,6 +182,10 @@ static void handoff_checks(void)
 	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "root"),
 	      "a role left as root refused (this test is root): %s", why);
 	h->io.uplink.sb.uid = 4242;
+	h->io.uplink.sb.gid = 0;
+	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "root"),
+	      "a role left in group root refused: %s", why);
+	h->io.uplink.sb.gid = 4242;
 	h->magic ^= 1;
 	CHECK((why = handoff_check(h, ROLE_UPLINK)) && strstr(why, "another build"),
 	      "another layout's magic refused: %s", why);
