@@ -246,7 +246,7 @@ static void md_pipeline(FILE *f, const struct rep *rep)
 	fprintf(f,
 		"moatd with N file cameras replaying the 1080p30 8 Mb/s clip in real time to moat-relay on loopback%s. "
 		"CPU per camera: every hub process, the median of the run's 1-s windows (min-max; "
-		"from /proc in clock ticks of 10 ms, so coarse at few cameras). "
+		"from each process's CPU-time clock, to the nanosecond). "
 		"Latency: seal-and-send (the sealer taking a frame to the send's completion) and capture-to-send.\n\n",
 		rep->no_policy ?
 			", **without the network policy** (`--no-policy`: policy = off, in a network namespace of its own)" :
