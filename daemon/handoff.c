@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "daemon/handoff.h"
 
@@ -39,12 +40,7 @@ uint64_t handoff_magic(void)
 		CFG_MAX_CAMERAS,	      WIRE_VIEWERS_MAX,
 		LOGIN_KEY_LEN,
 	};
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const uint8_t *b = (const uint8_t *)layout;
-
-	for (size_t i = 0; i < sizeof(layout); i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
+	return fnv1a64(layout, sizeof(layout));
 }
 
 /* The environment a role gets: the sanitizers' options and the cipher

@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/hash.h"
 #include "camnet.skel.h"
 #include "gate.skel.h"
 #include "roles.skel.h"
@@ -1151,11 +1152,8 @@ const char *polbpf_reason(uint32_t who, uint8_t reason)
 bool polbpf_recently(struct polbpf_recent *r, const struct pol_event *e)
 {
 	const uint64_t every_ns = 10ULL * 1000000000ULL;
-	const uint8_t *p = (const uint8_t *)&e->key;
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	uint64_t h = fnv1a64(&e->key, sizeof(e->key));
 
-	for (size_t i = 0; i < sizeof(e->key); i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
 	for (size_t i = 0; i < POLBPF_RECENT; i++) {
 		if (r->e[i].hash == h) {
 			if (e->ts_ns - r->e[i].at < every_ns)
